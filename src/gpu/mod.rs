@@ -1,0 +1,2 @@
+//! The only module that imports wgpu: adapters, pipelines, upload, render and readback.
+//! (Stub: being implemented.)

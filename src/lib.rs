@@ -1,0 +1,17 @@
+//! usdrender: a headless, multi-GPU offline renderer for OpenUSD stages.
+//!
+//! The pipeline, and the module that owns each step:
+//! `stage` (the only module that reads USD) -> `scene` (plain owned data, evaluated per frame)
+//! -> `gpu` (the only module that talks to wgpu) -> `output` (file names, encoders, atomic writes),
+//! joined by `schedule` (one worker per adapter, frames handed out by work stealing).
+
+pub mod error;
+pub mod frames;
+pub mod gpu;
+pub mod job;
+pub mod output;
+pub mod scene;
+pub mod schedule;
+pub mod stage;
+
+pub use error::{Error, Result};

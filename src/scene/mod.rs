@@ -1,0 +1,184 @@
+//! Plain, owned, `Send` scene data: what the renderer draws, with no USD and no wgpu types.
+//!
+//! `stage` fills a [`Scene`] once per run (static geometry and the state at load time) and a
+//! [`FrameState`] per frame (only what changes: animated transforms, visibility, points and the
+//! camera). `gpu` uploads the `Scene` once per device and applies each `FrameState`.
+
+pub mod camera;
+pub mod shapes;
+
+pub use camera::{Camera, CameraChoice, CameraRule, Lens};
+pub use glam::{DMat4, DVec3, Mat4, Vec3};
+
+/// A stage, extracted: every drawable mesh once, and every place it is drawn.
+#[derive(Debug, Clone, Default)]
+pub struct Scene {
+    /// Unique geometry, in the mesh's own space. Shared by every [`Instance`] that names it.
+    pub meshes: Vec<Mesh>,
+    /// One entry per draw of a mesh: scene-graph instances and PointInstancer instances share a mesh.
+    pub instances: Vec<Instance>,
+    /// Indices into `instances` whose transform or visibility changes over time; a
+    /// [`FrameState::instance_transforms`] has one matrix per entry, in this order.
+    pub dynamic_instances: Vec<u32>,
+    /// Indices into `meshes` whose points change over time; a [`FrameState::mesh_vertices`] has
+    /// one entry per index, in this order.
+    pub dynamic_meshes: Vec<u32>,
+    /// World-space bounds of everything drawn, at load time (the framing camera uses it).
+    pub bounds: Bounds,
+    /// The stage's up axis; the framing camera respects it.
+    pub up_axis: UpAxis,
+    /// The camera chosen for the render, and by which rule.
+    pub camera: CameraChoice,
+}
+
+impl Scene {
+    /// Total triangles over all instances (the number the GPU draws per frame).
+    pub fn drawn_triangles(&self) -> u64 {
+        self.instances
+            .iter()
+            .map(|i| self.meshes.get(i.mesh as usize).map_or(0, |m| m.indices.len() as u64 / 3))
+            .sum()
+    }
+}
+
+/// Triangulated geometry ready for the GPU: one vertex per distinct (point, normal, colour) corner.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mesh {
+    /// The prim this came from, for messages.
+    pub path: String,
+    pub positions: Vec<[f32; 3]>,
+    pub normals: Vec<[f32; 3]>,
+    /// Linear RGB and opacity (displayColor / displayOpacity).
+    pub colors: Vec<[f32; 4]>,
+    /// Triangles, counter-clockwise seen from the front (leftHanded meshes are flipped on extraction).
+    pub indices: Vec<u32>,
+    /// For each vertex, the USD point it came from: lets animated points update `positions`.
+    pub vertex_points: Vec<u32>,
+    pub double_sided: bool,
+}
+
+/// One draw of a mesh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Instance {
+    pub mesh: u32,
+    /// Mesh space to world space at load time. A hidden instance has the zero matrix.
+    pub transform: Mat4,
+}
+
+/// What changes from frame to frame, evaluated by `stage` at one time code.
+#[derive(Debug, Clone, Default)]
+pub struct FrameState {
+    /// The frame number (a time code, as usdrecord numbers frames).
+    pub frame: f64,
+    pub camera: Camera,
+    /// One matrix per [`Scene::dynamic_instances`] entry; the zero matrix hides the instance.
+    pub instance_transforms: Vec<Mat4>,
+    /// One entry per [`Scene::dynamic_meshes`] entry: new positions and normals per vertex.
+    pub mesh_vertices: Vec<MeshVertices>,
+}
+
+/// New vertex data for an animated mesh, laid out as its [`Mesh::positions`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeshVertices {
+    pub positions: Vec<[f32; 3]>,
+    pub normals: Vec<[f32; 3]>,
+}
+
+/// An axis-aligned box; empty when `min > max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    pub min: DVec3,
+    pub max: DVec3,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds::EMPTY
+    }
+}
+
+impl Bounds {
+    pub const EMPTY: Bounds = Bounds { min: DVec3::splat(f64::INFINITY), max: DVec3::splat(f64::NEG_INFINITY) };
+
+    pub fn is_empty(&self) -> bool {
+        self.min.x > self.max.x || self.min.y > self.max.y || self.min.z > self.max.z
+    }
+
+    pub fn include_point(&mut self, p: DVec3) {
+        if p.is_finite() {
+            self.min = self.min.min(p);
+            self.max = self.max.max(p);
+        }
+    }
+
+    /// Grows the box to hold `local` points seen through `transform`.
+    pub fn include_points(&mut self, transform: &DMat4, local: &[[f32; 3]]) {
+        for p in local {
+            self.include_point(transform.transform_point3(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64)));
+        }
+    }
+
+    pub fn center(&self) -> DVec3 {
+        (self.min + self.max) * 0.5
+    }
+
+    pub fn size(&self) -> DVec3 {
+        if self.is_empty() {
+            DVec3::ZERO
+        } else {
+            self.max - self.min
+        }
+    }
+}
+
+/// The stage's `upAxis` metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpAxis {
+    #[default]
+    Y,
+    Z,
+}
+
+/// Smooth per-vertex normals for a triangle list (area-weighted), for meshes without authored normals.
+/// Vertices that share a USD point are expected to have been merged by the caller when smoothing
+/// across them is wanted.
+pub fn compute_normals(positions: &[[f32; 3]], indices: &[u32]) -> Vec<[f32; 3]> {
+    let mut acc = vec![Vec3::ZERO; positions.len()];
+    for tri in indices.chunks_exact(3) {
+        let [a, b, c] = [tri[0] as usize, tri[1] as usize, tri[2] as usize];
+        if a >= positions.len() || b >= positions.len() || c >= positions.len() {
+            continue;
+        }
+        let (pa, pb, pc) = (Vec3::from(positions[a]), Vec3::from(positions[b]), Vec3::from(positions[c]));
+        let n = (pb - pa).cross(pc - pa); // length = 2 * area: area weighting for free
+        acc[a] += n;
+        acc[b] += n;
+        acc[c] += n;
+    }
+    acc.into_iter().map(|n| n.normalize_or(Vec3::Z).to_array()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normals_of_a_ccw_triangle_point_up() {
+        let n = compute_normals(&[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], &[0, 1, 2]);
+        for v in n {
+            assert_eq!(v, [0.0, 0.0, 1.0]);
+        }
+    }
+
+    #[test]
+    fn bounds_grow_and_report_size() {
+        let mut b = Bounds::EMPTY;
+        assert!(b.is_empty());
+        assert_eq!(b.size(), DVec3::ZERO);
+        b.include_points(&DMat4::from_translation(DVec3::new(10.0, 0.0, 0.0)), &[[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]]);
+        assert_eq!(b.min, DVec3::new(9.0, -2.0, -3.0));
+        assert_eq!(b.size(), DVec3::new(2.0, 4.0, 6.0));
+        b.include_point(DVec3::new(f64::NAN, 0.0, 0.0));
+        assert_eq!(b.size(), DVec3::new(2.0, 4.0, 6.0), "NaN points are ignored");
+    }
+}
