@@ -1,2 +1,323 @@
 //! Tessellation of UsdGeom's implicit shapes (Cube, Sphere, Cylinder, Cone, Capsule, Plane) into
-//! [`super::Mesh`] data. (Stub: being implemented.)
+//! [`super::Mesh`] data: plain math, no USD types, so it is unit-tested on its own.
+//!
+//! Shapes are built around a spine along +Z and then rotated onto the authored `axis` with the
+//! cyclic basis UsdGeom's own mesh generators use (X: u=Y, v=Z; Y: u=Z, v=X; Z: u=X, v=Y), so an
+//! axis change is a pure rotation and keeps triangles counter-clockwise.
+
+use std::f32::consts::{PI, TAU};
+
+use super::Mesh;
+
+/// The spine axis of a Cylinder, Cone, Capsule or the normal of a Plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Axis {
+    X,
+    Y,
+    #[default]
+    Z,
+}
+
+impl Axis {
+    /// Reads a USD `axis` token; anything else is Z, the schema fallback.
+    pub fn from_token(token: &str) -> Axis {
+        match token {
+            "X" => Axis::X,
+            "Y" => Axis::Y,
+            _ => Axis::Z,
+        }
+    }
+
+    /// Maps a point built with its spine on Z onto this axis.
+    fn orient(self, [u, v, s]: [f32; 3]) -> [f32; 3] {
+        match self {
+            Axis::Z => [u, v, s],
+            Axis::X => [s, u, v],
+            Axis::Y => [v, s, u],
+        }
+    }
+}
+
+/// Segments around a round shape: enough to look round at render resolution, cheap to draw.
+const SLICES: usize = 32;
+/// Rings from pole to pole on a sphere (and per hemisphere on a capsule, halved).
+const STACKS: usize = 16;
+
+/// Accumulates vertices and triangles for one shape.
+struct Builder {
+    mesh: Mesh,
+    axis: Axis,
+}
+
+impl Builder {
+    fn new(axis: Axis) -> Builder {
+        Builder {
+            mesh: Mesh::default(),
+            axis,
+        }
+    }
+
+    fn vertex(&mut self, p: [f32; 3], n: [f32; 3]) -> u32 {
+        let i = self.mesh.positions.len() as u32;
+        self.mesh.positions.push(self.axis.orient(p));
+        self.mesh.normals.push(self.axis.orient(n));
+        i
+    }
+
+    fn tri(&mut self, a: u32, b: u32, c: u32) {
+        self.mesh.indices.extend_from_slice(&[a, b, c]);
+    }
+
+    fn quad(&mut self, a: u32, b: u32, c: u32, d: u32) {
+        self.tri(a, b, c);
+        self.tri(a, c, d);
+    }
+
+    /// A surface of revolution around Z from a profile of (radius, z, normal radial, normal z)
+    /// points listed bottom to top: one ring of vertices per profile point.
+    fn revolve(&mut self, profile: &[(f32, f32, f32, f32)]) {
+        let start = self.mesh.positions.len() as u32;
+        for &(r, z, nr, nz) in profile {
+            for s in 0..=SLICES {
+                let t = s as f32 / SLICES as f32 * TAU;
+                let (sin, cos) = t.sin_cos();
+                self.vertex([r * cos, r * sin, z], [nr * cos, nr * sin, nz]);
+            }
+        }
+        let row = (SLICES + 1) as u32;
+        for ring in 0..profile.len().saturating_sub(1) as u32 {
+            for s in 0..SLICES as u32 {
+                let a = start + ring * row + s;
+                let b = a + 1;
+                let (c, d) = (b + row, a + row);
+                // Counter-clockwise seen from outside (normals point away from the spine).
+                self.quad(a, b, c, d);
+            }
+        }
+    }
+
+    /// A flat disk at height `z` facing +Z (`up`) or -Z.
+    fn disk(&mut self, radius: f32, z: f32, up: bool) {
+        let nz = if up { 1.0 } else { -1.0 };
+        let center = self.vertex([0.0, 0.0, z], [0.0, 0.0, nz]);
+        let first = self.mesh.positions.len() as u32;
+        for s in 0..=SLICES {
+            let t = s as f32 / SLICES as f32 * TAU;
+            self.vertex([radius * t.cos(), radius * t.sin(), z], [0.0, 0.0, nz]);
+        }
+        for s in 0..SLICES as u32 {
+            if up {
+                self.tri(center, first + s, first + s + 1);
+            } else {
+                self.tri(center, first + s + 1, first + s);
+            }
+        }
+    }
+
+    fn finish(mut self, color: [f32; 4], double_sided: bool) -> Mesh {
+        let n = self.mesh.positions.len();
+        self.mesh.colors = vec![color; n];
+        self.mesh.vertex_points = (0..n as u32).collect();
+        self.mesh.double_sided = double_sided;
+        self.mesh
+    }
+}
+
+/// A `size`-wide cube centred on the origin, flat-shaded (24 vertices, 12 triangles).
+pub fn cube(size: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+    let h = (size as f32) / 2.0;
+    let mut b = Builder::new(Axis::Z);
+    // Each face: its normal and two in-plane axes with u x v = normal (so the quad is CCW).
+    let faces: [([f32; 3], [f32; 3], [f32; 3]); 6] = [
+        ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
+        ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
+        ([0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]),
+        ([0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+        ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]),
+        ([0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]),
+    ];
+    for (n, u, v) in faces {
+        let corner = |su: f32, sv: f32| [0, 1, 2].map(|k| h * (n[k] + su * u[k] + sv * v[k]));
+        let a = b.vertex(corner(-1.0, -1.0), n);
+        let c1 = b.vertex(corner(1.0, -1.0), n);
+        let c2 = b.vertex(corner(1.0, 1.0), n);
+        let d = b.vertex(corner(-1.0, 1.0), n);
+        b.quad(a, c1, c2, d);
+    }
+    b.finish(color, double_sided)
+}
+
+/// A UV sphere of `radius` centred on the origin.
+pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+    let r = radius as f32;
+    let profile: Vec<_> = (0..=STACKS)
+        .map(|i| {
+            let phi = -PI / 2.0 + PI * i as f32 / STACKS as f32;
+            let (sin, cos) = phi.sin_cos();
+            // Exactly zero radius at the poles, so float noise cannot turn a pole triangle inside out.
+            let cos = if i == 0 || i == STACKS { 0.0 } else { cos };
+            (r * cos, r * sin, cos, sin)
+        })
+        .collect();
+    let mut b = Builder::new(Axis::Z);
+    b.revolve(&profile);
+    b.finish(color, double_sided)
+}
+
+/// A capped cylinder of `radius` and `height` along `axis`, centred on the origin.
+pub fn cylinder(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    let (r, h) = (radius as f32, height as f32 / 2.0);
+    let mut b = Builder::new(axis);
+    b.revolve(&[(r, -h, 1.0, 0.0), (r, h, 1.0, 0.0)]);
+    b.disk(r, h, true);
+    b.disk(r, -h, false);
+    b.finish(color, double_sided)
+}
+
+/// A cone with its base (of `radius`) at `-height/2` and its apex at `+height/2` along `axis`.
+pub fn cone(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    let (r, h) = (radius as f32, height as f32 / 2.0);
+    // The side normal leans up by the cone's slope.
+    let len = (r * r + (2.0 * h) * (2.0 * h)).sqrt().max(f32::MIN_POSITIVE);
+    let (nr, nz) = (2.0 * h / len, r / len);
+    let mut b = Builder::new(axis);
+    b.revolve(&[(r, -h, nr, nz), (0.0, h, nr, nz)]);
+    b.disk(r, -h, false);
+    b.finish(color, double_sided)
+}
+
+/// A capsule: a cylinder of `radius` and `height` (the straight part) with hemispherical caps.
+pub fn capsule(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    let (r, h) = (radius as f32, height as f32 / 2.0);
+    let half = STACKS / 2;
+    let mut profile = Vec::with_capacity(2 * half + 2);
+    for i in 0..=half {
+        let phi = -PI / 2.0 + PI / 2.0 * i as f32 / half as f32;
+        let (sin, cos) = phi.sin_cos();
+        let cos = if i == 0 { 0.0 } else { cos };
+        profile.push((r * cos, -h + r * sin, cos, sin));
+    }
+    for i in 0..=half {
+        let phi = PI / 2.0 * i as f32 / half as f32;
+        let (sin, cos) = phi.sin_cos();
+        let cos = if i == half { 0.0 } else { cos };
+        profile.push((r * cos, h + r * sin, cos, sin));
+    }
+    let mut b = Builder::new(axis);
+    b.revolve(&profile);
+    b.finish(color, double_sided)
+}
+
+/// A `width` x `length` rectangle through the origin whose normal is `axis`.
+pub fn plane(width: f64, length: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    let (w, l) = (width as f32 / 2.0, length as f32 / 2.0);
+    let n = [0.0, 0.0, 1.0];
+    let mut b = Builder::new(axis);
+    let a = b.vertex([-w, -l, 0.0], n);
+    let c1 = b.vertex([w, -l, 0.0], n);
+    let c2 = b.vertex([w, l, 0.0], n);
+    let d = b.vertex([-w, l, 0.0], n);
+    b.quad(a, c1, c2, d);
+    b.finish(color, double_sided)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glam::Vec3;
+
+    const GREY: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
+
+    /// Every triangle's geometric normal agrees with its vertices' normals (CCW from outside),
+    /// and the mesh is self-consistent.
+    fn check(mesh: &Mesh) {
+        let n = mesh.positions.len();
+        assert_eq!(mesh.normals.len(), n);
+        assert_eq!(mesh.colors.len(), n);
+        assert_eq!(mesh.vertex_points.len(), n);
+        assert_eq!(mesh.indices.len() % 3, 0);
+        assert!(!mesh.indices.is_empty());
+        for t in mesh.indices.chunks_exact(3) {
+            let [a, b, c] = [t[0], t[1], t[2]].map(|i| Vec3::from(mesh.positions[i as usize]));
+            let face = (b - a).cross(c - a);
+            if face.length() < 1e-9 {
+                continue; // degenerate triangles at poles
+            }
+            let vn: Vec3 = t.iter().map(|&i| Vec3::from(mesh.normals[i as usize])).sum();
+            assert!(face.dot(vn) > 0.0, "triangle {t:?} winds against its normals");
+        }
+    }
+
+    fn extent(mesh: &Mesh) -> (Vec3, Vec3) {
+        let mut lo = Vec3::splat(f32::INFINITY);
+        let mut hi = Vec3::splat(f32::NEG_INFINITY);
+        for p in &mesh.positions {
+            lo = lo.min(Vec3::from(*p));
+            hi = hi.max(Vec3::from(*p));
+        }
+        (lo, hi)
+    }
+
+    #[test]
+    fn cube_has_the_authored_size() {
+        let m = cube(2.0, GREY, false);
+        check(&m);
+        assert_eq!(m.indices.len(), 36);
+        assert_eq!(extent(&m), (Vec3::splat(-1.0), Vec3::splat(1.0)));
+    }
+
+    #[test]
+    fn sphere_points_lie_on_the_radius() {
+        let m = sphere(3.0, GREY, false);
+        check(&m);
+        for p in &m.positions {
+            assert!((Vec3::from(*p).length() - 3.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn cylinder_follows_its_axis() {
+        for (axis, long) in [(Axis::X, 0), (Axis::Y, 1), (Axis::Z, 2)] {
+            let m = cylinder(1.0, 4.0, axis, GREY, false);
+            check(&m);
+            let (lo, hi) = extent(&m);
+            let size = hi - lo;
+            assert!((size[long] - 4.0).abs() < 1e-5, "{axis:?} {size}");
+            for k in 0..3 {
+                if k != long {
+                    assert!((size[k] - 2.0).abs() < 1e-3, "{axis:?} {size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cone_apex_is_up_the_axis() {
+        let m = cone(1.0, 2.0, Axis::Y, GREY, false);
+        check(&m);
+        let (lo, hi) = extent(&m);
+        assert!((lo.y + 1.0).abs() < 1e-6 && (hi.y - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn capsule_adds_caps_to_its_height() {
+        let m = capsule(0.5, 2.0, Axis::Z, GREY, false);
+        check(&m);
+        let (lo, hi) = extent(&m);
+        assert!((hi.z - lo.z - 3.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn plane_faces_its_axis() {
+        let m = plane(2.0, 4.0, Axis::Y, GREY, true);
+        check(&m);
+        assert!(m.double_sided);
+        assert!(m.normals.iter().all(|n| *n == [0.0, 1.0, 0.0]));
+        let (lo, hi) = extent(&m);
+        assert_eq!(
+            hi - lo,
+            Vec3::new(4.0, 0.0, 2.0),
+            "width along the axis' u (Z), length along v (X)"
+        );
+    }
+}

@@ -1,11 +1,25 @@
 //! The only module that imports openusd: opens a stage, reads its timing, chooses the camera and
-//! copies geometry out into plain [`crate::scene`] data. (Stub: being implemented.)
+//! copies geometry out into plain [`crate::scene`] data, then evaluates what changes per frame.
 
+mod camera;
+mod extract;
+mod info;
+pub mod mesh;
+mod timing;
+mod values;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use openusd::usd::{self, TimeCode};
+use openusd_schemas::geom::XformCache;
+
 use crate::frames::Timing;
-use crate::scene::{FrameState, Scene};
-use crate::Result;
+use crate::scene::{Camera, CameraChoice, FrameState, Scene, UpAxis};
+use crate::{Error, Result};
+
+pub use camera::CameraInfo;
+pub use info::StageInfo;
 
 /// How to open a stage.
 #[derive(Debug, Clone, Default)]
@@ -27,32 +41,261 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        ExtractOptions { camera: None, purposes: vec!["render".into()], time: 0.0 }
+        ExtractOptions {
+            camera: None,
+            purposes: vec!["render".into()],
+            time: 0.0,
+        }
     }
+}
+
+/// What `extract` leaves behind for `evaluate`.
+struct Extracted {
+    graph: extract::Graph,
+    plan: extract::FramePlan,
+    camera: Option<usd::Prim>,
+    framing: Camera,
+    purposes: Vec<String>,
 }
 
 /// An open stage. Not `Send` (openusd's stage is `Rc`-based): open and use it on one thread.
 pub struct LoadedStage {
-    _path: PathBuf,
+    path: PathBuf,
+    stage: usd::Stage,
+    /// Warnings found while extracting (bad topology, primvar lengths...).
+    notes: Vec<String>,
+    cache: XformCache,
+    extracted: Option<Extracted>,
+}
+
+/// Runs an openusd call, turning a panic inside it into an error naming the file (a last resort:
+/// openusd is not expected to panic, but a user's file must never take the process down).
+fn guarded<T>(path: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(Error::Stage {
+                path: path.to_path_buf(),
+                reason: format!("internal error while {what}: {msg}"),
+            })
+        }
+    }
 }
 
 impl LoadedStage {
-    pub fn open(path: &Path, _options: &OpenOptions) -> Result<LoadedStage> {
-        Ok(LoadedStage { _path: path.to_path_buf() })
+    /// Opens a stage with full composition (sublayers, references, payloads, variants, instancing).
+    pub fn open(path: &Path, options: &OpenOptions) -> Result<LoadedStage> {
+        let open_err = |reason: String| Error::StageOpen {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(open_err("no such file".into()));
+        }
+        let root = path
+            .to_str()
+            .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
+        let stage = guarded(path, "opening", || {
+            let mut builder = usd::Stage::builder().schema_registry(openusd_schemas::schema_registry());
+            if let Some(session) = &options.session_layer {
+                if !session.is_file() {
+                    return Err(open_err(format!("session layer {} does not exist", session.display())));
+                }
+                let session = session
+                    .to_str()
+                    .ok_or_else(|| open_err("session layer path is not UTF-8".into()))?;
+                builder = builder.session_layer(session);
+            }
+            builder.open(root).map_err(|e| open_err(e.to_string()))
+        })?;
+        Ok(LoadedStage {
+            path: path.to_path_buf(),
+            stage,
+            notes: Vec::new(),
+            cache: XformCache::default(),
+            extracted: None,
+        })
     }
+
+    /// The stage's timing, from its root layer (and session layer), never from sublayers.
     pub fn timing(&self) -> Timing {
-        Timing::default()
+        timing::read(&self.stage)
     }
+
+    /// Composition errors (each naming the layer and prim) and extraction warnings so far.
     pub fn warnings(&self) -> Vec<String> {
-        Vec::new()
+        let mut out: Vec<String> = self
+            .stage
+            .composition_errors()
+            .iter()
+            .map(describe_diagnostic)
+            .collect();
+        if let Some(name) = self.stage.default_prim() {
+            let exists = openusd::sdf::Path::abs_root()
+                .append_path(name.as_str())
+                .ok()
+                .and_then(|p| self.stage.prim(p).ok())
+                .is_some_and(|p| p.is_valid().unwrap_or(false));
+            if !exists && !name.as_str().is_empty() {
+                out.push(format!(
+                    "{}: defaultPrim {:?} names no prim",
+                    self.path.display(),
+                    name.as_str()
+                ));
+            }
+        }
+        out.extend(self.notes.iter().cloned());
+        out
     }
-    pub fn extract(&mut self, _options: &ExtractOptions) -> Result<Scene> {
-        Ok(Scene::default())
+
+    /// Extracts static geometry and the state at `options.time`, and chooses the camera.
+    pub fn extract(&mut self, options: &ExtractOptions) -> Result<Scene> {
+        let path = self.path.clone();
+        guarded(&path, "extracting", || self.extract_inner(options))
     }
-    pub fn evaluate(&mut self, _scene: &Scene, frame: f64) -> Result<FrameState> {
-        Ok(FrameState { frame, ..FrameState::default() })
+
+    fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
+        let started = std::time::Instant::now();
+        let graph = extract::walk(&self.stage, &mut self.cache, &options.purposes);
+        let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
+        let (mut scene, plan) = extract::extract(
+            &self.stage,
+            &graph,
+            &mut self.cache,
+            options.time,
+            &options.purposes,
+            &mut self.notes,
+        );
+        scene.up_axis = timing::up_axis(&self.stage);
+        log::info!(
+            "camera: {} (rule {})",
+            choice.path.as_deref().unwrap_or("framing camera"),
+            choice.rule.as_str()
+        );
+        let framing = Camera::framing(&scene.bounds, scene.up_axis);
+        let camera = choice.path.as_ref().and_then(|p| self.stage.prim(p.as_str()).ok());
+        scene.camera = choice;
+        log::debug!(
+            "extracted {} meshes, {} instances ({} dynamic), {} animated meshes in {:.2?}",
+            scene.meshes.len(),
+            scene.instances.len(),
+            scene.dynamic_instances.len(),
+            scene.dynamic_meshes.len(),
+            started.elapsed()
+        );
+        self.extracted = Some(Extracted {
+            graph,
+            plan,
+            camera,
+            framing,
+            purposes: options.purposes.clone(),
+        });
+        Ok(scene)
     }
-    pub fn info(&mut self, _options: &ExtractOptions) -> Result<serde_json::Value> {
-        Ok(serde_json::Value::Null)
+
+    /// What changes at time code `frame`: dynamic instance matrices, animated points, the camera.
+    pub fn evaluate(&mut self, scene: &Scene, frame: f64) -> Result<FrameState> {
+        let path = self.path.clone();
+        guarded(&path, "evaluating a frame", || self.evaluate_inner(scene, frame))
+    }
+
+    fn evaluate_inner(&mut self, scene: &Scene, frame: f64) -> Result<FrameState> {
+        let Some(ex) = &self.extracted else {
+            return Err(Error::Stage {
+                path: self.path.clone(),
+                reason: "evaluate called before extract".into(),
+            });
+        };
+        if ex.plan.matrices != scene.dynamic_instances.len() || ex.plan.meshes.len() != scene.dynamic_meshes.len() {
+            return Err(Error::Stage {
+                path: self.path.clone(),
+                reason: "the scene passed to evaluate is not the one this stage extracted".into(),
+            });
+        }
+        let mut notes = Vec::new();
+        let (instance_transforms, mesh_vertices) = extract::evaluate(
+            &self.stage,
+            &ex.graph,
+            &mut self.cache,
+            &ex.plan,
+            scene,
+            frame,
+            &ex.purposes,
+            &mut notes,
+        );
+        let camera = match &ex.camera {
+            Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame)),
+            None => ex.framing,
+        };
+        Ok(FrameState {
+            frame,
+            camera,
+            instance_transforms,
+            mesh_vertices,
+        })
+    }
+
+    /// The `info` report: timing, cameras and the chosen one, geometry counts, lights, warnings.
+    pub fn info(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
+        let path = self.path.clone();
+        guarded(&path, "reading stage info", || self.info_inner(options))
+    }
+
+    fn info_inner(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
+        let timing = self.timing();
+        let graph = extract::walk(&self.stage, &mut self.cache, &options.purposes);
+        let cameras = camera::describe(&self.stage, &graph);
+        let camera = match camera::choose(&self.stage, &graph, options.camera.as_deref()) {
+            Ok(CameraChoice { path, rule }) => serde_json::json!({ "path": path, "rule": rule.as_str() }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let (counts, lights) = info::count(&self.stage, &graph);
+        Ok(StageInfo {
+            file: self.path.display().to_string(),
+            fps: timing.fps,
+            tcps: timing.tcps,
+            start: timing.start,
+            end: timing.end,
+            frames: StageInfo::frames_value(&timing),
+            up_axis: match timing::up_axis(&self.stage) {
+                UpAxis::Y => "Y",
+                UpAxis::Z => "Z",
+            },
+            meters_per_unit: timing::meters_per_unit(&self.stage),
+            default_prim: self.stage.default_prim().map(|t| format!("/{}", t.as_str())),
+            cameras,
+            camera,
+            meshes: counts.meshes,
+            points: counts.points,
+            faces: counts.faces,
+            point_instancers: counts.point_instancers,
+            pi_instances: counts.pi_instances,
+            lights,
+            warnings: self.warnings(),
+        })
     }
 }
+
+/// A composition diagnostic worded for the user, naming the layer and the prim.
+fn describe_diagnostic(d: &openusd::pcp::CompositionDiagnostic) -> String {
+    use openusd::pcp::CompositionDiagnostic as D;
+    match d {
+        D::UnresolvedLayer {
+            asset_path,
+            arc,
+            introduced_by,
+            site_path,
+        } => {
+            format!("could not open @{asset_path}@ for a {arc:?} arc authored in {introduced_by} on prim {site_path}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

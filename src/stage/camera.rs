@@ -1,0 +1,171 @@
+//! Cameras: listing a stage's UsdGeomCamera prims, choosing the one to render by usdrender's rules
+//! (`--camera`, RenderSettings, `main_cam`, the only camera, else framing) and reading one at a
+//! time code into [`Camera`].
+
+use openusd::sdf;
+use openusd::usd::{self, TimeCode};
+use openusd_schemas::geom::XformCache;
+
+use super::extract::{self, Graph};
+use super::values;
+use crate::scene::{Camera, CameraChoice, CameraRule, Lens};
+use crate::{Error, Result};
+
+/// A camera prim as `info` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CameraInfo {
+    pub path: String,
+    pub projection: String,
+    #[serde(rename = "focalLength")]
+    pub focal_length: f64,
+    pub animated: bool,
+}
+
+/// Camera prim paths in traversal order (instance proxies excluded: a camera is a unique prim).
+pub fn camera_paths(graph: &Graph) -> Vec<sdf::Path> {
+    graph
+        .order
+        .iter()
+        .filter(|p| {
+            graph
+                .nodes
+                .get(*p)
+                .is_some_and(|n| n.type_name == "Camera" && n.key == p.as_str())
+        })
+        .cloned()
+        .collect()
+}
+
+const LENS_ATTRS: [&str; 7] = [
+    "focalLength",
+    "horizontalAperture",
+    "verticalAperture",
+    "horizontalApertureOffset",
+    "verticalApertureOffset",
+    "projection",
+    "clippingRange",
+];
+
+/// Describes each camera for `info`.
+pub fn describe(stage: &usd::Stage, graph: &Graph) -> Vec<CameraInfo> {
+    camera_paths(graph)
+        .into_iter()
+        .filter_map(|path| {
+            let prim = stage.prim(path.clone()).ok()?;
+            let animated = graph.nodes.get(&path).is_some_and(|n| n.xform_animated)
+                || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
+            Some(CameraInfo {
+                path: path.as_str().to_string(),
+                projection: values::token_attr(&prim, "projection", None).unwrap_or_else(|| "perspective".into()),
+                focal_length: values::f64_attr(&prim, "focalLength", Some(TimeCode::EARLIEST)).unwrap_or(50.0),
+                animated,
+            })
+        })
+        .collect()
+}
+
+/// Chooses the camera, in usdrender's order of rules. `None` path means the framing camera.
+pub fn choose(stage: &usd::Stage, graph: &Graph, flag: Option<&str>) -> Result<CameraChoice> {
+    let cameras: Vec<String> = camera_paths(graph).iter().map(|p| p.as_str().to_string()).collect();
+    let list = || {
+        if cameras.is_empty() {
+            "none".to_string()
+        } else {
+            cameras.join(", ")
+        }
+    };
+    if let Some(wanted) = flag {
+        let matches: Vec<&String> = if wanted.starts_with('/') {
+            cameras
+                .iter()
+                .filter(|c| c.as_str() == wanted.trim_end_matches('/'))
+                .collect()
+        } else {
+            cameras
+                .iter()
+                .filter(|c| c.rsplit('/').next() == Some(wanted))
+                .collect()
+        };
+        return match matches.as_slice() {
+            [one] => Ok(CameraChoice {
+                path: Some((*one).clone()),
+                rule: CameraRule::Flag,
+            }),
+            [] => Err(Error::Camera(format!(
+                "no camera {wanted:?} in the stage; cameras: {}",
+                list()
+            ))),
+            many => Err(Error::Camera(format!(
+                "camera name {wanted:?} is ambiguous; give a path: {}",
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        };
+    }
+    if let Some(path) = render_settings_camera(stage, graph) {
+        if cameras.contains(&path) {
+            return Ok(CameraChoice {
+                path: Some(path),
+                rule: CameraRule::RenderSettings,
+            });
+        }
+        log::warn!("RenderSettings names camera {path}, which is not a camera on the stage; ignored");
+    }
+    if let Some(main) = cameras.iter().find(|c| c.rsplit('/').next() == Some("main_cam")) {
+        return Ok(CameraChoice {
+            path: Some(main.clone()),
+            rule: CameraRule::MainCam,
+        });
+    }
+    if let [only] = cameras.as_slice() {
+        return Ok(CameraChoice {
+            path: Some(only.clone()),
+            rule: CameraRule::Only,
+        });
+    }
+    Ok(CameraChoice {
+        path: None,
+        rule: CameraRule::Framing,
+    })
+}
+
+/// The `camera` target of the stage's RenderSettings: the one `renderSettingsPrimPath` names, else
+/// the first in traversal order.
+fn render_settings_camera(stage: &usd::Stage, graph: &Graph) -> Option<String> {
+    let settings: Vec<&sdf::Path> = graph
+        .order
+        .iter()
+        .filter(|p| graph.nodes.get(*p).is_some_and(|n| n.type_name == "RenderSettings"))
+        .collect();
+    let named = super::timing::render_settings_path(stage);
+    let chosen = named
+        .as_deref()
+        .and_then(|n| settings.iter().find(|p| p.as_str() == n))
+        .or_else(|| settings.first())?;
+    let prim = stage.prim((*chosen).clone()).ok()?;
+    let targets = prim.relationship("camera").targets().ok()?;
+    targets.first().map(|t| t.as_str().to_string())
+}
+
+/// The camera prim at the cache's time.
+pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode) -> Camera {
+    let t = Some(time);
+    let f = |name: &str, fallback: f64| values::f64_attr(prim, name, t).unwrap_or(fallback);
+    let defaults = Lens::default();
+    let lens = Lens {
+        orthographic: values::token_attr(prim, "projection", t).as_deref() == Some("orthographic"),
+        focal_length: f("focalLength", defaults.focal_length),
+        horizontal_aperture: f("horizontalAperture", defaults.horizontal_aperture),
+        vertical_aperture: f("verticalAperture", defaults.vertical_aperture),
+        horizontal_aperture_offset: f("horizontalApertureOffset", 0.0),
+        vertical_aperture_offset: f("verticalApertureOffset", 0.0),
+    };
+    let clipping = values::raw(prim, "clippingRange", t)
+        .as_ref()
+        .and_then(values::as_vec2)
+        .unwrap_or((1.0, 1_000_000.0));
+    Camera {
+        to_world: extract::world(cache, prim),
+        lens,
+        clipping,
+    }
+}

@@ -1,0 +1,694 @@
+//! One walk over the composed stage that copies drawable geometry out into a [`Scene`] and records
+//! a [`FramePlan`]: the few prims whose transform, visibility or points can change, so per-frame
+//! evaluation touches only those.
+//!
+//! Scene-graph instancing: instance proxies are traversed, but their geometry is keyed by the
+//! prototype prim, so every instance shares one [`crate::scene::Mesh`]. PointInstancers expand to
+//! one [`Instance`] per point, naming the meshes of their prototypes' subtrees.
+
+use std::collections::{HashMap, HashSet};
+
+use glam::{DMat4, DVec3};
+use openusd::sdf;
+use openusd::usd::{self, TimeCode};
+use openusd_schemas::geom::XformCache;
+
+use super::mesh;
+use super::values::{self, Time};
+use crate::scene::shapes::{self, Axis};
+use crate::scene::{Bounds, Instance, Mesh, MeshVertices, Scene};
+
+/// The gprim types drawn as triangles.
+pub fn is_drawable_type(type_name: &str) -> bool {
+    matches!(
+        type_name,
+        "Mesh" | "Cube" | "Sphere" | "Cylinder" | "Cylinder_1" | "Cone" | "Capsule" | "Capsule_1" | "Plane"
+    )
+}
+
+/// What a prim inherits from its ancestors, computed once in traversal order.
+#[derive(Debug, Clone, Default)]
+pub struct NodeState {
+    pub type_name: String,
+    /// Invisible at load time (here or above).
+    pub invisible: bool,
+    /// Visibility authored with time samples here or above.
+    pub vis_animated: bool,
+    /// The purpose, inherited from the topmost ancestor that authors one (UsdGeom's rule).
+    pub purpose: Option<String>,
+    /// The world transform may vary over time (an animated op here or above, up to a reset).
+    pub xform_animated: bool,
+    /// Below a PointInstancer: drawn only through it.
+    pub under_instancer: bool,
+    /// The key meshes of this prim are shared under: its prototype prim for an instance proxy.
+    pub key: String,
+}
+
+/// The composed namespace as traversed: prims in depth-first order with their inherited state.
+pub struct Graph {
+    pub order: Vec<sdf::Path>,
+    pub nodes: HashMap<sdf::Path, NodeState>,
+    pub children: HashMap<sdf::Path, Vec<sdf::Path>>,
+}
+
+/// What per-frame evaluation recomputes, built by [`extract`].
+#[derive(Default)]
+pub struct FramePlan {
+    pub groups: Vec<DynGroup>,
+    pub meshes: Vec<DynMesh>,
+    /// Number of matrices the groups produce (== `Scene::dynamic_instances.len()`).
+    pub matrices: usize,
+}
+
+/// A run of consecutive dynamic instances evaluated together.
+pub enum DynGroup {
+    /// One scene-graph prim drawn once.
+    Prim { prim: usd::Prim, vis_dynamic: bool },
+    /// Every drawn instance of one top-level PointInstancer: for each, its position in the
+    /// expansion and the mesh key it was given at load time.
+    Instancer {
+        prim: usd::Prim,
+        keys: Vec<(usize, String)>,
+    },
+}
+
+/// An animated Mesh prim: new points are re-applied through `vertex_points`.
+pub struct DynMesh {
+    pub prim: usd::Prim,
+    pub vertex_points: Vec<u32>,
+    pub point_triangles: Vec<u32>,
+    pub computed_normals: bool,
+}
+
+/// Walks the stage once (instance proxies included) and computes inherited state.
+pub fn walk(stage: &usd::Stage, cache: &mut XformCache, purposes: &[String]) -> Graph {
+    let mut order = Vec::new();
+    if let Err(e) = stage.traverse(usd::PrimPredicate::DEFAULT_PROXIES, |p| order.push(p.clone())) {
+        log::warn!("traversal stopped early: {e}");
+    }
+    let _ = purposes;
+    let mut nodes: HashMap<sdf::Path, NodeState> = HashMap::with_capacity(order.len());
+    let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
+    let root = NodeState::default();
+    for path in &order {
+        let prim = match stage.prim(path.clone()) {
+            Ok(p) => p,
+            Err(_) => continue,
+        };
+        let parent_path = path.parent();
+        let parent = parent_path.as_ref().and_then(|p| nodes.get(p)).unwrap_or(&root);
+        let type_name = prim
+            .type_name()
+            .ok()
+            .flatten()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default();
+        let vis_attr = values::token_attr(&prim, "visibility", None);
+        let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
+        let invisible = parent.invisible || vis_attr.as_deref() == Some("invisible");
+        let purpose = match &parent.purpose {
+            Some(p) => Some(p.clone()),
+            None => {
+                let attr = prim.attribute("purpose");
+                if attr.has_authored_value().unwrap_or(false) {
+                    values::token_attr(&prim, "purpose", None)
+                } else {
+                    None
+                }
+            }
+        };
+        let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
+        let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
+        let xform_animated = own_animated || (!resets && parent.xform_animated);
+        let under_instancer = parent.under_instancer || parent.type_name == "PointInstancer";
+        let key = match prim.is_instance_proxy() {
+            Ok(true) => prim
+                .prim_in_prototype()
+                .ok()
+                .flatten()
+                .map(|p| p.path().as_str().to_string())
+                .unwrap_or_else(|| path.as_str().to_string()),
+            _ => path.as_str().to_string(),
+        };
+        if let Some(pp) = parent_path {
+            children.entry(pp).or_default().push(path.clone());
+        }
+        nodes.insert(
+            path.clone(),
+            NodeState {
+                type_name,
+                invisible,
+                vis_animated,
+                purpose,
+                xform_animated,
+                under_instancer,
+                key,
+            },
+        );
+    }
+    Graph { order, nodes, children }
+}
+
+/// Whether a prim of this purpose is drawn: `default` always, others when asked for.
+fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
+    match purpose.as_deref() {
+        None | Some("default") | Some("") => true,
+        Some(p) => purposes.iter().any(|q| q == p),
+    }
+}
+
+/// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
+pub fn build_mesh(prim: &usd::Prim, type_name: &str, time: Time, warnings: &mut Vec<String>) -> Option<mesh::Built> {
+    let f = |name: &str, fallback: f64| values::f64_attr(prim, name, time).unwrap_or(fallback);
+    let axis = || Axis::from_token(&values::token_attr(prim, "axis", None).unwrap_or_default());
+    let double_sided = values::bool_attr(prim, "doubleSided", None).unwrap_or(false);
+    let shape = |m: Mesh| {
+        Some(mesh::Built {
+            mesh: m,
+            computed_normals: false,
+            ..Default::default()
+        })
+    };
+    let color = || mesh::constant_color(prim, time);
+    match type_name {
+        "Mesh" => {
+            let src = mesh::read(prim, time);
+            let built = mesh::build(&src);
+            warnings.extend(built.warnings.iter().cloned());
+            Some(built)
+        }
+        "Cube" => shape(shapes::cube(f("size", 2.0), color(), double_sided)),
+        "Sphere" => shape(shapes::sphere(f("radius", 1.0), color(), double_sided)),
+        "Cylinder" | "Cylinder_1" => shape(shapes::cylinder(
+            f("radius", 1.0),
+            f("height", 2.0),
+            axis(),
+            color(),
+            double_sided,
+        )),
+        "Cone" => shape(shapes::cone(
+            f("radius", 1.0),
+            f("height", 2.0),
+            axis(),
+            color(),
+            double_sided,
+        )),
+        "Capsule" | "Capsule_1" => shape(shapes::capsule(
+            f("radius", 0.5),
+            f("height", 1.0),
+            axis(),
+            color(),
+            double_sided,
+        )),
+        "Plane" => shape(shapes::plane(
+            f("width", 2.0),
+            f("length", 2.0),
+            axis(),
+            color(),
+            double_sided,
+        )),
+        _ => None,
+    }
+}
+
+/// World transform of `prim` at the cache's time, as a glam matrix; identity on error.
+pub fn world(cache: &mut XformCache, prim: &usd::Prim) -> DMat4 {
+    match cache.local_to_world_transform(prim) {
+        Ok(m) => values::to_dmat4(&m),
+        Err(e) => {
+            log::debug!("{}: {e}", prim.path());
+            DMat4::IDENTITY
+        }
+    }
+}
+
+/// Whether `prim` is visible at `time`: no `invisible` opinion on it or an ancestor.
+pub fn visible_at(stage: &usd::Stage, path: &sdf::Path, time: Time) -> bool {
+    path.ancestors_below_root().all(|p| match stage.prim(p) {
+        Ok(prim) => values::token_attr(&prim, "visibility", time).as_deref() != Some("invisible"),
+        Err(_) => true,
+    })
+}
+
+/// A drawable found by expanding a PointInstancer: the prim, its mesh key, and its transform to
+/// the instancer's space (`None` for an instance hidden at this time).
+pub struct Expanded {
+    pub prim: usd::Prim,
+    pub key: String,
+    pub matrix: Option<DMat4>,
+}
+
+/// Expands a PointInstancer at `time`. `keep_hidden` keeps hidden instances (as `None`) so a
+/// dynamic instancer's slots keep their order from frame to frame.
+pub fn expand_instancer(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    pi: &usd::Prim,
+    time: Time,
+    purposes: &[String],
+    keep_hidden: bool,
+    depth: usize,
+    warnings: &mut Vec<String>,
+) -> Vec<Expanded> {
+    let mut out = Vec::new();
+    if depth > 8 {
+        warnings.push(format!("{}: PointInstancers nested deeper than 8; ignored", pi.path()));
+        return out;
+    }
+    let proto_indices = values::int_array_attr(pi, "protoIndices", time).unwrap_or_default();
+    let positions = values::raw(pi, "positions", time)
+        .as_ref()
+        .and_then(values::as_dvec3_array)
+        .unwrap_or_default();
+    let orientations = values::raw(pi, "orientations", time)
+        .as_ref()
+        .and_then(values::as_quat_array)
+        .or_else(|| {
+            values::raw(pi, "orientationsf", time)
+                .as_ref()
+                .and_then(values::as_quat_array)
+        });
+    let scales = values::vec3_array_attr(pi, "scales", time);
+    let ids = values::int_array_attr(pi, "ids", time);
+    let invisible: HashSet<i64> = values::int_array_attr(pi, "invisibleIds", time)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let inactive: HashSet<i64> = inactive_ids(pi);
+    let prototypes = pi.relationship("prototypes").targets().unwrap_or_default();
+    let n = proto_indices.len();
+    if positions.len() < n {
+        warnings.push(format!(
+            "{}: {} positions for {} protoIndices; extra instances ignored",
+            pi.path(),
+            positions.len(),
+            n
+        ));
+    }
+
+    // Each prototype's drawables, with transforms relative to the instancer's space before the
+    // per-instance transform (prototype root's own ops included, as UsdGeomPointInstancer does).
+    let mut proto_contents: Vec<Vec<Expanded>> = Vec::with_capacity(prototypes.len());
+    for proto in &prototypes {
+        let mut contents = Vec::new();
+        if let Ok(root) = stage.prim(proto.clone()) {
+            let anchor = root.parent();
+            collect_prototype(
+                stage,
+                graph,
+                cache,
+                &root,
+                anchor.as_ref(),
+                time,
+                purposes,
+                depth,
+                warnings,
+                &mut contents,
+            );
+        }
+        proto_contents.push(contents);
+    }
+
+    let mut bad = 0usize;
+    for i in 0..n.min(positions.len()) {
+        let Some(contents) = usize::try_from(proto_indices[i])
+            .ok()
+            .and_then(|j| proto_contents.get(j))
+        else {
+            bad += 1;
+            continue;
+        };
+        let id = ids.as_ref().and_then(|ids| ids.get(i).copied()).unwrap_or(i as i64);
+        let hidden = invisible.contains(&id) || inactive.contains(&id);
+        if hidden && !keep_hidden {
+            continue;
+        }
+        let p = positions[i];
+        let q = orientations
+            .as_ref()
+            .and_then(|o| o.get(i).copied())
+            .unwrap_or(glam::DQuat::IDENTITY);
+        let s = scales
+            .as_ref()
+            .and_then(|s| s.get(i))
+            .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
+        let instance = DMat4::from_scale_rotation_translation(s, q, DVec3::from(p));
+        for e in contents {
+            out.push(Expanded {
+                prim: e.prim.clone(),
+                key: e.key.clone(),
+                matrix: if hidden { None } else { e.matrix.map(|m| instance * m) },
+            });
+        }
+    }
+    if bad > 0 {
+        warnings.push(format!("{}: {bad} protoIndices name no prototype; skipped", pi.path()));
+    }
+    out
+}
+
+/// The instancer's `inactiveIds` list-op metadata (its mask).
+fn inactive_ids(pi: &usd::Prim) -> HashSet<i64> {
+    match pi.get_metadata::<sdf::Value>("inactiveIds") {
+        Ok(Some(sdf::Value::Int64ListOp(op))) => op.flatten().into_iter().collect(),
+        Ok(Some(v)) => values::as_int_array(&v).unwrap_or_default().into_iter().collect(),
+        _ => HashSet::new(),
+    }
+}
+
+/// Drawables under a prototype root (nested instancers expanded), relative to `anchor`.
+#[allow(clippy::too_many_arguments)]
+fn collect_prototype(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    prim: &usd::Prim,
+    anchor: Option<&usd::Prim>,
+    time: Time,
+    purposes: &[String],
+    depth: usize,
+    warnings: &mut Vec<String>,
+    out: &mut Vec<Expanded>,
+) {
+    let path = prim.path().clone();
+    let Some(node) = graph.nodes.get(&path) else { return };
+    // Visibility inside a prototype: its own opinions (the prototype root's ancestors are the
+    // instancer's business, already checked).
+    if values::token_attr(prim, "visibility", time).as_deref() == Some("invisible") {
+        return;
+    }
+    if !purpose_drawn(&node.purpose, purposes) {
+        return;
+    }
+    if node.type_name == "PointInstancer" {
+        let base = relative_to(cache, prim, anchor);
+        for e in expand_instancer(stage, graph, cache, prim, time, purposes, true, depth + 1, warnings) {
+            out.push(Expanded {
+                prim: e.prim,
+                key: e.key,
+                matrix: e.matrix.map(|m| base * m),
+            });
+        }
+        return; // an instancer's children are its prototypes, drawn only through it
+    }
+    if is_drawable_type(&node.type_name) {
+        out.push(Expanded {
+            prim: prim.clone(),
+            key: node.key.clone(),
+            matrix: Some(relative_to(cache, prim, anchor)),
+        });
+    }
+    if let Some(kids) = graph.children.get(&path) {
+        for k in kids {
+            if let Ok(child) = stage.prim(k.clone()) {
+                collect_prototype(
+                    stage, graph, cache, &child, anchor, time, purposes, depth, warnings, out,
+                );
+            }
+        }
+    }
+}
+
+/// `prim`'s transform relative to `anchor` (its ops and its ancestors' below `anchor`).
+fn relative_to(cache: &mut XformCache, prim: &usd::Prim, anchor: Option<&usd::Prim>) -> DMat4 {
+    match anchor {
+        Some(a) => match cache.compute_relative_transform(prim, a) {
+            Ok((m, _)) => values::to_dmat4(&m),
+            Err(_) => DMat4::IDENTITY,
+        },
+        None => world(cache, prim),
+    }
+}
+
+/// Local bounds of a mesh.
+fn local_bounds(mesh: &Mesh) -> Bounds {
+    let mut b = Bounds::EMPTY;
+    for p in &mesh.positions {
+        b.include_point(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64));
+    }
+    b
+}
+
+/// Grows `bounds` by a local box seen through `m` (its 8 corners: cheap for large meshes).
+fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
+    if local.is_empty() {
+        return;
+    }
+    for i in 0..8 {
+        let c = DVec3::new(
+            if i & 1 == 0 { local.min.x } else { local.max.x },
+            if i & 2 == 0 { local.min.y } else { local.max.y },
+            if i & 4 == 0 { local.min.z } else { local.max.z },
+        );
+        bounds.include_point(m.transform_point3(c));
+    }
+}
+
+/// Collects meshes as they are first met, keyed by prototype prim.
+struct MeshTable {
+    index: HashMap<String, Option<u32>>,
+    local_bounds: Vec<Bounds>,
+}
+
+impl MeshTable {
+    #[allow(clippy::too_many_arguments)]
+    fn get(
+        &mut self,
+        key: &str,
+        prim: &usd::Prim,
+        type_name: &str,
+        time: Time,
+        scene: &mut Scene,
+        plan: &mut FramePlan,
+        warnings: &mut Vec<String>,
+    ) -> Option<u32> {
+        if let Some(i) = self.index.get(key) {
+            return *i;
+        }
+        let built = build_mesh(prim, type_name, time, warnings).filter(|b| !b.mesh.indices.is_empty());
+        let id = built.map(|b| {
+            let id = scene.meshes.len() as u32;
+            if type_name == "Mesh" && values::varies(prim, "points") {
+                scene.dynamic_meshes.push(id);
+                plan.meshes.push(DynMesh {
+                    prim: prim.clone(),
+                    vertex_points: b.mesh.vertex_points.clone(),
+                    point_triangles: b.point_triangles,
+                    computed_normals: b.computed_normals,
+                });
+            }
+            self.local_bounds.push(local_bounds(&b.mesh));
+            scene.meshes.push(b.mesh);
+            id
+        });
+        self.index.insert(key.to_string(), id);
+        id
+    }
+}
+
+fn to_mat4(m: &DMat4) -> glam::Mat4 {
+    m.as_mat4()
+}
+
+/// Extracts every drawn mesh and instance at `time`, and the plan for later frames.
+pub fn extract(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    time: f64,
+    purposes: &[String],
+    warnings: &mut Vec<String>,
+) -> (Scene, FramePlan) {
+    let t = Some(TimeCode::new(time));
+    cache.set_time(t);
+    let mut scene = Scene::default();
+    let mut plan = FramePlan::default();
+    let mut table = MeshTable {
+        index: HashMap::new(),
+        local_bounds: Vec::new(),
+    };
+    let mut bounds = Bounds::EMPTY;
+
+    for path in &graph.order {
+        let Some(node) = graph.nodes.get(path) else { continue };
+        if node.under_instancer || !purpose_drawn(&node.purpose, purposes) {
+            continue;
+        }
+        let drawable = is_drawable_type(&node.type_name);
+        let instancer = node.type_name == "PointInstancer";
+        if !drawable && !instancer {
+            continue;
+        }
+        // Statically invisible and never animated: not drawn at all.
+        if node.invisible && !node.vis_animated {
+            continue;
+        }
+        let Ok(prim) = stage.prim(path.clone()) else { continue };
+        let visible_now = !node.invisible;
+        if drawable {
+            let Some(mesh) = table.get(&node.key, &prim, &node.type_name, t, &mut scene, &mut plan, warnings) else {
+                continue;
+            };
+            let m = world(cache, &prim);
+            if visible_now {
+                include_box(&mut bounds, &m, &table.local_bounds[mesh as usize]);
+            }
+            let index = scene.instances.len() as u32;
+            let transform = if visible_now { to_mat4(&m) } else { glam::Mat4::ZERO };
+            scene.instances.push(Instance { mesh, transform });
+            if node.xform_animated || node.vis_animated {
+                scene.dynamic_instances.push(index);
+                plan.groups.push(DynGroup::Prim {
+                    prim,
+                    vis_dynamic: node.vis_animated,
+                });
+                plan.matrices += 1;
+            }
+        } else {
+            let pi_world = world(cache, &prim);
+            let dynamic = node.xform_animated || node.vis_animated || instancer_varies(&prim, graph);
+            let expanded = expand_instancer(stage, graph, cache, &prim, t, purposes, dynamic, 0, warnings);
+            let mut keys = Vec::new();
+            for (slot, e) in expanded.into_iter().enumerate() {
+                let type_name = graph
+                    .nodes
+                    .get(e.prim.path())
+                    .map(|n| n.type_name.clone())
+                    .unwrap_or_default();
+                let Some(mesh) = table.get(&e.key, &e.prim, &type_name, t, &mut scene, &mut plan, warnings) else {
+                    continue;
+                };
+                let m = e.matrix.filter(|_| visible_now).map(|m| pi_world * m);
+                if let Some(m) = &m {
+                    include_box(&mut bounds, m, &table.local_bounds[mesh as usize]);
+                }
+                let index = scene.instances.len() as u32;
+                scene.instances.push(Instance {
+                    mesh,
+                    transform: m.as_ref().map_or(glam::Mat4::ZERO, to_mat4),
+                });
+                if dynamic {
+                    keys.push((slot, e.key));
+                    scene.dynamic_instances.push(index);
+                }
+            }
+            if dynamic {
+                plan.matrices += keys.len();
+                plan.groups.push(DynGroup::Instancer { prim, keys });
+            }
+        }
+    }
+    scene.bounds = bounds;
+    (scene, plan)
+}
+
+/// Whether a PointInstancer's own attributes, or its prototypes' transforms, may vary.
+fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
+    let attrs = [
+        "positions",
+        "orientations",
+        "orientationsf",
+        "scales",
+        "protoIndices",
+        "invisibleIds",
+        "ids",
+    ];
+    if attrs.iter().any(|a| values::varies(pi, a)) {
+        return true;
+    }
+    // Anything animated below the instancer (prototype transforms, nested instancers, visibility).
+    let prefix = pi.path();
+    let mut stack = vec![prefix.clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(kids) = graph.children.get(&p) {
+            for k in kids {
+                if let Some(n) = graph.nodes.get(k) {
+                    if n.vis_animated || n.xform_animated {
+                        return true;
+                    }
+                    if n.type_name == "PointInstancer" {
+                        if let Ok(prim) = pi.stage().prim(k.clone()) {
+                            if attrs.iter().any(|a| values::varies(&prim, a)) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                stack.push(k.clone());
+            }
+        }
+    }
+    false
+}
+
+/// Evaluates the plan at `frame`: one matrix per dynamic instance and new vertices per animated mesh.
+pub fn evaluate(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    plan: &FramePlan,
+    scene: &Scene,
+    frame: f64,
+    purposes: &[String],
+    warnings: &mut Vec<String>,
+) -> (Vec<glam::Mat4>, Vec<MeshVertices>) {
+    let t = Some(TimeCode::new(frame));
+    cache.set_time(t);
+    let mut matrices = Vec::with_capacity(plan.matrices);
+    for group in &plan.groups {
+        match group {
+            DynGroup::Prim { prim, vis_dynamic } => {
+                let visible = !*vis_dynamic || visible_at(stage, prim.path(), t);
+                matrices.push(if visible {
+                    to_mat4(&world(cache, prim))
+                } else {
+                    glam::Mat4::ZERO
+                });
+            }
+            DynGroup::Instancer { prim, keys } => {
+                let visible = visible_at(stage, prim.path(), t);
+                let pi_world = world(cache, prim);
+                let expanded = expand_instancer(stage, graph, cache, prim, t, purposes, true, 0, warnings);
+                if expanded.len() != keys.len() {
+                    log::debug!(
+                        "{}: {} instances at frame {frame}, {} at load time; extra ones are not drawn",
+                        prim.path(),
+                        expanded.len(),
+                        keys.len()
+                    );
+                }
+                for (slot, key) in keys {
+                    let m = expanded
+                        .get(*slot)
+                        .filter(|e| visible && &e.key == key)
+                        .and_then(|e| e.matrix)
+                        .map_or(glam::Mat4::ZERO, |m| to_mat4(&(pi_world * m)));
+                    matrices.push(m);
+                }
+            }
+        }
+    }
+    let mut vertices = Vec::with_capacity(plan.meshes.len());
+    for (slot, dm) in plan.meshes.iter().enumerate() {
+        let points = values::vec3_array_attr(&dm.prim, "points", t).unwrap_or_default();
+        let template = scene
+            .dynamic_meshes
+            .get(slot)
+            .and_then(|&m| scene.meshes.get(m as usize));
+        let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
+        let positions: Vec<[f32; 3]> = dm
+            .vertex_points
+            .iter()
+            .enumerate()
+            .map(|(v, &p)| points.get(p as usize).copied().unwrap_or_else(|| fallback(v)))
+            .collect();
+        let normals = if dm.computed_normals {
+            mesh::smooth_normals(&points, &dm.point_triangles, &dm.vertex_points)
+        } else {
+            template.map(|m| m.normals.clone()).unwrap_or_default()
+        };
+        vertices.push(MeshVertices { positions, normals });
+    }
+    (matrices, vertices)
+}

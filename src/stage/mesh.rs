@@ -1,0 +1,637 @@
+//! UsdGeomMesh to GPU-ready triangles: n-gons and holes triangulated (ear clipping where a face is
+//! concave), leftHanded faces flipped to counter-clockwise, vertices split only where face-varying
+//! or uniform data needs it, normals authored or computed smooth per USD point.
+//!
+//! The topology work ([`build`]) is plain data in, plain data out, so it is tested without USD;
+//! [`read`] gathers its inputs from a prim and never fails on bad data: out-of-range indices,
+//! negative counts and primvars of the wrong length are dropped with a warning.
+
+use std::collections::HashMap;
+
+use glam::Vec3;
+use openusd::sdf::Value;
+use openusd::usd;
+
+use super::values::{self, Time};
+use crate::scene::{compute_normals, Mesh};
+
+/// Where a primvar's values lie on the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interp {
+    Constant,
+    Uniform,
+    /// `vertex` and `varying`: one value per point.
+    Vertex,
+    FaceVarying,
+}
+
+impl Interp {
+    pub fn from_token(token: &str) -> Option<Interp> {
+        Some(match token {
+            "constant" => Interp::Constant,
+            "uniform" => Interp::Uniform,
+            "vertex" | "varying" => Interp::Vertex,
+            "faceVarying" => Interp::FaceVarying,
+            _ => return None,
+        })
+    }
+}
+
+/// A primvar as authored: values, optional indices, interpolation.
+#[derive(Debug, Clone)]
+pub struct Primvar<T> {
+    pub values: Vec<T>,
+    pub indices: Option<Vec<i64>>,
+    pub interp: Interp,
+}
+
+/// Everything [`build`] needs, already decoded.
+#[derive(Debug, Clone, Default)]
+pub struct MeshSource {
+    pub path: String,
+    pub points: Vec<[f32; 3]>,
+    pub face_vertex_counts: Vec<i64>,
+    pub face_vertex_indices: Vec<i64>,
+    pub hole_indices: Vec<i64>,
+    pub left_handed: bool,
+    pub double_sided: bool,
+    pub normals: Option<Primvar<[f32; 3]>>,
+    pub colors: Option<Primvar<[f32; 3]>>,
+    pub opacities: Option<Primvar<f32>>,
+}
+
+/// The default colour of a mesh without displayColor (as Storm draws it).
+pub const DEFAULT_COLOR: [f32; 3] = [0.5, 0.5, 0.5];
+
+/// A built mesh plus what per-frame point updates need.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub mesh: Mesh,
+    /// Triangles as USD point indices (after the leftHanded flip): smooth normals of new points.
+    pub point_triangles: Vec<u32>,
+    /// Whether normals were computed (so animated points recompute them).
+    pub computed_normals: bool,
+    pub warnings: Vec<String>,
+}
+
+/// A primvar resolved against the topology: for each corner, the index of its value (or `None`
+/// for the fallback).
+struct Resolved<'a, T> {
+    pv: &'a Primvar<T>,
+}
+
+impl<T: Copy> Resolved<'_, T> {
+    /// The value index for a corner of face `face`, at point `point`, face-varying index `corner`.
+    fn index(&self, face: usize, point: usize, corner: usize) -> Option<u32> {
+        let element = match self.pv.interp {
+            Interp::Constant => 0,
+            Interp::Uniform => face,
+            Interp::Vertex => point,
+            Interp::FaceVarying => corner,
+        };
+        let value = match &self.pv.indices {
+            Some(ix) => usize::try_from(*ix.get(element)?).ok()?,
+            None => element,
+        };
+        (value < self.pv.values.len()).then_some(value as u32)
+    }
+}
+
+/// Checks a primvar has enough elements for its interpolation; drops it with a warning otherwise.
+fn validate<'a, T>(
+    pv: &'a Option<Primvar<T>>,
+    name: &str,
+    counts: (usize, usize, usize),
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Resolved<'a, T>> {
+    let pv = pv.as_ref()?;
+    let (faces, points, corners) = counts;
+    let needed = match pv.interp {
+        Interp::Constant => 1,
+        Interp::Uniform => faces,
+        Interp::Vertex => points,
+        Interp::FaceVarying => corners,
+    };
+    let have = pv.indices.as_ref().map_or(pv.values.len(), Vec::len);
+    if have < needed || pv.values.is_empty() {
+        warnings.push(format!(
+            "{path}: {name} has {have} elements where {:?} interpolation needs {needed}; ignored",
+            pv.interp
+        ));
+        return None;
+    }
+    Some(Resolved { pv })
+}
+
+/// Triangulates and splits a mesh. Never panics on bad topology: faces with out-of-range indices
+/// or fewer than three corners are skipped, a count list longer than the index list is cut.
+pub fn build(src: &MeshSource) -> Built {
+    let mut warnings = Vec::new();
+    let path = src.path.as_str();
+    let n_points = src.points.len();
+    let n_faces = src.face_vertex_counts.len();
+    let n_corners = src.face_vertex_indices.len();
+    let counts = (n_faces, n_points, n_corners);
+    let normals = validate(&src.normals, "normals", counts, path, &mut warnings);
+    let colors = validate(&src.colors, "displayColor", counts, path, &mut warnings);
+    let opacities = validate(&src.opacities, "displayOpacity", counts, path, &mut warnings);
+
+    let holes: std::collections::HashSet<i64> = src.hole_indices.iter().copied().collect();
+    // Vertices need splitting only when some value is per face or per corner; otherwise one
+    // vertex per point keeps the mesh as small as USD authored it.
+    let per_point = [
+        normals.as_ref().map(|r| r.pv.interp),
+        colors.as_ref().map(|r| r.pv.interp),
+        opacities.as_ref().map(|r| r.pv.interp),
+    ]
+    .iter()
+    .all(|i| matches!(i, None | Some(Interp::Constant) | Some(Interp::Vertex)));
+
+    let mut mesh = Mesh {
+        path: src.path.clone(),
+        double_sided: src.double_sided,
+        ..Mesh::default()
+    };
+    let mut point_triangles = Vec::new();
+    let mut key_to_vertex: HashMap<(u32, u32, u32, u32), u32> = HashMap::new();
+    let mut point_to_vertex: Vec<u32> = if per_point {
+        vec![u32::MAX; n_points]
+    } else {
+        Vec::new()
+    };
+    let mut normal_of_vertex: Vec<Option<u32>> = Vec::new();
+
+    let mut offset = 0usize;
+    let mut bad_index = 0usize;
+    let mut poly_points: Vec<usize> = Vec::new();
+    let mut poly_vertices: Vec<u32> = Vec::new();
+    let mut tris: Vec<[usize; 3]> = Vec::new();
+    for (face, &count) in src.face_vertex_counts.iter().enumerate() {
+        if count < 0 {
+            warnings.push(format!(
+                "{path}: face {face} has a negative vertex count; later faces ignored"
+            ));
+            break;
+        }
+        let count = count as usize;
+        let Some(end) = offset.checked_add(count).filter(|&e| e <= n_corners) else {
+            warnings.push(format!(
+                "{path}: faceVertexCounts needs more than the {n_corners} faceVertexIndices; later faces ignored"
+            ));
+            break;
+        };
+        let corners = offset..end;
+        offset = end;
+        if count < 3 || holes.contains(&(face as i64)) {
+            continue;
+        }
+        poly_points.clear();
+        let mut ok = true;
+        for c in corners.clone() {
+            match usize::try_from(src.face_vertex_indices[c])
+                .ok()
+                .filter(|&p| p < n_points)
+            {
+                Some(p) => poly_points.push(p),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            bad_index += 1;
+            continue;
+        }
+        poly_vertices.clear();
+        for (k, c) in corners.enumerate() {
+            let p = poly_points[k];
+            let n = normals.as_ref().and_then(|r| r.index(face, p, c));
+            let col = colors.as_ref().and_then(|r| r.index(face, p, c));
+            let op = opacities.as_ref().and_then(|r| r.index(face, p, c));
+            let v = if per_point {
+                if point_to_vertex[p] == u32::MAX {
+                    point_to_vertex[p] = mesh.positions.len() as u32;
+                    push_vertex(&mut mesh, src, p, n, col, op);
+                    normal_of_vertex.push(n);
+                }
+                point_to_vertex[p]
+            } else {
+                let key = (
+                    p as u32,
+                    n.unwrap_or(u32::MAX),
+                    col.unwrap_or(u32::MAX),
+                    op.unwrap_or(u32::MAX),
+                );
+                *key_to_vertex.entry(key).or_insert_with(|| {
+                    let v = mesh.positions.len() as u32;
+                    push_vertex(&mut mesh, src, p, n, col, op);
+                    normal_of_vertex.push(n);
+                    v
+                })
+            };
+            poly_vertices.push(v);
+        }
+        tris.clear();
+        triangulate(
+            &poly_points.iter().map(|&p| src.points[p]).collect::<Vec<_>>(),
+            &mut tris,
+        );
+        for &[a, b, c] in &tris {
+            let (b, c) = if src.left_handed { (c, b) } else { (b, c) };
+            mesh.indices
+                .extend_from_slice(&[poly_vertices[a], poly_vertices[b], poly_vertices[c]]);
+            point_triangles.extend_from_slice(&[poly_points[a] as u32, poly_points[b] as u32, poly_points[c] as u32]);
+        }
+    }
+    if bad_index > 0 {
+        warnings.push(format!(
+            "{path}: {bad_index} faces name points past the {n_points} points; skipped"
+        ));
+    }
+
+    let computed_normals = normals.is_none();
+    if let Some(r) = &normals {
+        mesh.normals = normal_of_vertex
+            .iter()
+            .map(|n| n.map_or([0.0, 0.0, 1.0], |i| normalized(r.pv.values[i as usize])))
+            .collect();
+    } else {
+        mesh.normals = smooth_normals(&src.points, &point_triangles, &mesh.vertex_points);
+    }
+    Built {
+        mesh,
+        point_triangles,
+        computed_normals,
+        warnings,
+    }
+}
+
+fn normalized(n: [f32; 3]) -> [f32; 3] {
+    Vec3::from(n).normalize_or(Vec3::Z).to_array()
+}
+
+fn push_vertex(mesh: &mut Mesh, src: &MeshSource, p: usize, _n: Option<u32>, col: Option<u32>, op: Option<u32>) {
+    mesh.positions.push(src.points[p]);
+    mesh.vertex_points.push(p as u32);
+    let rgb = match (col, &src.colors) {
+        (Some(i), Some(c)) => c.values[i as usize],
+        _ => DEFAULT_COLOR,
+    };
+    let a = match (op, &src.opacities) {
+        (Some(i), Some(o)) => o.values[i as usize],
+        _ => 1.0,
+    };
+    let clean = |x: f32| if x.is_finite() { x } else { 0.0 };
+    mesh.colors
+        .push([clean(rgb[0]), clean(rgb[1]), clean(rgb[2]), clean(a)]);
+}
+
+/// Smooth normals per USD point (so split vertices of one point share a normal), spread to vertices.
+pub fn smooth_normals(points: &[[f32; 3]], point_triangles: &[u32], vertex_points: &[u32]) -> Vec<[f32; 3]> {
+    let per_point = compute_normals(points, point_triangles);
+    vertex_points
+        .iter()
+        .map(|&p| per_point.get(p as usize).copied().unwrap_or([0.0, 0.0, 1.0]))
+        .collect()
+}
+
+/// Triangulates one polygon (given as its corner positions, in order) into corner-index triples
+/// that keep the polygon's winding. Convex polygons are fanned; concave ones ear-clipped in the
+/// plane of their Newell normal.
+pub fn triangulate(poly: &[[f32; 3]], out: &mut Vec<[usize; 3]>) {
+    let n = poly.len();
+    if n < 3 {
+        return;
+    }
+    if n == 3 {
+        out.push([0, 1, 2]);
+        return;
+    }
+    let pts: Vec<Vec3> = poly.iter().map(|p| Vec3::from(*p)).collect();
+    // Newell's normal: robust for non-planar and concave polygons.
+    let mut normal = Vec3::ZERO;
+    for i in 0..n {
+        let (a, b) = (pts[i], pts[(i + 1) % n]);
+        normal += Vec3::new(
+            (a.y - b.y) * (a.z + b.z),
+            (a.z - b.z) * (a.x + b.x),
+            (a.x - b.x) * (a.y + b.y),
+        );
+    }
+    let convex = normal.is_finite()
+        && normal.length_squared() > 0.0
+        && (0..n).all(|i| {
+            let (a, b, c) = (pts[i], pts[(i + 1) % n], pts[(i + 2) % n]);
+            (b - a).cross(c - b).dot(normal) >= -1e-12 * normal.length()
+        });
+    // Ear clipping is quadratic; past a few hundred corners a fan is the safer bet.
+    if convex || n > 512 || !normal.is_finite() || normal.length_squared() == 0.0 {
+        for i in 1..n - 1 {
+            out.push([0, i, i + 1]);
+        }
+        return;
+    }
+    // Project onto the plane of the normal, in a basis where the polygon winds counter-clockwise.
+    let nz = normal.normalize();
+    let u = nz.any_orthonormal_vector();
+    let v = nz.cross(u);
+    let p2: Vec<(f32, f32)> = pts.iter().map(|p| (p.dot(u), p.dot(v))).collect();
+    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
+    let mut remaining: Vec<usize> = (0..n).collect();
+    let mut guard = 0;
+    while remaining.len() > 3 && guard < n * n {
+        guard += 1;
+        let m = remaining.len();
+        let mut clipped = false;
+        for i in 0..m {
+            let (ia, ib, ic) = (remaining[(i + m - 1) % m], remaining[i], remaining[(i + 1) % m]);
+            let (a, b, c) = (p2[ia], p2[ib], p2[ic]);
+            if cross(a, b, c) <= 0.0 {
+                continue; // reflex or degenerate corner: not an ear
+            }
+            let inside = remaining.iter().any(|&j| {
+                if j == ia || j == ib || j == ic {
+                    return false;
+                }
+                let p = p2[j];
+                cross(a, b, p) >= 0.0 && cross(b, c, p) >= 0.0 && cross(c, a, p) >= 0.0
+            });
+            if !inside {
+                out.push([ia, ib, ic]);
+                remaining.remove(i);
+                clipped = true;
+                break;
+            }
+        }
+        if !clipped {
+            break; // self-intersecting or degenerate: fan what is left
+        }
+    }
+    for i in 1..remaining.len().saturating_sub(1) {
+        out.push([remaining[0], remaining[i], remaining[i + 1]]);
+    }
+}
+
+/// Reads a primvar-like attribute (its values, `:indices` and `interpolation` metadata).
+fn read_primvar<T>(
+    prim: &usd::Prim,
+    name: &str,
+    time: Time,
+    default_interp: Interp,
+    convert: impl Fn(&Value) -> Option<Vec<T>>,
+) -> Option<Primvar<T>> {
+    let attr = prim.attribute(name);
+    let value = values::raw(prim, name, time)?;
+    let values = convert(&value)?;
+    let interp = attr
+        .get_metadata::<openusd::tf::Token>("interpolation")
+        .ok()
+        .flatten()
+        .and_then(|t| Interp::from_token(t.as_str()))
+        .unwrap_or(default_interp);
+    let indices = values::int_array_attr(prim, &format!("{name}:indices"), time);
+    Some(Primvar {
+        values,
+        indices,
+        interp,
+    })
+}
+
+/// Reads the authored normals: `primvars:normals` wins over `normals`, as in UsdGeom.
+pub fn read_normals(prim: &usd::Prim, time: Time) -> Option<Primvar<[f32; 3]>> {
+    read_primvar(prim, "primvars:normals", time, Interp::Vertex, values::as_vec3_array)
+        .or_else(|| read_primvar(prim, "normals", time, Interp::Vertex, values::as_vec3_array))
+        .filter(|pv| !pv.values.is_empty())
+}
+
+/// displayColor and displayOpacity of any gprim.
+pub fn read_display(prim: &usd::Prim, time: Time) -> (Option<Primvar<[f32; 3]>>, Option<Primvar<f32>>) {
+    let colors = read_primvar(
+        prim,
+        "primvars:displayColor",
+        time,
+        Interp::Constant,
+        values::as_vec3_array,
+    );
+    let opacities = read_primvar(
+        prim,
+        "primvars:displayOpacity",
+        time,
+        Interp::Constant,
+        values::as_float_array,
+    );
+    (
+        colors.filter(|c| !c.values.is_empty()),
+        opacities.filter(|o| !o.values.is_empty()),
+    )
+}
+
+/// The constant display colour of an implicit shape (first authored value), or grey.
+pub fn constant_color(prim: &usd::Prim, time: Time) -> [f32; 4] {
+    let (c, o) = read_display(prim, time);
+    let rgb = c.and_then(|c| c.values.first().copied()).unwrap_or(DEFAULT_COLOR);
+    let a = o.and_then(|o| o.values.first().copied()).unwrap_or(1.0);
+    [rgb[0], rgb[1], rgb[2], a]
+}
+
+/// Reads a Mesh prim's topology and primvars at `time`.
+pub fn read(prim: &usd::Prim, time: Time) -> MeshSource {
+    let path = prim.path().as_str().to_string();
+    let points = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
+    let (colors, opacities) = read_display(prim, time);
+    MeshSource {
+        path,
+        points,
+        face_vertex_counts: values::int_array_attr(prim, "faceVertexCounts", time).unwrap_or_default(),
+        face_vertex_indices: values::int_array_attr(prim, "faceVertexIndices", time).unwrap_or_default(),
+        hole_indices: values::int_array_attr(prim, "holeIndices", time).unwrap_or_default(),
+        left_handed: values::token_attr(prim, "orientation", None).as_deref() == Some("leftHanded"),
+        double_sided: values::bool_attr(prim, "doubleSided", None).unwrap_or(false),
+        normals: read_normals(prim, time),
+        colors,
+        opacities,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quad() -> MeshSource {
+        MeshSource {
+            path: "/quad".into(),
+            points: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]],
+            face_vertex_counts: vec![4],
+            face_vertex_indices: vec![0, 1, 2, 3],
+            ..MeshSource::default()
+        }
+    }
+
+    fn tri_normal(m: &Mesh, t: usize) -> Vec3 {
+        let [a, b, c] = [0, 1, 2].map(|k| Vec3::from(m.positions[m.indices[3 * t + k] as usize]));
+        (b - a).cross(c - a)
+    }
+
+    #[test]
+    fn quad_becomes_two_ccw_triangles() {
+        let b = build(&quad());
+        assert_eq!(b.mesh.indices.len(), 6);
+        assert_eq!(b.mesh.positions.len(), 4, "no split without face-varying data");
+        for t in 0..2 {
+            assert!(tri_normal(&b.mesh, t).z > 0.0);
+        }
+        assert!(b.mesh.normals.iter().all(|n| (n[2] - 1.0).abs() < 1e-6));
+        assert!(b.mesh.colors.iter().all(|c| *c == [0.5, 0.5, 0.5, 1.0]), "default grey");
+        assert!(b.warnings.is_empty());
+    }
+
+    #[test]
+    fn left_handed_is_flipped_to_ccw() {
+        let mut src = quad();
+        src.left_handed = true;
+        let b = build(&src);
+        for t in 0..2 {
+            assert!(tri_normal(&b.mesh, t).z < 0.0, "CW in USD order is CCW after the flip");
+        }
+        assert!(
+            b.mesh.normals.iter().all(|n| n[2] < -0.99),
+            "computed normals follow the flip"
+        );
+    }
+
+    #[test]
+    fn concave_ngon_is_ear_clipped_and_holes_skip_faces() {
+        // An L-shaped hexagon (concave at (1,1)) and a triangle that is a hole.
+        let src = MeshSource {
+            path: "/l".into(),
+            points: vec![
+                [0.0, 0.0, 0.0],
+                [2.0, 0.0, 0.0],
+                [2.0, 1.0, 0.0],
+                [1.0, 1.0, 0.0],
+                [1.0, 2.0, 0.0],
+                [0.0, 2.0, 0.0],
+                [5.0, 5.0, 0.0],
+            ],
+            face_vertex_counts: vec![6, 3],
+            face_vertex_indices: vec![0, 1, 2, 3, 4, 5, 0, 1, 6],
+            hole_indices: vec![1],
+            ..MeshSource::default()
+        };
+        let b = build(&src);
+        assert_eq!(
+            b.mesh.indices.len(),
+            12,
+            "4 triangles for the hexagon, none for the hole"
+        );
+        let area: f32 = (0..4).map(|t| tri_normal(&b.mesh, t).z / 2.0).sum();
+        assert!(
+            (area - 3.0).abs() < 1e-5,
+            "the triangles cover the L exactly once: {area}"
+        );
+        for t in 0..4 {
+            assert!(tri_normal(&b.mesh, t).z > 0.0);
+        }
+    }
+
+    #[test]
+    fn face_varying_normals_split_vertices() {
+        // Two triangles sharing an edge, each with its own face-varying normal.
+        let mut src = MeshSource {
+            path: "/fv".into(),
+            points: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]],
+            face_vertex_counts: vec![3, 3],
+            face_vertex_indices: vec![0, 1, 2, 0, 2, 3],
+            ..MeshSource::default()
+        };
+        src.normals = Some(Primvar {
+            values: vec![
+                [0.0, 0.0, 1.0],
+                [0.0, 0.0, 1.0],
+                [0.0, 0.0, 1.0],
+                [1.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+            ],
+            indices: None,
+            interp: Interp::FaceVarying,
+        });
+        let b = build(&src);
+        assert_eq!(
+            b.mesh.positions.len(),
+            6,
+            "shared points 0 and 2 split by their normals"
+        );
+        assert_eq!(b.mesh.vertex_points, vec![0, 1, 2, 0, 2, 3]);
+        assert_eq!(b.mesh.normals[3], [1.0, 0.0, 0.0]);
+        assert!(!b.computed_normals);
+    }
+
+    #[test]
+    fn display_color_at_every_interpolation() {
+        let red = [1.0, 0.0, 0.0];
+        let green = [0.0, 1.0, 0.0];
+        let cases = [
+            (Interp::Constant, vec![red], None, [red, red]),
+            (Interp::Uniform, vec![red], Some(vec![0, 0]), [red, red]),
+            (Interp::Uniform, vec![red, green], None, [red, green]),
+            (Interp::Vertex, vec![red, red, red, green], None, [red, green]),
+            (
+                Interp::FaceVarying,
+                vec![red, green],
+                Some(vec![0, 0, 0, 1, 1, 1]),
+                [red, green],
+            ),
+        ];
+        for (interp, values, indices, [first, second]) in cases {
+            let src = MeshSource {
+                path: "/c".into(),
+                points: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]],
+                face_vertex_counts: vec![3, 3],
+                face_vertex_indices: vec![0, 1, 2, 0, 2, 3],
+                colors: Some(Primvar {
+                    values,
+                    indices,
+                    interp,
+                }),
+                ..MeshSource::default()
+            };
+            let b = build(&src);
+            let color = |corner: usize| {
+                let c = b.mesh.colors[b.mesh.indices[corner] as usize];
+                [c[0], c[1], c[2]]
+            };
+            assert_eq!(color(0), first, "{interp:?}");
+            // The second triangle's last corner is point 3.
+            assert_eq!(color(5), second, "{interp:?}");
+        }
+    }
+
+    #[test]
+    fn bad_topology_is_survived() {
+        let src = MeshSource {
+            path: "/bad".into(),
+            points: vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+            face_vertex_counts: vec![3, 3, -1, 5],
+            face_vertex_indices: vec![0, 1, 2, 0, 1, 99],
+            colors: Some(Primvar {
+                values: vec![[1.0, 0.0, 0.0]; 2],
+                indices: None,
+                interp: Interp::Vertex,
+            }),
+            normals: Some(Primvar {
+                values: vec![[f32::NAN; 3]; 3],
+                indices: None,
+                interp: Interp::Vertex,
+            }),
+            ..MeshSource::default()
+        };
+        let b = build(&src);
+        assert_eq!(b.mesh.indices.len(), 3, "only the first face is valid");
+        assert!(b.warnings.len() >= 3, "{:?}", b.warnings);
+        assert!(b.mesh.normals.iter().all(|n| n.iter().all(|c| c.is_finite())));
+        assert!(build(&MeshSource::default()).mesh.indices.is_empty());
+    }
+}
