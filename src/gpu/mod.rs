@@ -1,2 +1,12 @@
 //! The only module that imports wgpu: adapters, pipelines, upload, render and readback.
-//! (Stub: being implemented.)
+//!
+//! [`select_adapters`] picks one adapter per physical GPU; a [`Renderer`] per adapter uploads a
+//! [`crate::scene::Scene`] once and renders [`crate::scene::FrameState`]s into RGBA8 images.
+
+mod adapters;
+pub mod layout;
+pub mod readback;
+mod renderer;
+
+pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};
+pub use renderer::{RenderSettings, Renderer};

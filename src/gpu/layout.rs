@@ -1,0 +1,136 @@
+//! GPU-visible data layouts (`#[repr(C)]` Pod structs) and the shading constants they carry.
+//!
+//! Keep in sync with `shaders/mesh.wgsl`: every struct here has a WGSL twin of the same name, and
+//! the vertex attribute locations in [`INSTANCE_ATTRIBUTES`] match `VertexIn` there.
+
+use bytemuck::{Pod, Zeroable};
+use glam::{DMat4, DVec3, Mat4, Vec3};
+
+/// Per-frame uniforms. Keep in sync with `struct Globals` in `shaders/mesh.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct Globals {
+    /// World to clip space, reversed Z (f32 copy of `Camera::view_projection`).
+    pub view_proj: [[f32; 4]; 4],
+    /// The headlight: xyz = camera position and w = 1 for a perspective camera; xyz = unit vector
+    /// towards the camera and w = 0 for an orthographic one (all view rays are parallel).
+    pub eye: [f32; 4],
+    /// x = ambient, y = diffuse, z = specular weight, w = specular exponent.
+    pub shading: [f32; 4],
+}
+
+/// One instance: its model matrix and the matrix that carries its normals to world space.
+/// Keep in sync with the `@location(3..=9)` inputs of `VertexIn` in `shaders/mesh.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct InstanceRaw {
+    pub model: [[f32; 4]; 4],
+    /// Columns of the cofactor matrix of the model's upper 3x3 (w unused). The cofactor matrix is
+    /// det * inverse-transpose: the shader normalizes, and the sign does not matter because normals
+    /// are flipped towards the viewer anyway, so this stays well defined for singular (hidden, flat)
+    /// transforms where an inverse would be NaN.
+    pub normal: [[f32; 4]; 3],
+}
+
+impl InstanceRaw {
+    pub fn new(model: &Mat4) -> InstanceRaw {
+        let (c0, c1, c2) = (
+            model.x_axis.truncate(),
+            model.y_axis.truncate(),
+            model.z_axis.truncate(),
+        );
+        let cof = [c1.cross(c2), c2.cross(c0), c0.cross(c1)];
+        let col = |v: Vec3| if v.is_finite() { [v.x, v.y, v.z, 0.0] } else { [0.0; 4] };
+        let model = if model.is_finite() {
+            model.to_cols_array_2d()
+        } else {
+            [[0.0; 4]; 4]
+        };
+        InstanceRaw {
+            model,
+            normal: [col(cof[0]), col(cof[1]), col(cof[2])],
+        }
+    }
+}
+
+/// Vertex attribute locations of the per-vertex streams (one buffer each).
+pub const POSITION_LOCATION: u32 = 0;
+pub const NORMAL_LOCATION: u32 = 1;
+pub const COLOR_LOCATION: u32 = 2;
+
+/// The instance stream: model matrix columns at locations 3..=6, normal matrix columns at 7..=9.
+pub const INSTANCE_ATTRIBUTES: [wgpu::VertexAttribute; 7] = wgpu::vertex_attr_array![
+    3 => Float32x4, 4 => Float32x4, 5 => Float32x4, 6 => Float32x4,
+    7 => Float32x4, 8 => Float32x4, 9 => Float32x4
+];
+
+/// The headlight's terms, a stand-in for usdrecord's default look (displayColor under a camera
+/// light): a small ambient, Lambert, and a faint Blinn-Phong highlight.
+pub const AMBIENT: f32 = 0.1;
+pub const DIFFUSE: f32 = 0.85;
+pub const SPECULAR: f32 = 0.08;
+pub const SHININESS: f32 = 32.0;
+
+/// What the shader computes for a surface of linear `color` whose (viewer-facing) normal makes
+/// `n_dot_v` with the view direction. The light sits at the camera, so the half vector is the view
+/// vector and N.L = N.H = N.V. Linear, straight (not premultiplied) RGB; tests use this as the
+/// analytic answer.
+pub fn headlight(color: [f32; 3], n_dot_v: f32) -> [f32; 3] {
+    let d = n_dot_v.abs().min(1.0);
+    let spec = SPECULAR * d.powf(SHININESS);
+    color.map(|c| c * (AMBIENT + DIFFUSE * d) + spec)
+}
+
+impl Globals {
+    pub fn new(view_proj: &DMat4, camera_to_world: &DMat4, orthographic: bool) -> Globals {
+        let eye = if orthographic {
+            let back = camera_to_world.transform_vector3(DVec3::Z).normalize_or(DVec3::Z);
+            [back.x as f32, back.y as f32, back.z as f32, 0.0]
+        } else {
+            let p = camera_to_world.transform_point3(DVec3::ZERO);
+            [p.x as f32, p.y as f32, p.z as f32, 1.0]
+        };
+        Globals {
+            view_proj: view_proj.as_mat4().to_cols_array_2d(),
+            eye,
+            shading: [AMBIENT, DIFFUSE, SPECULAR, SHININESS],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_match_wgsl_sizes() {
+        assert_eq!(std::mem::size_of::<Globals>(), 96);
+        assert_eq!(std::mem::size_of::<InstanceRaw>(), 112);
+    }
+
+    #[test]
+    fn cofactor_is_inverse_transpose_up_to_scale() {
+        let m = Mat4::from_scale_rotation_translation(
+            Vec3::new(2.0, 3.0, 0.5),
+            glam::Quat::from_rotation_y(0.7),
+            Vec3::new(1.0, 2.0, 3.0),
+        );
+        let raw = InstanceRaw::new(&m);
+        let it = glam::Mat3::from_mat4(m).inverse().transpose();
+        for (i, col) in raw.normal.iter().enumerate() {
+            let c = Vec3::new(col[0], col[1], col[2]);
+            let det = glam::Mat3::from_mat4(m).determinant();
+            assert!((c / det - it.col(i)).length() < 1e-5, "{i}: {c} vs {}", it.col(i));
+        }
+        let hidden = InstanceRaw::new(&Mat4::ZERO);
+        assert_eq!(hidden, InstanceRaw::zeroed());
+    }
+
+    #[test]
+    fn headlight_facing_is_ambient_plus_diffuse_plus_specular() {
+        let c = headlight([1.0, 0.5, 0.0], 1.0);
+        assert!((c[0] - (AMBIENT + DIFFUSE + SPECULAR)).abs() < 1e-6);
+        assert!((c[2] - SPECULAR).abs() < 1e-6);
+        assert_eq!(headlight([1.0; 3], -0.5), headlight([1.0; 3], 0.5));
+    }
+}

@@ -1,0 +1,723 @@
+//! Image tests on a real adapter (lavapipe on machines without a GPU): analytic scenes with a
+//! known answer first, then small golden images compared with a tolerance.
+//!
+//! No adapter: under `CI=true` the tests fail; elsewhere they print a skip message and pass.
+//! Goldens live in `tests/golden/`; a missing one fails unless `USDRENDER_BLESS=1` writes it. On a
+//! mismatch the actual image and a diff land in `target/test-output/`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use glam::{DMat4, DVec3, Mat4, Quat, Vec3};
+use usdrender::gpu::{layout, select_adapters, AdapterSelection, GpuAdapter, RenderSettings, Renderer};
+use usdrender::scene::{Camera, FrameState, Instance, Lens, Mesh, MeshVertices, Scene};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+/// The default adapter (lavapipe's Vulkan adapter here), or `None` with a skip message.
+fn adapter() -> Option<GpuAdapter> {
+    match select_adapters(&AdapterSelection::default()) {
+        Ok(mut list) => Some(list.remove(0)),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("CI=true and no GPU adapter: {e} (install mesa-vulkan-drivers for lavapipe)");
+            }
+            eprintln!("SKIPPED: no GPU adapter ({e}); install mesa-vulkan-drivers to run the image tests");
+            None
+        }
+    }
+}
+
+struct Setup {
+    renderer: Renderer,
+    tag: String,
+    width: u32,
+    height: u32,
+}
+
+/// A renderer for `scene`, or `None` when the machine has no adapter (see [`adapter`]).
+fn setup(test: &str, scene: &Scene, width: u32, height: u32) -> Option<Setup> {
+    std::env::set_var(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
+    let adapter = adapter()?;
+    let tag = format!("[{}] {test}", adapter.summary.label());
+    println!("{tag}");
+    let renderer = Renderer::new(&adapter, scene, &RenderSettings { width, height, msaa: 4 })
+        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    Some(Setup {
+        renderer,
+        tag,
+        width,
+        height,
+    })
+}
+
+impl Setup {
+    fn render(&mut self, state: &FrameState) -> Image {
+        let mut rgba = Vec::new();
+        self.renderer
+            .render(state, &mut rgba)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.tag));
+        assert_eq!(
+            rgba.len(),
+            (self.width * self.height * 4) as usize,
+            "{}: image size",
+            self.tag
+        );
+        Image {
+            width: self.width,
+            height: self.height,
+            rgba,
+        }
+    }
+}
+
+struct Image {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+impl Image {
+    fn px(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = ((y * self.width + x) * 4) as usize;
+        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2], self.rgba[i + 3]]
+    }
+
+    fn count(&self, f: impl Fn([u8; 4]) -> bool) -> usize {
+        self.rgba
+            .chunks_exact(4)
+            .filter(|p| f([p[0], p[1], p[2], p[3]]))
+            .count()
+    }
+
+    fn covered(&self) -> usize {
+        self.count(|p| p[3] > 0)
+    }
+
+    /// Mean x of covered pixels, weighted by alpha.
+    fn centroid_x(&self) -> f64 {
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let a = self.px(x, y)[3] as f64;
+                sum += a * (x as f64 + 0.5);
+                weight += a;
+            }
+        }
+        sum / weight
+    }
+}
+
+fn srgb_byte(l: f32) -> u8 {
+    let l = l.clamp(0.0, 1.0);
+    let c = if l <= 0.0031308 {
+        l * 12.92
+    } else {
+        1.055 * l.powf(1.0 / 2.4) - 0.055
+    };
+    (c * 255.0 + 0.5) as u8
+}
+
+/// The sRGB bytes the renderer should produce for `color` seen at `n_dot_v`.
+fn expected(color: [f32; 3], n_dot_v: f32) -> [u8; 3] {
+    layout::headlight(color, n_dot_v).map(srgb_byte)
+}
+
+fn assert_rgb_near(tag: &str, what: &str, got: [u8; 4], want: [u8; 3], tol: u8) {
+    let ok = (0..3).all(|i| got[i].abs_diff(want[i]) <= tol);
+    assert!(ok, "{tag}: {what}: got {got:?}, want {want:?} (+-{tol})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scene building
+
+/// A square of side `size` in the XY plane, facing +Z, one colour.
+fn quad(size: f32, color: [f32; 4]) -> Mesh {
+    let h = size / 2.0;
+    Mesh {
+        path: "/quad".into(),
+        positions: vec![[-h, -h, 0.0], [h, -h, 0.0], [h, h, 0.0], [-h, h, 0.0]],
+        normals: vec![[0.0, 0.0, 1.0]; 4],
+        colors: vec![color; 4],
+        indices: vec![0, 1, 2, 0, 2, 3],
+        vertex_points: vec![0, 1, 2, 3],
+        double_sided: false,
+    }
+}
+
+/// A unit cube centred on the origin, flat-shaded (4 vertices per face).
+fn cube(color: [f32; 4]) -> Mesh {
+    let mut m = Mesh {
+        path: "/cube".into(),
+        ..Mesh::default()
+    };
+    let faces: [(Vec3, Vec3, Vec3); 6] = [
+        (Vec3::X, Vec3::Y, Vec3::Z),
+        (Vec3::NEG_X, Vec3::Z, Vec3::Y),
+        (Vec3::Y, Vec3::Z, Vec3::X),
+        (Vec3::NEG_Y, Vec3::X, Vec3::Z),
+        (Vec3::Z, Vec3::X, Vec3::Y),
+        (Vec3::NEG_Z, Vec3::Y, Vec3::X),
+    ];
+    for (n, u, v) in faces {
+        // Orient (u, v) so u x v = n: triangles are CCW seen from outside.
+        let v = if u.cross(v).dot(n) > 0.0 { v } else { -v };
+        let base = m.positions.len() as u32;
+        for (a, b) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
+            m.positions.push((0.5 * (n + a * u + b * v)).to_array());
+            m.normals.push(n.to_array());
+            m.colors.push(color);
+        }
+        m.indices.extend([base, base + 1, base + 2, base, base + 2, base + 3]);
+    }
+    m.vertex_points = (0..m.positions.len() as u32).collect();
+    m
+}
+
+/// A UV sphere of radius 0.5 with smooth normals and a colour gradient from bottom to top.
+fn sphere(bottom: [f32; 4], top: [f32; 4], rings: u32, segments: u32) -> Mesh {
+    let mut m = Mesh {
+        path: "/sphere".into(),
+        ..Mesh::default()
+    };
+    for r in 0..=rings {
+        let theta = std::f32::consts::PI * r as f32 / rings as f32;
+        let t = r as f32 / rings as f32;
+        for s in 0..=segments {
+            let phi = std::f32::consts::TAU * s as f32 / segments as f32;
+            let n = Vec3::new(theta.sin() * phi.cos(), theta.cos(), -theta.sin() * phi.sin());
+            m.positions.push((0.5 * n).to_array());
+            m.normals.push(n.to_array());
+            m.colors
+                .push(std::array::from_fn(|i| top[i] * (1.0 - t) + bottom[i] * t));
+        }
+    }
+    let row = segments + 1;
+    for r in 0..rings {
+        for s in 0..segments {
+            let (a, b, c, d) = (r * row + s, (r + 1) * row + s, (r + 1) * row + s + 1, r * row + s + 1);
+            m.indices.extend([a, b, c, a, c, d]);
+        }
+    }
+    m.vertex_points = (0..m.positions.len() as u32).collect();
+    m
+}
+
+fn scene_of(meshes: Vec<Mesh>, instances: Vec<(u32, Mat4)>) -> Scene {
+    Scene {
+        meshes,
+        instances: instances
+            .into_iter()
+            .map(|(mesh, transform)| Instance { mesh, transform })
+            .collect(),
+        ..Scene::default()
+    }
+}
+
+/// An orthographic camera on +Z looking down -Z, showing `units` scene units across.
+fn ortho(units: f64, width: u32, height: u32) -> Camera {
+    Camera {
+        to_world: DMat4::from_translation(DVec3::new(0.0, 0.0, 5.0)),
+        lens: Lens {
+            orthographic: true,
+            horizontal_aperture: units * 10.0,
+            vertical_aperture: units * 10.0 * height as f64 / width as f64,
+            ..Lens::default()
+        },
+        clipping: (1.0, 11.0),
+    }
+}
+
+/// A perspective camera at `eye` looking at `target`, Y up.
+fn perspective(eye: DVec3, target: DVec3) -> Camera {
+    let to_world = DMat4::look_at_rh(eye, target, DVec3::Y).inverse();
+    Camera {
+        to_world,
+        lens: Lens::default(),
+        clipping: (0.1, 100.0),
+    }
+}
+
+fn frame(camera: Camera) -> FrameState {
+    FrameState {
+        frame: 1.0,
+        camera,
+        ..FrameState::default()
+    }
+}
+
+const ORANGE: [f32; 4] = [0.8, 0.3, 0.05, 1.0];
+
+// ---------------------------------------------------------------------------------------------
+// Analytic tests
+
+#[test]
+fn facing_quad_has_the_known_colour_on_a_transparent_background() {
+    // 4 units across 64 pixels: the 2-unit quad covers exactly columns and rows 16..48.
+    let scene = scene_of(vec![quad(2.0, ORANGE)], vec![(0, Mat4::IDENTITY)]);
+    let Some(mut s) = setup("facing_quad", &scene, 64, 64) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(4.0, 64, 64)));
+    let want = expected([0.8, 0.3, 0.05], 1.0);
+    for (x, y) in [(32, 32), (16, 16), (47, 47), (16, 47), (47, 16)] {
+        let p = img.px(x, y);
+        assert_rgb_near(&s.tag, &format!("pixel ({x},{y})"), p, want, 1);
+        assert_eq!(p[3], 255, "{}: alpha inside at ({x},{y})", s.tag);
+    }
+    for (x, y) in [(0, 0), (63, 63), (15, 32), (48, 32), (32, 15), (32, 48)] {
+        assert_eq!(img.px(x, y), [0, 0, 0, 0], "{}: background at ({x},{y})", s.tag);
+    }
+    assert_eq!(img.count(|p| p[3] == 255), 32 * 32, "{}: opaque pixels", s.tag);
+    assert_eq!(img.covered(), 32 * 32, "{}: covered pixels", s.tag);
+}
+
+#[test]
+fn edges_are_partially_covered_with_straight_alpha() {
+    // Rotated 30 degrees: every edge crosses pixels, which MSAA covers partially.
+    let scene = scene_of(vec![quad(2.0, ORANGE)], vec![(0, Mat4::from_rotation_z(0.52))]);
+    let Some(mut s) = setup("partial_edges", &scene, 64, 64) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(4.0, 64, 64)));
+    let partial = img.count(|p| p[3] > 0 && p[3] < 255);
+    assert!(partial > 40, "{}: only {partial} partially covered pixels", s.tag);
+    let want = expected([0.8, 0.3, 0.05], 1.0);
+    // Straight alpha: an edge pixel keeps the surface colour; only alpha says how much is covered.
+    for y in 0..64 {
+        for x in 0..64 {
+            let p = img.px(x, y);
+            if p[3] >= 96 {
+                assert_rgb_near(&s.tag, &format!("edge pixel ({x},{y})"), p, want, 6);
+            } else if p[3] == 0 {
+                assert_eq!(p, [0, 0, 0, 0], "{}: ({x},{y})", s.tag);
+            }
+        }
+    }
+    // Coverage adds up to the quad's area (4 square units = 1024 pixels).
+    let area: f64 = img.rgba.chunks_exact(4).map(|p| p[3] as f64 / 255.0).sum();
+    assert!((area - 1024.0).abs() < 16.0, "{}: covered area {area}", s.tag);
+}
+
+#[test]
+fn back_side_is_lit_like_the_front() {
+    // Single-sided quad turned away from the camera: not culled, lit through the flipped normal.
+    let scene = scene_of(
+        vec![quad(2.0, ORANGE)],
+        vec![(0, Mat4::from_rotation_y(std::f32::consts::PI))],
+    );
+    let Some(mut s) = setup("back_side", &scene, 64, 64) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(4.0, 64, 64)));
+    assert_rgb_near(&s.tag, "centre", img.px(32, 32), expected([0.8, 0.3, 0.05], 1.0), 1);
+    assert_eq!(img.covered(), 32 * 32, "{}", s.tag);
+}
+
+#[test]
+fn tilted_quad_follows_lambert_under_a_perspective_camera() {
+    // Turned 60 degrees about Y: at the image centre the view ray is -Z, so N.V = cos 60 = 0.5.
+    let white = [1.0, 1.0, 1.0, 1.0];
+    let scene = scene_of(
+        vec![quad(2.0, white)],
+        vec![(0, Mat4::from_rotation_y(60f32.to_radians()))],
+    );
+    let Some(mut s) = setup("tilted_quad_perspective", &scene, 96, 64) else {
+        return;
+    };
+    let img = s.render(&frame(perspective(DVec3::new(0.0, 0.0, 4.0), DVec3::ZERO)));
+    assert_rgb_near(&s.tag, "centre", img.px(48, 32), expected([1.0; 3], 0.5), 2);
+    assert_eq!(img.px(48, 32)[3], 255);
+    assert_eq!(img.px(0, 0), [0, 0, 0, 0]);
+}
+
+#[test]
+fn nearer_surface_wins_the_depth_test() {
+    // Reversed Z with compare Greater: the near quad wins whichever is drawn first.
+    let red = [1.0, 0.0, 0.0, 1.0];
+    let green = [0.0, 1.0, 0.0, 1.0];
+    for near_first in [true, false] {
+        let near = (0, Mat4::from_translation(Vec3::new(0.0, 0.0, 1.0)));
+        let far = (1, Mat4::from_translation(Vec3::new(0.5, 0.0, -1.0)));
+        let instances = if near_first { vec![near, far] } else { vec![far, near] };
+        let scene = scene_of(vec![quad(2.0, red), quad(2.0, green)], instances);
+        let Some(mut s) = setup("depth_test", &scene, 64, 64) else {
+            return;
+        };
+        let img = s.render(&frame(ortho(4.0, 64, 64)));
+        assert_rgb_near(&s.tag, "overlap", img.px(36, 32), expected([1.0, 0.0, 0.0], 1.0), 1);
+        assert_rgb_near(&s.tag, "far only", img.px(52, 32), expected([0.0, 1.0, 0.0], 1.0), 1);
+    }
+}
+
+#[test]
+fn hidden_and_moved_instances_follow_the_frame_state() {
+    let mut scene = scene_of(
+        vec![quad(1.0, ORANGE)],
+        vec![
+            (0, Mat4::from_translation(Vec3::new(-1.0, 0.0, 0.0))),
+            (0, Mat4::from_translation(Vec3::new(1.0, 0.0, 0.0))),
+        ],
+    );
+    scene.dynamic_instances = vec![1];
+    let Some(mut s) = setup("dynamic_instances", &scene, 64, 64) else {
+        return;
+    };
+    let mut state = frame(ortho(4.0, 64, 64));
+    state.instance_transforms = vec![scene.instances[1].transform];
+    let both = s.render(&state);
+    assert_eq!(both.covered(), 2 * 16 * 16, "{}: both quads", s.tag);
+    assert!((both.centroid_x() - 32.0).abs() < 0.5, "{}", s.tag);
+
+    state.instance_transforms = vec![Mat4::ZERO];
+    let hidden = s.render(&state);
+    assert_eq!(
+        hidden.covered(),
+        16 * 16,
+        "{}: the zero matrix hides the instance",
+        s.tag
+    );
+    assert!((hidden.centroid_x() - 16.0).abs() < 0.5, "{}", s.tag);
+    assert_eq!(hidden.px(48, 32), [0, 0, 0, 0], "{}", s.tag);
+
+    state.instance_transforms = vec![Mat4::from_translation(Vec3::new(0.0, 1.0, 0.0))];
+    let moved = s.render(&state);
+    assert_eq!(moved.covered(), 2 * 16 * 16, "{}", s.tag);
+    assert_eq!(moved.px(32, 16)[3], 255, "{}: moved quad at its new place", s.tag);
+    assert_eq!(moved.px(48, 32), [0, 0, 0, 0], "{}: and gone from the old one", s.tag);
+
+    // The same state again renders the same image (nothing left over from the previous frame).
+    let again = s.render(&state);
+    assert_eq!(again.rgba, moved.rgba, "{}", s.tag);
+}
+
+#[test]
+fn animated_vertices_update() {
+    let mut scene = scene_of(vec![quad(1.0, ORANGE)], vec![(0, Mat4::IDENTITY)]);
+    scene.dynamic_meshes = vec![0];
+    let Some(mut s) = setup("animated_vertices", &scene, 64, 64) else {
+        return;
+    };
+    let mut state = frame(ortho(4.0, 64, 64));
+    let rest = scene.meshes[0].clone();
+    state.mesh_vertices = vec![MeshVertices {
+        positions: rest.positions.clone(),
+        normals: rest.normals.clone(),
+    }];
+    let before = s.render(&state);
+    assert!((before.centroid_x() - 32.0).abs() < 0.5, "{}", s.tag);
+    // Stretch the right edge out by one unit (16 pixels): the quad grows to the right.
+    let mut moved = rest.positions.clone();
+    moved[1][0] += 1.0;
+    moved[2][0] += 1.0;
+    state.mesh_vertices = vec![MeshVertices {
+        positions: moved,
+        normals: vec![],
+    }];
+    let after = s.render(&state);
+    assert_eq!(after.covered(), 32 * 16, "{}: the quad doubled in width", s.tag);
+    assert!(
+        (after.centroid_x() - 40.0).abs() < 0.5,
+        "{}: centroid {}",
+        s.tag,
+        after.centroid_x()
+    );
+    // Normals recomputed from the new positions still face the camera.
+    assert_rgb_near(&s.tag, "centre", after.px(40, 32), expected([0.8, 0.3, 0.05], 1.0), 1);
+}
+
+#[test]
+fn odd_widths_are_depadded() {
+    // Rows of 333 and 1000 pixels are padded to 1536 and 4096 bytes in the readback buffer; a
+    // stride mistake shears the image, which breaks the vertical edge checked here.
+    for (width, height) in [(333u32, 21u32), (1000, 7)] {
+        // Shown: 3.33 (or 10) units across; a quad covering the left half, edge on x = 0.
+        let units = width as f64 / 100.0;
+        let w = units as f32;
+        let mut m = quad(1.0, ORANGE);
+        m.positions = vec![[-w, -10.0, 0.0], [0.0, -10.0, 0.0], [0.0, 10.0, 0.0], [-w, 10.0, 0.0]];
+        let scene = scene_of(vec![m], vec![(0, Mat4::IDENTITY)]);
+        let Some(mut s) = setup(&format!("odd_width_{width}"), &scene, width, height) else {
+            return;
+        };
+        let img = s.render(&frame(ortho(units, width, height)));
+        let half = width / 2; // the edge falls at x = width / 2 (half a pixel into the middle column)
+        for y in 0..height {
+            for x in 0..width {
+                let a = img.px(x, y)[3];
+                if x < half {
+                    assert_eq!(a, 255, "{}: ({x},{y}) inside", s.tag);
+                } else if x > half {
+                    assert_eq!(img.px(x, y), [0, 0, 0, 0], "{}: ({x},{y}) outside", s.tag);
+                }
+            }
+            assert_eq!(
+                img.px(half, y),
+                img.px(half, 0),
+                "{}: edge column differs in row {y}",
+                s.tag
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_scene_is_transparent() {
+    let Some(mut s) = setup("empty_scene", &Scene::default(), 40, 30) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(4.0, 40, 30)));
+    assert!(img.rgba.iter().all(|&b| b == 0), "{}", s.tag);
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let Some(adapter) = adapter() else { return };
+    let scene = scene_of(vec![quad(1.0, ORANGE)], vec![(0, Mat4::IDENTITY)]);
+    let e = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 0,
+            height: 10,
+            msaa: 4,
+        },
+    );
+    assert!(matches!(e, Err(usdrender::Error::Gpu { .. })), "zero width");
+    let e = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 1 << 20,
+            height: 10,
+            msaa: 4,
+        },
+    );
+    assert!(matches!(e, Err(usdrender::Error::Gpu { .. })), "huge width");
+    // A frame state that does not match the scene's dynamic lists.
+    let mut r = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 8,
+            height: 8,
+            msaa: 4,
+        },
+    )
+    .expect("renderer");
+    let mut state = frame(ortho(4.0, 8, 8));
+    state.instance_transforms = vec![Mat4::IDENTITY];
+    let mut rgba = Vec::new();
+    let e = r.render(&state, &mut rgba);
+    assert!(
+        matches!(e, Err(usdrender::Error::Gpu { .. })),
+        "mismatched frame state: {e:?}"
+    );
+    // Out-of-range indices and missing normals/colours are tolerated.
+    let mut bad = quad(1.0, ORANGE);
+    bad.indices.extend([0, 1, 99]);
+    bad.normals.clear();
+    bad.colors.clear();
+    let scene = scene_of(vec![bad], vec![(0, Mat4::IDENTITY), (5, Mat4::IDENTITY)]);
+    let mut r = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 8,
+            height: 8,
+            msaa: 4,
+        },
+    )
+    .expect("renderer");
+    r.render(&frame(ortho(4.0, 8, 8)), &mut rgba).expect("render");
+    assert!(rgba.chunks_exact(4).any(|p| p[3] == 255));
+}
+
+#[test]
+fn frame_time_on_a_tiny_scene() {
+    // Not a benchmark: prints seconds per frame so regressions on lavapipe are visible in logs.
+    let mut meshes = vec![sphere([0.1, 0.2, 0.9, 1.0], [0.9, 0.9, 0.2, 1.0], 48, 96)];
+    meshes.push(cube(ORANGE));
+    let instances: Vec<(u32, Mat4)> = (0..16)
+        .map(|i| {
+            let (x, y) = ((i % 4) as f32 - 1.5, (i / 4) as f32 - 1.5);
+            ((i % 2) as u32, Mat4::from_translation(Vec3::new(x * 1.1, y * 1.1, 0.0)))
+        })
+        .collect();
+    let mut scene = scene_of(meshes, instances);
+    scene.dynamic_instances = vec![0, 5];
+    let (w, h) = (320, 200);
+    let Some(mut s) = setup("frame_time", &scene, w, h) else {
+        return;
+    };
+    let mut state = frame(perspective(DVec3::new(0.0, 0.0, 9.0), DVec3::ZERO));
+    let frames = 10;
+    let mut rgba = Vec::new();
+    let start = Instant::now();
+    for f in 0..frames {
+        state.frame = f as f64;
+        let t = Mat4::from_rotation_z(f as f32 * 0.1);
+        state.instance_transforms = vec![scene.instances[0].transform * t, scene.instances[5].transform * t];
+        s.renderer.render(&state, &mut rgba).expect("render");
+    }
+    let per = start.elapsed().as_secs_f64() / frames as f64;
+    println!(
+        "{}: {:.2} ms per frame ({w}x{h}, {} triangles)",
+        s.tag,
+        per * 1e3,
+        scene.drawn_triangles()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden images
+
+/// Largest mean absolute difference per channel (0..255) a golden tolerates.
+/// Set on lavapipe; lavapipe vs H100 differ by 0.044 on average (shared/GPU.md).
+const MAX_MEAN_DIFF: f64 = 0.5;
+/// A pixel "differs" when any channel is off by more than this...
+const PIXEL_THRESHOLD: u8 = 24;
+/// ...and at most this share of pixels may differ (edge pixels vary between rasterizers).
+const MAX_DIFFERING_SHARE: f64 = 0.005;
+
+fn compare_with_golden(tag: &str, name: &str, img: &Image) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let golden_path = root.join("tests/golden").join(format!("{name}.png"));
+    let out_dir = root.join("target/test-output");
+    let save = |path: &PathBuf, rgba: &[u8]| {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create output dir");
+        image::save_buffer(path, rgba, img.width, img.height, image::ExtendedColorType::Rgba8).expect("write png");
+    };
+    let bless = std::env::var("USDRENDER_BLESS").is_ok_and(|v| v == "1");
+    let golden = match image::open(&golden_path) {
+        Ok(g) => g.to_rgba8(),
+        Err(_) if bless => {
+            save(&golden_path, &img.rgba);
+            println!("{tag}: blessed {}", golden_path.display());
+            return;
+        }
+        Err(e) => {
+            let actual = out_dir.join(format!("{name}.actual.png"));
+            save(&actual, &img.rgba);
+            panic!(
+                "{tag}: golden {} missing or unreadable ({e}); actual written to {}; run with USDRENDER_BLESS=1 to accept it",
+                golden_path.display(),
+                actual.display()
+            );
+        }
+    };
+    assert_eq!(
+        (golden.width(), golden.height()),
+        (img.width, img.height),
+        "{tag}: golden size"
+    );
+    let mut sum = 0u64;
+    let mut differing = 0usize;
+    let mut diff = vec![0u8; img.rgba.len()];
+    for (i, (a, b)) in img
+        .rgba
+        .chunks_exact(4)
+        .zip(golden.as_raw().chunks_exact(4))
+        .enumerate()
+    {
+        let d: [u8; 4] = std::array::from_fn(|c| a[c].abs_diff(b[c]));
+        sum += d.iter().map(|&x| x as u64).sum::<u64>();
+        let worst = *d.iter().max().unwrap_or(&0);
+        if worst > PIXEL_THRESHOLD {
+            differing += 1;
+        }
+        // Diff image: amplified difference, opaque so it is visible in any viewer.
+        diff[i * 4..i * 4 + 4].copy_from_slice(&[worst.saturating_mul(8), d[3].saturating_mul(8), 0, 255]);
+    }
+    let mean = sum as f64 / img.rgba.len() as f64;
+    let share = differing as f64 / (img.width * img.height) as f64;
+    println!("{tag}: golden {name}: mean diff {mean:.4}, {differing} pixels over {PIXEL_THRESHOLD}");
+    if mean > MAX_MEAN_DIFF || share > MAX_DIFFERING_SHARE {
+        if bless {
+            save(&golden_path, &img.rgba);
+            println!("{tag}: re-blessed {}", golden_path.display());
+            return;
+        }
+        let actual = out_dir.join(format!("{name}.actual.png"));
+        let diff_path = out_dir.join(format!("{name}.diff.png"));
+        save(&actual, &img.rgba);
+        save(&diff_path, &diff);
+        panic!(
+            "{tag}: differs from {}: mean {mean:.3} (max {MAX_MEAN_DIFF}), {:.3}% pixels over {PIXEL_THRESHOLD} \
+             (max {:.3}%); see {} and {}",
+            golden_path.display(),
+            share * 100.0,
+            MAX_DIFFERING_SHARE * 100.0,
+            actual.display(),
+            diff_path.display()
+        );
+    }
+}
+
+#[test]
+fn golden_shapes_perspective() {
+    // A cube, a smooth sphere with a colour gradient and a half-transparent floor, seen from above.
+    let meshes = vec![
+        cube([0.8, 0.15, 0.1, 1.0]),
+        sphere([0.1, 0.3, 0.9, 1.0], [0.95, 0.9, 0.3, 1.0], 24, 48),
+        quad(4.0, [0.6, 0.6, 0.6, 0.5]),
+    ];
+    let instances = vec![
+        (
+            0,
+            Mat4::from_scale_rotation_translation(
+                Vec3::splat(0.9),
+                Quat::from_rotation_y(0.6),
+                Vec3::new(-0.8, 0.45, 0.0),
+            ),
+        ),
+        (
+            1,
+            Mat4::from_scale_rotation_translation(Vec3::splat(1.2), Quat::IDENTITY, Vec3::new(0.8, 0.6, -0.2)),
+        ),
+        (2, Mat4::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+    ];
+    let scene = scene_of(meshes, instances);
+    let Some(mut s) = setup("golden_shapes_perspective", &scene, 160, 120) else {
+        return;
+    };
+    let img = s.render(&frame(perspective(
+        DVec3::new(2.0, 4.5, 9.0),
+        DVec3::new(0.0, 0.3, 0.0),
+    )));
+    compare_with_golden(&s.tag, "shapes_perspective", &img);
+}
+
+#[test]
+fn golden_instanced_grid() {
+    // Many instances of two meshes, rotated and scaled (normals through the cofactor matrix),
+    // one mirrored (negative determinant), seen orthographically.
+    let meshes = vec![
+        cube([0.2, 0.7, 0.3, 1.0]),
+        sphere([0.9, 0.2, 0.6, 1.0], [0.9, 0.8, 0.8, 1.0], 12, 24),
+    ];
+    let mut instances = Vec::new();
+    for i in 0..20 {
+        let (x, y) = ((i % 5) as f32 - 2.0, (i / 5) as f32 - 1.5);
+        let rot = Quat::from_euler(glam::EulerRot::XYZ, 0.3 * i as f32, 0.5 + 0.2 * i as f32, 0.0);
+        let scale = if i == 7 {
+            Vec3::new(-0.6, 0.6, 0.6)
+        } else {
+            Vec3::new(0.6, 0.4 + 0.03 * i as f32, 0.6)
+        };
+        instances.push((
+            (i % 2) as u32,
+            Mat4::from_scale_rotation_translation(scale, rot, Vec3::new(x, y, 0.0)),
+        ));
+    }
+    let scene = scene_of(meshes, instances);
+    let Some(mut s) = setup("golden_instanced_grid", &scene, 160, 120) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(5.6, 160, 120)));
+    compare_with_golden(&s.tag, "instanced_grid", &img);
+}

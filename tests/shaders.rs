@@ -1,0 +1,47 @@
+//! Every `shaders/*.wgsl` must parse and validate with naga (the same front end wgpu uses), so a
+//! shader mistake fails `cargo test` on any machine, GPU or not.
+
+use std::path::PathBuf;
+
+#[test]
+fn every_wgsl_shader_parses_and_validates() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wgsl"))
+        .collect();
+    files.sort();
+    // A check that finds nothing must not pass.
+    assert!(!files.is_empty(), "no .wgsl files found in {}", dir.display());
+    let mut failures = Vec::new();
+    for path in &files {
+        let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let module = match naga::front::wgsl::parse_str(&source) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!(
+                    "{}: parse error:\n{}",
+                    path.display(),
+                    e.emit_to_string(&source)
+                ));
+                continue;
+            }
+        };
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        );
+        if let Err(e) = validator.validate(&module) {
+            failures.push(format!(
+                "{}: validation error:\n{}",
+                path.display(),
+                e.emit_to_string(&source)
+            ));
+            continue;
+        }
+        let entry_points: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
+        println!("{}: ok, entry points {entry_points:?}", path.display());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
