@@ -1,0 +1,128 @@
+//! Validated render settings: what the command line (or a test) asks for, checked once, passed
+//! by reference to everything downstream. No global options.
+
+use std::path::PathBuf;
+
+use crate::gpu::AdapterSelection;
+use crate::output::{Format, Pattern};
+use crate::{Error, Result};
+
+/// What to do when an output file already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Stop before rendering and say which files exist (nothing is overwritten unless asked).
+    #[default]
+    Refuse,
+    /// Skip frames whose file exists and decodes; render the rest (resume after a crash).
+    Skip,
+    /// Render every frame and replace existing files.
+    Overwrite,
+}
+
+/// One render: a stage, the frames, the camera, the image size and where the files go.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub stage: PathBuf,
+    pub session_layer: Option<PathBuf>,
+    /// Frames to render; `None` means the stage's default range.
+    pub frames: Option<Vec<f64>>,
+    pub output: Pattern,
+    pub format: Format,
+    pub camera: Option<String>,
+    pub width: u32,
+    /// `None`: the camera's aperture aspect decides.
+    pub height: Option<u32>,
+    /// Purposes drawn besides `default`.
+    pub purposes: Vec<String>,
+    pub adapters: AdapterSelection,
+    pub existing: Existing,
+    /// How many times a failed frame is tried again (on whichever adapter is free first).
+    pub retries: u32,
+}
+
+/// Largest image side we accept: wgpu's default texture limit.
+pub const MAX_SIDE: u32 = 8192;
+
+impl Job {
+    /// A job with usdrecord's defaults (960 wide, default range, render purpose).
+    pub fn new(stage: impl Into<PathBuf>, output: &str) -> Result<Job> {
+        let output = Pattern::parse(output)?;
+        let format = Format::choose(None, &output)?;
+        Ok(Job {
+            stage: stage.into(),
+            session_layer: None,
+            frames: None,
+            output,
+            format,
+            camera: None,
+            width: 960,
+            height: None,
+            purposes: vec!["render".to_string()],
+            adapters: AdapterSelection::default(),
+            existing: Existing::Refuse,
+            retries: 1,
+        })
+    }
+
+    /// Checks the settings that do not need the stage.
+    pub fn validate(&self) -> Result<()> {
+        if self.width == 0 || self.width > MAX_SIDE {
+            return Err(Error::Option(format!("--width {} must be between 1 and {MAX_SIDE}", self.width)));
+        }
+        if let Some(h) = self.height {
+            if h == 0 || h > MAX_SIDE {
+                return Err(Error::Option(format!("--height {h} must be between 1 and {MAX_SIDE}")));
+            }
+        }
+        if let Some(frames) = &self.frames {
+            if frames.is_empty() {
+                return Err(Error::Option("--frames selects no frame".into()));
+            }
+            self.output.check_frames(frames)?;
+        }
+        for p in &self.purposes {
+            if !matches!(p.as_str(), "render" | "proxy" | "guide") {
+                return Err(Error::Option(format!("unknown purpose {p:?} (render, proxy, guide)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The image height for a camera of `aspect` (width over height), as usdrecord computes it.
+    pub fn height_for(&self, aspect: f64) -> u32 {
+        match self.height {
+            Some(h) => h,
+            None => {
+                let aspect = if aspect.is_finite() && aspect > 0.0 { aspect } else { 1.0 };
+                ((self.width as f64 / aspect) as u32).clamp(1, MAX_SIDE)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn height_follows_the_aperture_like_usdrecord() {
+        let job = Job::new("s.usda", "o.####.png").unwrap();
+        assert_eq!(job.height_for(36.0 / 24.0), 640); // AnimCube's baseline is 960 x 640
+        assert_eq!(job.height_for(16.0 / 9.0), 540);
+        assert_eq!(job.height_for(0.0), 960);
+        let job = Job { height: Some(200), ..job };
+        assert_eq!(job.height_for(1.5), 200);
+    }
+
+    #[test]
+    fn validation_names_the_bad_option() {
+        let job = Job::new("s.usda", "o.####.png").unwrap();
+        assert!(job.validate().is_ok());
+        let e = Job { width: 0, ..job.clone() }.validate().unwrap_err().to_string();
+        assert!(e.contains("--width"), "{e}");
+        let e = Job { frames: Some(vec![1.5]), ..job.clone() }.validate().unwrap_err().to_string();
+        assert!(e.contains("1.5"), "{e}");
+        let e = Job { purposes: vec!["bogus".into()], ..job }.validate().unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

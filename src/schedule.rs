@@ -1,0 +1,584 @@
+//! Runs a [`Job`]: one thread owns the stage and evaluates frames in order, one worker per adapter
+//! renders them, and a CPU pool encodes and writes the files.
+//!
+//! Frames are handed out by work stealing (crossbeam-deque): the stage thread pushes evaluated
+//! frames into a global injector; each worker takes from its own deque first, then steals a batch
+//! from the injector, then steals from the other workers, so fast and slow adapters both stay busy.
+//! A bounded number of evaluated frames is in flight (credits), and each worker owns a small ring of
+//! image buffers shared with the encoder pool, so memory stays flat over long runs and nothing is
+//! allocated per frame.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::gpu::{self, GpuAdapter, RenderSettings, Renderer};
+use crate::job::{Existing, Job};
+use crate::output::{self, Frame};
+use crate::scene::{FrameState, Scene};
+use crate::stage::{ExtractOptions, LoadedStage, OpenOptions};
+use crate::{Error, Result};
+
+/// A work-stealing queue of tasks shared by `n` workers.
+pub struct FrameQueue<T> {
+    injector: Injector<T>,
+    stealers: Vec<Stealer<T>>,
+    /// Set once no more tasks will be pushed.
+    closed: AtomicBool,
+}
+
+/// One worker's end of a [`FrameQueue`].
+pub struct QueueWorker<'q, T> {
+    queue: &'q FrameQueue<T>,
+    local: Worker<T>,
+    index: usize,
+}
+
+impl<T> FrameQueue<T> {
+    /// A queue for `workers` workers; returns it with each worker's local deque.
+    pub fn new(workers: usize) -> (FrameQueue<T>, Vec<Worker<T>>) {
+        let locals: Vec<Worker<T>> = (0..workers).map(|_| Worker::new_fifo()).collect();
+        let stealers = locals.iter().map(Worker::stealer).collect();
+        (FrameQueue { injector: Injector::new(), stealers, closed: AtomicBool::new(false) }, locals)
+    }
+
+    pub fn push(&self, task: T) {
+        self.injector.push(task);
+    }
+
+    /// No more tasks will come: workers finish what is queued and stop.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn worker(&self, index: usize, local: Worker<T>) -> QueueWorker<'_, T> {
+        QueueWorker { queue: self, local, index }
+    }
+}
+
+impl<T> QueueWorker<'_, T> {
+    /// The next task without waiting: own deque, then the injector, then the other workers.
+    pub fn try_next(&self) -> Option<T> {
+        if let Some(t) = self.local.pop() {
+            return Some(t);
+        }
+        loop {
+            let mut retry = false;
+            match self.queue.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            // Steal from the others in rotation, starting after ourselves.
+            let n = self.queue.stealers.len();
+            for k in 1..n {
+                match self.queue.stealers[(self.index + k) % n].steal() {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// The next task, waiting while more may come; `None` once the queue is closed and drained.
+    pub fn next(&self) -> Option<T> {
+        let mut idle = 0u32;
+        loop {
+            if let Some(t) = self.try_next() {
+                return Some(t);
+            }
+            if self.queue.closed.load(Ordering::Acquire) {
+                // Pushes happen before close: one more look catches the last of them.
+                return self.try_next();
+            }
+            idle = (idle + 1).min(10);
+            if idle < 10 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+
+    /// Gives a task back to the shared queue (a retry, or work of a worker that is leaving).
+    pub fn give_back(&self, task: T) {
+        self.queue.injector.push(task);
+    }
+
+    /// Moves everything in this worker's deque back to the shared queue.
+    pub fn drain_to_shared(&self) {
+        while let Some(t) = self.local.pop() {
+            self.queue.injector.push(t);
+        }
+    }
+}
+
+/// A frame ready to render.
+struct Task {
+    frame: f64,
+    state: Arc<FrameState>,
+    attempts: u32,
+}
+
+/// How one frame ended.
+#[derive(Debug, Clone)]
+pub struct FrameOutcome {
+    pub frame: f64,
+    pub path: PathBuf,
+    pub adapter: String,
+    /// Render time (GPU submit to pixels on the host), milliseconds.
+    pub render_ms: f64,
+    pub error: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub rendered: Vec<FrameOutcome>,
+    pub failed: Vec<FrameOutcome>,
+    /// Frames left alone because their file exists (`--skip-existing`).
+    pub skipped: Vec<f64>,
+    /// Frames per adapter name, in adapter order.
+    pub per_adapter: Vec<(String, usize)>,
+    pub width: u32,
+    pub height: u32,
+    pub elapsed: Duration,
+    pub warnings: Vec<String>,
+}
+
+/// What the stage thread hands over once the stage is open.
+struct Prepared {
+    scene: Arc<Scene>,
+    frames: Vec<f64>,
+    aspect: f64,
+    warnings: Vec<String>,
+}
+
+/// How many image buffers each worker cycles through (render, readback and encoding overlap).
+const BUFFERS_PER_WORKER: usize = 3;
+
+/// Renders `job`. Per-frame failures are in the report; errors that stop the whole run (stage,
+/// camera, output folder, no adapter) are returned.
+pub fn run(job: &Job) -> Result<Report> {
+    job.validate()?;
+    let started = Instant::now();
+    let (prepared_tx, prepared_rx) = bounded::<Result<Prepared>>(1);
+    let (todo_tx, todo_rx) = bounded::<(Vec<f64>, Sender<()>)>(1);
+    // Set once the adapters are known, before the stage thread is told which frames to evaluate.
+    let queue_cell: OnceLock<FrameQueue<Task>> = OnceLock::new();
+    let (outcome_tx, outcome_rx) = unbounded::<FrameOutcome>();
+    let stop = AtomicBool::new(false);
+    // Workers that still have a device.
+    let alive = AtomicUsize::new(0);
+
+    std::thread::scope(|s| -> Result<Report> {
+        let (queue_cell, stop, alive) = (&queue_cell, &stop, &alive);
+        // The stage loads while the adapters are opened.
+        let stage_thread = s.spawn({
+            let outcome_tx = outcome_tx.clone();
+            move || stage_thread(job, prepared_tx, todo_rx, queue_cell, outcome_tx, stop)
+        });
+        let adapters = gpu::select_adapters(&job.adapters);
+        let prepared = match prepared_rx.recv() {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(match stage_thread.join() {
+                    Ok(Err(e)) => e,
+                    _ => Error::Stage { path: job.stage.clone(), reason: "the stage thread stopped".into() },
+                })
+            }
+        };
+        let adapters = adapters?;
+        let workers = adapters.len().min(MAX_WORKERS);
+        let height = job.height_for(prepared.aspect);
+        let mut report = Report { width: job.width, height, warnings: prepared.warnings.clone(), ..Report::default() };
+        job.output.check_frames(&prepared.frames)?;
+        let todo = plan_outputs(job, &prepared.frames, &mut report)?;
+        log::info!(
+            "{} frames to render at {}x{} on {} adapter(s), {} skipped",
+            todo.len(),
+            job.width,
+            height,
+            workers,
+            report.skipped.len()
+        );
+        let (queue, locals) = FrameQueue::<Task>::new(workers);
+        let queue = queue_cell.get_or_init(|| queue);
+        let (credit_tx, credit_rx) = bounded::<()>(CREDITS_PER_WORKER * workers);
+        let _ = todo_tx.send((todo, credit_tx));
+        drop(todo_tx);
+
+        let settings = RenderSettings { width: job.width, height, msaa: 4 };
+        alive.store(workers, Ordering::Release);
+        let mut handles = Vec::new();
+        for (index, (adapter, local)) in adapters.into_iter().zip(locals).enumerate() {
+            let scene = prepared.scene.clone();
+            let outcome_tx = outcome_tx.clone();
+            let credit_rx = credit_rx.clone();
+            handles.push(s.spawn(move || {
+                let worker = queue.worker(index, local);
+                let done = render_worker(job, &adapter, &scene, &settings, &worker, &credit_rx, &outcome_tx, alive);
+                (adapter.summary.name.clone(), done)
+            }));
+        }
+        drop(outcome_tx);
+
+        for outcome in outcome_rx.iter() {
+            if outcome.error.is_some() {
+                report.failed.push(outcome);
+            } else {
+                report.rendered.push(outcome);
+            }
+        }
+        for h in handles {
+            match h.join() {
+                Ok((name, n)) => report.per_adapter.push((name, n)),
+                Err(_) => report.warnings.push("a render worker panicked".into()),
+            }
+        }
+        match stage_thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(Error::Stage { path: job.stage.clone(), reason: "the stage thread panicked".into() }),
+        }
+        report.rendered.sort_by(|a, b| a.frame.total_cmp(&b.frame));
+        report.failed.sort_by(|a, b| a.frame.total_cmp(&b.frame));
+        report.elapsed = started.elapsed();
+        Ok(report)
+    })
+}
+
+/// Evaluated frames in flight per worker: enough to keep an adapter fed, few enough to bound memory.
+const CREDITS_PER_WORKER: usize = 3;
+/// Most adapters one process drives.
+const MAX_WORKERS: usize = 64;
+
+/// Creates the output folder and decides, per frame, whether it is rendered: existing files are
+/// skipped, overwritten or refused according to `job.existing`. Removes temporary files that a
+/// killed run left beside our outputs.
+fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f64>> {
+    let paths: Vec<PathBuf> = frames.iter().map(|&f| job.output.path(f)).collect();
+    let mut folders: Vec<PathBuf> = paths.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders.iter().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        let probe = folder.join(format!(".usdrender-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(|e| Error::io(folder, e))?;
+        let _ = std::fs::remove_file(&probe);
+    }
+    let stale = output::remove_stale_temporaries(&paths);
+    if stale > 0 {
+        log::info!("removed {stale} temporary file(s) left by an interrupted run");
+    }
+    let mut todo = Vec::with_capacity(frames.len());
+    let mut existing = Vec::new();
+    for (&frame, path) in frames.iter().zip(&paths) {
+        match job.existing {
+            Existing::Overwrite => todo.push(frame),
+            Existing::Skip if output::is_complete_image(path) => report.skipped.push(frame),
+            Existing::Skip => todo.push(frame),
+            Existing::Refuse => {
+                if path.exists() {
+                    existing.push(path.clone());
+                }
+                todo.push(frame);
+            }
+        }
+    }
+    if !existing.is_empty() {
+        return Err(Error::Option(format!(
+            "{} output file(s) already exist (first: {}); pass --skip-existing to render only missing frames or --overwrite to replace them",
+            existing.len(),
+            existing[0].display()
+        )));
+    }
+    Ok(todo)
+}
+
+/// Owns the stage for the whole run: opens and extracts it, hands the scene over, then evaluates
+/// the frames to render in order and feeds them to the queue.
+fn stage_thread(
+    job: &Job,
+    prepared_tx: Sender<Result<Prepared>>,
+    todo_rx: Receiver<(Vec<f64>, Sender<()>)>,
+    queue_cell: &OnceLock<FrameQueue<Task>>,
+    outcome_tx: Sender<FrameOutcome>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let result = (|| {
+        let open = OpenOptions { session_layer: job.session_layer.clone() };
+        let mut stage = LoadedStage::open(&job.stage, &open)?;
+        let frames = match &job.frames {
+            Some(f) => f.clone(),
+            None => {
+                let timing = stage.timing();
+                let frames = timing
+                    .default_frames()
+                    .map_err(|reason| Error::Timing { path: job.stage.clone(), reason })?;
+                if timing.start.is_none() || timing.end.is_none() {
+                    log::info!("{}: no authored time range; rendering one frame at {}", job.stage.display(), frames[0]);
+                }
+                frames
+            }
+        };
+        let first = frames.first().copied().unwrap_or(0.0);
+        let extract = ExtractOptions { camera: job.camera.clone(), purposes: job.purposes.clone(), time: first };
+        let scene = stage.extract(&extract)?;
+        let first_state = stage.evaluate(&scene, first)?;
+        let aspect = first_state.camera.lens.aspect();
+        let warnings = stage.warnings();
+        for w in &warnings {
+            log::warn!("{w}");
+        }
+        Ok((stage, Prepared { scene: Arc::new(scene), frames, aspect, warnings }))
+    })();
+    let (mut stage, scene) = match result {
+        Ok((stage, prepared)) => {
+            let scene = prepared.scene.clone();
+            if prepared_tx.send(Ok(prepared)).is_err() {
+                return Ok(());
+            }
+            (stage, scene)
+        }
+        Err(e) => {
+            let _ = prepared_tx.send(Err(e));
+            return Ok(());
+        }
+    };
+    // No list (the run stopped before rendering) or no queue: nothing to evaluate.
+    let Ok((todo, credit_tx)) = todo_rx.recv() else { return Ok(()) };
+    let Some(queue) = queue_cell.get() else { return Ok(()) };
+    for frame in todo {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match stage.evaluate(&scene, frame) {
+            Ok(state) => {
+                // A credit per queued frame; blocks while enough frames are in flight.
+                if credit_tx.send(()).is_err() {
+                    break;
+                }
+                queue.push(Task { frame, state: Arc::new(state), attempts: 0 })
+            }
+            Err(e) => {
+                let _ = outcome_tx.send(FrameOutcome {
+                    frame,
+                    path: job.output.path(frame),
+                    adapter: String::new(),
+                    render_ms: 0.0,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    queue.close();
+    Ok(())
+}
+
+/// One adapter's loop: take a frame, render it, hand the pixels to the encoder pool. Returns how
+/// many frames it rendered.
+#[allow(clippy::too_many_arguments)]
+fn render_worker(
+    job: &Job,
+    adapter: &GpuAdapter,
+    scene: &Scene,
+    settings: &RenderSettings,
+    worker: &QueueWorker<'_, Task>,
+    credit_rx: &Receiver<()>,
+    outcome_tx: &Sender<FrameOutcome>,
+    alive: &AtomicUsize,
+) -> usize {
+    let name = adapter.summary.name.clone();
+    let mut renderer = match Renderer::new(adapter, scene, settings) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("adapter {name} leaves the pool: {e}");
+            leave_pool(job, worker, credit_rx, outcome_tx, alive, &e.to_string());
+            return 0;
+        }
+    };
+    log::info!("worker {} ready on {} ({})", worker.index, name, adapter.summary.backend);
+    let bytes = settings.width as usize * settings.height as usize * 4;
+    let (free_tx, free_rx) = bounded::<Vec<u8>>(BUFFERS_PER_WORKER);
+    for _ in 0..BUFFERS_PER_WORKER {
+        let _ = free_tx.send(Vec::with_capacity(bytes));
+    }
+    let mut rendered = 0;
+    while let Some(mut task) = worker.next() {
+        let Ok(mut pixels) = free_rx.recv() else { break };
+        let t0 = Instant::now();
+        let result = renderer.render(&task.state, &mut pixels);
+        let render_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let path = job.output.path(task.frame);
+        match result {
+            Ok(()) => {
+                let _ = credit_rx.try_recv();
+                rendered += 1;
+                let (free_tx, outcome_tx) = (free_tx.clone(), outcome_tx.clone());
+                let (format, width, height, frame, adapter) =
+                    (job.format, settings.width, settings.height, task.frame, name.clone());
+                rayon::spawn(move || {
+                    let error = output::write_frame(&path, format, Frame { width, height, rgba: &pixels })
+                        .err()
+                        .map(|e| e.to_string());
+                    match &error {
+                        None => log::info!("frame {frame} on {adapter}: {render_ms:.1} ms -> {}", path.display()),
+                        Some(e) => log::error!("frame {frame}: {e}"),
+                    }
+                    let _ = free_tx.send(pixels);
+                    let _ = outcome_tx.send(FrameOutcome { frame, path, adapter, render_ms, error });
+                });
+            }
+            Err(e) => {
+                let _ = free_tx.send(pixels);
+                let lost = matches!(&e, Error::Gpu { reason, .. } if reason.contains("lost"));
+                let others = alive.load(Ordering::Acquire) > 1;
+                if task.attempts < job.retries && (others || !lost) {
+                    log::warn!("frame {} failed on {name} ({e}); trying again", task.frame);
+                    task.attempts += 1;
+                    worker.give_back(task);
+                } else {
+                    log::error!("frame {} failed on {name}: {e}", task.frame);
+                    let _ = credit_rx.try_recv();
+                    let _ = outcome_tx.send(FrameOutcome {
+                        frame: task.frame,
+                        path,
+                        adapter: name.clone(),
+                        render_ms,
+                        error: Some(e.to_string()),
+                    });
+                }
+                if lost {
+                    log::error!("adapter {name} lost its device and leaves the pool");
+                    leave_pool(job, worker, credit_rx, outcome_tx, alive, &e.to_string());
+                    wait_for_encoders(&free_rx);
+                    return rendered;
+                }
+            }
+        }
+    }
+    alive.fetch_sub(1, Ordering::AcqRel);
+    wait_for_encoders(&free_rx);
+    rendered
+}
+
+/// Waits until every buffer is back from the encoder pool, i.e. every file of this worker is written.
+fn wait_for_encoders(free_rx: &Receiver<Vec<u8>>) {
+    for _ in 0..BUFFERS_PER_WORKER {
+        if free_rx.recv().is_err() {
+            break;
+        }
+    }
+}
+
+/// A worker without a device: its queued frames go back to the others; when it was the last one,
+/// every remaining frame fails with `reason`.
+fn leave_pool(
+    job: &Job,
+    worker: &QueueWorker<'_, Task>,
+    credit_rx: &Receiver<()>,
+    outcome_tx: &Sender<FrameOutcome>,
+    alive: &AtomicUsize,
+    reason: &str,
+) {
+    worker.drain_to_shared();
+    if alive.fetch_sub(1, Ordering::AcqRel) > 1 {
+        return;
+    }
+    // The last worker: nobody else will take these frames.
+    while let Some(task) = worker.next() {
+        let _ = credit_rx.try_recv();
+        let _ = outcome_tx.send(FrameOutcome {
+            frame: task.frame,
+            path: job.output.path(task.frame),
+            adapter: String::new(),
+            render_ms: 0.0,
+            error: Some(format!("no adapter left to render it: {reason}")),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    #[test]
+    fn every_task_is_handed_out_exactly_once_to_several_workers() {
+        let workers = 4;
+        let (queue, locals) = FrameQueue::<u32>::new(workers);
+        let seen = Mutex::new(BTreeMap::<u32, usize>::new());
+        let per_worker = Mutex::new(vec![0usize; workers]);
+        std::thread::scope(|s| {
+            for (i, local) in locals.into_iter().enumerate() {
+                let (queue, seen, per_worker) = (&queue, &seen, &per_worker);
+                s.spawn(move || {
+                    let w = queue.worker(i, local);
+                    while let Some(t) = w.next() {
+                        // Uneven work: worker 0 is slow, as a slow adapter would be.
+                        if i == 0 {
+                            std::thread::sleep(Duration::from_micros(300));
+                        }
+                        *seen.lock().unwrap().entry(t).or_default() += 1;
+                        per_worker.lock().unwrap()[i] += 1;
+                    }
+                });
+            }
+            for t in 0..2000 {
+                queue.push(t);
+            }
+            queue.close();
+        });
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 2000);
+        assert!(seen.values().all(|&n| n == 1), "a task was handed out twice");
+        let per_worker = per_worker.into_inner().unwrap();
+        assert_eq!(per_worker.iter().sum::<usize>(), 2000);
+        assert!(per_worker[1..].iter().all(|&n| n > 0), "every fast worker got work: {per_worker:?}");
+        assert!(per_worker[0] < 2000 / workers, "the slow worker did less: {per_worker:?}");
+    }
+
+    #[test]
+    fn a_worker_steals_from_another_workers_deque() {
+        let (queue, mut locals) = FrameQueue::<u32>::new(2);
+        let second = locals.pop().unwrap();
+        let first = locals.pop().unwrap();
+        for t in 0..10 {
+            first.push(t);
+        }
+        let thief = queue.worker(1, second);
+        let mut got = Vec::new();
+        while let Some(t) = thief.try_next() {
+            got.push(t);
+        }
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn given_back_tasks_are_taken_again_and_drained_deques_are_shared() {
+        let (queue, mut locals) = FrameQueue::<u32>::new(2);
+        let b = queue.worker(1, locals.pop().unwrap());
+        let a = queue.worker(0, locals.pop().unwrap());
+        for t in 0..6 {
+            queue.push(t);
+        }
+        let first = a.try_next().unwrap(); // a steals a batch into its deque
+        a.give_back(first);
+        a.drain_to_shared();
+        queue.close();
+        let mut got: Vec<u32> = std::iter::from_fn(|| b.next()).collect();
+        got.sort();
+        assert_eq!(got, (0..6).collect::<Vec<_>>());
+    }
+}

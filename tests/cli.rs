@@ -1,0 +1,186 @@
+//! End-to-end tests of the `usdrender` binary: files written, names, sizes, exit codes, error text.
+
+mod util;
+
+use std::fs;
+
+use util::*;
+
+const DEFAULT_SCENE: &str = "scenes/default.usda";
+
+fn scene() -> String {
+    repo().join(DEFAULT_SCENE).to_string_lossy().into_owned()
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn renders_a_frame_range_named_by_frame_number() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_range");
+    let o = run_in(&dir, &["render", &scene(), "-o", "seq/shot.####.png", "--frames", "3-7x2", "--width", "64"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(names(&dir.join("seq")), ["shot.0003.png", "shot.0005.png", "shot.0007.png"]);
+    for n in names(&dir.join("seq")) {
+        let img = load_rgba(&dir.join("seq").join(n));
+        // The default camera's aperture is 36 x 20.25 (16:9): 64 wide gives 36 high.
+        assert_eq!(img.dimensions(), (64, 36));
+        assert!(img.pixels().any(|p| p[3] == 255), "something is drawn");
+    }
+    // One log line per frame naming the adapter.
+    assert_eq!(text(&o).matches("frame 5 on ").count(), 1, "{}", text(&o));
+}
+
+#[test]
+fn height_flag_overrides_the_camera_aspect() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_height");
+    let o = run_in(&dir, &["render", &scene(), "-o", "f.#.png", "--frames", "1", "--width", "40", "--height", "30"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(load_rgba(&dir.join("f.1.png")).dimensions(), (40, 30));
+}
+
+#[test]
+fn existing_outputs_are_refused_skipped_or_overwritten_as_asked() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_existing");
+    let args = ["render", &scene(), "-o", "f.####.png", "--frames", "1-3", "--width", "32"];
+    assert!(run_in(&dir, &args).status.success());
+    // A run over existing files stops before rendering and says how to go on.
+    let o = run_in(&dir, &args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--skip-existing"), "{}", text(&o));
+    // Damage one frame, leave a stale temporary: --skip-existing renders exactly that frame.
+    fs::write(dir.join("f.0002.png"), b"").unwrap();
+    fs::write(dir.join(".f.0003.png.999999.usdrender-tmp"), b"half a frame").unwrap();
+    let before = fs::metadata(dir.join("f.0001.png")).unwrap().modified().unwrap();
+    let o = run_in(&dir, &[&args[..], &["--skip-existing"]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 frame(s) written, 2 skipped"), "{}", text(&o));
+    assert_eq!(names(&dir), ["f.0001.png", "f.0002.png", "f.0003.png"], "no temporary file left");
+    assert_eq!(fs::metadata(dir.join("f.0001.png")).unwrap().modified().unwrap(), before);
+    assert_eq!(load_rgba(&dir.join("f.0002.png")).dimensions(), (32, 18));
+    let o = run_in(&dir, &[&args[..], &["--overwrite"]].concat());
+    assert!(o.status.success() && text(&o).contains("3 frame(s) written"), "{}", text(&o));
+}
+
+#[test]
+fn a_missing_stage_is_a_clear_error_naming_the_file() {
+    let dir = tempdir("cli_missing");
+    let o = run_in(&dir, &["render", "no/such/stage.usda", "-o", "f.#.png"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no/such/stage.usda"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    assert!(!dir.join("f.1.png").exists());
+}
+
+#[test]
+fn a_broken_stage_is_an_error_not_a_panic() {
+    let dir = tempdir("cli_broken");
+    fs::write(dir.join("broken.usda"), "#usda 1.0\ndef Xform \"A\" {\n  double3 xformOp:translate = (1, 2\n").unwrap();
+    let o = run_in(&dir, &["info", "--json", "broken.usda"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("broken.usda") && !text(&o).contains("panicked"), "{}", text(&o));
+    fs::write(dir.join("garbage.usdc"), [0u8, 1, 2, 3, 255, 254]).unwrap();
+    let o = run_in(&dir, &["info", "garbage.usdc"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+}
+
+#[test]
+fn bad_frame_specs_and_patterns_are_usage_errors() {
+    let dir = tempdir("cli_usage");
+    for (args, needle) in [
+        (vec!["--frames", "1-10x0"], "step"),
+        (vec!["--frames", "abc"], "abc"),
+        (vec!["--frames", "1-3", "-o", "still.png"], "frame token"),
+        (vec!["--frames", "1.5", "-o", "f.####.png"], "1.5"),
+        (vec!["-o", "f.####.gif"], "gif"),
+        (vec!["--width", "0"], "--width"),
+    ] {
+        let mut all = vec!["render", DEFAULT_SCENE];
+        all.extend(args.iter());
+        if !args.contains(&"-o") {
+            all.extend(["-o", "f.####.png"]);
+        }
+        let o = bin().current_dir(repo()).args(&all).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{all:?}: {}", text(&o));
+    }
+    let _ = dir;
+}
+
+#[test]
+fn an_unwritable_output_folder_is_an_error_naming_it() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_unwritable");
+    fs::write(dir.join("afile"), b"x").unwrap();
+    // A folder that cannot be created because a file stands in its way.
+    let o = run_in(&dir, &["render", &scene(), "-o", "afile/sub/f.####.png", "--frames", "1", "--width", "16"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("afile"), "{}", text(&o));
+}
+
+#[test]
+fn an_impossible_authored_range_is_an_error_naming_the_stage() {
+    let dir = tempdir("cli_timing");
+    fs::write(
+        dir.join("reversed.usda"),
+        "#usda 1.0\n(\n startTimeCode = 10\n endTimeCode = 1\n)\ndef Cube \"C\" {}\n",
+    )
+    .unwrap();
+    fs::write(dir.join("zerofps.usda"), "#usda 1.0\n(\n framesPerSecond = 0\n startTimeCode = 1\n endTimeCode = 2\n)\ndef Cube \"C\" {}\n")
+        .unwrap();
+    for (file, needle) in [("reversed.usda", "before"), ("zerofps.usda", "framesPerSecond")] {
+        let o = run_in(&dir, &["render", file, "-o", "f.####.png", "--width", "16"]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o));
+        assert!(text(&o).contains(file) && text(&o).contains(needle), "{file}: {}", text(&o));
+        assert!(!dir.join("f.0001.png").exists());
+    }
+}
+
+#[test]
+fn info_json_describes_the_default_scene() {
+    let o = bin().current_dir(repo()).args(["info", "--json", DEFAULT_SCENE]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["fps"], 24.0);
+    assert_eq!(v["tcps"], 24.0);
+    assert_eq!(v["start"], 1.0);
+    assert_eq!(v["end"], 48.0);
+    assert_eq!(v["frames"], 48);
+    assert_eq!(v["camera"]["path"], "/World/main_cam");
+    assert_eq!(v["camera"]["rule"], "main_cam");
+    assert_eq!(v["meshes"], 2);
+    assert_eq!(v["faces"], 8);
+    assert_eq!(v["points"], 14);
+    assert_eq!(v["point_instancers"], 1);
+    assert_eq!(v["pi_instances"], 256);
+    assert_eq!(v["cameras"][0]["path"], "/World/main_cam");
+    assert_eq!(v["cameras"][0]["animated"], true);
+}
+
+#[test]
+fn an_ambiguous_camera_name_lists_the_candidates() {
+    let dir = tempdir("cli_camera");
+    fs::write(
+        dir.join("two.usda"),
+        "#usda 1.0\ndef Xform \"A\" { def Camera \"cam\" {} }\ndef Xform \"B\" { def Camera \"cam\" {} }\ndef Cube \"C\" {}\n",
+    )
+    .unwrap();
+    let o = run_in(&dir, &["info", "two.usda", "--camera", "cam"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("/A/cam") && text(&o).contains("/B/cam"), "{}", text(&o));
+}
