@@ -118,7 +118,8 @@ struct InfoArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = if cli.quiet { "warn" } else { "info" };
+    // wgpu-hal logs GL probing failures at error level on machines without GL drivers: noise.
+    let level = if cli.quiet { "warn,wgpu_hal=off" } else { "info,wgpu_hal=off,wgpu_core=warn" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
         .init();

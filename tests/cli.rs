@@ -143,7 +143,7 @@ fn an_impossible_authored_range_is_an_error_naming_the_stage() {
     .unwrap();
     fs::write(dir.join("zerofps.usda"), "#usda 1.0\n(\n framesPerSecond = 0\n startTimeCode = 1\n endTimeCode = 2\n)\ndef Cube \"C\" {}\n")
         .unwrap();
-    for (file, needle) in [("reversed.usda", "before"), ("zerofps.usda", "framesPerSecond")] {
+    for (file, needle) in [("reversed.usda", "before"), ("zerofps.usda", "invalid timing")] {
         let o = run_in(&dir, &["render", file, "-o", "f.####.png", "--width", "16"]);
         assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o));
         assert!(text(&o).contains(file) && text(&o).contains(needle), "{file}: {}", text(&o));
@@ -180,7 +180,7 @@ fn an_ambiguous_camera_name_lists_the_candidates() {
         "#usda 1.0\ndef Xform \"A\" { def Camera \"cam\" {} }\ndef Xform \"B\" { def Camera \"cam\" {} }\ndef Cube \"C\" {}\n",
     )
     .unwrap();
-    let o = run_in(&dir, &["info", "two.usda", "--camera", "cam"]);
+    let o = run_in(&dir, &["render", "two.usda", "--camera", "cam", "-o", "f.#.png"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("/A/cam") && text(&o).contains("/B/cam"), "{}", text(&o));
 }
