@@ -215,6 +215,29 @@ impl Renderer {
         });
 
         let geometry = Geometry::build(scene);
+        // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
+        // creation but a panic when create_buffer_init then maps it.
+        let too_big = [
+            ("positions", std::mem::size_of_val(geometry.positions.as_slice())),
+            ("colors", std::mem::size_of_val(geometry.colors.as_slice())),
+            ("indices", std::mem::size_of_val(geometry.indices.as_slice())),
+            ("instances", std::mem::size_of_val(geometry.instances.as_slice())),
+        ]
+        .into_iter()
+        .find(|&(_, bytes)| bytes as u64 > limits.max_buffer_size);
+        if let Some((what, bytes)) = too_big {
+            return Err(err(format!(
+                "the scene's {what} take {} MiB, over this adapter's {} MiB buffer limit",
+                bytes >> 20,
+                limits.max_buffer_size >> 20
+            )));
+        }
+        if geometry.positions.len() > i32::MAX as usize {
+            return Err(err(format!(
+                "{} vertices are more than one draw can address",
+                geometry.positions.len()
+            )));
+        }
         let vertex_buffer = |name: &str, bytes: &[u8]| {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(name),
@@ -255,7 +278,11 @@ impl Renderer {
             1,
             wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
         );
-        let resolve_view = resolve_texture.create_view(&Default::default());
+        let view = |name: &'static str| wgpu::TextureViewDescriptor {
+            label: Some(name),
+            ..Default::default()
+        };
+        let resolve_view = resolve_texture.create_view(&view("resolved color view"));
         let msaa_view = (sample_count > 1).then(|| {
             texture(
                 "msaa color",
@@ -263,7 +290,7 @@ impl Renderer {
                 sample_count,
                 wgpu::TextureUsages::RENDER_ATTACHMENT,
             )
-            .create_view(&Default::default())
+            .create_view(&view("msaa color view"))
         });
         let depth_view = texture(
             "depth",
@@ -271,7 +298,7 @@ impl Renderer {
             sample_count,
             wgpu::TextureUsages::RENDER_ATTACHMENT,
         )
-        .create_view(&Default::default());
+        .create_view(&view("depth view"));
         let padded_row = padded_bytes_per_row(settings.width);
         let readback = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -720,6 +747,14 @@ fn valid_triangles(mesh: &Mesh) -> Vec<u32> {
         .copied()
         .collect()
 }
+
+// Renderers are built on one thread and moved into a worker; adapters are shared between threads.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send::<Renderer>();
+    send_sync::<GpuAdapter>();
+};
 
 #[cfg(test)]
 mod tests {
