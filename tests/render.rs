@@ -824,3 +824,40 @@ fn every_backend_renders_the_same_quad() {
         assert!(mean < 1.0, "{tag} differs from {} by {mean:.3} on average", images[0].0);
     }
 }
+
+#[test]
+fn translucent_surfaces_composite_over_what_is_behind() {
+    // A half-opaque white quad in front of an opaque red one, listed first so it would hide the
+    // red one if it wrote depth: the overlap is 50/50, the white-only part has alpha 0.5.
+    let white = [1.0, 1.0, 1.0, 0.5];
+    let red = [1.0, 0.0, 0.0, 1.0];
+    let scene = scene_of(
+        vec![quad(2.0, white), quad(2.0, red)],
+        vec![
+            (0, Mat4::from_translation(Vec3::new(0.5, 0.0, 1.0))),
+            (1, Mat4::IDENTITY),
+        ],
+    );
+    let Some(mut s) = setup("translucent_over", &scene, 64, 64) else {
+        return;
+    };
+    let img = s.render(&frame(ortho(4.0, 64, 64)));
+    let (w, r) = (
+        layout::headlight([1.0; 3], 1.0),
+        layout::headlight([1.0, 0.0, 0.0], 1.0),
+    );
+    let over: [u8; 3] = std::array::from_fn(|i| srgb_byte(0.5 * w[i] + 0.5 * r[i]));
+    let overlap = img.px(36, 32);
+    assert_rgb_near(&s.tag, "overlap", overlap, over, 2);
+    assert_eq!(overlap[3], 255, "{}: opaque behind", s.tag);
+    let alone = img.px(52, 32);
+    assert_rgb_near(
+        &s.tag,
+        "translucent only (straight colour)",
+        alone,
+        expected([1.0; 3], 1.0),
+        2,
+    );
+    assert!(alone[3].abs_diff(128) <= 1, "{}: alpha {}", s.tag, alone[3]);
+    assert_rgb_near(&s.tag, "opaque only", img.px(20, 32), expected([1.0, 0.0, 0.0], 1.0), 1);
+}

@@ -47,6 +47,8 @@ struct MeshDraw {
     indices: Range<u32>,
     base_vertex: i32,
     instances: Range<u32>,
+    /// Some vertex has displayOpacity < 1: drawn after the opaque meshes, blended.
+    translucent: bool,
 }
 
 /// Where an animated mesh's vertices live in the shared vertex buffers.
@@ -66,7 +68,8 @@ pub struct Renderer {
     width: u32,
     height: u32,
     sample_count: u32,
-    pipeline: wgpu::RenderPipeline,
+    opaque_pipeline: wgpu::RenderPipeline,
+    translucent_pipeline: wgpu::RenderPipeline,
     globals_buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     positions: wgpu::Buffer,
@@ -156,49 +159,62 @@ impl Renderer {
                 attributes: &INSTANCE_ATTRIBUTES,
             }),
         ];
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("mesh pipeline"),
-            layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: &shader,
-                entry_point: Some("vs_main"),
-                compilation_options: Default::default(),
-                buffers: &vertex_buffers,
-            },
-            primitive: wgpu::PrimitiveState {
-                topology: wgpu::PrimitiveTopology::TriangleList,
-                front_face: wgpu::FrontFace::Ccw,
-                // No culling: single-sided meshes seen from behind still show (usdrecord draws
-                // them too); the shader lights whichever side faces the camera.
-                cull_mode: None,
-                ..Default::default()
-            },
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(wgpu::CompareFunction::Greater),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
-            multisample: wgpu::MultisampleState {
-                count: sample_count,
-                mask: !0,
-                alpha_to_coverage_enabled: false,
-            },
-            fragment: Some(wgpu::FragmentState {
-                module: &shader,
-                entry_point: Some("fs_main"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: COLOR_FORMAT,
-                    // Opaque writes of premultiplied colour; the resolve averages coverage.
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        // Opaque meshes write depth and replace colour; translucent ones (displayOpacity < 1) come
+        // after, composited "over" with premultiplied blending and without writing depth, so what
+        // is behind them shows through. (Sorted per mesh, not per triangle: overlapping
+        // translucent surfaces are order-dependent, unlike Storm's OIT.)
+        let make_pipeline = |name: &str, blend: Option<wgpu::BlendState>, depth_write: bool| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
+                vertex: wgpu::VertexState {
+                    module: &shader,
+                    entry_point: Some("vs_main"),
+                    compilation_options: Default::default(),
+                    buffers: &vertex_buffers,
+                },
+                primitive: wgpu::PrimitiveState {
+                    topology: wgpu::PrimitiveTopology::TriangleList,
+                    front_face: wgpu::FrontFace::Ccw,
+                    // No culling: single-sided meshes seen from behind still show (usdrecord draws
+                    // them too); the shader lights whichever side faces the camera.
+                    cull_mode: None,
+                    ..Default::default()
+                },
+                depth_stencil: Some(wgpu::DepthStencilState {
+                    format: DEPTH_FORMAT,
+                    depth_write_enabled: Some(depth_write),
+                    // Reversed Z: nearer is greater.
+                    depth_compare: Some(wgpu::CompareFunction::Greater),
+                    stencil: Default::default(),
+                    bias: Default::default(),
+                }),
+                multisample: wgpu::MultisampleState {
+                    count: sample_count,
+                    mask: !0,
+                    alpha_to_coverage_enabled: false,
+                },
+                fragment: Some(wgpu::FragmentState {
+                    module: &shader,
+                    entry_point: Some("fs_main"),
+                    compilation_options: Default::default(),
+                    // The shader writes premultiplied colour; the resolve averages it by coverage.
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format: COLOR_FORMAT,
+                        blend,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let opaque_pipeline = make_pipeline("mesh pipeline (opaque)", None, true);
+        let translucent_pipeline = make_pipeline(
+            "mesh pipeline (translucent)",
+            Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+            false,
+        );
         let globals_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -323,7 +339,8 @@ impl Renderer {
             width: settings.width,
             height: settings.height,
             sample_count,
-            pipeline,
+            opaque_pipeline,
+            translucent_pipeline,
             globals_buffer,
             bind_group,
             positions,
@@ -388,6 +405,7 @@ impl Renderer {
         }
         let scope = ErrorScope::push(&self.gpu.device);
         self.write_frame_state(state);
+        self.sort_translucent();
         let submission = self.encode_and_submit();
         if let Err(e) = scope.pop() {
             return Err(self.err(format!("frame {}: {e}", state.frame)));
@@ -454,6 +472,28 @@ impl Renderer {
         }
     }
 
+    /// Orders the translucent draws far to near (by each mesh's first instance origin), so the
+    /// common case of separate translucent objects composites right. No allocation: in place.
+    fn sort_translucent(&mut self) {
+        let Some(globals) = self.last_globals else { return };
+        let first = self.draws.partition_point(|d| !d.translucent);
+        if self.draws.len() - first < 2 {
+            return;
+        }
+        let eye = glam::Vec4::from(globals.eye);
+        let mirror = &self.instance_mirror;
+        // Larger is nearer: the negated distance (perspective) or the position along the view axis.
+        let nearness = |d: &MeshDraw| {
+            let o = glam::Vec3::from_slice(&mirror[d.instances.start as usize].model[3][..3]);
+            if eye.w == 0.0 {
+                o.dot(eye.truncate())
+            } else {
+                -o.distance_squared(eye.truncate())
+            }
+        };
+        self.draws[first..].sort_unstable_by(|a, b| nearness(a).total_cmp(&nearness(b)));
+    }
+
     fn encode_and_submit(&self) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
@@ -493,14 +533,20 @@ impl Renderer {
                 multiview_mask: None,
             });
             if !self.draws.is_empty() {
-                pass.set_pipeline(&self.pipeline);
                 pass.set_bind_group(0, &self.bind_group, &[]);
                 pass.set_vertex_buffer(0, self.positions.slice(..));
                 pass.set_vertex_buffer(1, self.normals.slice(..));
                 pass.set_vertex_buffer(2, self.colors.slice(..));
                 pass.set_vertex_buffer(3, self.instances.slice(..));
                 pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+                // `draws` holds the opaque meshes first (see `Geometry::build`).
+                let mut translucent = false;
+                pass.set_pipeline(&self.opaque_pipeline);
                 for d in &self.draws {
+                    if d.translucent && !translucent {
+                        pass.set_pipeline(&self.translucent_pipeline);
+                        translucent = true;
+                    }
                     pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
                 }
             }
@@ -689,8 +735,11 @@ impl Geometry {
                 indices: first_index as u32..(first_index + index_count) as u32,
                 base_vertex: first_vertex as i32,
                 instances: first_slot as u32..g.instances.len() as u32,
+                translucent: g.colors[first_vertex..].iter().any(|c| c[3] < 1.0),
             });
         }
+        // Opaque first, then translucent; stable, so scene order holds within each group.
+        g.draws.sort_by_key(|d| d.translucent);
         g.dynamic_slots = scene
             .dynamic_instances
             .iter()
