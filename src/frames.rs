@@ -20,7 +20,12 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { tcps: 24.0, fps: 24.0, start: None, end: None }
+        Timing {
+            tcps: 24.0,
+            fps: 24.0,
+            start: None,
+            end: None,
+        }
     }
 }
 
@@ -92,7 +97,10 @@ pub const MAX_FRAMES: u64 = 10_000_000;
 /// the step is a positive number of time codes (fractions allowed); negative frames are allowed
 /// (`-5--1`, `-5:-1`).
 pub fn parse_spec(spec: &str) -> Result<Vec<f64>> {
-    let err = |reason: String| Error::FrameSpec { spec: spec.to_string(), reason };
+    let err = |reason: String| Error::FrameSpec {
+        spec: spec.to_string(),
+        reason,
+    };
     let mut frames = Vec::new();
     for part in spec.split(',').map(str::trim) {
         if part.is_empty() {
@@ -100,7 +108,10 @@ pub fn parse_spec(spec: &str) -> Result<Vec<f64>> {
         }
         let (body, step) = match part.rsplit_once(['x', 'X']) {
             Some((body, step)) => {
-                let step: f64 = step.trim().parse().map_err(|_| err(format!("step {step:?} is not a number")))?;
+                let step: f64 = step
+                    .trim()
+                    .parse()
+                    .map_err(|_| err(format!("step {step:?} is not a number")))?;
                 if !(step.is_finite() && step > 0.0) {
                     return Err(err(format!("step {step} must be a positive number")));
                 }
@@ -110,7 +121,10 @@ pub fn parse_spec(spec: &str) -> Result<Vec<f64>> {
         };
         let (start, end) = split_range(body).ok_or_else(|| err(format!("cannot read {part:?}")))?;
         let number = |s: &str| -> Result<f64> {
-            let v: f64 = s.trim().parse().map_err(|_| err(format!("{s:?} is not a frame number")))?;
+            let v: f64 = s
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("{s:?} is not a frame number")))?;
             if v.is_finite() {
                 Ok(v)
             } else {
@@ -171,12 +185,18 @@ mod tests {
 
     #[test]
     fn default_range_is_inclusive() {
-        assert_eq!(timing(24.0, 24.0, Some(1.0), Some(5.0)).default_frames().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(
+            timing(24.0, 24.0, Some(1.0), Some(5.0)).default_frames().unwrap(),
+            vec![1.0, 2.0, 3.0, 4.0, 5.0]
+        );
     }
 
     #[test]
     fn single_frame_range() {
-        assert_eq!(timing(24.0, 24.0, Some(1.0), Some(1.0)).default_frames().unwrap(), vec![1.0]);
+        assert_eq!(
+            timing(24.0, 24.0, Some(1.0), Some(1.0)).default_frames().unwrap(),
+            vec![1.0]
+        );
     }
 
     #[test]
@@ -188,7 +208,10 @@ mod tests {
     #[test]
     fn tcps_above_fps_steps_by_several_time_codes() {
         // 48 time codes per second at 24 fps: a frame is 2 time codes.
-        assert_eq!(timing(48.0, 24.0, Some(0.0), Some(6.0)).default_frames().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+        assert_eq!(
+            timing(48.0, 24.0, Some(0.0), Some(6.0)).default_frames().unwrap(),
+            vec![0.0, 2.0, 4.0, 6.0]
+        );
     }
 
     #[test]
@@ -204,7 +227,9 @@ mod tests {
 
     #[test]
     fn end_a_hair_below_a_whole_frame_keeps_that_frame() {
-        let f = timing(24.0, 24.0, Some(0.0), Some(3023.99999999994)).default_frames().unwrap();
+        let f = timing(24.0, 24.0, Some(0.0), Some(3023.99999999994))
+            .default_frames()
+            .unwrap();
         assert_eq!(f.len(), 3025);
         assert_eq!(*f.last().unwrap(), 3024.0);
     }
@@ -218,10 +243,22 @@ mod tests {
 
     #[test]
     fn bad_timing_is_an_error_not_a_hang() {
-        for (tcps, fps) in [(0.0, 24.0), (24.0, 0.0), (24.0, -1.0), (f64::NAN, 24.0), (24.0, f64::INFINITY)] {
-            assert!(timing(tcps, fps, Some(1.0), Some(10.0)).default_frames().is_err(), "{tcps} {fps}");
+        for (tcps, fps) in [
+            (0.0, 24.0),
+            (24.0, 0.0),
+            (24.0, -1.0),
+            (f64::NAN, 24.0),
+            (24.0, f64::INFINITY),
+        ] {
+            assert!(
+                timing(tcps, fps, Some(1.0), Some(10.0)).default_frames().is_err(),
+                "{tcps} {fps}"
+            );
         }
-        assert!(timing(24.0, 24.0, Some(10.0), Some(1.0)).default_frames().unwrap_err().contains("before"));
+        assert!(timing(24.0, 24.0, Some(10.0), Some(1.0))
+            .default_frames()
+            .unwrap_err()
+            .contains("before"));
     }
 
     #[test]
@@ -229,7 +266,10 @@ mod tests {
         assert_eq!(parse_spec("7").unwrap(), vec![7.0]);
         assert_eq!(parse_spec("1-4").unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!(parse_spec("1-10x4").unwrap(), vec![1.0, 5.0, 9.0]);
-        assert_eq!(parse_spec("101:110x2").unwrap(), vec![101.0, 103.0, 105.0, 107.0, 109.0]);
+        assert_eq!(
+            parse_spec("101:110x2").unwrap(),
+            vec![101.0, 103.0, 105.0, 107.0, 109.0]
+        );
         assert_eq!(parse_spec("1..3").unwrap(), vec![1.0, 2.0, 3.0]);
         assert_eq!(parse_spec("1,5, 10").unwrap(), vec![1.0, 5.0, 10.0]);
         assert_eq!(parse_spec("1-2,8..9").unwrap(), vec![1.0, 2.0, 8.0, 9.0]);

@@ -67,7 +67,10 @@ impl Job {
     /// Checks the settings that do not need the stage.
     pub fn validate(&self) -> Result<()> {
         if self.width == 0 || self.width > MAX_SIDE {
-            return Err(Error::Option(format!("--width {} must be between 1 and {MAX_SIDE}", self.width)));
+            return Err(Error::Option(format!(
+                "--width {} must be between 1 and {MAX_SIDE}",
+                self.width
+            )));
         }
         if let Some(h) = self.height {
             if h == 0 || h > MAX_SIDE {
@@ -93,7 +96,11 @@ impl Job {
         match self.height {
             Some(h) => h,
             None => {
-                let aspect = if aspect.is_finite() && aspect > 0.0 { aspect } else { 1.0 };
+                let aspect = if aspect.is_finite() && aspect > 0.0 {
+                    aspect
+                } else {
+                    1.0
+                };
                 ((self.width as f64 / aspect) as u32).clamp(1, MAX_SIDE)
             }
         }
@@ -110,7 +117,10 @@ mod tests {
         assert_eq!(job.height_for(36.0 / 24.0), 640); // AnimCube's baseline is 960 x 640
         assert_eq!(job.height_for(16.0 / 9.0), 540);
         assert_eq!(job.height_for(0.0), 960);
-        let job = Job { height: Some(200), ..job };
+        let job = Job {
+            height: Some(200),
+            ..job
+        };
         assert_eq!(job.height_for(1.5), 200);
     }
 
@@ -118,11 +128,29 @@ mod tests {
     fn validation_names_the_bad_option() {
         let job = Job::new("s.usda", "o.####.png").unwrap();
         assert!(job.validate().is_ok());
-        let e = Job { width: 0, ..job.clone() }.validate().unwrap_err().to_string();
+        let e = Job {
+            width: 0,
+            ..job.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("--width"), "{e}");
-        let e = Job { frames: Some(vec![1.5]), ..job.clone() }.validate().unwrap_err().to_string();
+        let e = Job {
+            frames: Some(vec![1.5]),
+            ..job.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("1.5"), "{e}");
-        let e = Job { purposes: vec!["bogus".into()], ..job }.validate().unwrap_err().to_string();
+        let e = Job {
+            purposes: vec!["bogus".into()],
+            ..job
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }

@@ -3,8 +3,11 @@
 //! Exit codes: 0 every frame written; 1 some frames failed (the others were written);
 //! 2 nothing rendered: bad arguments, a stage that cannot be opened, no adapter, an unwritable folder.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -12,11 +15,16 @@ use clap::{Args, Parser, Subcommand};
 use usdrender::gpu::{self, AdapterSelection};
 use usdrender::job::{Existing, Job};
 use usdrender::output::{Format, Pattern};
+use usdrender::schedule::{Control, Event};
 use usdrender::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use usdrender::{frames, schedule};
 
 #[derive(Parser)]
-#[command(name = "usdrender", version, about = "Headless, multi-GPU offline renderer for OpenUSD stages")]
+#[command(
+    name = "usdrender",
+    version,
+    about = "Headless, multi-GPU offline renderer for OpenUSD stages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,6 +83,15 @@ struct RenderArgs {
     /// How many times a failed frame is tried again.
     #[arg(long, default_value_t = 1)]
     retries: u32,
+    /// Append one JSON line per frame (frame, adapter, ms, output, status) to this file.
+    #[arg(long)]
+    frame_log: Option<PathBuf>,
+    /// Progress as JSON lines on stdout (events start, frame, end) instead of a bar or log lines.
+    #[arg(long)]
+    json: bool,
+    /// Print the plan (frames, camera, adapters, output files) and render nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -119,11 +136,15 @@ struct InfoArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // wgpu-hal logs GL probing failures at error level on machines without GL drivers: noise.
-    let level = if cli.quiet { "warn,wgpu_hal=off" } else { "info,wgpu_hal=off,wgpu_core=warn" };
+    let level = if cli.quiet {
+        "warn,wgpu_hal=off"
+    } else {
+        "info,wgpu_hal=off,wgpu_core=warn"
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
         .init();
-    match run(cli.command) {
+    match run(cli.command, cli.quiet) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -132,15 +153,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<ExitCode> {
+fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Render(args) => render(args),
+        Command::Render(args) => render(args, quiet),
         Command::Info(args) => {
-            let open = OpenOptions { session_layer: args.session_layer.clone() };
+            let open = OpenOptions {
+                session_layer: args.session_layer.clone(),
+            };
             let mut stage = LoadedStage::open(&args.stage, &open)?;
-            let extract = ExtractOptions { camera: args.camera.clone(), ..ExtractOptions::default() };
+            let extract = ExtractOptions {
+                camera: args.camera.clone(),
+                ..ExtractOptions::default()
+            };
             let info = stage.info(&extract)?;
-            let text = if args.json { serde_json::to_string(&info) } else { serde_json::to_string_pretty(&info) };
+            let text = if args.json {
+                serde_json::to_string(&info)
+            } else {
+                serde_json::to_string_pretty(&info)
+            };
             println!("{}", text.context("serialising info")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -160,7 +190,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
+fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let output = Pattern::parse(&args.output)?;
     let format = Format::choose(args.format.as_deref(), &output)?;
     let frames = args.frames.as_deref().map(frames::parse_spec).transpose()?;
@@ -184,28 +214,283 @@ fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         },
         retries: args.retries,
     };
-    let report = schedule::run(&job)?;
+    if args.dry_run {
+        let plan = schedule::plan(&job)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&plan)?);
+        } else {
+            print_plan(&plan);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // SIGINT / SIGTERM: stop starting frames, finish and write the ones in flight, then exit 130 / 143.
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicU8::new(0));
+    {
+        let (stop, signal) = (stop.clone(), signal.clone());
+        ctrlc::set_handler(move || {
+            // ctrlc does not say which signal came; SIGINT is the common one (Ctrl-C, scheduler cancel).
+            signal.store(130, Ordering::Release);
+            stop.store(true, Ordering::Release);
+        })
+        .context("installing the signal handler")?;
+    }
+    let mut frame_log = match &args.frame_log {
+        Some(path) => Some(FrameLog::open(path)?),
+        None => None,
+    };
+    let mut progress = Progress::new(if args.json {
+        ProgressStyle::Json
+    } else if quiet {
+        ProgressStyle::Quiet
+    } else if std::io::stderr().is_terminal() {
+        ProgressStyle::Bar
+    } else {
+        ProgressStyle::Log
+    });
+    let mut log_error = None;
+    let mut on_event = |event: Event<'_>| {
+        if let Some(log) = frame_log.as_mut() {
+            if let Err(e) = log.record(&event, &job) {
+                log_error.get_or_insert(e);
+            }
+        }
+        progress.event(&event);
+    };
+    let report = schedule::run_with(
+        &job,
+        Control {
+            stop: &stop,
+            on_event: &mut on_event,
+        },
+    )?;
+    progress.finish(&report);
+    if let Some(e) = log_error {
+        eprintln!("warning: frame log: {e:#}");
+    }
     let secs = report.elapsed.as_secs_f64();
     let done = report.rendered.len();
-    eprintln!(
-        "{done} frame(s) written, {} skipped, {} failed in {secs:.2} s ({:.2} frames/s) at {}x{}",
-        report.skipped.len(),
-        report.failed.len(),
-        if secs > 0.0 { done as f64 / secs } else { 0.0 },
-        report.width,
-        report.height
-    );
-    for (adapter, n) in &report.per_adapter {
-        eprintln!("  {adapter}: {n} frame(s)");
+    if !args.json && !quiet {
+        eprintln!(
+            "{done} frame(s) written, {} skipped, {} failed in {secs:.2} s ({:.2} frames/s) at {}x{}",
+            report.skipped.len(),
+            report.failed.len(),
+            if secs > 0.0 { done as f64 / secs } else { 0.0 },
+            report.width,
+            report.height
+        );
+        for (adapter, n) in &report.per_adapter {
+            eprintln!("  {adapter}: {n} frame(s)");
+        }
     }
-    if report.failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !report.failed.is_empty() {
         let list: Vec<String> = report.failed.iter().map(|f| f.frame.to_string()).collect();
         eprintln!("failed frames: {}", list.join(","));
         for f in &report.failed {
             eprintln!("  frame {}: {}", f.frame, f.error.as_deref().unwrap_or(""));
         }
-        Ok(ExitCode::from(1))
     }
+    if report.interrupted {
+        eprintln!("interrupted: frames in flight were finished; re-run with --skip-existing to render the rest");
+        return Ok(ExitCode::from(signal.load(Ordering::Acquire).max(130)));
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_plan(plan: &schedule::Plan) {
+    println!("stage:    {}", plan.stage.display());
+    println!("camera:   {}", plan.camera);
+    println!("size:     {}x{}", plan.width, plan.height);
+    println!(
+        "frames:   {} ({} already exist)",
+        plan.frames.len(),
+        plan.existing.len()
+    );
+    println!("triangles per frame: {}", plan.triangles_per_frame);
+    for a in &plan.adapters {
+        println!("adapter:  {}: {} ({}, {})", a.index, a.name, a.backend, a.device_type);
+    }
+    for (f, p) in plan.frames.iter().zip(&plan.outputs) {
+        println!("  {f} -> {}", p.display());
+    }
+    for w in &plan.warnings {
+        println!("warning:  {w}");
+    }
+}
+
+/// `--frame-log`: one JSON line per frame, appended with one write each, so several processes
+/// (farm tasks) can share one file.
+struct FrameLog {
+    file: std::fs::File,
+    line: String,
+}
+
+impl FrameLog {
+    fn open(path: &std::path::Path) -> anyhow::Result<FrameLog> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening frame log {}", path.display()))?;
+        Ok(FrameLog {
+            file,
+            line: String::with_capacity(256),
+        })
+    }
+
+    fn record(&mut self, event: &Event<'_>, job: &Job) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut lines = Vec::new();
+        match event {
+            Event::Started { skipped, .. } => {
+                for &frame in skipped.iter() {
+                    lines.push(serde_json::json!({
+                        "frame": frame, "adapter": null, "ms": null,
+                        "output": job.output.path(frame), "status": "skipped",
+                    }));
+                }
+            }
+            Event::Frame(o) => lines.push(serde_json::json!({
+                "frame": o.frame,
+                "adapter": o.adapter,
+                "ms": (o.render_ms * 1000.0).round() / 1000.0,
+                "output": o.path,
+                "status": if o.error.is_some() { "failed" } else { "ok" },
+                "error": o.error,
+                "pid": std::process::id(),
+            })),
+        }
+        for value in lines {
+            self.line.clear();
+            self.line.push_str(&value.to_string());
+            self.line.push('\n');
+            self.file.write_all(self.line.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+enum ProgressStyle {
+    Bar,
+    Log,
+    Json,
+    Quiet,
+}
+
+/// Progress for people (a bar on a terminal, log lines otherwise) or programs (`--json`).
+struct Progress {
+    style: ProgressStyle,
+    bar: Option<indicatif::ProgressBar>,
+    adapters: Vec<String>,
+    per_adapter: Vec<usize>,
+    done: usize,
+    total: usize,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(style: ProgressStyle) -> Progress {
+        Progress {
+            style,
+            bar: None,
+            adapters: Vec::new(),
+            per_adapter: Vec::new(),
+            done: 0,
+            total: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Started {
+                total,
+                skipped,
+                width,
+                height,
+                adapters,
+                camera,
+            } => {
+                self.total = *total;
+                self.adapters = adapters.to_vec();
+                self.per_adapter = vec![0; adapters.len()];
+                self.started = std::time::Instant::now();
+                match self.style {
+                    ProgressStyle::Json => println!(
+                        "{}",
+                        serde_json::json!({"event": "start", "total": total, "skipped": skipped.len(),
+                            "width": width, "height": height, "adapters": adapters, "camera": camera})
+                    ),
+                    ProgressStyle::Bar => {
+                        let bar = indicatif::ProgressBar::new(*total as u64);
+                        bar.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "{bar:40.cyan/blue} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        );
+                        self.bar = Some(bar);
+                    }
+                    ProgressStyle::Log | ProgressStyle::Quiet => {}
+                }
+            }
+            Event::Frame(o) => {
+                self.done += 1;
+                if let Some(i) = self.adapters.iter().position(|a| *a == o.adapter) {
+                    self.per_adapter[i] += 1;
+                }
+                match self.style {
+                    ProgressStyle::Json => println!(
+                        "{}",
+                        serde_json::json!({"event": "frame", "frame": o.frame, "adapter": o.adapter,
+                            "ms": o.render_ms, "output": o.path, "ok": o.error.is_none(), "error": o.error,
+                            "done": self.done, "total": self.total})
+                    ),
+                    ProgressStyle::Bar => {
+                        if let Some(bar) = &self.bar {
+                            let counts: Vec<String> = self
+                                .adapters
+                                .iter()
+                                .zip(&self.per_adapter)
+                                .map(|(a, n)| format!("{}: {n}", short(a)))
+                                .collect();
+                            bar.set_message(counts.join("  "));
+                            bar.inc(1);
+                            if let Some(e) = &o.error {
+                                bar.println(format!("frame {} failed: {e}", o.frame));
+                            }
+                        }
+                    }
+                    ProgressStyle::Log | ProgressStyle::Quiet => {}
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, report: &schedule::Report) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let ProgressStyle::Json = self.style {
+            println!(
+                "{}",
+                serde_json::json!({"event": "end", "written": report.rendered.len(), "skipped": report.skipped.len(),
+                    "failed": report.failed.iter().map(|f| f.frame).collect::<Vec<_>>(),
+                    "seconds": self.started.elapsed().as_secs_f64(), "interrupted": report.interrupted})
+            );
+        }
+    }
+}
+
+/// An adapter name short enough for a progress line.
+fn short(name: &str) -> &str {
+    name.split(" (").next().unwrap_or(name)
 }

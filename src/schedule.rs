@@ -43,7 +43,14 @@ impl<T> FrameQueue<T> {
     pub fn new(workers: usize) -> (FrameQueue<T>, Vec<Worker<T>>) {
         let locals: Vec<Worker<T>> = (0..workers).map(|_| Worker::new_fifo()).collect();
         let stealers = locals.iter().map(Worker::stealer).collect();
-        (FrameQueue { injector: Injector::new(), stealers, closed: AtomicBool::new(false) }, locals)
+        (
+            FrameQueue {
+                injector: Injector::new(),
+                stealers,
+                closed: AtomicBool::new(false),
+            },
+            locals,
+        )
     }
 
     pub fn push(&self, task: T) {
@@ -56,7 +63,11 @@ impl<T> FrameQueue<T> {
     }
 
     pub fn worker(&self, index: usize, local: Worker<T>) -> QueueWorker<'_, T> {
-        QueueWorker { queue: self, local, index }
+        QueueWorker {
+            queue: self,
+            local,
+            index,
+        }
     }
 }
 
@@ -152,11 +163,15 @@ pub struct Report {
     pub height: u32,
     pub elapsed: Duration,
     pub warnings: Vec<String>,
+    /// The run was stopped (a signal) before every frame was started.
+    pub interrupted: bool,
 }
 
 /// What the stage thread hands over once the stage is open.
 struct Prepared {
     scene: Arc<Scene>,
+    /// The chosen camera and the rule that chose it, for messages.
+    camera: String,
     frames: Vec<f64>,
     aspect: f64,
     warnings: Vec<String>,
@@ -165,22 +180,57 @@ struct Prepared {
 /// How many image buffers each worker cycles through (render, readback and encoding overlap).
 const BUFFERS_PER_WORKER: usize = 3;
 
+/// What a caller sees while a run goes on.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Rendering is about to start.
+    Started {
+        total: usize,
+        skipped: &'a [f64],
+        width: u32,
+        height: u32,
+        adapters: &'a [String],
+        camera: &'a str,
+    },
+    /// A frame finished, written or failed.
+    Frame(&'a FrameOutcome),
+}
+
+/// How a caller steers a run: a stop flag (set from a signal handler) and an event callback.
+pub struct Control<'a> {
+    /// Once set, no new frame is started; frames in flight are finished and written.
+    pub stop: &'a AtomicBool,
+    pub on_event: &'a mut dyn FnMut(Event<'_>),
+}
+
+/// Renders `job` with no stop flag and no event callback.
+pub fn run(job: &Job) -> Result<Report> {
+    let stop = AtomicBool::new(false);
+    run_with(
+        job,
+        Control {
+            stop: &stop,
+            on_event: &mut |_| {},
+        },
+    )
+}
+
 /// Renders `job`. Per-frame failures are in the report; errors that stop the whole run (stage,
 /// camera, output folder, no adapter) are returned.
-pub fn run(job: &Job) -> Result<Report> {
+pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
     job.validate()?;
+    let Control { stop, on_event } = control;
     let started = Instant::now();
     let (prepared_tx, prepared_rx) = bounded::<Result<Prepared>>(1);
     let (todo_tx, todo_rx) = bounded::<(Vec<f64>, Sender<()>)>(1);
     // Set once the adapters are known, before the stage thread is told which frames to evaluate.
     let queue_cell: OnceLock<FrameQueue<Task>> = OnceLock::new();
     let (outcome_tx, outcome_rx) = unbounded::<FrameOutcome>();
-    let stop = AtomicBool::new(false);
     // Workers that still have a device.
     let alive = AtomicUsize::new(0);
 
     std::thread::scope(|s| -> Result<Report> {
-        let (queue_cell, stop, alive) = (&queue_cell, &stop, &alive);
+        let (queue_cell, alive) = (&queue_cell, &alive);
         // The stage loads while the adapters are opened.
         let stage_thread = s.spawn({
             let outcome_tx = outcome_tx.clone();
@@ -193,14 +243,22 @@ pub fn run(job: &Job) -> Result<Report> {
             Err(_) => {
                 return Err(match stage_thread.join() {
                     Ok(Err(e)) => e,
-                    _ => Error::Stage { path: job.stage.clone(), reason: "the stage thread stopped".into() },
+                    _ => Error::Stage {
+                        path: job.stage.clone(),
+                        reason: "the stage thread stopped".into(),
+                    },
                 })
             }
         };
         let adapters = adapters?;
         let workers = adapters.len().min(MAX_WORKERS);
         let height = job.height_for(prepared.aspect);
-        let mut report = Report { width: job.width, height, warnings: prepared.warnings.clone(), ..Report::default() };
+        let mut report = Report {
+            width: job.width,
+            height,
+            warnings: prepared.warnings.clone(),
+            ..Report::default()
+        };
         job.output.check_frames(&prepared.frames)?;
         let todo = plan_outputs(job, &prepared.frames, &mut report)?;
         log::info!(
@@ -211,13 +269,26 @@ pub fn run(job: &Job) -> Result<Report> {
             workers,
             report.skipped.len()
         );
+        let names: Vec<String> = adapters.iter().take(workers).map(|a| a.summary.name.clone()).collect();
+        on_event(Event::Started {
+            total: todo.len(),
+            skipped: &report.skipped,
+            width: job.width,
+            height,
+            adapters: &names,
+            camera: &prepared.camera,
+        });
         let (queue, locals) = FrameQueue::<Task>::new(workers);
         let queue = queue_cell.get_or_init(|| queue);
         let (credit_tx, credit_rx) = bounded::<()>(CREDITS_PER_WORKER * workers);
         let _ = todo_tx.send((todo, credit_tx));
         drop(todo_tx);
 
-        let settings = RenderSettings { width: job.width, height, msaa: 4 };
+        let settings = RenderSettings {
+            width: job.width,
+            height,
+            msaa: 4,
+        };
         alive.store(workers, Ordering::Release);
         let mut handles = Vec::new();
         for (index, (adapter, local)) in adapters.into_iter().zip(locals).enumerate() {
@@ -226,13 +297,26 @@ pub fn run(job: &Job) -> Result<Report> {
             let credit_rx = credit_rx.clone();
             handles.push(s.spawn(move || {
                 let worker = queue.worker(index, local);
-                let done = render_worker(job, &adapter, &scene, &settings, &worker, &credit_rx, &outcome_tx, alive);
+                let done = render_worker(
+                    job,
+                    &adapter,
+                    &scene,
+                    &settings,
+                    &worker,
+                    &credit_rx,
+                    &outcome_tx,
+                    alive,
+                    stop,
+                );
                 (adapter.summary.name.clone(), done)
             }));
         }
         drop(outcome_tx);
+        // Only workers hold credits now: when they all stop, the stage thread stops too.
+        drop(credit_rx);
 
         for outcome in outcome_rx.iter() {
+            on_event(Event::Frame(&outcome));
             if outcome.error.is_some() {
                 report.failed.push(outcome);
             } else {
@@ -248,11 +332,17 @@ pub fn run(job: &Job) -> Result<Report> {
         match stage_thread.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(Error::Stage { path: job.stage.clone(), reason: "the stage thread panicked".into() }),
+            Err(_) => {
+                return Err(Error::Stage {
+                    path: job.stage.clone(),
+                    reason: "the stage thread panicked".into(),
+                })
+            }
         }
         report.rendered.sort_by(|a, b| a.frame.total_cmp(&b.frame));
         report.failed.sort_by(|a, b| a.frame.total_cmp(&b.frame));
         report.elapsed = started.elapsed();
+        report.interrupted = stop.load(Ordering::Acquire);
         Ok(report)
     })
 }
@@ -261,6 +351,74 @@ pub fn run(job: &Job) -> Result<Report> {
 const CREDITS_PER_WORKER: usize = 3;
 /// Most adapters one process drives.
 const MAX_WORKERS: usize = 64;
+
+/// What a run would do, without rendering (`--dry-run`).
+#[derive(Debug, serde::Serialize)]
+pub struct Plan {
+    pub stage: PathBuf,
+    pub camera: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: Vec<f64>,
+    pub outputs: Vec<PathBuf>,
+    /// Frames whose file already exists (skipped with --skip-existing, replaced with --overwrite).
+    pub existing: Vec<f64>,
+    pub adapters: Vec<gpu::AdapterSummary>,
+    pub triangles_per_frame: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Opens the stage and the adapters and says what `run` would do; writes nothing.
+pub fn plan(job: &Job) -> Result<Plan> {
+    job.validate()?;
+    let mut stage = LoadedStage::open(
+        &job.stage,
+        &OpenOptions {
+            session_layer: job.session_layer.clone(),
+        },
+    )?;
+    let frames = match &job.frames {
+        Some(f) => f.clone(),
+        None => stage.timing().default_frames().map_err(|reason| Error::Timing {
+            path: job.stage.clone(),
+            reason,
+        })?,
+    };
+    job.output.check_frames(&frames)?;
+    let first = frames.first().copied().unwrap_or(0.0);
+    let scene = stage.extract(&ExtractOptions {
+        camera: job.camera.clone(),
+        purposes: job.purposes.clone(),
+        time: first,
+    })?;
+    let state = stage.evaluate(&scene, first)?;
+    let adapters = gpu::select_adapters(&job.adapters)?
+        .into_iter()
+        .map(|a| a.summary)
+        .collect();
+    let outputs: Vec<PathBuf> = frames.iter().map(|&f| job.output.path(f)).collect();
+    let existing = frames
+        .iter()
+        .zip(&outputs)
+        .filter(|(_, p)| p.exists())
+        .map(|(&f, _)| f)
+        .collect();
+    Ok(Plan {
+        stage: job.stage.clone(),
+        camera: match &scene.camera.path {
+            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
+            None => "framing camera (the stage has none)".to_string(),
+        },
+        width: job.width,
+        height: job.height_for(state.camera.lens.aspect()),
+        frames,
+        outputs,
+        existing,
+        adapters,
+        triangles_per_frame: scene.drawn_triangles(),
+        warnings: stage.warnings(),
+    })
+}
 
 /// Creates the output folder and decides, per frame, whether it is rendered: existing files are
 /// skipped, overwritten or refused according to `job.existing`. Removes temporary files that a
@@ -316,23 +474,34 @@ fn stage_thread(
     stop: &AtomicBool,
 ) -> Result<()> {
     let result = (|| {
-        let open = OpenOptions { session_layer: job.session_layer.clone() };
+        let open = OpenOptions {
+            session_layer: job.session_layer.clone(),
+        };
         let mut stage = LoadedStage::open(&job.stage, &open)?;
         let frames = match &job.frames {
             Some(f) => f.clone(),
             None => {
                 let timing = stage.timing();
-                let frames = timing
-                    .default_frames()
-                    .map_err(|reason| Error::Timing { path: job.stage.clone(), reason })?;
+                let frames = timing.default_frames().map_err(|reason| Error::Timing {
+                    path: job.stage.clone(),
+                    reason,
+                })?;
                 if timing.start.is_none() || timing.end.is_none() {
-                    log::info!("{}: no authored time range; rendering one frame at {}", job.stage.display(), frames[0]);
+                    log::info!(
+                        "{}: no authored time range; rendering one frame at {}",
+                        job.stage.display(),
+                        frames[0]
+                    );
                 }
                 frames
             }
         };
         let first = frames.first().copied().unwrap_or(0.0);
-        let extract = ExtractOptions { camera: job.camera.clone(), purposes: job.purposes.clone(), time: first };
+        let extract = ExtractOptions {
+            camera: job.camera.clone(),
+            purposes: job.purposes.clone(),
+            time: first,
+        };
         let scene = stage.extract(&extract)?;
         let first_state = stage.evaluate(&scene, first)?;
         let aspect = first_state.camera.lens.aspect();
@@ -340,7 +509,20 @@ fn stage_thread(
         for w in &warnings {
             log::warn!("{w}");
         }
-        Ok((stage, Prepared { scene: Arc::new(scene), frames, aspect, warnings }))
+        let camera = match &scene.camera.path {
+            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
+            None => "framing camera (the stage has none)".to_string(),
+        };
+        Ok((
+            stage,
+            Prepared {
+                scene: Arc::new(scene),
+                camera,
+                frames,
+                aspect,
+                warnings,
+            },
+        ))
     })();
     let (mut stage, scene) = match result {
         Ok((stage, prepared)) => {
@@ -356,7 +538,9 @@ fn stage_thread(
         }
     };
     // No list (the run stopped before rendering) or no queue: nothing to evaluate.
-    let Ok((todo, credit_tx)) = todo_rx.recv() else { return Ok(()) };
+    let Ok((todo, credit_tx)) = todo_rx.recv() else {
+        return Ok(());
+    };
     let Some(queue) = queue_cell.get() else { return Ok(()) };
     for frame in todo {
         if stop.load(Ordering::Relaxed) {
@@ -368,7 +552,11 @@ fn stage_thread(
                 if credit_tx.send(()).is_err() {
                     break;
                 }
-                queue.push(Task { frame, state: Arc::new(state), attempts: 0 })
+                queue.push(Task {
+                    frame,
+                    state: Arc::new(state),
+                    attempts: 0,
+                })
             }
             Err(e) => {
                 let _ = outcome_tx.send(FrameOutcome {
@@ -397,6 +585,7 @@ fn render_worker(
     credit_rx: &Receiver<()>,
     outcome_tx: &Sender<FrameOutcome>,
     alive: &AtomicUsize,
+    stop: &AtomicBool,
 ) -> usize {
     let name = adapter.summary.name.clone();
     let mut renderer = match Renderer::new(adapter, scene, settings) {
@@ -407,7 +596,12 @@ fn render_worker(
             return 0;
         }
     };
-    log::info!("worker {} ready on {} ({})", worker.index, name, adapter.summary.backend);
+    log::info!(
+        "worker {} ready on {} ({})",
+        worker.index,
+        name,
+        adapter.summary.backend
+    );
     let bytes = settings.width as usize * settings.height as usize * 4;
     let (free_tx, free_rx) = bounded::<Vec<u8>>(BUFFERS_PER_WORKER);
     for _ in 0..BUFFERS_PER_WORKER {
@@ -415,6 +609,9 @@ fn render_worker(
     }
     let mut rendered = 0;
     while let Some(mut task) = worker.next() {
+        if stop.load(Ordering::Acquire) {
+            break; // interrupted: frames not started are dropped, frames in flight finish
+        }
         let Ok(mut pixels) = free_rx.recv() else { break };
         let t0 = Instant::now();
         let result = renderer.render(&task.state, &mut pixels);
@@ -427,16 +624,31 @@ fn render_worker(
                 let (free_tx, outcome_tx) = (free_tx.clone(), outcome_tx.clone());
                 let (format, width, height, frame, adapter) =
                     (job.format, settings.width, settings.height, task.frame, name.clone());
+                // Encoding runs on the CPU pool while this adapter renders the next frame.
                 rayon::spawn(move || {
-                    let error = output::write_frame(&path, format, Frame { width, height, rgba: &pixels })
-                        .err()
-                        .map(|e| e.to_string());
+                    let error = output::write_frame(
+                        &path,
+                        format,
+                        Frame {
+                            width,
+                            height,
+                            rgba: &pixels,
+                        },
+                    )
+                    .err()
+                    .map(|e| e.to_string());
                     match &error {
                         None => log::info!("frame {frame} on {adapter}: {render_ms:.1} ms -> {}", path.display()),
                         Some(e) => log::error!("frame {frame}: {e}"),
                     }
                     let _ = free_tx.send(pixels);
-                    let _ = outcome_tx.send(FrameOutcome { frame, path, adapter, render_ms, error });
+                    let _ = outcome_tx.send(FrameOutcome {
+                        frame,
+                        path,
+                        adapter,
+                        render_ms,
+                        error,
+                    });
                 });
             }
             Err(e) => {
@@ -545,8 +757,14 @@ mod tests {
         assert!(seen.values().all(|&n| n == 1), "a task was handed out twice");
         let per_worker = per_worker.into_inner().unwrap();
         assert_eq!(per_worker.iter().sum::<usize>(), 2000);
-        assert!(per_worker[1..].iter().all(|&n| n > 0), "every fast worker got work: {per_worker:?}");
-        assert!(per_worker[0] < 2000 / workers, "the slow worker did less: {per_worker:?}");
+        assert!(
+            per_worker[1..].iter().all(|&n| n > 0),
+            "every fast worker got work: {per_worker:?}"
+        );
+        assert!(
+            per_worker[0] < 2000 / workers,
+            "the slow worker did less: {per_worker:?}"
+        );
     }
 
     #[test]

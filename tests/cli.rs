@@ -13,7 +13,10 @@ fn scene() -> String {
 }
 
 fn names(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -24,9 +27,24 @@ fn renders_a_frame_range_named_by_frame_number() {
         return;
     }
     let dir = tempdir("cli_range");
-    let o = run_in(&dir, &["render", &scene(), "-o", "seq/shot.####.png", "--frames", "3-7x2", "--width", "64"]);
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "seq/shot.####.png",
+            "--frames",
+            "3-7x2",
+            "--width",
+            "64",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(names(&dir.join("seq")), ["shot.0003.png", "shot.0005.png", "shot.0007.png"]);
+    assert_eq!(
+        names(&dir.join("seq")),
+        ["shot.0003.png", "shot.0005.png", "shot.0007.png"]
+    );
     for n in names(&dir.join("seq")) {
         let img = load_rgba(&dir.join("seq").join(n));
         // The default camera's aperture is 36 x 20.25 (16:9): 64 wide gives 36 high.
@@ -43,7 +61,21 @@ fn height_flag_overrides_the_camera_aspect() {
         return;
     }
     let dir = tempdir("cli_height");
-    let o = run_in(&dir, &["render", &scene(), "-o", "f.#.png", "--frames", "1", "--width", "40", "--height", "30"]);
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "f.#.png",
+            "--frames",
+            "1",
+            "--width",
+            "40",
+            "--height",
+            "30",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(load_rgba(&dir.join("f.1.png")).dimensions(), (40, 30));
 }
@@ -54,7 +86,16 @@ fn existing_outputs_are_refused_skipped_or_overwritten_as_asked() {
         return;
     }
     let dir = tempdir("cli_existing");
-    let args = ["render", &scene(), "-o", "f.####.png", "--frames", "1-3", "--width", "32"];
+    let args = [
+        "render",
+        &scene(),
+        "-o",
+        "f.####.png",
+        "--frames",
+        "1-3",
+        "--width",
+        "32",
+    ];
     assert!(run_in(&dir, &args).status.success());
     // A run over existing files stops before rendering and says how to go on.
     let o = run_in(&dir, &args);
@@ -67,11 +108,22 @@ fn existing_outputs_are_refused_skipped_or_overwritten_as_asked() {
     let o = run_in(&dir, &[&args[..], &["--skip-existing"]].concat());
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 frame(s) written, 2 skipped"), "{}", text(&o));
-    assert_eq!(names(&dir), ["f.0001.png", "f.0002.png", "f.0003.png"], "no temporary file left");
-    assert_eq!(fs::metadata(dir.join("f.0001.png")).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        names(&dir),
+        ["f.0001.png", "f.0002.png", "f.0003.png"],
+        "no temporary file left"
+    );
+    assert_eq!(
+        fs::metadata(dir.join("f.0001.png")).unwrap().modified().unwrap(),
+        before
+    );
     assert_eq!(load_rgba(&dir.join("f.0002.png")).dimensions(), (32, 18));
     let o = run_in(&dir, &[&args[..], &["--overwrite"]].concat());
-    assert!(o.status.success() && text(&o).contains("3 frame(s) written"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("3 frame(s) written"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -87,10 +139,18 @@ fn a_missing_stage_is_a_clear_error_naming_the_file() {
 #[test]
 fn a_broken_stage_is_an_error_not_a_panic() {
     let dir = tempdir("cli_broken");
-    fs::write(dir.join("broken.usda"), "#usda 1.0\ndef Xform \"A\" {\n  double3 xformOp:translate = (1, 2\n").unwrap();
+    fs::write(
+        dir.join("broken.usda"),
+        "#usda 1.0\ndef Xform \"A\" {\n  double3 xformOp:translate = (1, 2\n",
+    )
+    .unwrap();
     let o = run_in(&dir, &["info", "--json", "broken.usda"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("broken.usda") && !text(&o).contains("panicked"), "{}", text(&o));
+    assert!(
+        text(&o).contains("broken.usda") && !text(&o).contains("panicked"),
+        "{}",
+        text(&o)
+    );
     fs::write(dir.join("garbage.usdc"), [0u8, 1, 2, 3, 255, 254]).unwrap();
     let o = run_in(&dir, &["info", "garbage.usdc"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -128,7 +188,19 @@ fn an_unwritable_output_folder_is_an_error_naming_it() {
     let dir = tempdir("cli_unwritable");
     fs::write(dir.join("afile"), b"x").unwrap();
     // A folder that cannot be created because a file stands in its way.
-    let o = run_in(&dir, &["render", &scene(), "-o", "afile/sub/f.####.png", "--frames", "1", "--width", "16"]);
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "afile/sub/f.####.png",
+            "--frames",
+            "1",
+            "--width",
+            "16",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("afile"), "{}", text(&o));
 }
@@ -141,19 +213,30 @@ fn an_impossible_authored_range_is_an_error_naming_the_stage() {
         "#usda 1.0\n(\n startTimeCode = 10\n endTimeCode = 1\n)\ndef Cube \"C\" {}\n",
     )
     .unwrap();
-    fs::write(dir.join("zerofps.usda"), "#usda 1.0\n(\n framesPerSecond = 0\n startTimeCode = 1\n endTimeCode = 2\n)\ndef Cube \"C\" {}\n")
-        .unwrap();
+    fs::write(
+        dir.join("zerofps.usda"),
+        "#usda 1.0\n(\n framesPerSecond = 0\n startTimeCode = 1\n endTimeCode = 2\n)\ndef Cube \"C\" {}\n",
+    )
+    .unwrap();
     for (file, needle) in [("reversed.usda", "before"), ("zerofps.usda", "invalid timing")] {
         let o = run_in(&dir, &["render", file, "-o", "f.####.png", "--width", "16"]);
         assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o));
-        assert!(text(&o).contains(file) && text(&o).contains(needle), "{file}: {}", text(&o));
+        assert!(
+            text(&o).contains(file) && text(&o).contains(needle),
+            "{file}: {}",
+            text(&o)
+        );
         assert!(!dir.join("f.0001.png").exists());
     }
 }
 
 #[test]
 fn info_json_describes_the_default_scene() {
-    let o = bin().current_dir(repo()).args(["info", "--json", DEFAULT_SCENE]).output().unwrap();
+    let o = bin()
+        .current_dir(repo())
+        .args(["info", "--json", DEFAULT_SCENE])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
     assert_eq!(v["fps"], 24.0);
@@ -182,5 +265,9 @@ fn an_ambiguous_camera_name_lists_the_candidates() {
     .unwrap();
     let o = run_in(&dir, &["render", "two.usda", "--camera", "cam", "-o", "f.#.png"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("/A/cam") && text(&o).contains("/B/cam"), "{}", text(&o));
+    assert!(
+        text(&o).contains("/A/cam") && text(&o).contains("/B/cam"),
+        "{}",
+        text(&o)
+    );
 }

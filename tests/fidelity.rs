@@ -13,7 +13,9 @@ fn mean_colour_difference(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
     let (mut sum, mut n) = (0u64, 0u64);
     for (p, q) in a.pixels().zip(b.pixels()) {
         if p[3] >= 128 && q[3] >= 128 {
-            sum += (0..3).map(|c| (p[c] as i32 - q[c] as i32).unsigned_abs() as u64).sum::<u64>();
+            sum += (0..3)
+                .map(|c| (p[c] as i32 - q[c] as i32).unsigned_abs() as u64)
+                .sum::<u64>();
             n += 3;
         }
     }
@@ -28,11 +30,22 @@ fn render_and_compare(corpus: &Path, name: &str, extra: &[&str], frames: &str, b
     let test_dir = corpus.join("openusd/usdrecord/RecordTest");
     let out = tempdir(name);
     let stage = test_dir.join("AnimCube.usda");
-    let mut args = vec!["render", stage.to_str().unwrap(), "-o", "AnimCube.#.png", "--frames", frames];
+    let mut args = vec![
+        "render",
+        stage.to_str().unwrap(),
+        "-o",
+        "AnimCube.#.png",
+        "--frames",
+        frames,
+    ];
     args.extend_from_slice(extra);
     let o = run_in(&out, &args);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("main_cam"), "the log names the camera and its rule: {}", text(&o));
+    assert!(
+        text(&o).contains("main_cam"),
+        "the log names the camera and its rule: {}",
+        text(&o)
+    );
     for (ours, theirs) in baselines {
         let a = load_rgba(&out.join(ours));
         let b = load_rgba(&test_dir.join("baseline").join(theirs));
@@ -56,7 +69,11 @@ fn animcube_frames_match_usdrecord_silhouettes() {
         "fidelity_animcube",
         &[],
         "1,5,10",
-        &[("AnimCube.1.png", "AnimCube.1.png"), ("AnimCube.5.png", "AnimCube.5.png"), ("AnimCube.10.png", "AnimCube.10.png")],
+        &[
+            ("AnimCube.1.png", "AnimCube.1.png"),
+            ("AnimCube.5.png", "AnimCube.5.png"),
+            ("AnimCube.10.png", "AnimCube.10.png"),
+        ],
     );
 }
 
@@ -77,12 +94,25 @@ fn session_layer_overrides_display_color_like_usdrecord() {
     // The override must change the colour: the plain render and the overridden one differ.
     let plain = tempdir("fidelity_session_plain");
     let stage = corpus.join("openusd/usdrecord/RecordTest/AnimCube.usda");
-    let o = run_in(&plain, &["render", stage.to_str().unwrap(), "-o", "AnimCube.#.png", "--frames", "1"]);
+    let o = run_in(
+        &plain,
+        &[
+            "render",
+            stage.to_str().unwrap(),
+            "-o",
+            "AnimCube.#.png",
+            "--frames",
+            "1",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let a = load_rgba(&plain.join("AnimCube.1.png"));
     let b = load_rgba(&tempdir_path("fidelity_session").join("AnimCube.1.png"));
     let d = mean_colour_difference(&a, &b);
-    assert!(d > 10.0, "the session layer changed nothing visible (difference {d:.1})");
+    assert!(
+        d > 10.0,
+        "the session layer changed nothing visible (difference {d:.1})"
+    );
 }
 
 fn tempdir_path(name: &str) -> std::path::PathBuf {

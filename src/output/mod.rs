@@ -38,7 +38,10 @@ impl Format {
         let name = flag.map(str::to_string).or_else(|| pattern.extension());
         match name {
             Some(n) => Format::from_extension(&n).ok_or_else(|| {
-                Error::Option(format!("unknown image format {n:?} (png, jpg, exr, tif) for {}", pattern.as_str()))
+                Error::Option(format!(
+                    "unknown image format {n:?} (png, jpg, exr, tif) for {}",
+                    pattern.as_str()
+                ))
             }),
             None => Err(Error::Option(format!(
                 "{} has no extension: add one (.png, .jpg, .exr, .tif) or pass --format",
@@ -62,10 +65,17 @@ pub fn write_frame(path: &Path, format: Format, frame: Frame<'_>) -> Result<()> 
     if frame.rgba.len() != expected {
         return Err(Error::Encode {
             path: path.to_path_buf(),
-            reason: format!("{} bytes for a {}x{} RGBA image", frame.rgba.len(), frame.width, frame.height),
+            reason: format!(
+                "{} bytes for a {}x{} RGBA image",
+                frame.rgba.len(),
+                frame.width,
+                frame.height
+            ),
         });
     }
-    write_atomically(path, |out| encode(out, format, frame).map_err(|reason| (path.to_path_buf(), reason)))
+    write_atomically(path, |out| {
+        encode(out, format, frame).map_err(|reason| (path.to_path_buf(), reason))
+    })
 }
 
 fn encode(out: &mut BufWriter<File>, format: Format, frame: Frame<'_>) -> std::result::Result<(), String> {
@@ -94,7 +104,14 @@ fn encode(out: &mut BufWriter<File>, format: Format, frame: Frame<'_>) -> std::r
             let linear: Vec<f32> = frame
                 .rgba
                 .chunks_exact(4)
-                .flat_map(|p| [srgb_to_linear(p[0]), srgb_to_linear(p[1]), srgb_to_linear(p[2]), p[3] as f32 / 255.0])
+                .flat_map(|p| {
+                    [
+                        srgb_to_linear(p[0]),
+                        srgb_to_linear(p[1]),
+                        srgb_to_linear(p[2]),
+                        p[3] as f32 / 255.0,
+                    ]
+                })
                 .collect();
             image::codecs::openexr::OpenExrEncoder::new(out)
                 .write_image(bytemuck::cast_slice(&linear), w, h, image::ExtendedColorType::Rgba32F)
@@ -115,7 +132,10 @@ fn srgb_to_linear(v: u8) -> f32 {
 /// The temporary name a file is written under before it is renamed into place: hidden, in the same
 /// folder (so the rename is atomic), and marked with our process id.
 pub fn temporary_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()))
 }
 
@@ -162,16 +182,27 @@ pub fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
     let mut folders: Vec<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
     folders.sort();
     folders.dedup();
-    let names: std::collections::HashSet<String> =
-        paths.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+    let names: std::collections::HashSet<String> = paths
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
     for folder in folders {
-        let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
         let Ok(entries) = fs::read_dir(folder) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TEMP_SUFFIX)) else { continue };
+            let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TEMP_SUFFIX)) else {
+                continue;
+            };
             // rest = "<output name>.<pid>"
-            let Some((output, pid)) = rest.rsplit_once('.') else { continue };
+            let Some((output, pid)) = rest.rsplit_once('.') else {
+                continue;
+            };
             if names.contains(output) && pid.parse::<u32>().is_ok() && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
@@ -192,7 +223,9 @@ mod tests {
     }
 
     fn gradient(w: u32, h: u32) -> Vec<u8> {
-        (0..w * h).flat_map(|i| [(i % 251) as u8, (i / 7 % 256) as u8, 200, (i % 256) as u8]).collect()
+        (0..w * h)
+            .flat_map(|i| [(i % 251) as u8, (i / 7 % 256) as u8, 200, (i % 256) as u8])
+            .collect()
     }
 
     #[test]
@@ -201,7 +234,16 @@ mod tests {
         let (w, h) = (333, 7);
         let rgba = gradient(w, h);
         let path = d.join("f.png");
-        write_frame(&path, Format::Png, Frame { width: w, height: h, rgba: &rgba }).unwrap();
+        write_frame(
+            &path,
+            Format::Png,
+            Frame {
+                width: w,
+                height: h,
+                rgba: &rgba,
+            },
+        )
+        .unwrap();
         let back = image::open(&path).unwrap().to_rgba8();
         assert_eq!(back.dimensions(), (w, h));
         assert_eq!(back.into_raw(), rgba);
@@ -216,7 +258,16 @@ mod tests {
         let rgba = gradient(16, 9);
         for (ext, format) in [("jpg", Format::Jpeg), ("exr", Format::Exr), ("tif", Format::Tiff)] {
             let path = d.join(format!("f.{ext}"));
-            write_frame(&path, format, Frame { width: 16, height: 9, rgba: &rgba }).unwrap();
+            write_frame(
+                &path,
+                format,
+                Frame {
+                    width: 16,
+                    height: 9,
+                    rgba: &rgba,
+                },
+            )
+            .unwrap();
             let img = image::open(&path).unwrap_or_else(|e| panic!("{ext}: {e}"));
             assert_eq!((img.width(), img.height()), (16, 9), "{ext}");
         }
@@ -227,7 +278,16 @@ mod tests {
         let d = tempdir("partial");
         let rgba = gradient(64, 64);
         let path = d.join("f.png");
-        write_frame(&path, Format::Png, Frame { width: 64, height: 64, rgba: &rgba }).unwrap();
+        write_frame(
+            &path,
+            Format::Png,
+            Frame {
+                width: 64,
+                height: 64,
+                rgba: &rgba,
+            },
+        )
+        .unwrap();
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(!is_complete_image(&path));
@@ -240,7 +300,16 @@ mod tests {
     fn a_failed_write_leaves_neither_file_nor_temporary() {
         let d = tempdir("fail");
         let path = d.join("f.png");
-        let err = write_frame(&path, Format::Png, Frame { width: 4, height: 4, rgba: &[0; 3] }).unwrap_err();
+        let err = write_frame(
+            &path,
+            Format::Png,
+            Frame {
+                width: 4,
+                height: 4,
+                rgba: &[0; 3],
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("f.png"), "{err}");
         let e = write_atomically(&path, |_| Err((path.clone(), "boom".into()))).unwrap_err();
         assert!(e.to_string().contains("boom"));

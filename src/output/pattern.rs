@@ -21,7 +21,10 @@ pub struct Pattern {
 impl Pattern {
     /// Parses `text`, finding exactly one frame token.
     pub fn parse(text: &str) -> Result<Pattern> {
-        let err = |reason: &str| Error::Pattern { pattern: text.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| Error::Pattern {
+            pattern: text.to_string(),
+            reason: reason.to_string(),
+        };
         let name_start = text.rfind('/').map_or(0, |i| i + 1);
         let mut found: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, end, width, precision)
         let bytes = text.as_bytes();
@@ -86,7 +89,12 @@ impl Pattern {
                 width,
                 precision,
             },
-            None => Pattern { text: text.to_string(), token: None, width: 0, precision: 0 },
+            None => Pattern {
+                text: text.to_string(),
+                token: None,
+                width: 0,
+                precision: 0,
+            },
         })
     }
 
@@ -98,7 +106,10 @@ impl Pattern {
     /// Checks that every frame gets its own, exact name: a pattern without a token can name only
     /// one frame; fractional frames need enough `.###` digits.
     pub fn check_frames(&self, frames: &[f64]) -> Result<()> {
-        let err = |reason: String| Error::Pattern { pattern: self.text.clone(), reason };
+        let err = |reason: String| Error::Pattern {
+            pattern: self.text.clone(),
+            reason,
+        };
         if self.token.is_none() {
             if frames.len() > 1 {
                 return Err(err(format!(
@@ -143,9 +154,12 @@ impl Pattern {
     /// The output path for `frame`.
     pub fn path(&self, frame: f64) -> PathBuf {
         match self.token {
-            Some((start, end)) => {
-                PathBuf::from(format!("{}{}{}", &self.text[..start], self.format_frame(frame), &self.text[end..]))
-            }
+            Some((start, end)) => PathBuf::from(format!(
+                "{}{}{}",
+                &self.text[..start],
+                self.format_frame(frame),
+                &self.text[end..]
+            )),
             None => PathBuf::from(&self.text),
         }
     }
@@ -157,7 +171,9 @@ impl Pattern {
 
     /// The lower-case extension of the file names (`png`, `exr`, ...), if any.
     pub fn extension(&self) -> Option<String> {
-        Path::new(&self.text).extension().map(|e| e.to_string_lossy().to_ascii_lowercase())
+        Path::new(&self.text)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
     }
 }
 
@@ -212,7 +228,11 @@ mod tests {
         assert!(Pattern::parse("a.####.$F4.png").is_err());
         let single = Pattern::parse("still.png").unwrap();
         assert!(single.check_frames(&[1.0]).is_ok());
-        assert!(single.check_frames(&[1.0, 2.0]).unwrap_err().to_string().contains("frame token"));
+        assert!(single
+            .check_frames(&[1.0, 2.0])
+            .unwrap_err()
+            .to_string()
+            .contains("frame token"));
     }
 
     #[test]

@@ -158,7 +158,10 @@ impl Camera {
     /// clips scenes smaller than one unit; we document this deviation).
     pub fn framing(bounds: &Bounds, up_axis: UpAxis) -> Camera {
         let bounds = if bounds.is_empty() {
-            Bounds { min: DVec3::splat(-1.0), max: DVec3::splat(1.0) }
+            Bounds {
+                min: DVec3::splat(-1.0),
+                max: DVec3::splat(1.0),
+            }
         } else {
             *bounds
         };
@@ -194,7 +197,11 @@ impl Camera {
         let radius = size.length() / 2.0;
         let near = (distance - 2.0 * radius).max(distance * 1e-3).max(1e-6);
         let far = (distance + 2.0 * radius).max(near * 2.0);
-        Camera { to_world, lens, clipping: (near, far) }
+        Camera {
+            to_world,
+            lens,
+            clipping: (near, far),
+        }
     }
 }
 
@@ -218,7 +225,12 @@ mod tests {
     fn perspective_maps_the_aperture_edge_to_the_image_edge() {
         // 50mm lens, 20 x 10 aperture: at distance 50 a point 10 to the right sits on the window edge.
         let cam = Camera {
-            lens: Lens { focal_length: 50.0, horizontal_aperture: 20.0, vertical_aperture: 10.0, ..Lens::default() },
+            lens: Lens {
+                focal_length: 50.0,
+                horizontal_aperture: 20.0,
+                vertical_aperture: 10.0,
+                ..Lens::default()
+            },
             clipping: (1.0, 100.0),
             ..Camera::default()
         };
@@ -233,24 +245,49 @@ mod tests {
     #[test]
     fn aperture_offset_shifts_the_window() {
         // A positive horizontal offset moves the window right, so the centre point lands left of centre.
-        let lens = Lens { horizontal_aperture: 20.0, vertical_aperture: 20.0, horizontal_aperture_offset: 5.0, ..Lens::default() };
-        let cam = Camera { lens, clipping: (1.0, 100.0), ..Camera::default() };
+        let lens = Lens {
+            horizontal_aperture: 20.0,
+            vertical_aperture: 20.0,
+            horizontal_aperture_offset: 5.0,
+            ..Lens::default()
+        };
+        let cam = Camera {
+            lens,
+            clipping: (1.0, 100.0),
+            ..Camera::default()
+        };
         let p = ndc(&cam.view_projection(100, 100), DVec3::new(0.0, 0.0, -10.0));
         assert!((p.x + 0.5).abs() < 1e-12, "{p}");
     }
 
     #[test]
     fn orthographic_window_is_aperture_in_tenths() {
-        let lens = Lens { orthographic: true, horizontal_aperture: 40.0, vertical_aperture: 20.0, ..Lens::default() };
-        let cam = Camera { lens, clipping: (1.0, 11.0), ..Camera::default() };
+        let lens = Lens {
+            orthographic: true,
+            horizontal_aperture: 40.0,
+            vertical_aperture: 20.0,
+            ..Lens::default()
+        };
+        let cam = Camera {
+            lens,
+            clipping: (1.0, 11.0),
+            ..Camera::default()
+        };
         let m = cam.view_projection(200, 100);
         let p = ndc(&m, DVec3::new(2.0, 1.0, -6.0));
-        assert!((p.x - 1.0).abs() < 1e-12 && (p.y - 1.0).abs() < 1e-12 && (p.z - 0.5).abs() < 1e-12, "{p}");
+        assert!(
+            (p.x - 1.0).abs() < 1e-12 && (p.y - 1.0).abs() < 1e-12 && (p.z - 0.5).abs() < 1e-12,
+            "{p}"
+        );
     }
 
     #[test]
     fn fit_grows_the_short_side() {
-        let lens = Lens { horizontal_aperture: 20.0, vertical_aperture: 10.0, ..Lens::default() };
+        let lens = Lens {
+            horizontal_aperture: 20.0,
+            vertical_aperture: 10.0,
+            ..Lens::default()
+        };
         let wide = lens.fitted_to(4.0);
         assert_eq!((wide.horizontal_aperture, wide.vertical_aperture), (40.0, 10.0));
         let tall = lens.fitted_to(1.0);
@@ -261,7 +298,12 @@ mod tests {
     fn camera_transform_moves_the_view() {
         let cam = Camera {
             to_world: DMat4::from_translation(DVec3::new(0.0, 0.0, 10.0)),
-            lens: Lens { horizontal_aperture: 20.0, vertical_aperture: 20.0, focal_length: 10.0, ..Lens::default() },
+            lens: Lens {
+                horizontal_aperture: 20.0,
+                vertical_aperture: 20.0,
+                focal_length: 10.0,
+                ..Lens::default()
+            },
             clipping: (1.0, 100.0),
         };
         let p = ndc(&cam.view_projection(64, 64), DVec3::ZERO);
@@ -270,7 +312,10 @@ mod tests {
 
     #[test]
     fn framing_camera_sees_the_whole_box_y_and_z_up() {
-        let b = Bounds { min: DVec3::new(-1.0, -2.0, -3.0), max: DVec3::new(3.0, 2.0, 1.0) };
+        let b = Bounds {
+            min: DVec3::new(-1.0, -2.0, -3.0),
+            max: DVec3::new(3.0, 2.0, 1.0),
+        };
         for up in [UpAxis::Y, UpAxis::Z] {
             let cam = Camera::framing(&b, up);
             let m = cam.view_projection(1600, 900);
@@ -281,7 +326,10 @@ mod tests {
                     if i & 4 == 0 { b.min.z } else { b.max.z },
                 );
                 let p = ndc(&m, corner);
-                assert!(p.x.abs() <= 1.2 && p.y.abs() <= 1.6 && p.z > 0.0 && p.z < 1.0, "{up:?} corner {corner} -> {p}");
+                assert!(
+                    p.x.abs() <= 1.2 && p.y.abs() <= 1.6 && p.z > 0.0 && p.z < 1.0,
+                    "{up:?} corner {corner} -> {p}"
+                );
             }
             // The centre of the box is at the centre of the image.
             let c = ndc(&m, b.center());

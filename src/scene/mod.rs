@@ -36,7 +36,11 @@ impl Scene {
     pub fn drawn_triangles(&self) -> u64 {
         self.instances
             .iter()
-            .map(|i| self.meshes.get(i.mesh as usize).map_or(0, |m| m.indices.len() as u64 / 3))
+            .map(|i| {
+                self.meshes
+                    .get(i.mesh as usize)
+                    .map_or(0, |m| m.indices.len() as u64 / 3)
+            })
             .sum()
     }
 }
@@ -98,7 +102,10 @@ impl Default for Bounds {
 }
 
 impl Bounds {
-    pub const EMPTY: Bounds = Bounds { min: DVec3::splat(f64::INFINITY), max: DVec3::splat(f64::NEG_INFINITY) };
+    pub const EMPTY: Bounds = Bounds {
+        min: DVec3::splat(f64::INFINITY),
+        max: DVec3::splat(f64::NEG_INFINITY),
+    };
 
     pub fn is_empty(&self) -> bool {
         self.min.x > self.max.x || self.min.y > self.max.y || self.min.z > self.max.z
@@ -149,7 +156,11 @@ pub fn compute_normals(positions: &[[f32; 3]], indices: &[u32]) -> Vec<[f32; 3]>
         if a >= positions.len() || b >= positions.len() || c >= positions.len() {
             continue;
         }
-        let (pa, pb, pc) = (Vec3::from(positions[a]), Vec3::from(positions[b]), Vec3::from(positions[c]));
+        let (pa, pb, pc) = (
+            Vec3::from(positions[a]),
+            Vec3::from(positions[b]),
+            Vec3::from(positions[c]),
+        );
         let n = (pb - pa).cross(pc - pa); // length = 2 * area: area weighting for free
         acc[a] += n;
         acc[b] += n;
@@ -175,7 +186,10 @@ mod tests {
         let mut b = Bounds::EMPTY;
         assert!(b.is_empty());
         assert_eq!(b.size(), DVec3::ZERO);
-        b.include_points(&DMat4::from_translation(DVec3::new(10.0, 0.0, 0.0)), &[[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]]);
+        b.include_points(
+            &DMat4::from_translation(DVec3::new(10.0, 0.0, 0.0)),
+            &[[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]],
+        );
         assert_eq!(b.min, DVec3::new(9.0, -2.0, -3.0));
         assert_eq!(b.size(), DVec3::new(2.0, 4.0, 6.0));
         b.include_point(DVec3::new(f64::NAN, 0.0, 0.0));

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 /// The built `usdrender` binary.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_usdrender"));
-    c.env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()));
+    c.env(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
     c.env("RUST_LOG", "info");
     c
 }
@@ -19,7 +22,11 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A fresh, empty folder under target/ for one test.
@@ -43,7 +50,10 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {} and CI=true: the conformance tests must run in CI", dir.display());
+        panic!(
+            "corpus not found at {} and CI=true: the conformance tests must run in CI",
+            dir.display()
+        );
     }
     eprintln!("corpus not found at {}: skipping (set USDRENDER_CORPUS)", dir.display());
     None
@@ -52,7 +62,11 @@ pub fn corpus() -> Option<PathBuf> {
 /// Whether a GPU adapter (lavapipe counts) is present; without one image tests skip, except under
 /// CI=true where they fail.
 pub fn have_adapter() -> bool {
-    let ok = bin().arg("adapters").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = bin()
+        .arg("adapters")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("no GPU adapter under CI=true: .ci/run must install mesa-vulkan-drivers");
@@ -64,7 +78,9 @@ pub fn have_adapter() -> bool {
 
 /// Decodes a PNG into RGBA8.
 pub fn load_rgba(path: &Path) -> image::RgbaImage {
-    image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgba8()
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgba8()
 }
 
 /// Intersection over union of the pixels whose alpha is above half.

@@ -1,0 +1,263 @@
+//! Crash safety and resumption, end to end: kill -9 in the middle of a run, SIGINT, re-runs with
+//! --skip-existing, the frame log, dry runs and JSON progress.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use util::*;
+
+fn scene() -> String {
+    repo().join("scenes/default.usda").to_string_lossy().into_owned()
+}
+
+/// Frame numbers of the complete PNGs in `dir`, and whether any other file is there.
+fn complete_frames(dir: &Path) -> (BTreeSet<i64>, Vec<String>) {
+    let mut frames = BTreeSet::new();
+    let mut others = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        match name.strip_prefix("f.").and_then(|n| n.strip_suffix(".png")) {
+            Some(n) if image::open(dir.join(&name)).is_ok() => {
+                frames.insert(n.parse().unwrap());
+            }
+            _ => others.push(name),
+        }
+    }
+    (frames, others)
+}
+
+fn log_lines(path: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad frame-log line {l:?}: {e}")))
+        .collect()
+}
+
+/// Starts a 48-frame render and waits until at least `files` frames exist (or it finishes).
+fn start_and_wait(dir: &Path, files: usize, extra: &[&str]) -> std::process::Child {
+    let mut cmd = bin();
+    cmd.current_dir(dir)
+        .args([
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "48",
+            "--frames",
+            "1-48",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let n = fs::read_dir(dir.join("out"))
+            .map(|d| d.filter(|e| e.is_ok()).count())
+            .unwrap_or(0);
+        if n >= files {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+#[test]
+fn kill_9_then_skip_existing_renders_exactly_the_missing_frames() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_kill9");
+    let mut child = start_and_wait(&dir, 5, &["--frame-log", "run1.jsonl"]);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    let status = child.wait().unwrap();
+    let (done_before, _) = complete_frames(&dir.join("out"));
+    assert!(
+        status.code().is_none() || done_before.len() < 48,
+        "the run was killed before it finished"
+    );
+
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "48",
+            "--frames",
+            "1-48",
+            "--skip-existing",
+            "--frame-log",
+            "run2.jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (done_after, others) = complete_frames(&dir.join("out"));
+    assert_eq!(
+        done_after,
+        (1..=48).collect::<BTreeSet<i64>>(),
+        "every frame exists and decodes"
+    );
+    assert!(others.is_empty(), "no partial or temporary file is left: {others:?}");
+
+    // The re-run rendered exactly the frames that were missing, and skipped the rest.
+    let lines = log_lines(&dir.join("run2.jsonl"));
+    let of = |status: &str| -> BTreeSet<i64> {
+        lines
+            .iter()
+            .filter(|l| l["status"] == status)
+            .map(|l| l["frame"].as_f64().unwrap() as i64)
+            .collect()
+    };
+    let missing: BTreeSet<i64> = (1..=48).filter(|f| !done_before.contains(f)).collect();
+    assert_eq!(of("ok"), missing);
+    assert_eq!(of("skipped"), done_before);
+    assert_eq!(lines.len(), 48, "each frame appears once in the re-run's log");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_finishes_frames_in_flight_and_leaves_no_temporary_file() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_sigint");
+    let child = start_and_wait(&dir, 3, &[]);
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let (done, others) = complete_frames(&dir.join("out"));
+    assert!(others.is_empty(), "no temporary file is left: {others:?}");
+    if done.len() < 48 {
+        assert_eq!(out.status.code(), Some(130), "interrupted runs exit 130");
+    }
+    // A resume finishes the job.
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "48",
+            "--frames",
+            "1-48",
+            "--skip-existing",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(complete_frames(&dir.join("out")).0.len(), 48);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_dry");
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--frames",
+            "1-3",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["frames"].as_array().unwrap().len(), 3);
+    assert_eq!(plan["outputs"][2], "out/f.0003.png");
+    assert_eq!(plan["camera"], "/World/main_cam (main_cam)");
+    assert!(plan["adapters"].as_array().unwrap().len() >= 1);
+    assert!(!dir.join("out").exists(), "a dry run creates nothing");
+}
+
+#[test]
+fn json_progress_is_one_event_per_line() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_json");
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "f.####.png",
+            "--frames",
+            "1-4",
+            "--width",
+            "32",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "start");
+    assert_eq!(events.first().unwrap()["total"], 4);
+    assert_eq!(events.iter().filter(|e| e["event"] == "frame").count(), 4);
+    let end = events.last().unwrap();
+    assert_eq!(end["event"], "end");
+    assert_eq!(end["written"], 4);
+}
+
+#[test]
+fn fractional_frames_get_fractional_names() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_fraction");
+    let o = run_in(
+        &dir,
+        &[
+            "render",
+            &scene(),
+            "-o",
+            "f.####.##.png",
+            "--frames",
+            "1:2x0.25",
+            "--width",
+            "16",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "f.0001.00.png",
+            "f.0001.25.png",
+            "f.0001.50.png",
+            "f.0001.75.png",
+            "f.0002.00.png"
+        ]
+    );
+}
