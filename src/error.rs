@@ -13,7 +13,11 @@ pub enum Error {
     Stage { path: PathBuf, reason: String },
 
     #[error("stage {path}, prim {prim}: {reason}")]
-    Prim { path: PathBuf, prim: String, reason: String },
+    Prim {
+        path: PathBuf,
+        prim: String,
+        reason: String,
+    },
 
     #[error("stage {path}: invalid timing: {reason}")]
     Timing { path: PathBuf, reason: String },
@@ -40,10 +44,20 @@ pub enum Error {
     Frame { frame: String, reason: String },
 
     #[error("{path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{path}: cannot encode image: {reason}")]
     Encode { path: PathBuf, reason: String },
+
+    #[error("{path}: cannot decode image: {reason}")]
+    Decode { path: PathBuf, reason: String },
+
+    #[error("image sizes differ: actual {}x{}, expected {}x{}", actual.0, actual.1, expected.0, expected.1)]
+    ImageSize { actual: (u32, u32), expected: (u32, u32) },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -51,6 +65,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
