@@ -175,6 +175,55 @@ fn split_range(body: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
+/// The part of a frame list one farm task renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSlice {
+    /// The `index`-th contiguous block of `size` frames (0-based), as Deadline and OpenCue chunk.
+    Chunk { size: usize, index: usize },
+    /// Part `index` of `count` near-equal contiguous parts (0-based).
+    Shard { index: usize, count: usize },
+}
+
+impl FrameSlice {
+    /// How many tasks cover `frames` frames.
+    pub fn task_count(&self, frames: usize) -> usize {
+        match *self {
+            FrameSlice::Chunk { size, .. } => frames.div_ceil(size.max(1)),
+            FrameSlice::Shard { count, .. } => count,
+        }
+    }
+
+    /// This task's frames; an index past the last task is an error, never "everything".
+    pub fn select(&self, frames: &[f64]) -> Result<Vec<f64>> {
+        let tasks = self.task_count(frames.len());
+        let err = |reason: String| Error::Option(reason);
+        match *self {
+            FrameSlice::Chunk { size: 0, .. } => Err(err("--chunk must be at least 1".into())),
+            FrameSlice::Shard { count: 0, .. } => Err(err("--shard i/n needs n >= 1".into())),
+            FrameSlice::Chunk { size, index } => {
+                if index >= tasks {
+                    return Err(err(format!(
+                        "task index {index} is past the last chunk: {} frames in chunks of {size} make {tasks} task(s), indices 0..{}",
+                        frames.len(),
+                        tasks.saturating_sub(1)
+                    )));
+                }
+                Ok(frames[index * size..((index + 1) * size).min(frames.len())].to_vec())
+            }
+            FrameSlice::Shard { index, count } => {
+                if index >= count {
+                    return Err(err(format!("--shard {index}/{count}: the index must be below {count}")));
+                }
+                // Near-equal parts: the first (len % count) parts get one frame more.
+                let (base, extra) = (frames.len() / count, frames.len() % count);
+                let start = index * base + index.min(extra);
+                let len = base + usize::from(index < extra);
+                Ok(frames[start..start + len].to_vec())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +331,35 @@ mod tests {
         assert_eq!(parse_spec("-2--1").unwrap(), vec![-2.0, -1.0]);
         assert_eq!(parse_spec("-1:1").unwrap(), vec![-1.0, 0.0, 1.0]);
         assert_eq!(parse_spec("-3").unwrap(), vec![-3.0]);
+    }
+
+    #[test]
+    fn chunks_are_contiguous_and_cover_every_frame_once() {
+        let frames: Vec<f64> = (1..=24).map(f64::from).collect();
+        let mut all = Vec::new();
+        for index in 0..6 {
+            let part = FrameSlice::Chunk { size: 4, index }.select(&frames).unwrap();
+            assert_eq!(part.len(), 4);
+            all.extend(part);
+        }
+        assert_eq!(all, frames);
+        assert_eq!(FrameSlice::Chunk { size: 5, index: 4 }.select(&frames).unwrap(), vec![21.0, 22.0, 23.0, 24.0]);
+        let e = FrameSlice::Chunk { size: 5, index: 5 }.select(&frames).unwrap_err().to_string();
+        assert!(e.contains("past the last chunk") && e.contains("5 task(s)"), "{e}");
+    }
+
+    #[test]
+    fn shards_split_evenly() {
+        let frames: Vec<f64> = (0..10).map(f64::from).collect();
+        let sizes: Vec<usize> =
+            (0..4).map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap().len()).collect();
+        assert_eq!(sizes, [3, 3, 2, 2]);
+        let joined: Vec<f64> =
+            (0..4).flat_map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap()).collect();
+        assert_eq!(joined, frames);
+        assert!(FrameSlice::Shard { index: 4, count: 4 }.select(&frames).is_err());
+        // More shards than frames: the extra shards are empty, not an error.
+        assert!(FrameSlice::Shard { index: 5, count: 8 }.select(&frames[..3]).unwrap().is_empty());
     }
 
     #[test]

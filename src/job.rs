@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::frames::FrameSlice;
 use crate::gpu::AdapterSelection;
 use crate::output::{Format, Pattern};
 use crate::{Error, Result};
@@ -38,6 +39,8 @@ pub struct Job {
     pub existing: Existing,
     /// How many times a failed frame is tried again (on whichever adapter is free first).
     pub retries: u32,
+    /// Farm tasks: the part of the frame list this process renders.
+    pub slice: Option<FrameSlice>,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -61,6 +64,7 @@ impl Job {
             adapters: AdapterSelection::default(),
             existing: Existing::Refuse,
             retries: 1,
+            slice: None,
         })
     }
 
@@ -89,6 +93,15 @@ impl Job {
             }
         }
         Ok(())
+    }
+
+    /// The frames this process renders: the job's (or the stage's default) list, cut to the farm
+    /// task's slice.
+    pub fn task_frames(&self, all: Vec<f64>) -> Result<Vec<f64>> {
+        match &self.slice {
+            Some(slice) => slice.select(&all),
+            None => Ok(all),
+        }
     }
 
     /// The image height for a camera of `aspect` (width over height), as usdrecord computes it.

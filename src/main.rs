@@ -41,6 +41,8 @@ enum Command {
     Info(InfoArgs),
     /// List the GPU adapters usdrender would use.
     Adapters(AdapterArgs),
+    /// Compare images with references (files, folders or frame patterns): exit 0 pass, 1 fail, 2 error.
+    Compare(CompareArgs),
 }
 
 #[derive(Args)]
@@ -133,6 +135,89 @@ struct InfoArgs {
     session_layer: Option<PathBuf>,
 }
 
+/// `usdrender compare` (idiff's threshold options; see docs/ci.md).
+#[derive(Args)]
+struct CompareArgs {
+    /// The images to check: a file, a folder, or a frame pattern such as out/f.####.png.
+    actual: String,
+    /// The reference images: a file, folder or pattern like ACTUAL (a folder beside a pattern or a
+    /// file means the same names in it).
+    expected: String,
+    /// A pixel fails when a channel differs by more than this (0..1; 0: any difference).
+    #[arg(long, default_value_t = 0.0)]
+    fail: f64,
+    /// A frame fails when more than this percentage of its pixels fail.
+    #[arg(long, alias = "fail-percent", default_value_t = 0.0)]
+    failpercent: f64,
+    /// A pixel warns when a channel differs by more than this (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    warn: f64,
+    /// A frame warns when more than this percentage of its pixels warn.
+    #[arg(long, alias = "warn-percent", default_value_t = 0.0)]
+    warnpercent: f64,
+    /// A frame fails if any pixel differs by more than this (0..1), whatever the percentages.
+    #[arg(long, alias = "hard-fail")]
+    hardfail: Option<f64>,
+    /// A frame fails when its FLIP mean exceeds this (0..1).
+    #[arg(long)]
+    flip_fail: Option<f64>,
+    /// A frame warns when its FLIP mean exceeds this.
+    #[arg(long)]
+    flip_warn: Option<f64>,
+    /// A frame fails when its alpha-coverage IoU (alpha >= 0.5) is below this.
+    #[arg(long)]
+    iou_fail: Option<f64>,
+    /// FLIP's pixels per degree of visual angle.
+    #[arg(long, default_value_t = 67.0)]
+    flip_ppd: f32,
+    /// Extra images (without a reference) fail instead of warning.
+    #[arg(long)]
+    strict: bool,
+    /// Folder for heat maps of failing frames. Default: compare-diff/ beside the JSON or JUnit report,
+    /// else ./compare-diff/.
+    #[arg(long)]
+    diff_dir: Option<PathBuf>,
+    /// Write no heat maps.
+    #[arg(long, conflicts_with = "diff_dir")]
+    no_diff: bool,
+    /// Write a JSON report (settings, per-frame metrics and verdicts, summary).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report (one testcase per frame).
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    use usdrender::compare::{self, CompareOptions, Thresholds};
+    let diff_dir = match (&args.diff_dir, args.no_diff) {
+        (_, true) => None,
+        (Some(dir), false) => Some(dir.clone()),
+        (None, false) => {
+            let (json, junit) = (args.json.as_deref(), args.junit.as_deref());
+            Some(CompareOptions::default_diff_dir(json, junit))
+        }
+    };
+    let opts = CompareOptions {
+        thresholds: Thresholds {
+            fail: args.fail,
+            fail_percent: args.failpercent,
+            warn: args.warn,
+            warn_percent: args.warnpercent,
+            hard_fail: args.hardfail,
+            flip_fail: args.flip_fail,
+            flip_warn: args.flip_warn,
+            iou_fail: args.iou_fail,
+            pixels_per_degree: args.flip_ppd,
+        },
+        strict: args.strict,
+        diff_dir,
+        json: args.json,
+        junit: args.junit,
+    };
+    Ok(ExitCode::from(compare::run(&args.actual, &args.expected, &opts)?))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // wgpu-hal logs GL probing failures at error level on machines without GL drivers: noise.
@@ -156,6 +241,7 @@ fn main() -> ExitCode {
 fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Render(args) => render(args, quiet),
+        Command::Compare(args) => compare(args),
         Command::Info(args) => {
             let open = OpenOptions {
                 session_layer: args.session_layer.clone(),
@@ -213,6 +299,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Existing::Refuse
         },
         retries: args.retries,
+        slice: None,
     };
     if args.dry_run {
         let plan = schedule::plan(&job)?;

@@ -384,6 +384,7 @@ pub fn plan(job: &Job) -> Result<Plan> {
             reason,
         })?,
     };
+    let frames = job.task_frames(frames)?;
     job.output.check_frames(&frames)?;
     let first = frames.first().copied().unwrap_or(0.0);
     let scene = stage.extract(&ExtractOptions {
@@ -496,6 +497,7 @@ fn stage_thread(
                 frames
             }
         };
+        let frames = job.task_frames(frames)?;
         let first = frames.first().copied().unwrap_or(0.0);
         let extract = ExtractOptions {
             camera: job.camera.clone(),
