@@ -42,6 +42,7 @@ fn setup(test: &str, scene: &Scene, width: u32, height: u32) -> Option<Setup> {
         "XDG_RUNTIME_DIR",
         std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
     );
+    let _ = env_logger::builder().is_test(true).try_init(); // RUST_LOG=usdrender=debug: frame timings
     let adapter = adapter()?;
     let tag = format!("[{}] {test}", adapter.summary.label());
     println!("{tag}");
@@ -577,7 +578,8 @@ fn frame_time_on_a_tiny_scene() {
 // Golden images
 
 /// Largest mean absolute difference per channel (0..255) a golden tolerates.
-/// Set on lavapipe; lavapipe vs H100 differ by 0.044 on average (shared/GPU.md).
+/// Set on lavapipe (goldens blessed there). Measured on the H100 (Vulkan): 0.20 and 0.08 mean,
+/// 2 and 19 pixels over the threshold (of 19200), so the goldens hold across both.
 const MAX_MEAN_DIFF: f64 = 0.5;
 /// A pixel "differs" when any channel is off by more than this...
 const PIXEL_THRESHOLD: u8 = 24;

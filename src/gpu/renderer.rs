@@ -403,6 +403,7 @@ impl Renderer {
                 self.dynamic_meshes.len()
             )));
         }
+        let start = std::time::Instant::now();
         let scope = ErrorScope::push(&self.gpu.device);
         self.write_frame_state(state);
         self.sort_translucent();
@@ -410,8 +411,19 @@ impl Renderer {
         if let Err(e) = scope.pop() {
             return Err(self.err(format!("frame {}: {e}", state.frame)));
         }
-        self.read_back(submission, rgba)
-            .map_err(|reason| self.err(format!("frame {}: {reason}", state.frame)))
+        let submitted = start.elapsed();
+        let (waited, copied) = self
+            .read_back(submission, rgba)
+            .map_err(|reason| self.err(format!("frame {}: {reason}", state.frame)))?;
+        log::debug!(
+            "{}: frame {}: record+submit {:.2} ms, GPU wait {:.2} ms, de-pad {:.2} ms",
+            self.label,
+            state.frame,
+            submitted.as_secs_f64() * 1e3,
+            waited.as_secs_f64() * 1e3,
+            copied.as_secs_f64() * 1e3
+        );
+        Ok(())
     }
 
     /// Writes only what changed since the last frame.
@@ -576,7 +588,13 @@ impl Renderer {
     }
 
     /// Maps the readback buffer, waits for the GPU, and copies the image out without its padding.
-    fn read_back(&self, submission: wgpu::SubmissionIndex, rgba: &mut Vec<u8>) -> std::result::Result<(), String> {
+    /// Returns how long it waited for the GPU and how long the copy out took.
+    fn read_back(
+        &self,
+        submission: wgpu::SubmissionIndex,
+        rgba: &mut Vec<u8>,
+    ) -> std::result::Result<(std::time::Duration, std::time::Duration), String> {
+        let start = std::time::Instant::now();
         self.map_state.store(0, Ordering::Release);
         let flag = Arc::clone(&self.map_state);
         self.readback.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -609,6 +627,7 @@ impl Renderer {
                 .lost_reason()
                 .unwrap_or_else(|| "mapping the readback buffer failed".into()));
         }
+        let waited = start.elapsed();
         {
             let view = self
                 .readback
@@ -617,7 +636,7 @@ impl Renderer {
             strip_and_unpremultiply(&view, self.width, self.height, self.padded_row, rgba);
         }
         self.readback.unmap();
-        Ok(())
+        Ok((waited, start.elapsed() - waited))
     }
 }
 
