@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod farm;
 pub mod frames;
 pub mod gpu;
 pub mod job;

@@ -43,6 +43,8 @@ enum Command {
     Adapters(AdapterArgs),
     /// Compare images with references (files, folders or frame patterns): exit 0 pass, 1 fail, 2 error.
     Compare(CompareArgs),
+    /// Print a job spec that renders a stage in chunks on a farm engine (see docs/farm.md).
+    Farm(FarmArgs),
 }
 
 #[derive(Args)]
@@ -94,6 +96,17 @@ struct RenderArgs {
     /// Print the plan (frames, camera, adapters, output files) and render nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Farm task: render one contiguous chunk of N frames (the one --task-index names).
+    #[arg(long, requires = "task_index")]
+    chunk: Option<usize>,
+    /// Farm task: the chunk (0-based), or `auto` for the engine's index: USDRENDER_TASK_INDEX,
+    /// SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX (0-based), SGE_TASK_ID,
+    /// LSB_JOBINDEX (1-based).
+    #[arg(long, requires = "chunk")]
+    task_index: Option<String>,
+    /// Farm task: part i of n near-equal contiguous parts (0-based), e.g. 0/4.
+    #[arg(long, conflicts_with_all = ["chunk", "task_index"])]
+    shard: Option<String>,
 }
 
 #[derive(Args)]
@@ -218,6 +231,128 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(compare::run(&args.actual, &args.expected, &opts)?))
 }
 
+/// `usdrender farm ENGINE STAGE --chunk N -o PATTERN [-- RENDER FLAGS]` (see docs/farm.md).
+#[derive(Args)]
+struct FarmArgs {
+    /// The farm engine: slurm (sbatch script), k8s (Indexed Job), openjd (Open Job Description
+    /// template), deadline (CommandLine job files), opencue (PyOutline script).
+    #[arg(value_parser = usdrender::farm::Engine::NAMES)]
+    engine: String,
+    /// The stage, as the farm's machines see it.
+    stage: PathBuf,
+    /// Frames (as for render). Default: the stage's range (the stage is opened to count them).
+    #[arg(long, short = 'f', allow_hyphen_values = true)]
+    frames: Option<String>,
+    /// Frames per task.
+    #[arg(long)]
+    chunk: usize,
+    /// Output files, as for render.
+    #[arg(short, long)]
+    output: String,
+    /// The frame log all tasks append to. Default: frames.jsonl beside the outputs.
+    #[arg(long)]
+    frame_log: Option<String>,
+    /// Most tasks running at once (Slurm %N, k8s parallelism, Deadline machine limit).
+    #[arg(long)]
+    throttle: Option<usize>,
+    /// GPUs per task (0: request none, e.g. CPU-only nodes with lavapipe).
+    #[arg(long, default_value_t = 1)]
+    gpus: u32,
+    /// The job's name.
+    #[arg(long, default_value = "usdrender")]
+    name: String,
+    /// The usdrender command on the farm's machines (or a wrapper script).
+    #[arg(long, default_value = "usdrender")]
+    program: String,
+    /// The tasks' working directory. Default: this directory (openjd: the template's folder; k8s: the image's).
+    #[arg(long)]
+    workdir: Option<String>,
+    /// Container image (k8s).
+    #[arg(long, default_value = "usdrender:latest")]
+    image: String,
+    /// Further `usdrender render` flags, after `--` (e.g. -- --width 1920 --camera /cam).
+    #[arg(last = true)]
+    render_args: Vec<String>,
+}
+
+fn farm(args: FarmArgs) -> anyhow::Result<ExitCode> {
+    use usdrender::farm::{Engine, FarmSpec};
+    let engine = Engine::from_name(&args.engine).with_context(|| format!("unknown engine {:?}", args.engine))?;
+    let stage = args.stage.to_string_lossy().into_owned();
+    let frame_log = args.frame_log.clone().unwrap_or_else(|| {
+        match std::path::Path::new(&args.output)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            Some(dir) => dir.join("frames.jsonl").to_string_lossy().into_owned(),
+            None => "frames.jsonl".into(),
+        }
+    });
+    // The tasks' command must parse: check it (and the pass-through flags) as render would.
+    let mut check = vec![
+        "usdrender",
+        "render",
+        &stage,
+        "-o",
+        &args.output,
+        "--chunk",
+        "1",
+        "--task-index",
+        "0",
+    ];
+    check.extend(["--skip-existing", "--frame-log", &frame_log]);
+    if let Some(f) = &args.frames {
+        check.extend(["--frames", f]);
+    }
+    check.extend(args.render_args.iter().map(String::as_str));
+    match Cli::try_parse_from(&check) {
+        Ok(Cli {
+            command: Command::Render(r),
+            ..
+        }) => {
+            Pattern::parse(&r.output)?;
+        }
+        Ok(_) => anyhow::bail!("the flags after -- must be usdrender render flags"),
+        Err(e) => anyhow::bail!(
+            "the render command for the tasks would not parse ({}): {e}",
+            check[2..].join(" ")
+        ),
+    }
+    let frames = match &args.frames {
+        Some(spec) => frames::parse_spec(spec)?,
+        None => {
+            let stage = LoadedStage::open(&args.stage, &OpenOptions::default())?;
+            stage
+                .timing()
+                .default_frames()
+                .map_err(|reason| anyhow::anyhow!("{}: {reason}", args.stage.display()))?
+        }
+    };
+    let workdir = match (&args.workdir, engine) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Engine::Kubernetes | Engine::OpenJd) => None,
+        (None, _) => Some(std::env::current_dir()?.to_string_lossy().into_owned()),
+    };
+    let spec = FarmSpec {
+        engine,
+        name: args.name,
+        program: args.program,
+        stage,
+        frames,
+        frames_spec: args.frames,
+        chunk: args.chunk,
+        output: args.output,
+        frame_log,
+        render_args: args.render_args,
+        workdir,
+        throttle: args.throttle,
+        gpus: args.gpus,
+        image: args.image,
+    };
+    print!("{}", spec.render()?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // wgpu-hal logs GL probing failures at error level on machines without GL drivers: noise.
@@ -242,6 +377,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Render(args) => render(args, quiet),
         Command::Compare(args) => compare(args),
+        Command::Farm(args) => farm(args),
         Command::Info(args) => {
             let open = OpenOptions {
                 session_layer: args.session_layer.clone(),
@@ -280,6 +416,13 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let output = Pattern::parse(&args.output)?;
     let format = Format::choose(args.format.as_deref(), &output)?;
     let frames = args.frames.as_deref().map(frames::parse_spec).transpose()?;
+    let task = usdrender::farm::slice_from_args(
+        args.chunk,
+        args.task_index.as_deref(),
+        args.shard.as_deref(),
+        frames.as_ref().map(Vec::len),
+        |k| std::env::var(k).ok(),
+    )?;
     let job = Job {
         stage: args.stage,
         session_layer: args.session_layer,
@@ -299,7 +442,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Existing::Refuse
         },
         retries: args.retries,
-        slice: None,
+        slice: task.as_ref().map(|(slice, _)| *slice),
     };
     if args.dry_run {
         let plan = schedule::plan(&job)?;
@@ -351,7 +494,13 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             stop: &stop,
             on_event: &mut on_event,
         },
-    )?;
+    )
+    .map_err(|e| match &task {
+        Some((_, Some(index))) => {
+            anyhow::Error::new(e).context(format!("farm task {} ({})", index.index, index.origin()))
+        }
+        _ => e.into(),
+    })?;
     progress.finish(&report);
     if let Some(e) = log_error {
         eprintln!("warning: frame log: {e:#}");
@@ -381,6 +530,20 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if report.interrupted {
         eprintln!("interrupted: frames in flight were finished; re-run with --skip-existing to render the rest");
         return Ok(ExitCode::from(signal.load(Ordering::Acquire).max(130)));
+    }
+    // A farm task (or a resume) succeeds only when every frame it covers is a whole file on disk.
+    if job.slice.is_some() || args.skip_existing {
+        let missing = usdrender::farm::missing_outputs(&job, &report);
+        let failed: Vec<f64> = report.failed.iter().map(|f| f.frame).collect();
+        let absent: Vec<String> = missing
+            .iter()
+            .filter(|f| !failed.contains(f))
+            .map(f64::to_string)
+            .collect();
+        if !absent.is_empty() {
+            eprintln!("task incomplete: no whole image for frame(s) {}", absent.join(","));
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
