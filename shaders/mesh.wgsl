@@ -57,10 +57,13 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let to_eye = globals.eye.xyz - in.world * globals.eye.w;
     let v = normalize(to_eye);
     // Meshes without usable normals fall back to the face normal (derivatives taken in uniform
-    // control flow, before any branch).
+    // control flow, before any branch), and a degenerate face to facing the viewer, so no NaN
+    // ever reaches the target. `select` picks lanes: the unused one may be inf/NaN harmlessly.
     let face = cross(dpdx(in.world), dpdy(in.world));
+    let face2 = dot(face, face);
+    let fallback = select(v, face * inverseSqrt(face2), face2 > 1e-30);
     let len2 = dot(in.normal, in.normal);
-    let n = select(normalize(face), in.normal * inverseSqrt(len2), len2 > 1e-30);
+    let n = select(fallback, in.normal * inverseSqrt(len2), len2 > 1e-30);
     // No back-face culling: the normal is flipped towards the viewer (abs of N.V), so single- and
     // double-sided surfaces both shade as their visible side. With the light at the camera,
     // N.L = N.H = N.V. abs() is continuous at silhouettes, where smooth normals can point away.

@@ -863,3 +863,53 @@ fn translucent_surfaces_composite_over_what_is_behind() {
     assert!(alone[3].abs_diff(128) <= 1, "{}: alpha {}", s.tag, alone[3]);
     assert_rgb_near(&s.tag, "opaque only", img.px(20, 32), expected([1.0, 0.0, 0.0], 1.0), 1);
 }
+
+#[test]
+fn without_msaa_edges_are_hard_and_bad_transforms_hide() {
+    // msaa 1 renders straight into the resolve target: alpha is 0 or 255, nothing between. A NaN
+    // transform draws nothing rather than garbage; a mesh without normals uses its face normal.
+    let mut flat = quad(2.0, ORANGE);
+    flat.normals.clear();
+    let scene = scene_of(
+        vec![flat],
+        vec![
+            (0, Mat4::from_rotation_z(0.52)),
+            (0, Mat4::from_translation(Vec3::splat(f32::NAN))),
+        ],
+    );
+    let Some(adapter) = adapter() else { return };
+    let tag = format!("[{}] no_msaa", adapter.summary.label());
+    let mut r = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 64,
+            height: 64,
+            msaa: 1,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    assert_eq!(r.sample_count(), 1);
+    let mut rgba = Vec::new();
+    r.render(&frame(ortho(4.0, 64, 64)), &mut rgba)
+        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let img = Image {
+        width: 64,
+        height: 64,
+        rgba,
+    };
+    assert_eq!(
+        img.count(|p| p[3] != 0 && p[3] != 255),
+        0,
+        "{tag}: partial alpha without MSAA"
+    );
+    let covered = img.covered() as f64;
+    assert!((covered - 1024.0).abs() < 40.0, "{tag}: {covered} pixels covered");
+    assert_rgb_near(
+        &tag,
+        "centre (face normal)",
+        img.px(32, 32),
+        expected([0.8, 0.3, 0.05], 1.0),
+        1,
+    );
+}
