@@ -66,7 +66,12 @@ pub fn describe(stage: &usd::Stage, graph: &Graph) -> Vec<CameraInfo> {
 
 /// Chooses the camera, in usdrender's order of rules. `None` path means the framing camera.
 pub fn choose(stage: &usd::Stage, graph: &Graph, flag: Option<&str>) -> Result<CameraChoice> {
-    let cameras: Vec<String> = camera_paths(graph).iter().map(|p| p.as_str().to_string()).collect();
+    // Only cameras that exist on the stage (not `over`, `class` or inactive ones) can be used.
+    let cameras: Vec<String> = camera_paths(graph)
+        .iter()
+        .filter(|p| graph.nodes.get(*p).is_some_and(|n| n.defined))
+        .map(|p| p.as_str().to_string())
+        .collect();
     let list = || {
         if cameras.is_empty() {
             "none".to_string()
@@ -134,7 +139,12 @@ fn render_settings_camera(stage: &usd::Stage, graph: &Graph) -> Option<String> {
     let settings: Vec<&sdf::Path> = graph
         .order
         .iter()
-        .filter(|p| graph.nodes.get(*p).is_some_and(|n| n.type_name == "RenderSettings"))
+        .filter(|p| {
+            graph
+                .nodes
+                .get(*p)
+                .is_some_and(|n| n.type_name == "RenderSettings" && n.defined)
+        })
         .collect();
     let named = super::timing::render_settings_path(stage);
     let chosen = named

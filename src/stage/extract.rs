@@ -42,6 +42,8 @@ pub struct NodeState {
     pub under_instancer: bool,
     /// The key meshes of this prim are shared under: its prototype prim for an instance proxy.
     pub key: String,
+    /// Active, loaded, defined and not abstract: a prim that can be drawn or drawn from.
+    pub defined: bool,
 }
 
 /// The composed namespace as traversed: prims in depth-first order with their inherited state.
@@ -80,16 +82,18 @@ pub struct DynMesh {
     pub computed_normals: bool,
 }
 
-/// Walks the stage once (instance proxies included) and computes inherited state.
-pub fn walk(stage: &usd::Stage, cache: &mut XformCache, purposes: &[String]) -> Graph {
+/// Walks the stage once (instance proxies included) and computes inherited state. Drawing uses
+/// [`usd::PrimPredicate::DEFAULT_PROXIES`] (active, loaded, defined, not abstract); `info` counts
+/// with [`usd::PrimPredicate::ALL`], as the corpus' pxr counts include `over` and `class` prims.
+pub fn walk(stage: &usd::Stage, cache: &mut XformCache, predicate: usd::PrimPredicate) -> Graph {
     let mut order = Vec::new();
-    if let Err(e) = stage.traverse(usd::PrimPredicate::DEFAULT_PROXIES, |p| order.push(p.clone())) {
+    if let Err(e) = stage.traverse(predicate, |p| order.push(p.clone())) {
         log::warn!("traversal stopped early: {e}");
     }
-    let _ = purposes;
     let mut nodes: HashMap<sdf::Path, NodeState> = HashMap::with_capacity(order.len());
     let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
     let root = NodeState::default();
+    let all = predicate == usd::PrimPredicate::ALL;
     for path in &order {
         let prim = match stage.prim(path.clone()) {
             Ok(p) => p,
@@ -133,6 +137,10 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, purposes: &[String]) -> 
         if let Some(pp) = parent_path {
             children.entry(pp).or_default().push(path.clone());
         }
+        let defined = !all
+            || stage
+                .prim_matches(path, usd::PrimPredicate::DEFAULT_PROXIES)
+                .unwrap_or(false);
         nodes.insert(
             path.clone(),
             NodeState {
@@ -143,6 +151,7 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, purposes: &[String]) -> 
                 xform_animated,
                 under_instancer,
                 key,
+                defined,
             },
         );
     }

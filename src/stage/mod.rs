@@ -4,6 +4,7 @@
 mod camera;
 mod extract;
 mod info;
+mod lenient;
 pub mod mesh;
 mod timing;
 mod values;
@@ -111,15 +112,37 @@ impl LoadedStage {
                     .ok_or_else(|| open_err("session layer path is not UTF-8".into()))?;
                 builder = builder.session_layer(session);
             }
-            builder.open(root).map_err(|e| open_err(e.to_string()))
+            match builder.open(root) {
+                Ok(stage) => Ok((stage, None)),
+                Err(first) => Self::open_lenient(root, options).map_err(|e| {
+                    log::debug!("lenient retry failed too: {e}");
+                    open_err(first.to_string())
+                }),
+            }
         })?;
+        let (stage, note) = stage;
         Ok(LoadedStage {
             path: path.to_path_buf(),
             stage,
-            notes: Vec::new(),
+            notes: note.into_iter().collect(),
             cache: XformCache::default(),
             extracted: None,
         })
+    }
+
+    /// Retries a text stage openusd's parser rejected, through [`lenient::LenientResolver`]; on
+    /// success, a note saying so joins the warnings.
+    fn open_lenient(root: &str, options: &OpenOptions) -> Result<(usd::Stage, Option<String>), String> {
+        let mut builder = usd::Stage::builder()
+            .schema_registry(openusd_schemas::schema_registry())
+            .resolver(lenient::LenientResolver::new());
+        if let Some(session) = options.session_layer.as_ref().and_then(|s| s.to_str()) {
+            builder = builder.session_layer(session);
+        }
+        let stage = builder.open(root).map_err(|e| e.to_string())?;
+        let note = format!("{root}: read with usdrender's lenient usda reader (pxr-accepted syntax openusd rejects)");
+        log::warn!("{note}");
+        Ok((stage, Some(note)))
     }
 
     /// The stage's timing, from its root layer (and session layer), never from sublayers.
@@ -161,7 +184,7 @@ impl LoadedStage {
 
     fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let started = std::time::Instant::now();
-        let graph = extract::walk(&self.stage, &mut self.cache, &options.purposes);
+        let graph = extract::walk(&self.stage, &mut self.cache, usd::PrimPredicate::DEFAULT_PROXIES);
         let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
         let (mut scene, plan) = extract::extract(
             &self.stage,
@@ -248,13 +271,13 @@ impl LoadedStage {
 
     fn info_inner(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
         let timing = self.timing();
-        let graph = extract::walk(&self.stage, &mut self.cache, &options.purposes);
-        let cameras = camera::describe(&self.stage, &graph);
-        let camera = match camera::choose(&self.stage, &graph, options.camera.as_deref()) {
+        let all = extract::walk(&self.stage, &mut self.cache, usd::PrimPredicate::ALL);
+        let cameras = camera::describe(&self.stage, &all);
+        let camera = match camera::choose(&self.stage, &all, options.camera.as_deref()) {
             Ok(CameraChoice { path, rule }) => serde_json::json!({ "path": path, "rule": rule.as_str() }),
             Err(e) => serde_json::json!({ "error": e.to_string() }),
         };
-        let (counts, lights) = info::count(&self.stage, &graph);
+        let (counts, lights) = info::count(&self.stage, &all);
         Ok(StageInfo {
             file: self.path.display().to_string(),
             fps: timing.fps,

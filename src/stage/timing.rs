@@ -24,6 +24,10 @@ fn layer_f64(stage: &usd::Stage, key: FieldKey) -> Option<f64> {
     layer_field(stage, key.as_str()).as_ref().and_then(values::as_f64)
 }
 
+fn legacy(stage: &usd::Stage, key: &str) -> Option<f64> {
+    layer_field(stage, key).as_ref().and_then(values::as_f64)
+}
+
 /// Timing as usdrecord sees it: tcps falls back to an authored fps, then 24 (UsdStage's rule).
 pub fn read(stage: &usd::Stage) -> Timing {
     let fps = layer_f64(stage, FieldKey::FramesPerSecond);
@@ -31,8 +35,9 @@ pub fn read(stage: &usd::Stage) -> Timing {
     Timing {
         tcps,
         fps: fps.unwrap_or(24.0),
-        start: layer_f64(stage, FieldKey::StartTimeCode),
-        end: layer_f64(stage, FieldKey::EndTimeCode),
+        // startFrame/endFrame are the pre-time-code spellings pxr still honours.
+        start: layer_f64(stage, FieldKey::StartTimeCode).or_else(|| legacy(stage, "startFrame")),
+        end: layer_f64(stage, FieldKey::EndTimeCode).or_else(|| legacy(stage, "endFrame")),
     }
 }
 

@@ -1,0 +1,301 @@
+//! A second chance for text layers openusd's usda parser rejects but pxr reads: a resolver that
+//! rewrites a few pxr-accepted spellings into the strict forms before parsing. It is used only
+//! after a plain open failed, and the stage then carries a warning saying so.
+//!
+//! Rewrites (each seen in the conformance corpus): leading-dot floats (`.5`), triple-quoted strings
+//! (`"""..."""`, `'''...'''`), `@@@...@@@` asset paths, a string where an asset is expected, a path
+//! where a token is expected, `active = 1`, and a float assigned to an `int`.
+
+use std::borrow::Cow;
+use std::io;
+use std::time::SystemTime;
+
+use openusd::ar::{Asset, AssetInfo, DefaultResolver, ResolvedPath, Resolver};
+
+/// Forwards everything to [`DefaultResolver`], but repairs `.usda` text as it is read.
+#[derive(Default)]
+pub struct LenientResolver {
+    inner: DefaultResolver,
+}
+
+impl LenientResolver {
+    pub fn new() -> LenientResolver {
+        LenientResolver {
+            inner: DefaultResolver::new(),
+        }
+    }
+}
+
+impl Resolver for LenientResolver {
+    fn create_identifier(&self, asset_path: &str, anchor: Option<&ResolvedPath>) -> String {
+        self.inner.create_identifier(asset_path, anchor)
+    }
+    fn resolve(&self, asset_path: &str) -> Option<ResolvedPath> {
+        self.inner.resolve(asset_path)
+    }
+    fn resolve_for_new_asset(&self, asset_path: &str) -> Option<ResolvedPath> {
+        self.inner.resolve_for_new_asset(asset_path)
+    }
+    fn open_asset(&self, resolved_path: &ResolvedPath) -> io::Result<Box<dyn Asset>> {
+        let mut asset = self.inner.open_asset(resolved_path)?;
+        let is_text = resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usda")
+            || resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usd");
+        if !is_text {
+            return Ok(asset);
+        }
+        let bytes = asset.read_all()?;
+        let repaired = match std::str::from_utf8(&bytes) {
+            Ok(text) if text.starts_with("#usda") => repair(text).map(String::into_bytes),
+            _ => None,
+        };
+        Ok(Box::new(io::Cursor::new(repaired.unwrap_or(bytes))))
+    }
+    fn get_extension<'a>(&self, asset_path: &'a str) -> &'a str {
+        self.inner.get_extension(asset_path)
+    }
+    fn is_context_dependent_path(&self, asset_path: &str) -> bool {
+        self.inner.is_context_dependent_path(asset_path)
+    }
+    fn in_memory_identifier<'a>(&self, asset_path: &'a str) -> Cow<'a, str> {
+        self.inner.in_memory_identifier(asset_path)
+    }
+    fn get_asset_info(&self, asset_path: &str, resolved_path: &ResolvedPath) -> AssetInfo {
+        self.inner.get_asset_info(asset_path, resolved_path)
+    }
+    fn get_modification_timestamp(&self, asset_path: &str, resolved_path: &ResolvedPath) -> Option<SystemTime> {
+        self.inner.get_modification_timestamp(asset_path, resolved_path)
+    }
+    fn identity(&self) -> String {
+        format!("usdrender-lenient:{}", self.inner.identity())
+    }
+}
+
+/// The type word of the statement a line starts (`asset`, `token`, `int`...), qualifiers skipped.
+fn statement_type(line: &str) -> &str {
+    let mut words = line.split_whitespace();
+    let mut w = words.next().unwrap_or("");
+    while matches!(w, "uniform" | "custom" | "varying" | "config") {
+        w = words.next().unwrap_or("");
+    }
+    w.trim_end_matches("[]")
+}
+
+/// Escapes raw text as the body of a double-quoted usda string.
+fn push_escaped(out: &mut String, body: &str) {
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\'') => out.push('\''),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// Finds the end of a literal opened by `delim` at `start` (the index after the delimiter),
+/// honouring backslash escapes. Returns the index of the closing delimiter.
+fn find_close(text: &str, start: usize, delim: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        // Compare bytes: `i` may sit inside a multi-byte character.
+        if bytes[i..].starts_with(delim.as_bytes()) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Rewrites pxr-accepted spellings that openusd's parser rejects; `None` when nothing changed.
+pub fn repair(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut changed = false;
+    // The statement type of the current line, found once per line (not per character: a line can
+    // hold megabytes of array values).
+    let mut kind = statement_type(text.lines().next().unwrap_or(""));
+    while i < bytes.len() {
+        let c = bytes[i];
+        let rest = &text[i..];
+        match c {
+            b'\n' => {
+                out.push('\n');
+                i += 1;
+                kind = statement_type(text[i..].lines().next().unwrap_or(""));
+            }
+            b'#' => {
+                let end = rest.find('\n').map_or(bytes.len(), |e| i + e);
+                out.push_str(&text[i..end]);
+                i = end;
+            }
+            b'"' | b'\'' if rest.starts_with("\"\"\"") || rest.starts_with("'''") => {
+                let delim = &rest[..3];
+                let Some(end) = find_close(text, i + 3, delim) else {
+                    out.push_str(rest);
+                    break;
+                };
+                out.push('"');
+                push_escaped(&mut out, &text[i + 3..end]);
+                out.push('"');
+                changed = true;
+                i = end + 3;
+            }
+            b'"' | b'\'' => {
+                let delim = if c == b'"' { "\"" } else { "'" };
+                let end = find_close(text, i + 1, delim).unwrap_or(bytes.len().saturating_sub(1));
+                let body = &text[i + 1..end.max(i + 1)];
+                if kind == "asset" && !body.contains("@@@") {
+                    // An `@` inside needs the triple delimiter.
+                    let delim = if body.contains('@') { "@@@" } else { "@" };
+                    out.push_str(delim);
+                    out.push_str(body);
+                    out.push_str(delim);
+                    changed = true;
+                } else {
+                    out.push_str(&text[i..(end + 1).min(bytes.len())]);
+                }
+                i = end + 1;
+            }
+            b'@' if rest.starts_with("@@@") => {
+                // The body ends at the first `@@@` not escaped as `\@@@`.
+                let mut end = None;
+                let mut j = i + 3;
+                while let Some(k) = text[j..].find("@@@").map(|k| j + k) {
+                    if bytes[k - 1] == b'\\' {
+                        j = k + 3;
+                    } else {
+                        end = Some(k);
+                        break;
+                    }
+                }
+                let Some(end) = end else {
+                    out.push_str(rest);
+                    break;
+                };
+                let body = text[i + 3..end].replace("\\@@@", "@@@");
+                out.push_str("@@@");
+                // openusd reads no escapes here; an `@@@` inside cannot be spelled, so it is
+                // percent-encoded (the path then resolves to nothing, which pxr's would not either
+                // unless such a file exists).
+                out.push_str(&body.replace("@@@", "%40%40%40"));
+                out.push_str("@@@");
+                changed = true;
+                i = end + 3;
+            }
+            b'@' => {
+                let end = rest[1..].find('@').map_or(bytes.len(), |e| i + 1 + e);
+                out.push_str(&text[i..(end + 1).min(bytes.len())]);
+                i = end + 1;
+            }
+            b'<' => {
+                let end = rest.find('>').map_or(bytes.len(), |e| i + e);
+                let before = out.trim_end();
+                let this_line = &before[before.rfind('\n').map_or(0, |n| n + 1)..];
+                if kind == "token" && before.ends_with('=') && !this_line.contains(".connect") {
+                    out.push('"');
+                    out.push_str(&text[i + 1..end]);
+                    out.push('"');
+                    changed = true;
+                } else {
+                    out.push_str(&text[i..(end + 1).min(bytes.len())]);
+                }
+                i = end + 1;
+            }
+            b'.' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && out.chars().last().is_some_and(|p| "=([{,:+- \t".contains(p)) =>
+            {
+                out.push_str("0.");
+                changed = true;
+                i += 1;
+            }
+            b'0'..=b'9' if kind == "int" && out.trim_end().ends_with('=') => {
+                // A float literal assigned to an int: pxr truncates it.
+                let end = rest
+                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || "+-.".contains(ch)))
+                    .map_or(bytes.len(), |e| i + e);
+                let literal = &text[i..end];
+                match literal.parse::<f64>() {
+                    Ok(v) if literal.contains(['.', 'e', 'E']) && v.is_finite() => {
+                        out.push_str(&format!("{}", v.trunc() as i64));
+                        changed = true;
+                    }
+                    _ => out.push_str(literal),
+                }
+                i = end;
+            }
+            b'a' if rest.starts_with("active")
+                && !out.chars().last().is_some_and(|p| p.is_alphanumeric() || p == '_') =>
+            {
+                // `active = 1` / `active = 0`: pxr reads an integer as a bool here.
+                let tail = &rest["active".len()..];
+                let trimmed = tail.trim_start();
+                let value = trimmed.strip_prefix('=').map(str::trim_start);
+                match value.and_then(|v| v.chars().next()).filter(|d| *d == '0' || *d == '1') {
+                    Some(d) if !value.is_some_and(|v| v[1..].starts_with(|ch: char| ch.is_ascii_alphanumeric())) => {
+                        out.push_str(if d == '1' { "active = true" } else { "active = false" });
+                        // `value` is a suffix of `text` starting at the digit.
+                        i = text.len() - value.map_or(0, str::len) + 1;
+                        changed = true;
+                    }
+                    _ => {
+                        out.push_str("active");
+                        i += "active".len();
+                    }
+                }
+            }
+            _ => {
+                let ch = rest.chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repair;
+
+    #[test]
+    fn rewrites_what_pxr_accepts() {
+        let cases = [
+            ("float[] w = [.5, 1, -.25]\n", "float[] w = [0.5, 1, -0.25]\n"),
+            ("asset a = \"tex.png\"\n", "asset a = @tex.png@\n"),
+            ("string s = \"\"\"a\n\"b\".\"\"\"\n", "string s = \"a\\n\\\"b\\\".\"\n"),
+            ("token t = </A/b.outputs:out>\n", "token t = \"/A/b.outputs:out\"\n"),
+            (
+                "def Mesh \"m\" ( active = 1) {}\n",
+                "def Mesh \"m\" ( active = true) {}\n",
+            ),
+            ("int a = 3.12\n", "int a = 3\n"),
+            ("asset f = @@@a\\@@@.png@@@\n", "asset f = @@@a%40%40%40.png@@@\n"),
+            ("asset g = 'b@a.png'\n", "asset g = @@@b@a.png@@@\n"),
+        ];
+        for (input, expected) in cases {
+            let text = format!("#usda 1.0\n{input}");
+            assert_eq!(repair(&text), Some(format!("#usda 1.0\n{expected}")), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn leaves_valid_text_alone() {
+        let text = "#usda 1.0\n# a .5 comment\ndef \"A\" (references = @./x.usda@</B.5>) { float f = 0.5\n string s = \"a .5\" }\n";
+        assert_eq!(repair(text), None);
+    }
+}

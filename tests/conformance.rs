@@ -1,0 +1,252 @@
+//! Conformance over the shared corpus: `usdrender info --json` on every stage file, compared with
+//! what Pixar's usd-core saw (`TRUTH.jsonl`). No file may panic or hang; timing and camera paths
+//! must match on every file pxr loads; mesh, point and face counts on at least 95% of them.
+//!
+//! The corpus lives outside the repository (`../shared/corpus`, or `USDRENDER_CORPUS`). Without it
+//! the test prints why and passes, except under `CI=true`, where a missing corpus is a failure.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Longest one file may take before it counts as a hang.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Share of loadable files whose mesh/point/face counts must equal pxr's.
+const COUNT_THRESHOLD: f64 = 0.95;
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("USDRENDER_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+    };
+    dir.join("TRUTH.jsonl").is_file().then_some(dir)
+}
+
+fn is_stage(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("usd" | "usda" | "usdc" | "usdz")
+    )
+}
+
+fn find_stages(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            find_stages(&p, out);
+        } else if is_stage(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// What one run of the binary gave.
+enum Outcome {
+    Hang,
+    Panic(String),
+    /// Exited without panicking: the JSON when it succeeded, else the error text.
+    Done(Result<Value, String>),
+}
+
+fn run_info(exe: &Path, file: &Path, scratch: &Path, id: usize) -> Outcome {
+    let out_path = scratch.join(format!("{id}.out"));
+    let err_path = scratch.join(format!("{id}.err"));
+    let (Ok(out), Ok(err)) = (std::fs::File::create(&out_path), std::fs::File::create(&err_path)) else {
+        return Outcome::Done(Err("cannot create scratch files".into()));
+    };
+    // Output goes to files, not pipes: a chatty child cannot block on a full pipe.
+    let child = Command::new(exe)
+        .args(["info", "--json"])
+        .arg(file)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return Outcome::Done(Err(format!("cannot start usdrender: {e}"))),
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Outcome::Hang;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Outcome::Done(Err(format!("wait failed: {e}"))),
+        }
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    if status.code() == Some(101) || stderr.contains("panicked") {
+        return Outcome::Panic(stderr.lines().take(4).collect::<Vec<_>>().join(" | "));
+    }
+    if !status.success() {
+        return Outcome::Done(Err(stderr.lines().last().unwrap_or("").to_string()));
+    }
+    Outcome::Done(serde_json::from_str(stdout.trim()).map_err(|e| format!("bad JSON: {e}")))
+}
+
+fn same_number(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => a.is_null() && b.is_null(),
+    }
+}
+
+fn camera_paths(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["path"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn corpus_info_matches_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "corpus not found (set USDRENDER_CORPUS or place it at ../shared/corpus); required under CI=true"
+        );
+        eprintln!("corpus not found at ../shared/corpus (or USDRENDER_CORPUS), skipping conformance");
+        return;
+    };
+    let truth: HashMap<String, Value> = std::fs::read_to_string(corpus.join("TRUTH.jsonl"))
+        .expect("read TRUTH.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| Some((v["file"].as_str()?.to_string(), v)))
+        .collect();
+    let mut files = Vec::new();
+    find_stages(&corpus, &mut files);
+    assert!(!files.is_empty(), "no stage files found under {}", corpus.display());
+
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_usdrender"));
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let outcome = run_info(&exe, file, &scratch, i);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, outcome));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut failures = Vec::new();
+    let mut facts_ok = 0usize;
+    let mut facts_n = 0usize;
+    let mut counts_ok = 0usize;
+    let mut count_mismatches = Vec::new();
+    for (i, outcome) in &results {
+        let rel = files[*i]
+            .strip_prefix(&corpus)
+            .unwrap_or(&files[*i])
+            .to_string_lossy()
+            .replace('\\', "/");
+        let expected = truth.get(&rel).filter(|t| t["loads"] == Value::Bool(true));
+        let info = match outcome {
+            Outcome::Hang => {
+                failures.push(format!("{rel}: hang (over {TIMEOUT:?})"));
+                continue;
+            }
+            Outcome::Panic(msg) => {
+                failures.push(format!("{rel}: panic: {msg}"));
+                continue;
+            }
+            Outcome::Done(Err(e)) => {
+                if expected.is_some() {
+                    failures.push(format!("{rel}: pxr loads it, usdrender failed: {e}"));
+                }
+                continue;
+            }
+            Outcome::Done(Ok(v)) => v,
+        };
+        let Some(t) = expected else { continue };
+        facts_n += 1;
+        let mut wrong = Vec::new();
+        for key in ["fps", "tcps", "start", "end"] {
+            if !same_number(&info[key], &t[key]) {
+                wrong.push(format!("{key} {} != pxr {}", info[key], t[key]));
+            }
+        }
+        let (ours, theirs) = (camera_paths(&info["cameras"]), camera_paths(&t["cameras"]));
+        if ours != theirs {
+            wrong.push(format!("cameras {ours:?} != pxr {theirs:?}"));
+        }
+        if wrong.is_empty() {
+            facts_ok += 1;
+        } else {
+            failures.push(format!("{rel}: {}", wrong.join("; ")));
+        }
+        let counts: Vec<String> = ["meshes", "points", "faces"]
+            .iter()
+            .filter(|k| info[**k] != t[**k])
+            .map(|k| format!("{k} {} != pxr {}", info[*k], t[*k]))
+            .collect();
+        if counts.is_empty() {
+            counts_ok += 1;
+        } else {
+            count_mismatches.push(format!("{rel}: {}", counts.join("; ")));
+        }
+    }
+
+    let share = if facts_n == 0 {
+        0.0
+    } else {
+        counts_ok as f64 / facts_n as f64
+    };
+    println!(
+        "conformance over {} stage files in {:.1?} ({} workers)",
+        results.len(),
+        started.elapsed(),
+        workers
+    );
+    println!(
+        "fps/tcps/start/end/cameras: {facts_ok}/{facts_n}; meshes/points/faces: {:.1}% ({counts_ok}/{facts_n})",
+        share * 100.0
+    );
+    for m in &count_mismatches {
+        println!("count mismatch: {m}");
+    }
+    for f in &failures {
+        println!("FAILURE: {f}");
+    }
+    assert!(facts_n > 0, "no file of the corpus matched an entry of TRUTH.jsonl");
+    assert!(
+        failures.is_empty(),
+        "{} failures (panics, hangs, timing or camera mismatches); see above",
+        failures.len()
+    );
+    assert!(
+        share >= COUNT_THRESHOLD,
+        "mesh/point/face counts match on {:.1}% of files, below {:.0}%",
+        share * 100.0,
+        COUNT_THRESHOLD * 100.0
+    );
+}
