@@ -75,6 +75,7 @@ pub fn summary_line(report: &CompareReport) -> String {
         .iter()
         .filter_map(|f| f.metrics.as_ref().map(|m| (m.flip_mean, &f.name)))
         .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(v, _)| *v > 0.0)
         .map(|(v, n)| format!("; worst FLIP mean {v:.5} ({n})"))
         .unwrap_or_default();
     let verdict = match report.verdict() {
@@ -212,9 +213,14 @@ pub fn junit_xml(report: &CompareReport) -> String {
             }
             Verdict::Fail | Verdict::Error => {
                 let tag = if f.verdict == Verdict::Fail { "failure" } else { "error" };
-                let kind = serde_json::to_value(f.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from));
+                // The failure's type: what went wrong (missing, extra, size_mismatch, unreadable), or
+                // `mismatch` for images compared and found different.
+                let kind = match f.status {
+                    super::Status::Compared => Some("mismatch".to_string()),
+                    status => serde_json::to_value(status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from)),
+                };
                 let _ = writeln!(
                     x,
                     ">\n      <{tag} message=\"{}\" type=\"{}\">{}</{tag}>\n    </testcase>",
