@@ -138,9 +138,11 @@ fn corpus_info_matches_pxr() {
     find_stages(&corpus, &mut files);
     assert!(!files.is_empty(), "no stage files found under {}", corpus.display());
 
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_usdrender"));
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
     std::fs::create_dir_all(&scratch).expect("scratch dir");
+    // Run a private copy: a build sharing the target dir may replace the binary mid-run.
+    let exe = scratch.join(format!("usdrender-{}", std::process::id()));
+    std::fs::copy(env!("CARGO_BIN_EXE_usdrender"), &exe).expect("copy the usdrender binary");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
@@ -155,6 +157,7 @@ fn corpus_info_matches_pxr() {
             });
         }
     });
+    let _ = std::fs::remove_file(&exe);
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(i, _)| *i);
 
