@@ -20,7 +20,7 @@ pub struct StageInfo {
     /// Length of the default frame list, or the reason there is none.
     pub frames: serde_json::Value,
     #[serde(rename = "upAxis")]
-    pub up_axis: &'static str,
+    pub up_axis: String,
     #[serde(rename = "metersPerUnit")]
     pub meters_per_unit: f64,
     #[serde(rename = "defaultPrim")]

@@ -16,7 +16,7 @@ use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
 use crate::frames::Timing;
-use crate::scene::{Camera, CameraChoice, FrameState, Scene, UpAxis};
+use crate::scene::{Camera, CameraChoice, FrameState, Scene};
 use crate::{Error, Result};
 
 pub use camera::CameraInfo;
@@ -159,12 +159,7 @@ impl LoadedStage {
             .map(describe_diagnostic)
             .collect();
         if let Some(name) = self.stage.default_prim() {
-            let exists = openusd::sdf::Path::abs_root()
-                .append_path(name.as_str())
-                .ok()
-                .and_then(|p| self.stage.prim(p).ok())
-                .is_some_and(|p| p.is_valid().unwrap_or(false));
-            if !exists && !name.as_str().is_empty() {
+            if self.default_prim_path().is_none() && !name.as_str().is_empty() {
                 out.push(format!(
                     "{}: defaultPrim {:?} names no prim",
                     self.path.display(),
@@ -172,8 +167,23 @@ impl LoadedStage {
                 ));
             }
         }
+        if let Some(axis) = timing::authored_up_axis(&self.stage).filter(|a| a != "Y" && a != "Z") {
+            out.push(format!(
+                "{}: upAxis {axis:?} is neither Y nor Z; Y is used",
+                self.path.display()
+            ));
+        }
         out.extend(self.notes.iter().cloned());
         out
+    }
+
+    /// The defaultPrim as a path, when it names a prim that exists (openusd returns the authored
+    /// name even when it names nothing; pxr returns no prim).
+    fn default_prim_path(&self) -> Option<String> {
+        let name = self.stage.default_prim()?;
+        let path = openusd::sdf::Path::abs_root().append_path(name.as_str()).ok()?;
+        let prim = self.stage.prim(path.clone()).ok()?;
+        prim.is_valid().unwrap_or(false).then(|| path.as_str().to_string())
     }
 
     /// Extracts static geometry and the state at `options.time`, and chooses the camera.
@@ -285,12 +295,9 @@ impl LoadedStage {
             start: timing.start,
             end: timing.end,
             frames: StageInfo::frames_value(&timing),
-            up_axis: match timing::up_axis(&self.stage) {
-                UpAxis::Y => "Y",
-                UpAxis::Z => "Z",
-            },
+            up_axis: timing::authored_up_axis(&self.stage).unwrap_or_else(|| "Y".into()),
             meters_per_unit: timing::meters_per_unit(&self.stage),
-            default_prim: self.stage.default_prim().map(|t| format!("/{}", t.as_str())),
+            default_prim: self.default_prim_path(),
             cameras,
             camera,
             meshes: counts.meshes,

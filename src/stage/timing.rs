@@ -41,16 +41,19 @@ pub fn read(stage: &usd::Stage) -> Timing {
     }
 }
 
-/// The stage's upAxis metadata (Y unless Z is authored).
-pub fn up_axis(stage: &usd::Stage) -> UpAxis {
-    match stage
+/// The upAxis token as authored (any token; only Y and Z are meaningful).
+pub fn authored_up_axis(stage: &usd::Stage) -> Option<String> {
+    stage
         .stage_metadata("upAxis")
         .ok()
         .flatten()
         .as_ref()
         .and_then(values::as_token)
-        .as_deref()
-    {
+}
+
+/// The stage's upAxis metadata (Y unless Z is authored).
+pub fn up_axis(stage: &usd::Stage) -> UpAxis {
+    match authored_up_axis(stage).as_deref() {
         Some("Z") => UpAxis::Z,
         _ => UpAxis::Y,
     }
