@@ -379,7 +379,7 @@ def SphereLight "Sun" {}
     let i = s.info(&ExtractOptions::default()).unwrap();
     assert_eq!((i.meshes, i.points, i.faces), (1, 4, 2));
     assert_eq!((i.point_instancers, i.pi_instances), (1, 3));
-    assert_eq!((i.up_axis, i.meters_per_unit), ("Z", 1.0));
+    assert_eq!((i.up_axis.as_str(), i.meters_per_unit), ("Z", 1.0));
     assert_eq!(i.lights, vec!["/Sun".to_string()]);
     assert_eq!(i.cameras.len(), 1);
     assert_eq!(i.camera["rule"], "main_cam");
