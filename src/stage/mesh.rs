@@ -167,6 +167,7 @@ pub fn build(src: &MeshSource) -> Built {
     let mut poly_points: Vec<usize> = Vec::new();
     let mut poly_vertices: Vec<u32> = Vec::new();
     let mut tris: Vec<[usize; 3]> = Vec::new();
+    let mut poly_positions: Vec<[f32; 3]> = Vec::new();
     for (face, &count) in src.face_vertex_counts.iter().enumerate() {
         if count < 0 {
             warnings.push(format!(
@@ -234,10 +235,13 @@ pub fn build(src: &MeshSource) -> Built {
             poly_vertices.push(v);
         }
         tris.clear();
-        triangulate(
-            &poly_points.iter().map(|&p| src.points[p]).collect::<Vec<_>>(),
-            &mut tris,
-        );
+        if count == 3 {
+            tris.push([0, 1, 2]);
+        } else {
+            poly_positions.clear();
+            poly_positions.extend(poly_points.iter().map(|&p| src.points[p]));
+            triangulate(&poly_positions, &mut tris);
+        }
         for &[a, b, c] in &tris {
             let (b, c) = if src.left_handed { (c, b) } else { (b, c) };
             mesh.indices
@@ -406,26 +410,45 @@ pub fn read_normals(prim: &usd::Prim, time: Time) -> Option<Primvar<[f32; 3]>> {
         .filter(|pv| !pv.values.is_empty())
 }
 
-/// displayColor and displayOpacity of any gprim.
+/// displayColor and displayOpacity of any gprim. A gprim that authors neither inherits a
+/// constant-interpolated one from its nearest ancestor, as UsdGeom primvars inherit down namespace.
 pub fn read_display(prim: &usd::Prim, time: Time) -> (Option<Primvar<[f32; 3]>>, Option<Primvar<f32>>) {
-    let colors = read_primvar(
-        prim,
-        "primvars:displayColor",
-        time,
-        Interp::Constant,
-        values::as_vec3_array,
-    );
-    let opacities = read_primvar(
-        prim,
-        "primvars:displayOpacity",
-        time,
-        Interp::Constant,
-        values::as_float_array,
-    );
-    (
-        colors.filter(|c| !c.values.is_empty()),
-        opacities.filter(|o| !o.values.is_empty()),
-    )
+    let read = |p: &usd::Prim| {
+        let colors = read_primvar(
+            p,
+            "primvars:displayColor",
+            time,
+            Interp::Constant,
+            values::as_vec3_array,
+        )
+        .filter(|c| !c.values.is_empty());
+        let opacities = read_primvar(
+            p,
+            "primvars:displayOpacity",
+            time,
+            Interp::Constant,
+            values::as_float_array,
+        )
+        .filter(|o| !o.values.is_empty());
+        (colors, opacities)
+    };
+    let (mut colors, mut opacities) = read(prim);
+    let mut ancestor = prim.parent();
+    while colors.is_none() || opacities.is_none() {
+        let Some(a) = ancestor else { break };
+        if a.path().is_abs_root() {
+            break;
+        }
+        let (c, o) = read(&a);
+        if colors.is_none() {
+            colors = c.filter(|c| c.interp == Interp::Constant);
+        }
+        if opacities.is_none() {
+            opacities = o.filter(|o| o.interp == Interp::Constant);
+        }
+        ancestor = a.parent();
+    }
+    (colors, opacities)
 }
 
 /// The constant display colour of an implicit shape (first authored value), or grey.
