@@ -9,7 +9,7 @@ struct Globals {
     view_proj: mat4x4<f32>,
     // xyz = camera position, w = 1 (perspective); xyz = unit vector towards the camera, w = 0 (orthographic).
     eye: vec4<f32>,
-    // x = ambient, y = diffuse, z = specular weight, w = specular exponent.
+    // x = ambient (added, untinted), y = diffuse, z = specular weight, w = specular exponent.
     shading: vec4<f32>,
 }
 
@@ -25,7 +25,8 @@ struct VertexIn {
     @location(4) model1: vec4<f32>,
     @location(5) model2: vec4<f32>,
     @location(6) model3: vec4<f32>,
-    // InstanceRaw.normal: cofactor columns of the model's 3x3 (w unused).
+    // InstanceRaw.normal: |det| * inverse-transpose columns of the model's 3x3; normal0.w = 1 for a
+    // double-sided mesh, normal1.w = 1 for a mirroring transform.
     @location(7) normal0: vec4<f32>,
     @location(8) normal1: vec4<f32>,
     @location(9) normal2: vec4<f32>,
@@ -36,6 +37,8 @@ struct VertexOut {
     @location(0) world: vec3<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) color: vec4<f32>,
+    // x: double-sided, y: mirrored (both 0 or 1, the same for the whole instance).
+    @location(3) @interpolate(flat) flags: vec2<f32>,
 }
 
 @vertex
@@ -48,29 +51,37 @@ fn vs_main(v: VertexIn) -> VertexOut {
     out.world = world.xyz;
     out.normal = normal_matrix * v.normal;
     out.color = v.color;
+    out.flags = vec2<f32>(v.normal0.w, v.normal1.w);
     return out;
 }
 
 @fragment
-fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
-    // Towards the viewer: from the fragment to the eye (perspective) or the fixed view axis (ortho).
-    let to_eye = globals.eye.xyz - in.world * globals.eye.w;
-    let v = normalize(to_eye);
-    // Meshes without usable normals fall back to the face normal (derivatives taken in uniform
-    // control flow, before any branch), and a degenerate face to facing the viewer, so no NaN
-    // ever reaches the target. `select` picks lanes: the unused one may be inf/NaN harmlessly.
+fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
+    // Towards the viewer (and the headlight): from the fragment to the eye (perspective) or the
+    // fixed view axis (orthographic).
+    let v = normalize(globals.eye.xyz - in.world * globals.eye.w);
+    // Whether we see the side the mesh calls its front (CCW); a mirroring transform turns it CW.
+    let facing = front_facing != (in.flags.y > 0.5);
+    // Meshes without usable normals fall back to the face normal, oriented as an authored normal
+    // would be (towards the front side); a degenerate face falls back to facing the viewer.
+    // Derivatives are taken in uniform control flow, and `select` picks lanes, so the unused lane
+    // may be inf/NaN harmlessly.
     let face = cross(dpdx(in.world), dpdy(in.world));
     let face2 = dot(face, face);
-    let fallback = select(v, face * inverseSqrt(face2), face2 > 1e-30);
+    var toward = select(v, face * inverseSqrt(face2), face2 > 1e-30);
+    toward = select(-toward, toward, dot(toward, v) >= 0.0);
+    let fallback = select(-toward, toward, facing);
     let len2 = dot(in.normal, in.normal);
-    let n = select(fallback, in.normal * inverseSqrt(len2), len2 > 1e-30);
-    // No back-face culling: the normal is flipped towards the viewer (abs of N.V), so single- and
-    // double-sided surfaces both shade as their visible side. With the light at the camera,
-    // N.L = N.H = N.V. abs() is continuous at silhouettes, where smooth normals can point away.
-    let d = min(abs(dot(n, v)), 1.0);
+    let authored = select(fallback, in.normal * inverseSqrt(len2), len2 > 1e-30);
+    // No back-face culling, and Storm's rule for the back side (as usdrecord shows it): a
+    // double-sided mesh flips its normal towards the viewer, so both sides shade alike; a
+    // single-sided mesh keeps it, so its back side gets the ambient term only (dark grey).
+    let n = select(authored, -authored, in.flags.x > 0.5 && !facing);
+    // The light sits at the camera, so N.L = N.H = N.V.
+    let d = clamp(dot(n, v), 0.0, 1.0);
     let s = globals.shading;
-    let lit = in.color.rgb * (s.x + s.y * d) + s.z * pow(d, s.w);
-    // Premultiplied: the MSAA resolve then averages correctly, and readback divides by alpha again
-    // to hand out straight alpha.
+    let lit = s.x + in.color.rgb * (s.y * d) + s.z * pow(d, s.w);
+    // Premultiplied: the MSAA resolve then averages correctly; readback divides by alpha again
+    // where straight alpha is wanted.
     return vec4<f32>(lit * in.color.a, in.color.a);
 }

@@ -299,24 +299,70 @@ fn edges_are_partially_covered_with_straight_alpha() {
             }
         }
     }
+    // usdrecord's encoding keeps the colour premultiplied: same alpha, same opaque pixels, and an
+    // edge pixel holds encode(alpha * colour).
+    let adapter = adapter().expect("adapter");
+    let mut r = Renderer::with_encoding(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            width: 64,
+            height: 64,
+            msaa: 4,
+        },
+        usdrender::gpu::ImageEncoding::UsdRecord,
+    )
+    .expect("renderer");
+    let mut pre = Vec::new();
+    r.render(&frame(ortho(4.0, 64, 64)), &mut pre).expect("render");
+    let lin = layout::headlight([0.8, 0.3, 0.05], 1.0);
+    for (p, q) in img.rgba.chunks_exact(4).zip(pre.chunks_exact(4)) {
+        assert_eq!(p[3], q[3], "{}: alpha", s.tag);
+        if p[3] == 255 {
+            assert_eq!(p, q, "{}: opaque pixels agree", s.tag);
+        } else if p[3] > 0 {
+            let a = q[3] as f32 / 255.0;
+            let want: [u8; 3] = std::array::from_fn(|i| srgb_byte(lin[i] * a));
+            assert_rgb_near(&s.tag, "premultiplied edge", [q[0], q[1], q[2], q[3]], want, 3);
+        }
+    }
     // Coverage adds up to the quad's area (4 square units = 1024 pixels).
     let area: f64 = img.rgba.chunks_exact(4).map(|p| p[3] as f64 / 255.0).sum();
     assert!((area - 1024.0).abs() < 16.0, "{}: covered area {area}", s.tag);
 }
 
 #[test]
-fn back_side_is_lit_like_the_front() {
-    // Single-sided quad turned away from the camera: not culled, lit through the flipped normal.
+fn back_sides_follow_storm_single_sided_unlit_double_sided_lit() {
+    // Turned away from the camera and not culled. As usdrecord shows it (usd-wg singleSided and
+    // doubleSided screenshots): a single-sided back gets the ambient term only, a double-sided
+    // back is lit like the front.
+    let turned = Mat4::from_rotation_y(std::f32::consts::PI);
+    for double_sided in [false, true] {
+        let mut m = quad(2.0, ORANGE);
+        m.double_sided = double_sided;
+        let scene = scene_of(vec![m], vec![(0, turned)]);
+        let Some(mut s) = setup(&format!("back_side_double_sided_{double_sided}"), &scene, 64, 64) else {
+            return;
+        };
+        let img = s.render(&frame(ortho(4.0, 64, 64)));
+        let want = if double_sided {
+            expected([0.8, 0.3, 0.05], 1.0)
+        } else {
+            expected([0.8, 0.3, 0.05], -1.0)
+        };
+        assert_rgb_near(&s.tag, "centre", img.px(32, 32), want, 1);
+        assert_eq!(img.covered(), 32 * 32, "{}", s.tag);
+    }
+    // A mirroring transform must not turn the front into a back.
     let scene = scene_of(
         vec![quad(2.0, ORANGE)],
-        vec![(0, Mat4::from_rotation_y(std::f32::consts::PI))],
+        vec![(0, Mat4::from_scale(Vec3::new(-1.0, 1.0, 1.0)))],
     );
-    let Some(mut s) = setup("back_side", &scene, 64, 64) else {
+    let Some(mut s) = setup("mirrored_front", &scene, 64, 64) else {
         return;
     };
     let img = s.render(&frame(ortho(4.0, 64, 64)));
     assert_rgb_near(&s.tag, "centre", img.px(32, 32), expected([0.8, 0.3, 0.05], 1.0), 1);
-    assert_eq!(img.covered(), 32 * 32, "{}", s.tag);
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub struct AdapterSelection {
 }
 
 /// What `--list-adapters` prints about one adapter.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AdapterSummary {
     pub index: usize,
     pub name: String,

@@ -25,31 +25,48 @@ pub struct Globals {
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct InstanceRaw {
     pub model: [[f32; 4]; 4],
-    /// Columns of the cofactor matrix of the model's upper 3x3 (w unused). The cofactor matrix is
-    /// det * inverse-transpose: the shader normalizes, and the sign does not matter because normals
-    /// are flipped towards the viewer anyway, so this stays well defined for singular (hidden, flat)
-    /// transforms where an inverse would be NaN.
+    /// xyz: columns of the cofactor matrix of the model's upper 3x3, times the sign of its
+    /// determinant. The cofactor matrix is det * inverse-transpose, so this is |det| *
+    /// inverse-transpose: right-oriented once the shader normalizes, and well defined for singular
+    /// (hidden, flat) transforms where an inverse would be NaN.
+    /// w of column 0: 1 when the mesh is double-sided. w of column 1: 1 when the transform mirrors
+    /// (negative determinant), which turns counter-clockwise front faces clockwise on screen.
     pub normal: [[f32; 4]; 3],
 }
 
 impl InstanceRaw {
-    pub fn new(model: &Mat4) -> InstanceRaw {
+    pub fn new(model: &Mat4, double_sided: bool) -> InstanceRaw {
+        if !model.is_finite() {
+            return InstanceRaw::zeroed();
+        }
         let (c0, c1, c2) = (
             model.x_axis.truncate(),
             model.y_axis.truncate(),
             model.z_axis.truncate(),
         );
-        let cof = [c1.cross(c2), c2.cross(c0), c0.cross(c1)];
-        let col = |v: Vec3| if v.is_finite() { [v.x, v.y, v.z, 0.0] } else { [0.0; 4] };
-        let model = if model.is_finite() {
-            model.to_cols_array_2d()
-        } else {
-            [[0.0; 4]; 4]
+        let det = c0.dot(c1.cross(c2));
+        let sign = if det < 0.0 { -1.0 } else { 1.0 };
+        let cof = [c1.cross(c2) * sign, c2.cross(c0) * sign, c0.cross(c1) * sign];
+        let col = |v: Vec3, w: f32| {
+            if v.is_finite() {
+                [v.x, v.y, v.z, w]
+            } else {
+                [0.0, 0.0, 0.0, w]
+            }
         };
         InstanceRaw {
-            model,
-            normal: [col(cof[0]), col(cof[1]), col(cof[2])],
+            model: model.to_cols_array_2d(),
+            normal: [
+                col(cof[0], if double_sided { 1.0 } else { 0.0 }),
+                col(cof[1], if det < 0.0 { 1.0 } else { 0.0 }),
+                col(cof[2], 0.0),
+            ],
         }
+    }
+
+    /// Whether this instance's mesh is double-sided (kept when a frame replaces the matrix).
+    pub fn double_sided(&self) -> bool {
+        self.normal[0][3] > 0.5
     }
 }
 
@@ -64,21 +81,24 @@ pub const INSTANCE_ATTRIBUTES: [wgpu::VertexAttribute; 7] = wgpu::vertex_attr_ar
     7 => Float32x4, 8 => Float32x4, 9 => Float32x4
 ];
 
-/// The headlight's terms, a stand-in for usdrecord's default look (displayColor under a camera
-/// light): a small ambient, Lambert, and a faint Blinn-Phong highlight.
-pub const AMBIENT: f32 = 0.1;
-pub const DIFFUSE: f32 = 0.85;
-pub const SPECULAR: f32 = 0.08;
+/// The headlight's terms: usdrecord's (UsdAppUtils FrameRecorder's) lighting state, as Storm's
+/// simple lighting applies it to material-less displayColor geometry: one point light at the camera
+/// (diffuse and specular 1, ambient 0.01), scene ambient 0.01, and a default material with ambient
+/// 0.2, specular 0.1, shininess 32. Per pixel that is
+/// `0.01 * 0.2 + 0.01 * 0.2 + color * N.L + 0.1 * (N.H)^32`; the ambient is not tinted by colour.
+pub const AMBIENT: f32 = 0.004;
+pub const DIFFUSE: f32 = 1.0;
+pub const SPECULAR: f32 = 0.1;
 pub const SHININESS: f32 = 32.0;
 
-/// What the shader computes for a surface of linear `color` whose (viewer-facing) normal makes
-/// `n_dot_v` with the view direction. The light sits at the camera, so the half vector is the view
+/// What the shader computes for a surface of linear `color` whose shading normal makes `n_dot_v`
+/// with the view direction (negative: turned away, ambient only). The light sits at the camera, so the half vector is the view
 /// vector and N.L = N.H = N.V. Linear, straight (not premultiplied) RGB; tests use this as the
 /// analytic answer.
 pub fn headlight(color: [f32; 3], n_dot_v: f32) -> [f32; 3] {
-    let d = n_dot_v.abs().min(1.0);
+    let d = n_dot_v.clamp(0.0, 1.0);
     let spec = SPECULAR * d.powf(SHININESS);
-    color.map(|c| c * (AMBIENT + DIFFUSE * d) + spec)
+    color.map(|c| AMBIENT + c * DIFFUSE * d + spec)
 }
 
 impl Globals {
@@ -115,22 +135,28 @@ mod tests {
             glam::Quat::from_rotation_y(0.7),
             Vec3::new(1.0, 2.0, 3.0),
         );
-        let raw = InstanceRaw::new(&m);
+        let raw = InstanceRaw::new(&m, true);
+        assert!(raw.double_sided());
         let it = glam::Mat3::from_mat4(m).inverse().transpose();
         for (i, col) in raw.normal.iter().enumerate() {
             let c = Vec3::new(col[0], col[1], col[2]);
             let det = glam::Mat3::from_mat4(m).determinant();
             assert!((c / det - it.col(i)).length() < 1e-5, "{i}: {c} vs {}", it.col(i));
         }
-        let hidden = InstanceRaw::new(&Mat4::ZERO);
+        let hidden = InstanceRaw::new(&Mat4::ZERO, false);
         assert_eq!(hidden, InstanceRaw::zeroed());
+        // A mirror keeps outward normals outward and is flagged.
+        let mirrored = InstanceRaw::new(&Mat4::from_scale(Vec3::new(-1.0, 1.0, 1.0)), false);
+        // The +x face lands at -x: its normal must point to -x (outwards) too.
+        assert_eq!(mirrored.normal[0], [-1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(mirrored.normal[1][3], 1.0);
     }
 
     #[test]
     fn headlight_facing_is_ambient_plus_diffuse_plus_specular() {
         let c = headlight([1.0, 0.5, 0.0], 1.0);
         assert!((c[0] - (AMBIENT + DIFFUSE + SPECULAR)).abs() < 1e-6);
-        assert!((c[2] - SPECULAR).abs() < 1e-6);
-        assert_eq!(headlight([1.0; 3], -0.5), headlight([1.0; 3], 0.5));
+        assert!((c[2] - (AMBIENT + SPECULAR)).abs() < 1e-6);
+        assert_eq!(headlight([1.0; 3], -0.5), [AMBIENT; 3]);
     }
 }

@@ -66,6 +66,20 @@ pub fn strip_and_unpremultiply(padded: &[u8], width: u32, height: u32, padded_ro
     }
 }
 
+/// Copies `height` rows of `width` RGBA8 pixels from `padded` into `out` as they are (resized to
+/// exactly width * height * 4, reusing its allocation).
+pub fn strip_padding(padded: &[u8], width: u32, height: u32, padded_row: u32, out: &mut Vec<u8>) {
+    let row = width as usize * 4;
+    out.clear();
+    out.resize(row * height as usize, 0);
+    for (y, dst) in out.chunks_exact_mut(row).enumerate() {
+        let start = y * padded_row as usize;
+        if let Some(src) = padded.get(start..start + row) {
+            dst.copy_from_slice(src);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,16 +10,30 @@ use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::layout::{Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
-use super::readback::{padded_bytes_per_row, strip_and_unpremultiply};
+use super::readback::{padded_bytes_per_row, strip_and_unpremultiply, strip_padding};
 use crate::scene::{FrameState, Mesh, Scene};
 use crate::{Error, Result};
 
-/// The colour target: the shader writes linear colour and the sRGB view encodes it.
+/// How rendered pixels are turned into bytes. Both are sRGB-encoded; they differ at partially
+/// covered pixels only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImageEncoding {
+    /// Straight alpha: colour divided by coverage, as PNG defines it.
+    #[default]
+    Srgb,
+    /// Premultiplied alpha, byte for byte what usdrecord writes: Storm encodes the resolved,
+    /// premultiplied colour (usd-wg's `*_usdrecord_22.08.png`: edge pixels at alpha 128 carry
+    /// encode(0.5 * colour), e.g. 149 on a face of 203). Use it to compare with usdrecord output.
+    UsdRecord,
+}
+
+/// The colour target: the shader writes linear colour and the sRGB target encodes it on store
+/// (and the MSAA resolve averages in linear space).
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 /// Reversed Z (depth 1 at near): float depth keeps its precision far from the camera.
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Colour for vertices whose mesh carries none (Hydra's fallback displayColor is a mid grey).
-const FALLBACK_COLOR: [f32; 4] = [0.18, 0.18, 0.18, 1.0];
+const FALLBACK_COLOR: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
 /// GL's `poll(wait)` gives up after ~4.29 s (shared/GPU.md pitfall 4); this many tries is minutes.
 const MAX_POLL_TRIES: u32 = 60;
 
@@ -68,6 +82,7 @@ pub struct Renderer {
     width: u32,
     height: u32,
     sample_count: u32,
+    encoding: ImageEncoding,
     opaque_pipeline: wgpu::RenderPipeline,
     translucent_pipeline: wgpu::RenderPipeline,
     globals_buffer: wgpu::Buffer,
@@ -98,6 +113,17 @@ pub struct Renderer {
 impl Renderer {
     /// Creates (or reuses) the adapter's device, builds the pipeline and uploads `scene`'s geometry.
     pub fn new(adapter: &GpuAdapter, scene: &Scene, settings: &RenderSettings) -> Result<Renderer> {
+        Renderer::with_encoding(adapter, scene, settings, ImageEncoding::default())
+    }
+
+    /// As [`Renderer::new`], with a choice of how pixels become bytes.
+    pub fn with_encoding(
+        adapter: &GpuAdapter,
+        scene: &Scene,
+        settings: &RenderSettings,
+        encoding: ImageEncoding,
+    ) -> Result<Renderer> {
+        let color_format = COLOR_FORMAT;
         let label = adapter.summary.label();
         let gpu = adapter.slot.device()?;
         let err = |reason: String| Error::Gpu {
@@ -115,7 +141,7 @@ impl Renderer {
                 settings.width, settings.height
             )));
         }
-        let sample_count = choose_sample_count(adapter, settings.msaa);
+        let sample_count = choose_sample_count(adapter, color_format, settings.msaa);
         let device = &gpu.device;
         let scope = ErrorScope::push(device);
 
@@ -200,7 +226,7 @@ impl Renderer {
                     compilation_options: Default::default(),
                     // The shader writes premultiplied colour; the resolve averages it by coverage.
                     targets: &[Some(wgpu::ColorTargetState {
-                        format: COLOR_FORMAT,
+                        format: color_format,
                         blend,
                         write_mask: wgpu::ColorWrites::ALL,
                     })],
@@ -290,7 +316,7 @@ impl Renderer {
         };
         let resolve_texture = texture(
             "resolved color",
-            COLOR_FORMAT,
+            color_format,
             1,
             wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
         );
@@ -302,7 +328,7 @@ impl Renderer {
         let msaa_view = (sample_count > 1).then(|| {
             texture(
                 "msaa color",
-                COLOR_FORMAT,
+                color_format,
                 sample_count,
                 wgpu::TextureUsages::RENDER_ATTACHMENT,
             )
@@ -339,6 +365,7 @@ impl Renderer {
             width: settings.width,
             height: settings.height,
             sample_count,
+            encoding,
             opaque_pipeline,
             translucent_pipeline,
             globals_buffer,
@@ -439,7 +466,7 @@ impl Renderer {
         let mut changed: Option<(usize, usize)> = None;
         for (slot, m) in self.dynamic_slots.iter().zip(&state.instance_transforms) {
             let Some(slot) = *slot else { continue };
-            let raw = InstanceRaw::new(m);
+            let raw = InstanceRaw::new(m, self.instance_mirror[slot].double_sided());
             if self.instance_mirror[slot] != raw {
                 self.instance_mirror[slot] = raw;
                 changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));
@@ -633,7 +660,10 @@ impl Renderer {
                 .readback
                 .get_mapped_range(..)
                 .map_err(|e| format!("reading back the image: {e}"))?;
-            strip_and_unpremultiply(&view, self.width, self.height, self.padded_row, rgba);
+            match self.encoding {
+                ImageEncoding::Srgb => strip_and_unpremultiply(&view, self.width, self.height, self.padded_row, rgba),
+                ImageEncoding::UsdRecord => strip_padding(&view, self.width, self.height, self.padded_row, rgba),
+            }
         }
         self.readback.unmap();
         Ok((waited, start.elapsed() - waited))
@@ -641,8 +671,8 @@ impl Renderer {
 }
 
 /// The highest sample count up to `wanted` that both attachments support for resolving (1 always works).
-fn choose_sample_count(adapter: &GpuAdapter, wanted: u32) -> u32 {
-    let color = adapter.slot.adapter.get_texture_format_features(COLOR_FORMAT);
+fn choose_sample_count(adapter: &GpuAdapter, color_format: wgpu::TextureFormat, wanted: u32) -> u32 {
+    let color = adapter.slot.adapter.get_texture_format_features(color_format);
     let depth = adapter.slot.adapter.get_texture_format_features(DEPTH_FORMAT);
     let resolvable = color
         .flags
@@ -748,7 +778,8 @@ impl Geometry {
             let first_slot = g.instances.len();
             for i in users {
                 slot_of_instance[i] = Some(g.instances.len());
-                g.instances.push(InstanceRaw::new(&scene.instances[i].transform));
+                g.instances
+                    .push(InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided));
             }
             g.draws.push(MeshDraw {
                 indices: first_index as u32..(first_index + index_count) as u32,
