@@ -239,6 +239,9 @@ pub fn visible_at(stage: &usd::Stage, path: &sdf::Path, time: Time) -> bool {
     })
 }
 
+/// Most drawables one PointInstancer may expand to (nested instancers included).
+const MAX_EXPANDED: usize = 5_000_000;
+
 /// A drawable found by expanding a PointInstancer: the prim, its mesh key, and its transform to
 /// the instancer's space (`None` for an instance hidden at this time).
 pub struct Expanded {
@@ -343,6 +346,14 @@ pub fn expand_instancer(
             .and_then(|s| s.get(i))
             .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
         let instance = DMat4::from_scale_rotation_translation(s, q, DVec3::from(p));
+        if out.len() + contents.len() > MAX_EXPANDED {
+            // Nested instancers multiply: a file must not be able to exhaust memory this way.
+            warnings.push(format!(
+                "{}: more than {MAX_EXPANDED} instances; the rest are not drawn",
+                pi.path()
+            ));
+            break;
+        }
         for e in contents {
             out.push(Expanded {
                 prim: e.prim.clone(),
