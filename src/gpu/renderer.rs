@@ -656,10 +656,14 @@ impl Renderer {
         }
         let waited = start.elapsed();
         {
-            let view = self
-                .readback
-                .get_mapped_range(..)
-                .map_err(|e| format!("reading back the image: {e}"))?;
+            let view = match self.readback.get_mapped_range(..) {
+                Ok(view) => view,
+                Err(e) => {
+                    // Leave the buffer unmapped so the next frame can map it again.
+                    self.readback.unmap();
+                    return Err(format!("reading back the image: {e}"));
+                }
+            };
             match self.encoding {
                 ImageEncoding::Srgb => strip_and_unpremultiply(&view, self.width, self.height, self.padded_row, rgba),
                 ImageEncoding::UsdRecord => strip_padding(&view, self.width, self.height, self.padded_row, rgba),
