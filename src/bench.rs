@@ -1,0 +1,537 @@
+//! `usdrender bench`: frames per second per adapter and all together, for render only, render +
+//! readback, and end to end (the real `render` pipeline with encoding), with a JSON report that later
+//! runs can be compared against.
+//!
+//! The stage is loaded and every benchmark frame evaluated once, before any timing. Warm-up frames
+//! are rendered first and left out of every figure. End-to-end runs go through [`schedule::run_with`],
+//! the same code as `usdrender render`, timed from its `Started` event (stage load excluded).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gpu::{self, AdapterSelection, GpuAdapter, RenderSettings, Renderer};
+use crate::job::{Existing, Job};
+use crate::output::Format;
+use crate::scene::FrameState;
+use crate::schedule::{self, Control, Event};
+use crate::stage::{ExtractOptions, LoadedStage, OpenOptions};
+use crate::{Error, Result};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub stage: PathBuf,
+    /// Frames to render (time codes); `None`: the stage's default range.
+    pub frames: Option<Vec<f64>>,
+    pub width: u32,
+    pub height: u32,
+    pub adapters: AdapterSelection,
+    /// Frames rendered before timing starts, per run.
+    pub warmup: usize,
+    /// Timed frames per run (the frame list repeats when shorter).
+    pub count: usize,
+    /// End to end: encode and write PNGs (`true`), or encode only (`false`, `--no-write`).
+    pub write: bool,
+    /// Where end-to-end frames go (a temporary folder by default); emptied before each run.
+    pub scratch: PathBuf,
+    /// Skip the end-to-end runs.
+    pub skip_end_to_end: bool,
+}
+
+/// Timing of one measurement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Figures {
+    pub frames: usize,
+    pub fps: f64,
+    pub ms_median: f64,
+    pub ms_p95: f64,
+    /// GPU time of the render pass from timestamp queries, where the adapter has them.
+    pub gpu_ms_median: Option<f64>,
+}
+
+/// One set of adapters measured together (or one adapter alone).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Run {
+    /// "alone" or "together".
+    pub mode: String,
+    pub adapters: Vec<String>,
+    pub render_only: Figures,
+    pub render_readback: Figures,
+    pub end_to_end: Option<Figures>,
+}
+
+/// The whole report, as written by `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub usdrender: String,
+    pub machine: Machine,
+    pub settings: Settings,
+    pub scene: SceneStats,
+    pub adapters: Vec<gpu::AdapterSummary>,
+    pub runs: Vec<Run>,
+    /// Together / sum of alone, per measurement (present with two or more adapters).
+    pub scaling: Option<Scaling>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub hostname: String,
+    pub cpus: usize,
+    pub os: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub stage: String,
+    pub width: u32,
+    pub height: u32,
+    pub msaa: u32,
+    pub warmup: usize,
+    pub count: usize,
+    pub format: String,
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SceneStats {
+    pub meshes: usize,
+    pub instances: usize,
+    pub triangles_per_frame: u64,
+    pub dynamic_instances: usize,
+    pub dynamic_meshes: usize,
+    pub load_seconds: f64,
+    pub evaluate_ms_per_frame: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scaling {
+    pub render_only: f64,
+    pub render_readback: f64,
+    pub end_to_end: Option<f64>,
+}
+
+/// Median and 95th percentile (nearest rank) of `ms`, in place.
+fn percentiles(ms: &mut [f64]) -> (f64, f64) {
+    if ms.is_empty() {
+        return (0.0, 0.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    (at(0.5), at(0.95))
+}
+
+fn figures(frames: usize, seconds: f64, mut ms: Vec<f64>, mut gpu_ms: Vec<f64>) -> Figures {
+    let (ms_median, ms_p95) = percentiles(&mut ms);
+    Figures {
+        frames,
+        fps: if seconds > 0.0 { frames as f64 / seconds } else { 0.0 },
+        ms_median,
+        ms_p95,
+        gpu_ms_median: if gpu_ms.is_empty() {
+            None
+        } else {
+            Some(percentiles(&mut gpu_ms).0)
+        },
+    }
+}
+
+/// Runs every measurement and returns the report.
+pub fn run(options: &BenchOptions) -> Result<BenchReport> {
+    let t0 = Instant::now();
+    let mut stage = LoadedStage::open(&options.stage, &OpenOptions::default())?;
+    let frames = match &options.frames {
+        Some(f) => f.clone(),
+        None => stage.timing().default_frames().map_err(|reason| Error::Timing {
+            path: options.stage.clone(),
+            reason,
+        })?,
+    };
+    if frames.is_empty() || options.count == 0 {
+        return Err(Error::Option("bench needs at least one frame".into()));
+    }
+    let scene = stage.extract(&ExtractOptions {
+        time: frames[0],
+        ..ExtractOptions::default()
+    })?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let states: Vec<FrameState> = frames
+        .iter()
+        .map(|&f| stage.evaluate(&scene, f))
+        .collect::<Result<_>>()?;
+    let evaluate_ms_per_frame = t1.elapsed().as_secs_f64() * 1e3 / states.len() as f64;
+    let adapters = gpu::select_adapters(&options.adapters)?;
+    let settings = RenderSettings {
+        width: options.width,
+        height: options.height,
+        msaa: 4,
+    };
+    log::info!(
+        "bench: {} frames evaluated, {} triangles per frame, {} adapter(s)",
+        states.len(),
+        scene.drawn_triangles(),
+        adapters.len()
+    );
+
+    let mut runs = Vec::new();
+    // Each adapter alone, then all together (when there are several).
+    let mut groups: Vec<Vec<usize>> = (0..adapters.len()).map(|i| vec![i]).collect();
+    if adapters.len() > 1 {
+        groups.push((0..adapters.len()).collect());
+    }
+    for group in &groups {
+        let chosen: Vec<&GpuAdapter> = group.iter().map(|&i| &adapters[i]).collect();
+        let names: Vec<String> = chosen
+            .iter()
+            .map(|a| format!("{} [{}]", a.summary.name, a.summary.backend))
+            .collect();
+        log::info!("bench: {}", names.join(" + "));
+        let render_only = measure_direct(&chosen, &scene, &settings, &states, options, false)?;
+        let render_readback = measure_direct(&chosen, &scene, &settings, &states, options, true)?;
+        let end_to_end = if options.skip_end_to_end {
+            None
+        } else {
+            Some(measure_end_to_end(&chosen, &frames, options)?)
+        };
+        runs.push(Run {
+            mode: if group.len() == 1 && adapters.len() > 1 || adapters.len() == 1 {
+                "alone"
+            } else {
+                "together"
+            }
+            .to_string(),
+            adapters: names,
+            render_only,
+            render_readback,
+            end_to_end,
+        });
+    }
+    let scaling = scaling(&runs);
+    Ok(BenchReport {
+        usdrender: env!("CARGO_PKG_VERSION").to_string(),
+        machine: Machine {
+            hostname: std::fs::read_to_string("/etc/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: std::env::consts::OS.to_string(),
+        },
+        settings: Settings {
+            stage: options.stage.display().to_string(),
+            width: options.width,
+            height: options.height,
+            msaa: settings.msaa,
+            warmup: options.warmup,
+            count: options.count,
+            format: "png".into(),
+            write: options.write,
+        },
+        scene: SceneStats {
+            meshes: scene.meshes.len(),
+            instances: scene.instances.len(),
+            triangles_per_frame: scene.drawn_triangles(),
+            dynamic_instances: scene.dynamic_instances.len(),
+            dynamic_meshes: scene.dynamic_meshes.len(),
+            load_seconds,
+            evaluate_ms_per_frame,
+        },
+        adapters: adapters.iter().map(|a| a.summary.clone()).collect(),
+        runs,
+        scaling,
+    })
+}
+
+/// Together / sum of alone for each measurement.
+fn scaling(runs: &[Run]) -> Option<Scaling> {
+    let together = runs.iter().find(|r| r.mode == "together")?;
+    let alone: Vec<&Run> = runs.iter().filter(|r| r.mode == "alone").collect();
+    let ratio = |get: &dyn Fn(&Run) -> Option<f64>| -> Option<f64> {
+        let sum: f64 = alone.iter().map(|r| get(r)).sum::<Option<f64>>()?;
+        Some(get(together)? / sum)
+    };
+    Some(Scaling {
+        render_only: ratio(&|r| Some(r.render_only.fps))?,
+        render_readback: ratio(&|r| Some(r.render_readback.fps))?,
+        end_to_end: ratio(&|r| r.end_to_end.as_ref().map(|f| f.fps)),
+    })
+}
+
+/// Render only (`readback == false`) or render + readback, one thread per adapter rendering the
+/// benchmark frames round-robin, all started together.
+fn measure_direct(
+    adapters: &[&GpuAdapter],
+    scene: &crate::scene::Scene,
+    settings: &RenderSettings,
+    states: &[FrameState],
+    options: &BenchOptions,
+    readback: bool,
+) -> Result<Figures> {
+    let mut renderers: Vec<Renderer> = adapters
+        .iter()
+        .map(|a| Renderer::new(a, scene, settings))
+        .collect::<Result<_>>()?;
+    let barrier = std::sync::Barrier::new(renderers.len());
+    let results: Vec<Result<(Vec<f64>, Vec<f64>, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = renderers
+            .iter_mut()
+            .map(|r| {
+                let barrier = &barrier;
+                s.spawn(move || -> Result<(Vec<f64>, Vec<f64>, f64)> {
+                    let mut pixels = Vec::new();
+                    let mut frame = |r: &mut Renderer, i: usize| -> Result<()> {
+                        let state = &states[i % states.len()];
+                        if readback {
+                            r.render(state, &mut pixels)
+                        } else {
+                            r.render_only(state)
+                        }
+                    };
+                    for i in 0..options.warmup {
+                        frame(r, i)?;
+                    }
+                    barrier.wait();
+                    let start = Instant::now();
+                    let (mut ms, mut gpu_ms) = (Vec::with_capacity(options.count), Vec::new());
+                    for i in 0..options.count {
+                        let t = Instant::now();
+                        frame(r, options.warmup + i)?;
+                        ms.push(t.elapsed().as_secs_f64() * 1e3);
+                        if let Some(g) = r.last_gpu_ms() {
+                            gpu_ms.push(g);
+                        }
+                    }
+                    Ok((ms, gpu_ms, start.elapsed().as_secs_f64()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Option("a bench thread panicked".into())))
+            })
+            .collect()
+    });
+    let (mut ms, mut gpu_ms, mut wall) = (Vec::new(), Vec::new(), 0f64);
+    for r in results {
+        let (m, g, w) = r?;
+        ms.extend(m);
+        gpu_ms.extend(g);
+        wall = wall.max(w);
+    }
+    Ok(figures(ms.len(), wall, ms, gpu_ms))
+}
+
+/// The real pipeline (`schedule::run_with`) on these adapters, writing PNGs into the scratch
+/// folder (or encoding only), timed from its start event; the first `warmup` frames are left out.
+fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchOptions) -> Result<Figures> {
+    let _ = std::fs::remove_dir_all(&options.scratch);
+    let total = options.warmup + options.count;
+    // Frame numbers 0..total name the files; frame n shows time code frames[n % len], so short
+    // ranges repeat without two frames sharing a file name.
+    let pattern = options.scratch.join("bench.#########.png");
+    let mut job = Job::new(&options.stage, &pattern.to_string_lossy())?;
+    job.frames = Some((0..total).map(|n| n as f64).collect());
+    job.cycle = Some(frames.to_vec());
+    job.width = options.width;
+    job.height = Some(options.height);
+    job.format = Format::Png;
+    job.existing = Existing::Overwrite;
+    job.write = options.write;
+    job.adapters = AdapterSelection {
+        spec: Some(
+            adapters
+                .iter()
+                .map(|a| a.summary.index.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ..options.adapters.clone()
+    };
+    let stop = AtomicBool::new(false);
+    let mut started: Option<Instant> = None;
+    let mut done: Vec<Instant> = Vec::with_capacity(total);
+    let mut render_ms = Vec::with_capacity(total);
+    let mut failed = 0usize;
+    let mut on_event = |e: Event<'_>| match e {
+        Event::Started { .. } => started = Some(Instant::now()),
+        Event::Frame(o) => {
+            done.push(Instant::now());
+            render_ms.push(o.render_ms);
+            failed += o.error.is_some() as usize;
+        }
+    };
+    schedule::run_with(
+        &job,
+        Control {
+            stop: &stop,
+            on_event: &mut on_event,
+        },
+    )?;
+    let _ = std::fs::remove_dir_all(&options.scratch);
+    if failed > 0 {
+        return Err(Error::Option(format!("{failed} frame(s) failed in the end-to-end run")));
+    }
+    let from = if options.warmup > 0 {
+        done.get(options.warmup - 1).copied()
+    } else {
+        started
+    };
+    let (Some(from), Some(&to)) = (from, done.last()) else {
+        return Err(Error::Option("the end-to-end run rendered nothing".into()));
+    };
+    let timed = done.len().saturating_sub(options.warmup);
+    // Per-frame figures: intervals between completions (what a user waits per frame).
+    let mut intervals: Vec<f64> = done
+        .windows(2)
+        .skip(options.warmup.saturating_sub(1))
+        .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+        .collect();
+    if intervals.is_empty() {
+        intervals.push((to - from).as_secs_f64() * 1e3);
+    }
+    let (ms_median, ms_p95) = percentiles(&mut intervals);
+    Ok(Figures {
+        frames: timed,
+        fps: timed as f64 / (to - from).as_secs_f64().max(1e-9),
+        ms_median,
+        ms_p95,
+        gpu_ms_median: None,
+    })
+}
+
+/// A readable table of the report.
+pub fn table(report: &BenchReport) -> String {
+    let mut out = String::new();
+    let s = &report.scene;
+    out.push_str(&format!(
+        "{} at {}x{}: {} meshes, {} instances, {} triangles/frame; load {:.2} s, evaluate {:.2} ms/frame\n",
+        report.settings.stage,
+        report.settings.width,
+        report.settings.height,
+        s.meshes,
+        s.instances,
+        s.triangles_per_frame,
+        s.load_seconds,
+        s.evaluate_ms_per_frame
+    ));
+    out.push_str(&format!(
+        "{:<10} {:<36} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+        "mode", "adapters", "render fps", "ms med", "ms p95", "gpu ms", "+readback", "end2end"
+    ));
+    for r in &report.runs {
+        out.push_str(&format!(
+            "{:<10} {:<36} {:>10.1} {:>10.2} {:>10.2} {:>10} {:>10.1} {:>10}\n",
+            r.mode,
+            truncate(&r.adapters.join(" + "), 36),
+            r.render_only.fps,
+            r.render_only.ms_median,
+            r.render_only.ms_p95,
+            r.render_only.gpu_ms_median.map_or("-".into(), |g| format!("{g:.2}")),
+            r.render_readback.fps,
+            r.end_to_end.as_ref().map_or("-".into(), |f| format!("{:.1}", f.fps)),
+        ));
+    }
+    if let Some(sc) = &report.scaling {
+        out.push_str(&format!(
+            "scaling (together / sum of alone): render {:.3}, +readback {:.3}, end to end {}\n",
+            sc.render_only,
+            sc.render_readback,
+            sc.end_to_end.map_or("-".into(), |e| format!("{e:.3}"))
+        ));
+    }
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+/// Ratios of this report's frames per second to an older one's, run by run (matched by mode and
+/// adapters).
+pub fn compare(new: &BenchReport, old: &BenchReport) -> String {
+    let mut out = String::from("ratios new / old (frames per second):\n");
+    for r in &new.runs {
+        let Some(o) = old.runs.iter().find(|o| o.mode == r.mode && o.adapters == r.adapters) else {
+            out.push_str(&format!(
+                "{:<10} {}: not in the old report\n",
+                r.mode,
+                r.adapters.join(" + ")
+            ));
+            continue;
+        };
+        let e2e = match (&r.end_to_end, &o.end_to_end) {
+            (Some(a), Some(b)) if b.fps > 0.0 => format!("{:.3}", a.fps / b.fps),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<10} {:<36} render {:.3}  +readback {:.3}  end to end {}\n",
+            r.mode,
+            truncate(&r.adapters.join(" + "), 36),
+            r.render_only.fps / o.render_only.fps.max(1e-12),
+            r.render_readback.fps / o.render_readback.fps.max(1e-12),
+            e2e
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figs(fps: f64) -> Figures {
+        Figures {
+            frames: 10,
+            fps,
+            ms_median: 1.0,
+            ms_p95: 2.0,
+            gpu_ms_median: None,
+        }
+    }
+
+    fn run(mode: &str, adapters: &[&str], fps: f64) -> Run {
+        Run {
+            mode: mode.into(),
+            adapters: adapters.iter().map(|s| s.to_string()).collect(),
+            render_only: figs(fps),
+            render_readback: figs(fps / 2.0),
+            end_to_end: Some(figs(fps / 4.0)),
+        }
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentiles(&mut v), (50.0, 95.0));
+        assert_eq!(percentiles(&mut [7.0]), (7.0, 7.0));
+        assert_eq!(percentiles(&mut []), (0.0, 0.0));
+    }
+
+    #[test]
+    fn scaling_is_together_over_sum_of_alone() {
+        let runs = vec![
+            run("alone", &["a"], 100.0),
+            run("alone", &["b"], 50.0),
+            run("together", &["a", "b"], 135.0),
+        ];
+        let s = scaling(&runs).unwrap();
+        assert!((s.render_only - 0.9).abs() < 1e-12);
+        assert!((s.render_readback - 0.9).abs() < 1e-12);
+        assert!((s.end_to_end.unwrap() - 0.9).abs() < 1e-12);
+        assert!(scaling(&runs[..1]).is_none(), "no together run, no scaling");
+    }
+
+    #[test]
+    fn figures_from_samples() {
+        let f = figures(4, 2.0, vec![4.0, 1.0, 3.0, 2.0], vec![]);
+        assert_eq!((f.fps, f.ms_median, f.ms_p95, f.gpu_ms_median), (2.0, 2.0, 4.0, None));
+    }
+}
