@@ -386,7 +386,7 @@ pub fn plan(job: &Job) -> Result<Plan> {
     };
     let frames = job.task_frames(frames)?;
     job.output.check_frames(&frames)?;
-    let first = frames.first().copied().unwrap_or(0.0);
+    let first = job.time_of(frames.first().copied().unwrap_or(0.0));
     let scene = stage.extract(&ExtractOptions {
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
@@ -498,7 +498,7 @@ fn stage_thread(
             }
         };
         let frames = job.task_frames(frames)?;
-        let first = frames.first().copied().unwrap_or(0.0);
+        let first = job.time_of(frames.first().copied().unwrap_or(0.0));
         let extract = ExtractOptions {
             camera: job.camera.clone(),
             purposes: job.purposes.clone(),
@@ -624,21 +624,17 @@ fn render_worker(
                 let _ = credit_rx.try_recv();
                 rendered += 1;
                 let (free_tx, outcome_tx) = (free_tx.clone(), outcome_tx.clone());
-                let (format, width, height, frame, adapter) =
-                    (job.format, settings.width, settings.height, task.frame, name.clone());
+                let (format, width, height, frame, adapter, write) =
+                    (job.format, settings.width, settings.height, task.frame, name.clone(), job.write);
                 // Encoding runs on the CPU pool while this adapter renders the next frame.
                 rayon::spawn(move || {
-                    let error = output::write_frame(
-                        &path,
-                        format,
-                        Frame {
-                            width,
-                            height,
-                            rgba: &pixels,
-                        },
-                    )
-                    .err()
-                    .map(|e| e.to_string());
+                    let image = Frame::rgba8(width, height, &pixels);
+                    let written = if write {
+                        output::write_frame(&path, format, image)
+                    } else {
+                        output::encode_and_discard(format, image, &path)
+                    };
+                    let error = written.err().map(|e| e.to_string());
                     match &error {
                         None => log::info!("frame {frame} on {adapter}: {render_ms:.1} ms -> {}", path.display()),
                         Some(e) => log::error!("frame {frame}: {e}"),

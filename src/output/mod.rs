@@ -51,12 +51,42 @@ impl Format {
     }
 }
 
-/// One rendered frame: tightly packed RGBA8, sRGB-encoded colour, straight alpha.
+/// One rendered frame as the GPU module hands it over: rows tightly packed, top row first.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
     pub width: u32,
     pub height: u32,
+    /// RGBA8 with sRGB-encoded colour and straight alpha (what 8-bit formats store).
     pub rgba: &'a [u8],
+    /// The same image in linear light, straight alpha, 4 floats a pixel, when the job asked for
+    /// more than 8 bits (16-bit PNG, EXR); `None` otherwise.
+    pub linear: Option<&'a [f32]>,
+    /// Extra outputs (depth, normal, primId, instanceId), when the job asked for them.
+    pub aovs: &'a [Aov<'a>],
+}
+
+/// An arbitrary output variable: one or more channels per pixel, rows tightly packed.
+#[derive(Debug, Clone, Copy)]
+pub struct Aov<'a> {
+    /// `depth`, `normal`, `primId` or `instanceId`.
+    pub name: &'a str,
+    /// Channel names as written to EXR (`Z`; `N.x N.y N.z`; `primId`).
+    pub channels: &'a [&'a str],
+    pub data: AovData<'a>,
+}
+
+/// An AOV's samples, `channels.len()` per pixel.
+#[derive(Debug, Clone, Copy)]
+pub enum AovData<'a> {
+    F32(&'a [f32]),
+    U32(&'a [u32]),
+}
+
+impl<'a> Frame<'a> {
+    /// An 8-bit frame with nothing else.
+    pub fn rgba8(width: u32, height: u32, rgba: &'a [u8]) -> Frame<'a> {
+        Frame { width, height, rgba, linear: None, aovs: &[] }
+    }
 }
 
 /// Encodes `frame` as `format` and writes it to `path` atomically. The folder must exist.
