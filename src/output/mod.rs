@@ -85,7 +85,13 @@ pub enum AovData<'a> {
 impl<'a> Frame<'a> {
     /// An 8-bit frame with nothing else.
     pub fn rgba8(width: u32, height: u32, rgba: &'a [u8]) -> Frame<'a> {
-        Frame { width, height, rgba, linear: None, aovs: &[] }
+        Frame {
+            width,
+            height,
+            rgba,
+            linear: None,
+            aovs: &[],
+        }
     }
 }
 
@@ -280,16 +286,7 @@ mod tests {
         let (w, h) = (333, 7);
         let rgba = gradient(w, h);
         let path = d.join("f.png");
-        write_frame(
-            &path,
-            Format::Png,
-            Frame {
-                width: w,
-                height: h,
-                rgba: &rgba,
-            },
-        )
-        .unwrap();
+        write_frame(&path, Format::Png, Frame::rgba8(w, h, &rgba)).unwrap();
         let back = image::open(&path).unwrap().to_rgba8();
         assert_eq!(back.dimensions(), (w, h));
         assert_eq!(back.into_raw(), rgba);
@@ -304,16 +301,7 @@ mod tests {
         let rgba = gradient(16, 9);
         for (ext, format) in [("jpg", Format::Jpeg), ("exr", Format::Exr), ("tif", Format::Tiff)] {
             let path = d.join(format!("f.{ext}"));
-            write_frame(
-                &path,
-                format,
-                Frame {
-                    width: 16,
-                    height: 9,
-                    rgba: &rgba,
-                },
-            )
-            .unwrap();
+            write_frame(&path, format, Frame::rgba8(16, 9, &rgba)).unwrap();
             let img = image::open(&path).unwrap_or_else(|e| panic!("{ext}: {e}"));
             assert_eq!((img.width(), img.height()), (16, 9), "{ext}");
         }
@@ -324,16 +312,7 @@ mod tests {
         let d = tempdir("partial");
         let rgba = gradient(64, 64);
         let path = d.join("f.png");
-        write_frame(
-            &path,
-            Format::Png,
-            Frame {
-                width: 64,
-                height: 64,
-                rgba: &rgba,
-            },
-        )
-        .unwrap();
+        write_frame(&path, Format::Png, Frame::rgba8(64, 64, &rgba)).unwrap();
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(!is_complete_image(&path));
@@ -346,16 +325,7 @@ mod tests {
     fn a_failed_write_leaves_neither_file_nor_temporary() {
         let d = tempdir("fail");
         let path = d.join("f.png");
-        let err = write_frame(
-            &path,
-            Format::Png,
-            Frame {
-                width: 4,
-                height: 4,
-                rgba: &[0; 3],
-            },
-        )
-        .unwrap_err();
+        let err = write_frame(&path, Format::Png, Frame::rgba8(4, 4, &[0; 3])).unwrap_err();
         assert!(err.to_string().contains("f.png"), "{err}");
         let e = write_atomically(&path, |_| Err((path.clone(), "boom".into()))).unwrap_err();
         assert!(e.to_string().contains("boom"));
