@@ -47,13 +47,13 @@ const LENS_ATTRS: [&str; 7] = [
 ];
 
 /// Describes each camera for `info`.
-pub fn describe(stage: &usd::Stage, graph: &Graph) -> Vec<CameraInfo> {
+pub fn describe(stage: &usd::Stage, graph: &Graph, cache: &mut XformCache) -> Vec<CameraInfo> {
     camera_paths(graph)
         .into_iter()
         .filter_map(|path| {
             let prim = stage.prim(path.clone()).ok()?;
-            let animated = graph.nodes.get(&path).is_some_and(|n| n.xform_animated)
-                || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
+            let animated =
+                extract::transform_chain_varies(cache, &prim) || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
             Some(CameraInfo {
                 path: path.as_str().to_string(),
                 projection: values::token_attr(&prim, "projection", None).unwrap_or_else(|| "perspective".into()),

@@ -82,10 +82,23 @@ pub struct DynMesh {
     pub computed_normals: bool,
 }
 
-/// Walks the stage once (instance proxies included) and computes inherited state. Drawing uses
-/// [`usd::PrimPredicate::DEFAULT_PROXIES`] (active, loaded, defined, not abstract); `info` counts
-/// with [`usd::PrimPredicate::ALL`], as the corpus' pxr counts include `over` and `class` prims.
-pub fn walk(stage: &usd::Stage, cache: &mut XformCache, predicate: usd::PrimPredicate) -> Graph {
+/// Why the stage is walked, which decides how much is computed per prim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// For drawing: prims that are active, loaded, defined and not abstract, with inherited
+    /// visibility, purpose and transform animation.
+    Draw,
+    /// For `info`: every composed prim (`over` and `class` included, as the corpus' pxr counts
+    /// are), with only the type name; cheap, since it is all `info` needs.
+    Count,
+}
+
+/// Walks the stage once (instance proxies included) and computes inherited state.
+pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
+    let predicate = match mode {
+        Walk::Draw => usd::PrimPredicate::DEFAULT_PROXIES,
+        Walk::Count => usd::PrimPredicate::ALL,
+    };
     let mut order = Vec::new();
     if let Err(e) = stage.traverse(predicate, |p| order.push(p.clone())) {
         log::warn!("traversal stopped early: {e}");
@@ -93,12 +106,8 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, predicate: usd::PrimPred
     let mut nodes: HashMap<sdf::Path, NodeState> = HashMap::with_capacity(order.len());
     let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
     let root = NodeState::default();
-    let all = predicate == usd::PrimPredicate::ALL;
     for path in &order {
-        let prim = match stage.prim(path.clone()) {
-            Ok(p) => p,
-            Err(_) => continue,
-        };
+        let Ok(prim) = stage.prim(path.clone()) else { continue };
         let parent_path = path.parent();
         let parent = parent_path.as_ref().and_then(|p| nodes.get(p)).unwrap_or(&root);
         let type_name = prim
@@ -107,55 +116,75 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, predicate: usd::PrimPred
             .flatten()
             .map(|t| t.as_str().to_string())
             .unwrap_or_default();
-        let vis_attr = values::token_attr(&prim, "visibility", None);
-        let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
-        let invisible = parent.invisible || vis_attr.as_deref() == Some("invisible");
-        let purpose = match &parent.purpose {
-            Some(p) => Some(p.clone()),
-            None => {
-                let attr = prim.attribute("purpose");
-                if attr.has_authored_value().unwrap_or(false) {
-                    values::token_attr(&prim, "purpose", None)
-                } else {
-                    None
-                }
-            }
-        };
-        let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
-        let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
-        let xform_animated = own_animated || (!resets && parent.xform_animated);
-        let under_instancer = parent.under_instancer || parent.type_name == "PointInstancer";
-        let key = match prim.is_instance_proxy() {
+        let proxy_key = || match prim.is_instance_proxy() {
             Ok(true) => prim
                 .prim_in_prototype()
                 .ok()
                 .flatten()
-                .map(|p| p.path().as_str().to_string())
-                .unwrap_or_else(|| path.as_str().to_string()),
-            _ => path.as_str().to_string(),
+                .map(|p| p.path().as_str().to_string()),
+            _ => None,
+        };
+        let node = match mode {
+            Walk::Count => {
+                // Only cameras and render settings need more: whether they are usable.
+                let special = type_name == "Camera" || type_name == "RenderSettings";
+                NodeState {
+                    key: if special { proxy_key() } else { None }.unwrap_or_else(|| path.as_str().to_string()),
+                    defined: special
+                        && stage
+                            .prim_matches(path, usd::PrimPredicate::DEFAULT_PROXIES)
+                            .unwrap_or(false),
+                    type_name,
+                    ..NodeState::default()
+                }
+            }
+            Walk::Draw => {
+                let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
+                let invisible =
+                    parent.invisible || values::token_attr(&prim, "visibility", None).as_deref() == Some("invisible");
+                // UsdGeom's rule: the topmost authored purpose wins over anything below it.
+                let purpose = match &parent.purpose {
+                    Some(p) => Some(p.clone()),
+                    None if prim.attribute("purpose").has_authored_value().unwrap_or(false) => {
+                        values::token_attr(&prim, "purpose", None)
+                    }
+                    None => None,
+                };
+                let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
+                let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
+                NodeState {
+                    invisible,
+                    vis_animated,
+                    purpose,
+                    xform_animated: own_animated || (!resets && parent.xform_animated),
+                    under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
+                    key: proxy_key().unwrap_or_else(|| path.as_str().to_string()),
+                    defined: true,
+                    type_name,
+                }
+            }
         };
         if let Some(pp) = parent_path {
             children.entry(pp).or_default().push(path.clone());
         }
-        let defined = !all
-            || stage
-                .prim_matches(path, usd::PrimPredicate::DEFAULT_PROXIES)
-                .unwrap_or(false);
-        nodes.insert(
-            path.clone(),
-            NodeState {
-                type_name,
-                invisible,
-                vis_animated,
-                purpose,
-                xform_animated,
-                under_instancer,
-                key,
-                defined,
-            },
-        );
+        nodes.insert(path.clone(), node);
     }
     Graph { order, nodes, children }
+}
+
+/// Whether `prim`'s world transform may vary: an animated op on it or an ancestor, up to a reset.
+pub fn transform_chain_varies(cache: &mut XformCache, prim: &usd::Prim) -> bool {
+    let mut current = Some(prim.clone());
+    while let Some(p) = current.filter(|p| !p.path().is_abs_root()) {
+        if cache.transform_might_be_time_varying(&p).unwrap_or(false) {
+            return true;
+        }
+        if cache.resets_xform_stack(&p).unwrap_or(false) {
+            return false;
+        }
+        current = p.parent();
+    }
+    false
 }
 
 /// Whether a prim of this purpose is drawn: `default` always, others when asked for.

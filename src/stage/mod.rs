@@ -194,7 +194,7 @@ impl LoadedStage {
 
     fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let started = std::time::Instant::now();
-        let graph = extract::walk(&self.stage, &mut self.cache, usd::PrimPredicate::DEFAULT_PROXIES);
+        let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
         let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
         let (mut scene, plan) = extract::extract(
             &self.stage,
@@ -281,8 +281,8 @@ impl LoadedStage {
 
     fn info_inner(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
         let timing = self.timing();
-        let all = extract::walk(&self.stage, &mut self.cache, usd::PrimPredicate::ALL);
-        let cameras = camera::describe(&self.stage, &all);
+        let all = extract::walk(&self.stage, &mut self.cache, extract::Walk::Count);
+        let cameras = camera::describe(&self.stage, &all, &mut self.cache);
         let camera = match camera::choose(&self.stage, &all, options.camera.as_deref()) {
             Ok(CameraChoice { path, rule }) => serde_json::json!({ "path": path, "rule": rule.as_str() }),
             Err(e) => serde_json::json!({ "error": e.to_string() }),
