@@ -439,3 +439,93 @@ def Cube "Plain" {}
     assert_eq!(first(1), [0.0, 1.0, 0.0, 1.0]);
     assert_eq!(first(2), [0.5, 0.5, 0.5, 1.0]);
 }
+
+/// Extracts and evaluates two frames of every stage in the corpus (`USDRENDER_CORPUS` or
+/// `../shared/corpus`), in process: no panic, no error on a stage pxr loads except the ones listed.
+/// Slow in debug; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn extract_every_corpus_stage() {
+    let dir = std::env::var_os("USDRENDER_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("usd" | "usda" | "usdc" | "usdz")
+            ) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        eprintln!("corpus not found at {}; skipping", dir.display());
+        return;
+    }
+    let panics = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook_panics = panics.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        hook_panics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(info.to_string());
+    }));
+    let (mut ok, mut failed) = (0, Vec::new());
+    for f in &files {
+        let started = std::time::Instant::now();
+        let result = LoadedStage::open(f, &OpenOptions::default()).and_then(|mut s| {
+            let timing = s.timing();
+            let first = timing.start.unwrap_or(0.0);
+            let scene = s.extract(&ExtractOptions {
+                time: first,
+                ..ExtractOptions::default()
+            })?;
+            for frame in [first, timing.end.unwrap_or(first)] {
+                let state = s.evaluate(&scene, frame)?;
+                assert_eq!(state.instance_transforms.len(), scene.dynamic_instances.len());
+                assert_eq!(state.mesh_vertices.len(), scene.dynamic_meshes.len());
+                for (v, &m) in state.mesh_vertices.iter().zip(&scene.dynamic_meshes) {
+                    assert_eq!(v.positions.len(), scene.meshes[m as usize].positions.len());
+                }
+            }
+            for m in &scene.meshes {
+                let n = m.positions.len();
+                assert!(
+                    m.indices.iter().all(|&i| (i as usize) < n),
+                    "{}: index out of range",
+                    m.path
+                );
+                assert!(m.normals.len() == n && m.colors.len() == n && m.vertex_points.len() == n);
+            }
+            assert!(scene.instances.iter().all(|i| (i.mesh as usize) < scene.meshes.len()));
+            Ok(scene.instances.len())
+        });
+        let took = started.elapsed();
+        if took.as_secs() > 20 {
+            println!("slow: {} took {took:.1?}", f.display());
+        }
+        match result {
+            Ok(_) => ok += 1,
+            Err(e) => failed.push(format!("{}: {e}", f.display())),
+        }
+    }
+    let _ = std::panic::take_hook();
+    let panics = panics.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!(
+        "extracted {ok}/{} stages; {} errors; {} panics",
+        files.len(),
+        failed.len(),
+        panics.len()
+    );
+    for f in &failed {
+        println!("error: {f}");
+    }
+    assert!(panics.is_empty(), "panics: {panics:#?}");
+}
