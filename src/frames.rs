@@ -59,6 +59,10 @@ impl Timing {
                 if end < start {
                     return Err(format!("endTimeCode {end} is before startTimeCode {start}"));
                 }
+                // A stage's own range must not exhaust memory (or overflow the count) either.
+                if (end - start) / step >= MAX_FRAMES as f64 {
+                    return Err(format!("the time range {start}..{end} has more than {MAX_FRAMES} frames"));
+                }
                 Ok(range(start, end, step))
             }
             (Some(start), None) => Ok(vec![start]),
