@@ -628,8 +628,24 @@ pub fn extract(
             }
         }
     }
+    group_by_mesh(&mut scene);
     scene.bounds = bounds;
     (scene, plan)
+}
+
+/// Orders instances by mesh (stable, so traversal order holds within a mesh), letting the GPU side
+/// draw each mesh's instances as one run; `dynamic_instances` follows the move and keeps its order.
+fn group_by_mesh(scene: &mut Scene) {
+    let mut order: Vec<u32> = (0..scene.instances.len() as u32).collect();
+    order.sort_by_key(|&i| scene.instances[i as usize].mesh);
+    let mut new_of_old = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of_old[old as usize] = new as u32;
+    }
+    scene.instances = order.iter().map(|&old| scene.instances[old as usize]).collect();
+    for d in &mut scene.dynamic_instances {
+        *d = new_of_old[*d as usize];
+    }
 }
 
 /// Whether a PointInstancer's own attributes, or its prototypes' transforms, may vary.

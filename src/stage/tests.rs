@@ -529,3 +529,32 @@ fn extract_every_corpus_stage() {
     }
     assert!(panics.is_empty(), "panics: {panics:#?}");
 }
+
+#[test]
+fn instances_are_grouped_by_mesh_and_dynamic_indices_follow() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def Xform "Asset" { def Cube "C" {} }
+def Sphere "S1" {}
+def Xform "A" (instanceable = true; references = </Asset>) {}
+def Xform "Mover" (instanceable = true; references = </Asset>) {
+    double3 xformOp:translate.timeSamples = { 0: (0, 0, 0), 10: (10, 0, 0) }
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def Sphere "S2" {}
+"#,
+    );
+    let meshes: Vec<u32> = scene.instances.iter().map(|i| i.mesh).collect();
+    let mut sorted = meshes.clone();
+    sorted.sort();
+    assert_eq!(meshes, sorted);
+    assert_eq!(scene.dynamic_instances.len(), 1);
+    let moving = scene.dynamic_instances[0] as usize;
+    let f = s.evaluate(&scene, 10.0).unwrap();
+    assert_eq!(translation(&f.instance_transforms[0]), Vec3::new(10.0, 0.0, 0.0));
+    assert_eq!(
+        translation(&scene.instances[moving].transform),
+        Vec3::ZERO,
+        "the load-time matrix at time 0"
+    );
+}
