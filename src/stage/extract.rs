@@ -6,6 +6,7 @@
 //! prototype prim, so every instance shares one [`crate::scene::Mesh`]. PointInstancers expand to
 //! one [`Instance`] per point, naming the meshes of their prototypes' subtrees.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use glam::{DMat4, DVec3};
@@ -60,6 +61,8 @@ pub struct FramePlan {
     pub meshes: Vec<DynMesh>,
     /// Number of matrices the groups produce (== `Scene::dynamic_instances.len()`).
     pub matrices: usize,
+    /// Bytes of decoded point samples held by `meshes`.
+    pub sample_bytes: Cell<usize>,
 }
 
 /// A run of consecutive dynamic instances evaluated together.
@@ -80,7 +83,23 @@ pub struct DynMesh {
     pub vertex_points: Vec<u32>,
     pub point_triangles: Vec<u32>,
     pub computed_normals: bool,
+    /// Points at load time (how many there are sizes the sample cache).
+    pub point_count: usize,
+    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget.
+    pub samples: RefCell<Samples>,
 }
+
+/// Whether an animated mesh's point samples are held decoded.
+pub enum Samples {
+    /// Not decided yet (decided at the first evaluation, so extraction stays fast).
+    Unknown,
+    Cached(values::SampledVec3),
+    /// Read through openusd every frame (over budget, value clips, or unusual values).
+    Direct,
+}
+
+/// Most bytes of decoded point samples kept across all animated meshes.
+const SAMPLE_BUDGET: usize = 1 << 30;
 
 /// Why the stage is walked, which decides how much is computed per prim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -525,6 +544,8 @@ impl MeshTable {
                     vertex_points: b.mesh.vertex_points.clone(),
                     point_triangles: b.point_triangles,
                     computed_normals: b.computed_normals,
+                    point_count: b.mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0),
+                    samples: RefCell::new(Samples::Unknown),
                 });
             }
             self.local_bounds.push(local_bounds(&b.mesh));
@@ -687,6 +708,33 @@ fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
     false
 }
 
+/// The points of an animated mesh at `frame`, from its decoded samples when they fit the budget.
+fn animated_points(stage: &usd::Stage, dm: &DynMesh, used: &Cell<usize>, frame: f64, linear: bool) -> Vec<[f32; 3]> {
+    let mut samples = dm.samples.borrow_mut();
+    if matches!(*samples, Samples::Unknown) {
+        let attr = dm.prim.attribute("points");
+        let count = attr.num_time_samples().unwrap_or(0);
+        let estimate = count.saturating_mul(dm.point_count).saturating_mul(12);
+        *samples = Samples::Direct;
+        if count > 1 && used.get().saturating_add(estimate) <= SAMPLE_BUDGET {
+            if let Some(s) = stage
+                .time_samples(attr.path().clone())
+                .ok()
+                .flatten()
+                .as_ref()
+                .and_then(values::SampledVec3::from_map)
+            {
+                used.set(used.get() + s.size());
+                *samples = Samples::Cached(s);
+            }
+        }
+    }
+    match &*samples {
+        Samples::Cached(s) => s.at(frame, linear),
+        _ => values::vec3_array_attr(&dm.prim, "points", Some(TimeCode::new(frame))).unwrap_or_default(),
+    }
+}
+
 /// Evaluates the plan at `frame`: one matrix per dynamic instance and new vertices per animated mesh.
 pub fn evaluate(
     stage: &usd::Stage,
@@ -735,8 +783,9 @@ pub fn evaluate(
         }
     }
     let mut vertices = Vec::with_capacity(plan.meshes.len());
+    let linear = stage.interpolation_type() == usd::InterpolationType::Linear;
     for (slot, dm) in plan.meshes.iter().enumerate() {
-        let points = values::vec3_array_attr(&dm.prim, "points", t).unwrap_or_default();
+        let points = animated_points(stage, dm, &plan.sample_bytes, frame, linear);
         let template = scene
             .dynamic_meshes
             .get(slot)
