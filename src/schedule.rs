@@ -8,6 +8,7 @@
 //! image buffers shared with the encoder pool, so memory stays flat over long runs and nothing is
 //! allocated per frame.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
-use crate::gpu::{self, GpuAdapter, RenderSettings, Renderer};
+use crate::gpu::{self, FrameBuffers, GpuAdapter, RenderSettings, Renderer, Ticket};
 use crate::job::{Existing, Job};
 use crate::output::{self, Frame};
 use crate::scene::{FrameState, Scene};
@@ -176,9 +177,6 @@ struct Prepared {
     aspect: f64,
     warnings: Vec<String>,
 }
-
-/// How many image buffers each worker cycles through (render, readback and encoding overlap).
-const BUFFERS_PER_WORKER: usize = 3;
 
 /// What a caller sees while a run goes on.
 #[derive(Debug)]
@@ -347,8 +345,9 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
     })
 }
 
-/// Evaluated frames in flight per worker: enough to keep an adapter fed, few enough to bound memory.
-const CREDITS_PER_WORKER: usize = 3;
+/// Evaluated frames in flight per worker: enough to fill the adapter's readback ring and have the
+/// next frames ready, few enough to bound memory.
+const CREDITS_PER_WORKER: usize = gpu::FRAMES_IN_FLIGHT + 3;
 /// Most adapters one process drives.
 const MAX_WORKERS: usize = 64;
 
@@ -575,8 +574,13 @@ fn stage_thread(
     Ok(())
 }
 
-/// One adapter's loop: take a frame, render it, hand the pixels to the encoder pool. Returns how
-/// many frames it rendered.
+/// One adapter's loop: keep up to [`gpu::FRAMES_IN_FLIGHT`] frames submitted, finish the oldest
+/// into a recycled buffer set and hand it to the encoder pool. Returns how many frames it rendered.
+///
+/// The next frame is submitted before the previous one is finished, so the GPU renders frame N+1
+/// while the host copies frame N out and the pool encodes the ones before. Buffers (not frames in
+/// flight: those live in the renderer's readback ring) go round through `free`, so memory stays
+/// flat however long the run.
 #[allow(clippy::too_many_arguments)]
 fn render_worker(
     job: &Job,
@@ -604,31 +608,86 @@ fn render_worker(
         name,
         adapter.summary.backend
     );
-    let bytes = settings.width as usize * settings.height as usize * 4;
-    let (free_tx, free_rx) = bounded::<Vec<u8>>(BUFFERS_PER_WORKER);
-    for _ in 0..BUFFERS_PER_WORKER {
-        let _ = free_tx.send(Vec::with_capacity(bytes));
+    let pool = buffers_per_worker(alive.load(Ordering::Acquire));
+    let (free_tx, free_rx) = bounded::<FrameBuffers>(pool);
+    for _ in 0..pool {
+        let _ = free_tx.send(FrameBuffers::for_settings(settings));
     }
+    let fail = |task: Task, e: &Error, render_ms: f64| {
+        frame_failed(job, worker, credit_rx, outcome_tx, alive, &name, task, e, render_ms)
+    };
+    let depth = renderer.frames_in_flight();
+    let mut in_flight: VecDeque<(Task, Ticket, Instant)> = VecDeque::with_capacity(depth);
     let mut rendered = 0;
-    while let Some(mut task) = worker.next() {
-        if stop.load(Ordering::Acquire) {
-            break; // interrupted: frames not started are dropped, frames in flight finish
+    // The queue is closed and drained, or the run was interrupted: only frames in flight remain.
+    let mut done = false;
+    let mut lost: Option<Error> = None;
+    loop {
+        // Fill the ring first. Wait for work only when nothing is in flight; otherwise finishing
+        // the oldest frame is the better use of the time.
+        while !done && lost.is_none() && in_flight.len() < depth {
+            let next = if in_flight.is_empty() {
+                worker.next()
+            } else {
+                worker.try_next()
+            };
+            let Some(task) = next else {
+                done = in_flight.is_empty();
+                break;
+            };
+            if stop.load(Ordering::Acquire) {
+                done = true; // interrupted: frames not started are dropped, frames in flight finish
+                break;
+            }
+            let t0 = Instant::now();
+            match renderer.submit(&task.state) {
+                Ok(ticket) => in_flight.push_back((task, ticket, t0)),
+                Err(e) => {
+                    if fail(task, &e, t0.elapsed().as_secs_f64() * 1e3) {
+                        lost = Some(e);
+                    }
+                }
+            }
         }
-        let Ok(mut pixels) = free_rx.recv() else { break };
-        let t0 = Instant::now();
-        let result = renderer.render(&task.state, &mut pixels);
+        if let Some(e) = lost {
+            // Frames in flight on a lost device never come back: they go to the other adapters
+            // (or fail) like the one that found the loss.
+            for (task, _ticket, t0) in in_flight.drain(..) {
+                fail(task, &e, t0.elapsed().as_secs_f64() * 1e3);
+            }
+            log::error!("adapter {name} lost its device and leaves the pool");
+            leave_pool(job, worker, credit_rx, outcome_tx, alive, &e.to_string());
+            wait_for_encoders(&free_rx, pool);
+            return rendered;
+        }
+        let Some((task, ticket, t0)) = in_flight.pop_front() else {
+            if done {
+                break;
+            }
+            continue;
+        };
+        let Ok(mut buffers) = free_rx.recv() else {
+            break; // unreachable: this worker holds a sender
+        };
+        let result = renderer.finish(ticket, &mut buffers);
         let render_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let path = job.output.path(task.frame);
         match result {
             Ok(()) => {
                 let _ = credit_rx.try_recv();
                 rendered += 1;
+                let path = job.output.path(task.frame);
                 let (free_tx, outcome_tx) = (free_tx.clone(), outcome_tx.clone());
-                let (format, width, height, frame, adapter, write) =
-                    (job.format, settings.width, settings.height, task.frame, name.clone(), job.write);
-                // Encoding runs on the CPU pool while this adapter renders the next frame.
+                let (format, width, height, frame, adapter, write) = (
+                    job.format,
+                    settings.width,
+                    settings.height,
+                    task.frame,
+                    name.clone(),
+                    job.write,
+                );
+                // Encoding runs on the CPU pool while this adapter renders the next frames.
                 rayon::spawn(move || {
-                    let image = Frame::rgba8(width, height, &pixels);
+                    let image = Frame::rgba8(width, height, &buffers.rgba);
                     let written = if write {
                         output::write_frame(&path, format, image)
                     } else {
@@ -639,7 +698,7 @@ fn render_worker(
                         None => log::info!("frame {frame} on {adapter}: {render_ms:.1} ms -> {}", path.display()),
                         Some(e) => log::error!("frame {frame}: {e}"),
                     }
-                    let _ = free_tx.send(pixels);
+                    let _ = free_tx.send(buffers);
                     let _ = outcome_tx.send(FrameOutcome {
                         frame,
                         path,
@@ -650,41 +709,63 @@ fn render_worker(
                 });
             }
             Err(e) => {
-                let _ = free_tx.send(pixels);
-                let lost = matches!(&e, Error::Gpu { reason, .. } if reason.contains("lost"));
-                let others = alive.load(Ordering::Acquire) > 1;
-                if task.attempts < job.retries && (others || !lost) {
-                    log::warn!("frame {} failed on {name} ({e}); trying again", task.frame);
-                    task.attempts += 1;
-                    worker.give_back(task);
-                } else {
-                    log::error!("frame {} failed on {name}: {e}", task.frame);
-                    let _ = credit_rx.try_recv();
-                    let _ = outcome_tx.send(FrameOutcome {
-                        frame: task.frame,
-                        path,
-                        adapter: name.clone(),
-                        render_ms,
-                        error: Some(e.to_string()),
-                    });
-                }
-                if lost {
-                    log::error!("adapter {name} lost its device and leaves the pool");
-                    leave_pool(job, worker, credit_rx, outcome_tx, alive, &e.to_string());
-                    wait_for_encoders(&free_rx);
-                    return rendered;
+                let _ = free_tx.send(buffers);
+                if fail(task, &e, render_ms) {
+                    lost = Some(e);
                 }
             }
         }
     }
     alive.fetch_sub(1, Ordering::AcqRel);
-    wait_for_encoders(&free_rx);
+    wait_for_encoders(&free_rx, pool);
     rendered
 }
 
+/// Buffer sets per worker: one being filled from the readback ring plus enough for this worker's
+/// share of the encoder threads (at least two, so encoding overlaps rendering even on small
+/// machines; at most eight, to bound memory with large images).
+fn buffers_per_worker(workers: usize) -> usize {
+    1 + (rayon::current_num_threads() / workers.max(1)).clamp(2, 8)
+}
+
+/// A frame that failed on this adapter: given back to the queue while retries are left (unless
+/// this was the last adapter and its device is lost), otherwise reported as failed. Returns
+/// whether the error was a device loss.
+#[allow(clippy::too_many_arguments)]
+fn frame_failed(
+    job: &Job,
+    worker: &QueueWorker<'_, Task>,
+    credit_rx: &Receiver<()>,
+    outcome_tx: &Sender<FrameOutcome>,
+    alive: &AtomicUsize,
+    name: &str,
+    mut task: Task,
+    e: &Error,
+    render_ms: f64,
+) -> bool {
+    let lost = matches!(e, Error::Gpu { reason, .. } if reason.contains("lost"));
+    let others = alive.load(Ordering::Acquire) > 1;
+    if task.attempts < job.retries && (others || !lost) {
+        log::warn!("frame {} failed on {name} ({e}); trying again", task.frame);
+        task.attempts += 1;
+        worker.give_back(task);
+    } else {
+        log::error!("frame {} failed on {name}: {e}", task.frame);
+        let _ = credit_rx.try_recv();
+        let _ = outcome_tx.send(FrameOutcome {
+            frame: task.frame,
+            path: job.output.path(task.frame),
+            adapter: name.to_string(),
+            render_ms,
+            error: Some(e.to_string()),
+        });
+    }
+    lost
+}
+
 /// Waits until every buffer is back from the encoder pool, i.e. every file of this worker is written.
-fn wait_for_encoders(free_rx: &Receiver<Vec<u8>>) {
-    for _ in 0..BUFFERS_PER_WORKER {
+fn wait_for_encoders(free_rx: &Receiver<FrameBuffers>, pool: usize) {
+    for _ in 0..pool {
         if free_rx.recv().is_err() {
             break;
         }

@@ -105,9 +105,12 @@ impl AdapterSlot {
     fn request_device(&self) -> std::result::Result<SharedDevice, String> {
         // Ask for what the adapter has: GL and software adapters fall short of WebGPU's defaults,
         // and nothing here needs more than the adapter offers.
+        // Timestamp queries time the render pass on the GPU (bench figures, `last_gpu_ms`); the
+        // renderer works without them, so they are asked for only where offered.
+        let required_features = self.adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let desc = wgpu::DeviceDescriptor {
             label: Some("usdrender device"),
-            required_features: wgpu::Features::empty(),
+            required_features,
             required_limits: self.adapter.limits(),
             ..Default::default()
         };

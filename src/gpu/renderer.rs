@@ -36,6 +36,21 @@ const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 const FALLBACK_COLOR: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
 /// GL's `poll(wait)` gives up after ~4.29 s (shared/GPU.md pitfall 4); this many tries is minutes.
 const MAX_POLL_TRIES: u32 = 60;
+/// Frames one renderer can have submitted and not yet finished. Each owns a readback buffer, so
+/// the GPU renders frame N+1 while the host copies frame N out (shared/GPU.md: a ring of 3 buffers
+/// gave 186 against 149 fps on the H100). The render targets are shared: the queue runs frames in
+/// order, and wgpu orders the writes of frame N+1 after the copies of frame N.
+pub const FRAMES_IN_FLIGHT: usize = 3;
+/// Offsets inside a readback buffer are kept at this alignment (texture copies, mapping and query
+/// resolves are all happy with 256).
+const SEGMENT_ALIGN: u64 = 256;
+/// Bytes of one slot's resolved timestamps: begin and end of the render pass, u64 ticks.
+const TIMESTAMP_BYTES: u64 = 16;
+
+/// Map states of a readback slot, shared with wgpu's map callback.
+const MAP_PENDING: u8 = 0;
+const MAP_DONE: u8 = 1;
+const MAP_FAILED: u8 = 2;
 
 /// Image size and antialiasing for one job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,10 +119,127 @@ pub struct Renderer {
     resolve_texture: wgpu::Texture,
     resolve_view: wgpu::TextureView,
     depth_view: wgpu::TextureView,
-    readback: wgpu::Buffer,
+    /// Bytes per row of the colour image in the readback buffers (256-aligned).
     padded_row: u32,
-    /// Set by the map callback: 0 pending, 1 mapped, 2 failed.
-    map_state: Arc<AtomicU8>,
+    /// Where each part of a frame lands in a slot's readback buffer.
+    layout: ReadbackLayout,
+    /// The readback ring: one slot per frame in flight.
+    slots: Vec<Slot>,
+    /// Where the next frame goes first (round robin, so slots are reused evenly).
+    next_slot: usize,
+    /// Render-pass timing, where the device has `TIMESTAMP_QUERY`.
+    timestamps: Option<Timestamps>,
+    last_gpu_ms: Option<f64>,
+}
+
+/// One frame's readback buffer and the state of its mapping.
+struct Slot {
+    buffer: wgpu::Buffer,
+    /// Set by the map callback: `MAP_PENDING`, `MAP_DONE` or `MAP_FAILED`.
+    map: Arc<AtomicU8>,
+    /// A ticket holds it (submitted, not yet finished).
+    busy: bool,
+}
+
+/// A byte range of a readback buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Segment {
+    offset: u64,
+    size: u64,
+}
+
+impl Segment {
+    fn range(&self) -> Range<u64> {
+        self.offset..self.offset + self.size
+    }
+}
+
+/// What a slot's readback buffer holds, each part 256-aligned: the colour image (rows padded to
+/// 256 bytes), then the pass timestamps when the device has them.
+#[derive(Clone, Copy, Debug, Default)]
+struct ReadbackLayout {
+    color: Segment,
+    timestamps: Option<Segment>,
+    /// Bytes in all (the buffer's size).
+    size: u64,
+}
+
+impl ReadbackLayout {
+    fn new(padded_row: u32, height: u32, timestamps: bool) -> ReadbackLayout {
+        let mut end = 0u64;
+        let mut take = |size: u64| {
+            let seg = Segment { offset: end, size };
+            end = (end + size).div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN;
+            seg
+        };
+        let color = take(padded_row as u64 * height as u64);
+        let timestamps = timestamps.then(|| take(TIMESTAMP_BYTES));
+        ReadbackLayout {
+            color,
+            timestamps,
+            size: end,
+        }
+    }
+}
+
+/// Timestamp queries around the render pass: two per slot, resolved into `resolve` at
+/// `slot * 256` and copied with the frame into its readback buffer.
+struct Timestamps {
+    query_set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    /// Nanoseconds per tick.
+    period_ns: f64,
+}
+
+/// What a submitted frame's readback brings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Readback {
+    /// The image (and the timestamps, where there are any).
+    Frame,
+    /// Only the timestamps (render only): no image copy.
+    TimingOnly,
+}
+
+/// A submitted frame: hand it back to [`Renderer::finish`] (in any order) to get its pixels. Until
+/// then it holds one of the [`FRAMES_IN_FLIGHT`] readback slots.
+#[must_use = "a submitted frame holds a readback slot until it is finished"]
+#[derive(Debug)]
+pub struct Ticket {
+    slot: usize,
+    frame: f64,
+    submission: wgpu::SubmissionIndex,
+    readback: Readback,
+    /// The part of the slot's buffer being mapped (`None`: nothing to read, only wait).
+    mapped: Option<Segment>,
+    submitted: std::time::Instant,
+    record_ms: f64,
+}
+
+impl Ticket {
+    /// The frame (time code) this ticket renders.
+    pub fn frame(&self) -> f64 {
+        self.frame
+    }
+}
+
+/// Where [`Renderer::finish`] puts a frame: buffers the caller keeps and reuses, so nothing is
+/// allocated per frame once they have grown to the image size. Fields the settings did not ask
+/// for are left empty.
+#[derive(Clone, Debug, Default)]
+pub struct FrameBuffers {
+    /// width * height * 4 bytes, rows tightly packed, sRGB-encoded RGBA8 (straight alpha unless
+    /// [`ImageEncoding::UsdRecord`]).
+    pub rgba: Vec<u8>,
+}
+
+impl FrameBuffers {
+    /// Buffers with room for one frame of `settings`, so the first frames do not allocate either.
+    pub fn for_settings(settings: &RenderSettings) -> FrameBuffers {
+        let pixels = settings.width as usize * settings.height as usize;
+        FrameBuffers {
+            rgba: Vec::with_capacity(pixels * 4),
+        }
+    }
 }
 
 impl Renderer {
@@ -342,12 +474,38 @@ impl Renderer {
         )
         .create_view(&view("depth view"));
         let padded_row = padded_bytes_per_row(settings.width);
-        let readback = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: padded_row as u64 * settings.height as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        // Timestamps where the device has them (requested at device creation when the adapter
+        // offers them); the pass is timed on the GPU itself, so pipelining does not blur it.
+        let timestamps = device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                query_set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("render pass timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2 * FRAMES_IN_FLIGHT as u32,
+                }),
+                resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamp resolve"),
+                    size: SEGMENT_ALIGN * FRAMES_IN_FLIGHT as u64,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+                period_ns: gpu.queue.get_timestamp_period() as f64,
+            });
+        let layout = ReadbackLayout::new(padded_row, settings.height, timestamps.is_some());
+        let slots = (0..FRAMES_IN_FLIGHT)
+            .map(|i| Slot {
+                buffer: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("readback {i}")),
+                    size: layout.size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                map: Arc::new(AtomicU8::new(MAP_PENDING)),
+                busy: false,
+            })
+            .collect();
         scope.pop().map_err(|e| err(format!("building the renderer: {e}")))?;
 
         log::debug!(
@@ -384,9 +542,12 @@ impl Renderer {
             resolve_texture,
             resolve_view,
             depth_view,
-            readback,
             padded_row,
-            map_state: Arc::new(AtomicU8::new(0)),
+            layout,
+            slots,
+            next_slot: 0,
+            timestamps,
+            last_gpu_ms: None,
         })
     }
 
@@ -414,7 +575,59 @@ impl Renderer {
 
     /// Renders one frame into `rgba`: width * height * 4 bytes, rows tightly packed, sRGB-encoded
     /// RGBA8 with straight alpha (coverage times displayOpacity; 0 where nothing is drawn).
+    /// Submits and waits: [`Renderer::submit`] and [`Renderer::finish`] keep several frames in flight.
     pub fn render(&mut self, state: &FrameState, rgba: &mut Vec<u8>) -> Result<()> {
+        let mut out = FrameBuffers {
+            rgba: std::mem::take(rgba),
+            ..FrameBuffers::default()
+        };
+        let result = self.render_frame(state, &mut out);
+        *rgba = out.rgba;
+        result
+    }
+
+    /// Renders one frame into `out` (image, and what the settings asked for besides) and waits.
+    pub fn render_frame(&mut self, state: &FrameState, out: &mut FrameBuffers) -> Result<()> {
+        let ticket = self.submit(state)?;
+        self.finish(ticket, out)
+    }
+
+    /// How many frames can be submitted before one must be finished.
+    pub fn frames_in_flight(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Writes the frame's changes, records the pass and the copy into a free readback slot, submits
+    /// and starts mapping; returns at once. Fails when [`FRAMES_IN_FLIGHT`] frames are already
+    /// submitted and not finished.
+    pub fn submit(&mut self, state: &FrameState) -> Result<Ticket> {
+        self.submit_with(state, Readback::Frame)
+    }
+
+    /// Waits for a submitted frame and copies it into `out`. The ticket's slot is free again
+    /// afterwards, whether or not the frame succeeded.
+    pub fn finish(&mut self, ticket: Ticket, out: &mut FrameBuffers) -> Result<()> {
+        let result = self.wait_and_copy(&ticket, Some(out));
+        self.slots[ticket.slot].busy = false;
+        result.map_err(|reason| self.err(format!("frame {}: {reason}", ticket.frame)))
+    }
+
+    /// Renders one frame and waits for the GPU without copying the image out (for benchmarks: the
+    /// render-only figure). Only the timestamps, where there are any, are read back.
+    pub fn render_only(&mut self, state: &FrameState) -> Result<()> {
+        let ticket = self.submit_with(state, Readback::TimingOnly)?;
+        let result = self.wait_and_copy(&ticket, None);
+        self.slots[ticket.slot].busy = false;
+        result.map_err(|reason| self.err(format!("frame {}: {reason}", ticket.frame)))
+    }
+
+    /// GPU time of the render pass of the last finished frame, in milliseconds, where the adapter
+    /// has timestamp queries (`None` elsewhere, and before the first frame).
+    pub fn last_gpu_ms(&self) -> Option<f64> {
+        self.last_gpu_ms
+    }
+
+    fn submit_with(&mut self, state: &FrameState, readback: Readback) -> Result<Ticket> {
         if let Some(lost) = self.gpu.lost_reason() {
             return Err(self.err(lost));
         }
@@ -430,60 +643,53 @@ impl Renderer {
                 self.dynamic_meshes.len()
             )));
         }
+        let n = self.slots.len();
+        let Some(slot) = (0..n).map(|i| (self.next_slot + i) % n).find(|&i| !self.slots[i].busy) else {
+            return Err(self.err(format!(
+                "frame {}: {n} frames are already in flight; finish one first",
+                state.frame
+            )));
+        };
         let start = std::time::Instant::now();
         let scope = ErrorScope::push(&self.gpu.device);
         self.write_frame_state(state);
         self.sort_translucent();
-        let submission = self.encode_and_submit();
-        if let Err(e) = scope.pop() {
-            return Err(self.err(format!("frame {}: {e}", state.frame)));
-        }
-        let submitted = start.elapsed();
-        let (waited, copied) = self
-            .read_back(submission, rgba)
-            .map_err(|reason| self.err(format!("frame {}: {reason}", state.frame)))?;
-        log::debug!(
-            "{}: frame {}: record+submit {:.2} ms, GPU wait {:.2} ms, de-pad {:.2} ms",
-            self.label,
-            state.frame,
-            submitted.as_secs_f64() * 1e3,
-            waited.as_secs_f64() * 1e3,
-            copied.as_secs_f64() * 1e3
-        );
-        Ok(())
-    }
-
-    /// Renders one frame and waits for the GPU without reading the image back (for benchmarks:
-    /// the render-only figure).
-    pub fn render_only(&mut self, state: &FrameState) -> Result<()> {
-        if let Some(lost) = self.gpu.lost_reason() {
-            return Err(self.err(lost));
-        }
-        let scope = ErrorScope::push(&self.gpu.device);
-        self.write_frame_state(state);
-        self.sort_translucent();
-        let submission = self.encode_and_submit();
-        if let Err(e) = scope.pop() {
-            return Err(self.err(format!("frame {}: {e}", state.frame)));
-        }
-        let mut wait = wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: None,
+        let submission = self.encode_and_submit(slot, readback);
+        let mapped = match readback {
+            Readback::Frame => Some(Segment {
+                offset: 0,
+                size: self.layout.size,
+            }),
+            Readback::TimingOnly => self.layout.timestamps,
         };
-        for _ in 0..MAX_POLL_TRIES {
-            match self.gpu.device.poll(wait.clone()) {
-                Ok(_) => return Ok(()),
-                // GL returns Timeout after ~4.29 s even when asked to wait forever: keep waiting.
-                Err(wgpu::PollError::Timeout) => wait = wgpu::PollType::wait_indefinitely(),
-                Err(e) => return Err(self.err(format!("frame {}: waiting for the GPU: {e}", state.frame))),
-            }
+        if let Some(seg) = mapped {
+            // Mapping starts now and completes once the GPU is done with this submission; the
+            // host meanwhile records the next frames.
+            let s = &self.slots[slot];
+            s.map.store(MAP_PENDING, Ordering::Release);
+            let flag = Arc::clone(&s.map);
+            s.buffer.map_async(wgpu::MapMode::Read, seg.range(), move |r| {
+                flag.store(if r.is_ok() { MAP_DONE } else { MAP_FAILED }, Ordering::Release);
+            });
         }
-        Err(self.err(format!("frame {}: the GPU did not finish in time", state.frame)))
-    }
-
-    /// GPU time of the last frame's render pass, where the adapter has timestamp queries.
-    pub fn last_gpu_ms(&self) -> Option<f64> {
-        None
+        if let Err(e) = scope.pop() {
+            if mapped.is_some() {
+                // Cancels the pending mapping, so the slot can be used again.
+                self.slots[slot].buffer.unmap();
+            }
+            return Err(self.err(format!("frame {}: {e}", state.frame)));
+        }
+        self.slots[slot].busy = true;
+        self.next_slot = (slot + 1) % n;
+        Ok(Ticket {
+            slot,
+            frame: state.frame,
+            submission,
+            readback,
+            mapped,
+            submitted: std::time::Instant::now(),
+            record_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
     }
 
     /// Writes only what changed since the last frame.
@@ -566,9 +772,15 @@ impl Renderer {
         self.draws[first..].sort_unstable_by(|a, b| nearness(a).total_cmp(&nearness(b)));
     }
 
-    fn encode_and_submit(&self) -> wgpu::SubmissionIndex {
+    /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
+    fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+        let timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
+            query_set: &t.query_set,
+            beginning_of_pass_write_index: Some(2 * slot as u32),
+            end_of_pass_write_index: Some(2 * slot as u32 + 1),
+        });
         {
             let (view, resolve_target) = match &self.msaa_view {
                 Some(msaa) => (msaa, Some(&self.resolve_view)),
@@ -600,7 +812,7 @@ impl Renderer {
                     }),
                     stencil_ops: None,
                 }),
-                timestamp_writes: None,
+                timestamp_writes,
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
@@ -623,88 +835,150 @@ impl Renderer {
                 }
             }
         }
-        encoder.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.resolve_texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &self.readback,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(self.padded_row),
-                    rows_per_image: Some(self.height),
+        let buffer = &self.slots[slot].buffer;
+        if readback == Readback::Frame {
+            encoder.copy_texture_to_buffer(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &self.resolve_texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::All,
                 },
-            },
-            wgpu::Extent3d {
-                width: self.width,
-                height: self.height,
-                depth_or_array_layers: 1,
-            },
-        );
+                wgpu::TexelCopyBufferInfo {
+                    buffer,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: self.layout.color.offset,
+                        bytes_per_row: Some(self.padded_row),
+                        rows_per_image: Some(self.height),
+                    },
+                },
+                wgpu::Extent3d {
+                    width: self.width,
+                    height: self.height,
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
+        if let (Some(t), Some(seg)) = (&self.timestamps, self.layout.timestamps) {
+            let at = SEGMENT_ALIGN * slot as u64;
+            encoder.resolve_query_set(&t.query_set, 2 * slot as u32..2 * slot as u32 + 2, &t.resolve, at);
+            encoder.copy_buffer_to_buffer(&t.resolve, at, buffer, seg.offset, Some(TIMESTAMP_BYTES));
+        }
         self.gpu.queue.submit([encoder.finish()])
     }
 
-    /// Maps the readback buffer, waits for the GPU, and copies the image out without its padding.
-    /// Returns how long it waited for the GPU and how long the copy out took.
-    fn read_back(
-        &self,
-        submission: wgpu::SubmissionIndex,
-        rgba: &mut Vec<u8>,
-    ) -> std::result::Result<(std::time::Duration, std::time::Duration), String> {
-        let start = std::time::Instant::now();
-        self.map_state.store(0, Ordering::Release);
-        let flag = Arc::clone(&self.map_state);
-        self.readback.map_async(wgpu::MapMode::Read, .., move |r| {
-            flag.store(if r.is_ok() { 1 } else { 2 }, Ordering::Release);
-        });
-        let mut tries = 0;
-        let mut wait = wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: None,
+    /// Waits until the ticket's submission is done and its mapping (if any) complete, then copies
+    /// the image into `out` (when given) and reads the pass time. Unmaps the slot on every path.
+    fn wait_and_copy(&mut self, ticket: &Ticket, out: Option<&mut FrameBuffers>) -> std::result::Result<(), String> {
+        let waited_from = std::time::Instant::now();
+        let slot = &self.slots[ticket.slot];
+        let waited = wait_for(
+            &self.gpu,
+            &self.label,
+            &ticket.submission,
+            ticket.mapped.map(|_| &*slot.map),
+        );
+        let Some(seg) = ticket.mapped else {
+            return waited;
         };
-        while self.map_state.load(Ordering::Acquire) == 0 {
-            match self.gpu.device.poll(wait.clone()) {
-                Ok(_) => {}
-                // GL returns Timeout after ~4.29 s even when asked to wait forever: keep waiting.
-                Err(wgpu::PollError::Timeout) => log::debug!("{}: still waiting for the GPU", self.label),
-                Err(e) => return Err(format!("waiting for the GPU: {e}")),
+        if let Err(e) = waited {
+            if slot.map.load(Ordering::Acquire) != MAP_FAILED {
+                // Still pending (or done): unmapping cancels or releases it, so the slot works again.
+                slot.buffer.unmap();
             }
-            if let Some(lost) = self.gpu.lost_reason() {
-                return Err(lost);
-            }
-            tries += 1;
-            if tries >= MAX_POLL_TRIES {
-                return Err("the GPU did not finish the frame in time".into());
-            }
-            wait = wgpu::PollType::wait_indefinitely();
+            return Err(e);
         }
-        if self.map_state.load(Ordering::Acquire) != 1 {
-            return Err(self
-                .gpu
-                .lost_reason()
-                .unwrap_or_else(|| "mapping the readback buffer failed".into()));
-        }
-        let waited = start.elapsed();
-        {
-            let view = match self.readback.get_mapped_range(..) {
-                Ok(view) => view,
-                Err(e) => {
-                    // Leave the buffer unmapped so the next frame can map it again.
-                    self.readback.unmap();
-                    return Err(format!("reading back the image: {e}"));
-                }
+        let wait_ms = waited_from.elapsed().as_secs_f64() * 1e3;
+        let copy_from = std::time::Instant::now();
+        let copied = (|| {
+            let view = slot
+                .buffer
+                .get_mapped_range(seg.range())
+                .map_err(|e| format!("reading back the image: {e}"))?;
+            // Offsets inside the view are relative to the mapped segment.
+            let part = |s: Segment| -> &[u8] {
+                let from = (s.offset - seg.offset) as usize;
+                view.get(from..from + s.size as usize).unwrap_or(&[])
             };
-            match self.encoding {
-                ImageEncoding::Srgb => strip_and_unpremultiply(&view, self.width, self.height, self.padded_row, rgba),
-                ImageEncoding::UsdRecord => strip_padding(&view, self.width, self.height, self.padded_row, rgba),
+            let gpu_ms = self.layout.timestamps.and_then(|ts| {
+                let bytes = part(ts);
+                let tick = |i: usize| {
+                    bytes
+                        .get(i * 8..i * 8 + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_le_bytes)
+                };
+                let (begin, end) = (tick(0)?, tick(1)?);
+                // A wrapped or reset counter gives nonsense: leave the last good figure.
+                (end > begin)
+                    .then(|| (end - begin) as f64 * self.timestamps.as_ref().map_or(1.0, |t| t.period_ns) / 1e6)
+            });
+            if let (Some(out), Readback::Frame) = (out, ticket.readback) {
+                let color = part(self.layout.color);
+                match self.encoding {
+                    ImageEncoding::Srgb => {
+                        strip_and_unpremultiply(color, self.width, self.height, self.padded_row, &mut out.rgba)
+                    }
+                    ImageEncoding::UsdRecord => {
+                        strip_padding(color, self.width, self.height, self.padded_row, &mut out.rgba)
+                    }
+                }
             }
+            Ok::<_, String>(gpu_ms)
+        })();
+        slot.buffer.unmap();
+        let gpu_ms = copied?;
+        if gpu_ms.is_some() {
+            self.last_gpu_ms = gpu_ms;
         }
-        self.readback.unmap();
-        Ok((waited, start.elapsed() - waited))
+        log::debug!(
+            "{}: frame {}: record+submit {:.2} ms, in flight {:.2} ms, GPU wait {:.2} ms, copy out {:.2} ms, GPU pass {}",
+            self.label,
+            ticket.frame,
+            ticket.record_ms,
+            (waited_from - ticket.submitted).as_secs_f64() * 1e3,
+            wait_ms,
+            copy_from.elapsed().as_secs_f64() * 1e3,
+            gpu_ms.map_or("-".into(), |g| format!("{g:.2} ms"))
+        );
+        Ok(())
     }
+}
+
+/// Polls `gpu` until `submission` is done and, when `map` is given, its mapping callback has run.
+fn wait_for(
+    gpu: &SharedDevice,
+    label: &str,
+    submission: &wgpu::SubmissionIndex,
+    map: Option<&AtomicU8>,
+) -> std::result::Result<(), String> {
+    // Wait for this submission only: later frames in flight keep running meanwhile.
+    let wait = wgpu::PollType::Wait {
+        submission_index: Some(submission.clone()),
+        timeout: None,
+    };
+    for _ in 0..MAX_POLL_TRIES {
+        match gpu.device.poll(wait.clone()) {
+            Ok(_) => {}
+            // GL returns Timeout after ~4.29 s even when asked to wait forever: keep waiting.
+            Err(wgpu::PollError::Timeout) => log::debug!("{label}: still waiting for the GPU"),
+            Err(e) => return Err(format!("waiting for the GPU: {e}")),
+        }
+        if let Some(lost) = gpu.lost_reason() {
+            return Err(lost);
+        }
+        match map.map(|m| m.load(Ordering::Acquire)) {
+            None | Some(MAP_DONE) => return Ok(()),
+            Some(MAP_FAILED) => {
+                return Err(gpu
+                    .lost_reason()
+                    .unwrap_or_else(|| "mapping the readback buffer failed".into()))
+            }
+            // The submission is done but the callback has not run yet: poll again.
+            _ => std::thread::yield_now(),
+        }
+    }
+    Err("the GPU did not finish the frame in time".into())
 }
 
 /// The highest sample count up to `wanted` that both attachments support for resolving (1 always works).
