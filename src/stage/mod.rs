@@ -65,6 +65,8 @@ pub struct LoadedStage {
     stage: usd::Stage,
     /// Warnings found while extracting (bad topology, primvar lengths...).
     notes: Vec<String>,
+    /// Warnings from opening (the lenient reader), kept across extractions.
+    open_notes: Vec<String>,
     cache: XformCache,
     extracted: Option<Extracted>,
 }
@@ -124,7 +126,8 @@ impl LoadedStage {
         Ok(LoadedStage {
             path: path.to_path_buf(),
             stage,
-            notes: note.into_iter().collect(),
+            notes: Vec::new(),
+            open_notes: note.into_iter().collect(),
             cache: XformCache::default(),
             extracted: None,
         })
@@ -141,7 +144,7 @@ impl LoadedStage {
         }
         let stage = builder.open(root).map_err(|e| e.to_string())?;
         let note = format!("{root}: read with usdrender's lenient usda reader (pxr-accepted syntax openusd rejects)");
-        log::warn!("{note}");
+        log::debug!("{note}");
         Ok((stage, Some(note)))
     }
 
@@ -173,6 +176,7 @@ impl LoadedStage {
                 self.path.display()
             ));
         }
+        out.extend(self.open_notes.iter().cloned());
         out.extend(self.notes.iter().cloned());
         out
     }
@@ -196,14 +200,17 @@ impl LoadedStage {
         let started = std::time::Instant::now();
         let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
         let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
+        // Warnings of this extraction replace those of an earlier one.
+        let mut notes = Vec::new();
         let (mut scene, plan) = extract::extract(
             &self.stage,
             &graph,
             &mut self.cache,
             options.time,
             &options.purposes,
-            &mut self.notes,
+            &mut notes,
         );
+        self.notes = notes;
         scene.up_axis = timing::up_axis(&self.stage);
         log::info!(
             "camera: {} (rule {})",
