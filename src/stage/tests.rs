@@ -544,3 +544,21 @@ def Sphere "S2" {}
         "the load-time matrix at time 0"
     );
 }
+
+#[test]
+fn display_color_inherits_from_ancestors_and_defaults_to_grey() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Xform "Red" {
+    color3f[] primvars:displayColor = [(1, 0, 0)]
+    def Cube "Inherits" {}
+    def Sphere "Own" { color3f[] primvars:displayColor = [(0, 1, 0)] }
+}
+def Cube "Plain" {}
+"#,
+    );
+    let first = |m: usize| scene.meshes[m].colors[0];
+    assert_eq!(first(0), [1.0, 0.0, 0.0, 1.0]);
+    assert_eq!(first(1), [0.0, 1.0, 0.0, 1.0]);
+    assert_eq!(first(2), [0.5, 0.5, 0.5, 1.0]);
+}
