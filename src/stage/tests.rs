@@ -562,3 +562,24 @@ def Cube "Plain" {}
     assert_eq!(first(1), [0.0, 1.0, 0.0, 1.0]);
     assert_eq!(first(2), [0.5, 0.5, 0.5, 1.0]);
 }
+
+#[test]
+fn session_layer_is_composed_over_the_stage() {
+    let dir = temp_dir();
+    let root = write(&dir, "root.usda", "#usda 1.0\ndef Cube \"C\" { double size = 2 }\n");
+    let session = write(&dir, "session.usda", "#usda 1.0\nover \"C\" { double size = 10 }\n");
+    let options = OpenOptions {
+        session_layer: Some(session),
+    };
+    let mut s = LoadedStage::open(&root, &options).unwrap();
+    let scene = s.extract(&ExtractOptions::default()).unwrap();
+    assert_eq!(scene.bounds.size(), glam::DVec3::splat(10.0));
+    let missing = OpenOptions {
+        session_layer: Some(dir.join("nope.usda")),
+    };
+    let e = LoadedStage::open(&root, &missing).err().expect("error");
+    assert!(
+        matches!(e, Error::StageOpen { .. }) && e.to_string().contains("nope.usda"),
+        "{e}"
+    );
+}
