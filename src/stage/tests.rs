@@ -583,3 +583,28 @@ fn session_layer_is_composed_over_the_stage() {
         "{e}"
     );
 }
+
+#[test]
+fn xform_op_order_and_reset_xform_stack() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Xform "Parent" {
+    double3 xformOp:translate = (100, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def Cube "Ops" {
+        double3 xformOp:translate = (5, 0, 0)
+        float xformOp:rotateZ = 90
+        float3 xformOp:scale = (2, 2, 2)
+        uniform token[] xformOpOrder = ["xformOp:translate", "xformOp:rotateZ", "xformOp:scale"]
+    }
+    def Cube "Reset" {
+        double3 xformOp:translate = (0, 7, 0)
+        uniform token[] xformOpOrder = ["!resetXformStack!", "xformOp:translate"]
+    }
+}
+"#,
+    );
+    let ops = scene.instances[0].transform.transform_point3(Vec3::X);
+    assert!((ops - Vec3::new(105.0, 2.0, 0.0)).length() < 1e-4, "{ops}");
+    assert_eq!(translation(&scene.instances[1].transform), Vec3::new(0.0, 7.0, 0.0));
+}
