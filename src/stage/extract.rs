@@ -300,6 +300,9 @@ pub struct Expanded {
 
 /// Expands a PointInstancer at `time`. `keep_hidden` keeps hidden instances (as `None`) so a
 /// dynamic instancer's slots keep their order from frame to frame.
+// The stage, graph and purposes travel together with the per-call state; a context struct would
+// only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn expand_instancer(
     stage: &usd::Stage,
     graph: &Graph,
@@ -736,6 +739,7 @@ fn animated_points(stage: &usd::Stage, dm: &DynMesh, used: &Cell<usize>, frame: 
 }
 
 /// Evaluates the plan at `frame`: one matrix per dynamic instance and new vertices per animated mesh.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     stage: &usd::Stage,
     graph: &Graph,
