@@ -338,7 +338,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     job.cycle = Some(frames.to_vec());
     job.width = options.width;
     job.height = Some(options.height);
-    job.format = Format::Png;
+    job.format = Format::Png.into();
     job.existing = Existing::Overwrite;
     job.write = options.write;
     job.adapters = AdapterSelection {
