@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use glam::{DMat4, DVec3};
 use openusd::sdf;
@@ -73,7 +74,7 @@ pub enum DynGroup {
     /// expansion and the mesh key it was given at load time.
     Instancer {
         prim: usd::Prim,
-        keys: Vec<(usize, String)>,
+        keys: Vec<(usize, Rc<str>)>,
     },
 }
 
@@ -294,7 +295,8 @@ const MAX_EXPANDED: usize = 5_000_000;
 /// the instancer's space (`None` for an instance hidden at this time).
 pub struct Expanded {
     pub prim: usd::Prim,
-    pub key: String,
+    /// Shared, not copied: an instancer can expand to millions of these.
+    pub key: Rc<str>,
     pub matrix: Option<DMat4>,
 }
 
@@ -466,7 +468,7 @@ fn collect_prototype(
     if is_drawable_type(&node.type_name) {
         out.push(Expanded {
             prim: prim.clone(),
-            key: node.key.clone(),
+            key: Rc::from(node.key.as_str()),
             matrix: Some(relative_to(cache, prim, anchor)),
         });
     }
@@ -778,7 +780,7 @@ pub fn evaluate(
                 for (slot, key) in keys {
                     let m = expanded
                         .get(*slot)
-                        .filter(|e| visible && &e.key == key)
+                        .filter(|e| visible && e.key == *key)
                         .and_then(|e| e.matrix)
                         .map_or(glam::Mat4::ZERO, |m| to_mat4(&(pi_world * m)));
                     matrices.push(m);
