@@ -18,6 +18,10 @@ pub struct CameraInfo {
     pub projection: String,
     #[serde(rename = "focalLength")]
     pub focal_length: f64,
+    #[serde(rename = "hAperture")]
+    pub horizontal_aperture: f64,
+    #[serde(rename = "vAperture")]
+    pub vertical_aperture: f64,
     pub animated: bool,
 }
 
@@ -54,10 +58,16 @@ pub fn describe(stage: &usd::Stage, graph: &Graph, cache: &mut XformCache) -> Ve
             let prim = stage.prim(path.clone()).ok()?;
             let animated =
                 extract::transform_chain_varies(cache, &prim) || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
+            // At the earliest time, as the corpus' facts are taken.
+            let f = |name: &str, fallback: f64| {
+                values::f64_attr(&prim, name, Some(TimeCode::EARLIEST)).unwrap_or(fallback)
+            };
             Some(CameraInfo {
                 path: path.as_str().to_string(),
                 projection: values::token_attr(&prim, "projection", None).unwrap_or_else(|| "perspective".into()),
-                focal_length: values::f64_attr(&prim, "focalLength", Some(TimeCode::EARLIEST)).unwrap_or(50.0),
+                focal_length: f("focalLength", 50.0),
+                horizontal_aperture: f("horizontalAperture", 20.955),
+                vertical_aperture: f("verticalAperture", 15.2908),
                 animated,
             })
         })
