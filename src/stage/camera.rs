@@ -59,9 +59,8 @@ pub fn describe(stage: &usd::Stage, graph: &Graph, cache: &mut XformCache) -> Ve
             let animated =
                 extract::transform_chain_varies(cache, &prim) || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
             // At the earliest time, as the corpus' facts are taken.
-            let f = |name: &str, fallback: f64| {
-                values::f64_attr(&prim, name, Some(TimeCode::EARLIEST)).unwrap_or(fallback)
-            };
+            let f =
+                |name: &str, fallback: f64| values::f64_attr(&prim, name, Some(TimeCode::EARLIEST)).unwrap_or(fallback);
             Some(CameraInfo {
                 path: path.as_str().to_string(),
                 projection: values::token_attr(&prim, "projection", None).unwrap_or_else(|| "perspective".into()),
