@@ -11,6 +11,9 @@ struct Globals {
     eye: vec4<f32>,
     // x = ambient (added, untinted), y = diffuse, z = specular weight, w = specular exponent.
     shading: vec4<f32>,
+    // Third row of world to camera: dot(view_z.xyz, p) + view_z.w is p's camera-space z (the
+    // depth AOV is its negation: distance in front of the camera along -Z).
+    view_z: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> globals: Globals;
@@ -30,6 +33,8 @@ struct VertexIn {
     @location(7) normal0: vec4<f32>,
     @location(8) normal1: vec4<f32>,
     @location(9) normal2: vec4<f32>,
+    // InstanceRaw.ids: index in Scene::meshes, index in Scene::instances (the id AOVs).
+    @location(10) ids: vec2<u32>,
 }
 
 struct VertexOut {
@@ -39,6 +44,7 @@ struct VertexOut {
     @location(2) color: vec4<f32>,
     // x: double-sided, y: mirrored (both 0 or 1, the same for the whole instance).
     @location(3) @interpolate(flat) flags: vec2<f32>,
+    @location(4) @interpolate(flat) ids: vec2<u32>,
 }
 
 @vertex
@@ -52,11 +58,17 @@ fn vs_main(v: VertexIn) -> VertexOut {
     out.normal = normal_matrix * v.normal;
     out.color = v.color;
     out.flags = vec2<f32>(v.normal0.w, v.normal1.w);
+    out.ids = v.ids;
     return out;
 }
 
-@fragment
-fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
+// A shaded fragment: premultiplied colour and the world-space shading normal.
+struct Shaded {
+    color: vec4<f32>,
+    normal: vec3<f32>,
+}
+
+fn shade(in: VertexOut, front_facing: bool) -> Shaded {
     // Towards the viewer (and the headlight): from the fragment to the eye (perspective) or the
     // fixed view axis (orthographic).
     let v = normalize(globals.eye.xyz - in.world * globals.eye.w);
@@ -83,5 +95,34 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @locatio
     let lit = s.x + in.color.rgb * (s.y * d) + s.z * pow(d, s.w);
     // Premultiplied: the MSAA resolve then averages correctly; readback divides by alpha again
     // where straight alpha is wanted.
-    return vec4<f32>(lit * in.color.a, in.color.a);
+    return Shaded(vec4<f32>(lit * in.color.a, in.color.a), n);
+}
+
+@fragment
+fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
+    return shade(in, front_facing).color;
+}
+
+// The colour and the AOV attachments (see AOV_FORMATS in src/gpu/renderer.rs). The AOV targets
+// are multisampled and never resolved: shaders/aov.wgsl reads sample 0, so ids are never averaged.
+struct AovOut {
+    @location(0) color: vec4<f32>,
+    // Camera-space distance along -Z, scene units.
+    @location(1) depth: f32,
+    // World-space shading normal (xyz).
+    @location(2) normal: vec4<f32>,
+    @location(3) prim_id: u32,
+    @location(4) instance_id: u32,
+}
+
+@fragment
+fn fs_aov(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
+    let shaded = shade(in, front_facing);
+    var out: AovOut;
+    out.color = shaded.color;
+    out.depth = -(dot(globals.view_z.xyz, in.world) + globals.view_z.w);
+    out.normal = vec4<f32>(shaded.normal, 0.0);
+    out.prim_id = in.ids.x;
+    out.instance_id = in.ids.y;
+    return out;
 }

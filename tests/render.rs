@@ -46,8 +46,17 @@ fn setup(test: &str, scene: &Scene, width: u32, height: u32) -> Option<Setup> {
     let adapter = adapter()?;
     let tag = format!("[{}] {test}", adapter.summary.label());
     println!("{tag}");
-    let renderer = Renderer::new(&adapter, scene, &RenderSettings { width, height, msaa: 4 })
-        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let renderer = Renderer::new(
+        &adapter,
+        scene,
+        &RenderSettings {
+            width,
+            height,
+            msaa: 4,
+            ..RenderSettings::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{tag}: {e}"));
     Some(Setup {
         renderer,
         tag,
@@ -309,6 +318,7 @@ fn edges_are_partially_covered_with_straight_alpha() {
             width: 64,
             height: 64,
             msaa: 4,
+            ..RenderSettings::default()
         },
         usdrender::gpu::ImageEncoding::UsdRecord,
     )
@@ -532,6 +542,7 @@ fn bad_input_is_an_error_not_a_panic() {
             width: 0,
             height: 10,
             msaa: 4,
+            ..RenderSettings::default()
         },
     );
     assert!(matches!(e, Err(usdrender::Error::Gpu { .. })), "zero width");
@@ -542,6 +553,7 @@ fn bad_input_is_an_error_not_a_panic() {
             width: 1 << 20,
             height: 10,
             msaa: 4,
+            ..RenderSettings::default()
         },
     );
     assert!(matches!(e, Err(usdrender::Error::Gpu { .. })), "huge width");
@@ -553,6 +565,7 @@ fn bad_input_is_an_error_not_a_panic() {
             width: 8,
             height: 8,
             msaa: 4,
+            ..RenderSettings::default()
         },
     )
     .expect("renderer");
@@ -577,6 +590,7 @@ fn bad_input_is_an_error_not_a_panic() {
             width: 8,
             height: 8,
             msaa: 4,
+            ..RenderSettings::default()
         },
     )
     .expect("renderer");
@@ -847,6 +861,7 @@ fn every_backend_renders_the_same_quad() {
                 width: 48,
                 height: 40,
                 msaa: 4,
+                ..RenderSettings::default()
             },
         ) {
             Ok(r) => r,
@@ -932,6 +947,7 @@ fn without_msaa_edges_are_hard_and_bad_transforms_hide() {
             width: 64,
             height: 64,
             msaa: 1,
+            ..RenderSettings::default()
         },
     )
     .unwrap_or_else(|e| panic!("{tag}: {e}"));
@@ -1033,5 +1049,184 @@ fn gpu_pass_time_is_measured_where_timestamps_exist() {
             let g = g.unwrap_or_else(|| panic!("{}: no GPU time on Vulkan", s.tag));
             assert!(g.is_finite() && g > 0.0 && g < 10_000.0, "{}: GPU time {g} ms", s.tag);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// High precision and AOVs
+
+/// A renderer with explicit settings, or `None` without an adapter.
+fn setup_with(test: &str, scene: &Scene, settings: &RenderSettings) -> Option<(Renderer, String)> {
+    let s = setup(test, &Scene::default(), 1, 1)?;
+    let adapter = adapter()?;
+    let renderer = Renderer::new(&adapter, scene, settings).unwrap_or_else(|e| panic!("{}: {e}", s.tag));
+    Some((renderer, s.tag))
+}
+
+fn srgb_of(l: f32) -> u8 {
+    srgb_byte(l)
+}
+
+#[test]
+fn linear_output_matches_the_analytic_colour_and_the_8bit_image() {
+    let color = [0.2, 0.5, 0.7];
+    let scene = scene_of(
+        vec![quad(2.0, [color[0], color[1], color[2], 1.0])],
+        vec![(0, Mat4::IDENTITY)],
+    );
+    // An odd width: the linear and 8-bit images come tightly packed, whatever the row padding.
+    let (w, h) = (67, 49);
+    let settings = RenderSettings {
+        width: w,
+        height: h,
+        linear: true,
+        ..RenderSettings::default()
+    };
+    let Some((mut r, tag)) = setup_with("linear_output", &scene, &settings) else {
+        return;
+    };
+    let mut out = usdrender::gpu::FrameBuffers::for_settings(&settings);
+    r.render_frame(&frame(ortho(4.0, w, h)), &mut out).expect("render");
+    assert_eq!(out.rgba.len(), (w * h * 4) as usize, "{tag}: rgba size");
+    assert_eq!(out.linear.len(), (w * h * 4) as usize, "{tag}: linear size");
+    let want = layout::headlight(color, 1.0);
+    let at = |x: u32, y: u32| ((y * w + x) * 4) as usize;
+    let c = at(w / 2, h / 2);
+    let lin = &out.linear[c..c + 4];
+    for i in 0..3 {
+        assert!((lin[i] - want[i]).abs() < 1e-3, "{tag}: linear {lin:?}, want {want:?}");
+    }
+    assert!((lin[3] - 1.0).abs() < 1e-6, "{tag}: alpha {}", lin[3]);
+    // Every pixel's 8-bit value is the sRGB encoding of its linear value (straight alpha), edges
+    // and background included.
+    let mut edges = 0;
+    for y in 0..h {
+        for x in 0..w {
+            let i = at(x, y);
+            let (l, b) = (&out.linear[i..i + 4], &out.rgba[i..i + 4]);
+            for ch in 0..3 {
+                let e = srgb_of(l[ch]);
+                assert!(b[ch].abs_diff(e) <= 1, "{tag}: ({x},{y}) byte {b:?} vs linear {l:?}");
+            }
+            assert!(
+                b[3].abs_diff((l[3] * 255.0).round() as u8) <= 1,
+                "{tag}: ({x},{y}) alpha"
+            );
+            if l[3] > 0.0 && l[3] < 1.0 {
+                edges += 1;
+            }
+        }
+    }
+    assert!(edges > 0, "{tag}: the quad's edges are partially covered");
+    assert_eq!(&out.linear[0..4], &[0.0; 4], "{tag}: background");
+    // The 8-bit image agrees with the default (8-bit target) renderer's inside the quad.
+    let Some(mut plain) = setup("linear_vs_plain", &scene, w, h) else {
+        return;
+    };
+    let img = plain.render(&frame(ortho(4.0, w, h)));
+    let p = img.px(w / 2, h / 2);
+    assert_rgb_near(
+        &tag,
+        "centre vs 8-bit renderer",
+        p,
+        [out.rgba[c], out.rgba[c + 1], out.rgba[c + 2]],
+        1,
+    );
+}
+
+#[test]
+fn aovs_give_depth_normal_and_ids() {
+    // Mesh 0 and mesh 1; instance 0 shows mesh 1 on the left at z = 0, instance 1 shows mesh 0
+    // on the right at z = -1, turned 0.5 rad about Y.
+    let theta = 0.5f32;
+    let scene = scene_of(
+        vec![quad(1.0, ORANGE), quad(1.0, [0.1, 0.8, 0.2, 1.0])],
+        vec![
+            (1, Mat4::from_translation(Vec3::new(-1.0, 0.0, 0.0))),
+            (
+                0,
+                Mat4::from_translation(Vec3::new(1.0, 0.0, -1.0)) * Mat4::from_rotation_y(theta),
+            ),
+        ],
+    );
+    let (w, h) = (64, 64);
+    // Both MSAA (sample 0 of multisampled attachments) and single-sampled attachments, with and
+    // without linear output.
+    for (msaa, linear) in [(4, false), (1, true)] {
+        let settings = RenderSettings {
+            width: w,
+            height: h,
+            msaa,
+            linear,
+            aovs: usdrender::gpu::AovKind::ALL.to_vec(),
+        };
+        let Some((mut r, tag)) = setup_with(&format!("aovs msaa {msaa}"), &scene, &settings) else {
+            return;
+        };
+        let mut out = usdrender::gpu::FrameBuffers::for_settings(&settings);
+        // Orthographic camera at z = 5: 16 pixels per unit, x = -1 at pixel 16, x = 1 at pixel 48.
+        r.render_frame(&frame(ortho(4.0, w, h)), &mut out).expect("render");
+        let n = (w * h) as usize;
+        assert_eq!(
+            (
+                out.depth.len(),
+                out.normal.len(),
+                out.prim_id.len(),
+                out.instance_id.len()
+            ),
+            (n, 3 * n, n, n),
+            "{tag}: sizes"
+        );
+        let i = |x: u32, y: u32| (y * w + x) as usize;
+        let (left, right, bg) = (i(16, 32), i(48, 32), i(0, 0));
+        assert_eq!((out.prim_id[left], out.instance_id[left]), (1, 0), "{tag}: left ids");
+        assert_eq!((out.prim_id[right], out.instance_id[right]), (0, 1), "{tag}: right ids");
+        assert_eq!(
+            (out.prim_id[bg], out.instance_id[bg]),
+            (u32::MAX, u32::MAX),
+            "{tag}: background ids"
+        );
+        assert!(
+            (out.depth[left] - 5.0).abs() < 1e-3,
+            "{tag}: left depth {}",
+            out.depth[left]
+        );
+        // The right quad's pixel centre sits 1/32 unit right of its centre: deeper by dx tan(theta).
+        let want = 6.0 + (1.0 / 32.0) * theta.tan();
+        assert!(
+            (out.depth[right] - want).abs() < 1e-3,
+            "{tag}: right depth {} vs {want}",
+            out.depth[right]
+        );
+        assert_eq!(out.depth[bg], f32::INFINITY, "{tag}: background depth");
+        let normal = |p: usize| [out.normal[3 * p], out.normal[3 * p + 1], out.normal[3 * p + 2]];
+        let near = |a: [f32; 3], b: [f32; 3]| (0..3).all(|k| (a[k] - b[k]).abs() < 2e-3);
+        assert!(
+            near(normal(left), [0.0, 0.0, 1.0]),
+            "{tag}: left normal {:?}",
+            normal(left)
+        );
+        let turned = [theta.sin(), 0.0, theta.cos()];
+        assert!(
+            near(normal(right), turned),
+            "{tag}: right normal {:?} vs {turned:?}",
+            normal(right)
+        );
+        assert_eq!(normal(bg), [0.0; 3], "{tag}: background normal");
+        // Perspective: depth is along -Z, not the distance to the eye, so it is 4 all over the
+        // facing quad (whose pixels are off-axis).
+        r.render_frame(&frame(perspective(DVec3::new(0.0, 0.0, 4.0), DVec3::ZERO)), &mut out)
+            .expect("render");
+        let off_axis = (0..n).find(|&p| out.instance_id[p] == 0).expect("left quad visible");
+        assert!(
+            (out.depth[off_axis] - 4.0).abs() < 1e-3,
+            "{tag}: perspective depth {}",
+            out.depth[off_axis]
+        );
+        // Ids are exact everywhere: every value is an instance index or the background.
+        assert!(
+            out.instance_id.iter().all(|&v| v <= 1 || v == u32::MAX),
+            "{tag}: ids blended"
+        );
     }
 }

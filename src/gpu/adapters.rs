@@ -105,9 +105,11 @@ impl AdapterSlot {
     fn request_device(&self) -> std::result::Result<SharedDevice, String> {
         // Ask for what the adapter has: GL and software adapters fall short of WebGPU's defaults,
         // and nothing here needs more than the adapter offers.
-        // Timestamp queries time the render pass on the GPU (bench figures, `last_gpu_ms`); the
-        // renderer works without them, so they are asked for only where offered.
-        let required_features = self.adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Asked for only where offered; the renderer works without them. Timestamp queries time the
+        // render pass on the GPU (bench figures, `last_gpu_ms`). Adapter-specific format features
+        // let the id AOVs (R32Uint) be multisampled where the hardware can (WebGPU guarantees 1x).
+        let required_features = self.adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
         let desc = wgpu::DeviceDescriptor {
             label: Some("usdrender device"),
             required_features,

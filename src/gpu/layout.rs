@@ -17,6 +17,9 @@ pub struct Globals {
     pub eye: [f32; 4],
     /// x = ambient, y = diffuse, z = specular weight, w = specular exponent.
     pub shading: [f32; 4],
+    /// Third row of world to camera: `dot(xyz, p) + w` is p's camera-space z (the depth AOV is its
+    /// negation).
+    pub view_z: [f32; 4],
 }
 
 /// One instance: its model matrix and the matrix that carries its normals to world space.
@@ -32,6 +35,8 @@ pub struct InstanceRaw {
     /// w of column 0: 1 when the mesh is double-sided. w of column 1: 1 when the transform mirrors
     /// (negative determinant), which turns counter-clockwise front faces clockwise on screen.
     pub normal: [[f32; 4]; 3],
+    /// Index in `Scene::meshes` and in `Scene::instances` (the primId and instanceId AOVs).
+    pub ids: [u32; 2],
 }
 
 impl InstanceRaw {
@@ -61,7 +66,14 @@ impl InstanceRaw {
                 col(cof[1], if det < 0.0 { 1.0 } else { 0.0 }),
                 col(cof[2], 0.0),
             ],
+            ids: [0; 2],
         }
+    }
+
+    /// The same instance, naming its mesh and scene instance for the id AOVs.
+    pub fn with_ids(mut self, mesh: u32, instance: u32) -> InstanceRaw {
+        self.ids = [mesh, instance];
+        self
     }
 
     /// Whether this instance's mesh is double-sided (kept when a frame replaces the matrix).
@@ -75,11 +87,35 @@ pub const POSITION_LOCATION: u32 = 0;
 pub const NORMAL_LOCATION: u32 = 1;
 pub const COLOR_LOCATION: u32 = 2;
 
-/// The instance stream: model matrix columns at locations 3..=6, normal matrix columns at 7..=9.
-pub const INSTANCE_ATTRIBUTES: [wgpu::VertexAttribute; 7] = wgpu::vertex_attr_array![
+/// The instance stream: model matrix columns at locations 3..=6, normal matrix columns at 7..=9,
+/// ids at 10.
+pub const INSTANCE_ATTRIBUTES: [wgpu::VertexAttribute; 8] = wgpu::vertex_attr_array![
     3 => Float32x4, 4 => Float32x4, 5 => Float32x4, 6 => Float32x4,
-    7 => Float32x4, 8 => Float32x4, 9 => Float32x4
+    7 => Float32x4, 8 => Float32x4, 9 => Float32x4, 10 => Uint32x2
 ];
+
+/// Parameters of the colour conversion pass. Keep in sync with `ColorParams` in
+/// `shaders/color.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct ColorParams {
+    pub width: u32,
+    pub height: u32,
+    /// 1: the 8-bit image keeps premultiplied colour (usdrecord's encoding); 0: straight alpha.
+    pub premultiplied: u32,
+    pub _pad: u32,
+}
+
+/// Parameters of the AOV gather pass. Keep in sync with `AovParams` in `shaders/aov.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct AovParams {
+    pub width: u32,
+    pub height: u32,
+    /// Bit 0 depth, 1 normal, 2 primId, 3 instanceId: the outputs wanted.
+    pub mask: u32,
+    pub _pad: u32,
+}
 
 /// The headlight's terms: usdrecord's (UsdAppUtils FrameRecorder's) lighting state, as Storm's
 /// simple lighting applies it to material-less displayColor geometry: one point light at the camera
@@ -110,10 +146,18 @@ impl Globals {
             let p = camera_to_world.transform_point3(DVec3::ZERO);
             [p.x as f32, p.y as f32, p.z as f32, 1.0]
         };
+        // In f64: camera transforms far from the origin lose depth precision in f32.
+        let view_z = camera_to_world.inverse().row(2);
+        let view_z = if view_z.is_finite() {
+            view_z.as_vec4().to_array()
+        } else {
+            [0.0; 4]
+        };
         Globals {
             view_proj: view_proj.as_mat4().to_cols_array_2d(),
             eye,
             shading: [AMBIENT, DIFFUSE, SPECULAR, SHININESS],
+            view_z,
         }
     }
 }
@@ -124,8 +168,10 @@ mod tests {
 
     #[test]
     fn layouts_match_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<Globals>(), 96);
-        assert_eq!(std::mem::size_of::<InstanceRaw>(), 112);
+        assert_eq!(std::mem::size_of::<Globals>(), 112);
+        assert_eq!(std::mem::size_of::<InstanceRaw>(), 120);
+        assert_eq!(std::mem::size_of::<ColorParams>(), 16);
+        assert_eq!(std::mem::size_of::<AovParams>(), 16);
     }
 
     #[test]

@@ -9,4 +9,4 @@ pub mod readback;
 mod renderer;
 
 pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};
-pub use renderer::{FrameBuffers, ImageEncoding, RenderSettings, Renderer, Ticket, FRAMES_IN_FLIGHT};
+pub use renderer::{AovKind, FrameBuffers, ImageEncoding, RenderSettings, Renderer, Ticket, FRAMES_IN_FLIGHT};

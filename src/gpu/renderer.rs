@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
-use super::layout::{Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
+use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
 use super::readback::{padded_bytes_per_row, strip_and_unpremultiply, strip_padding};
 use crate::scene::{FrameState, Mesh, Scene};
 use crate::{Error, Result};
@@ -30,6 +30,18 @@ pub enum ImageEncoding {
 /// The colour target: the shader writes linear colour and the sRGB target encodes it on store
 /// (and the MSAA resolve averages in linear space).
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+/// The colour target when linear output is asked for: half floats keep the linear values (and
+/// values over 1) through the resolve; shaders/color.wgsl derives the 8-bit image from them.
+const LINEAR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+/// AOV attachments, in `AovKind` order (depth, normal, primId, instanceId). All support
+/// multisampling; none is resolved (see shaders/aov.wgsl). Normals are half floats (about 3
+/// decimal digits, plenty for a unit vector; Rgba32Float cannot be multisampled everywhere).
+const AOV_FORMATS: [wgpu::TextureFormat; 4] = [
+    wgpu::TextureFormat::R32Float,
+    wgpu::TextureFormat::Rgba16Float,
+    wgpu::TextureFormat::R32Uint,
+    wgpu::TextureFormat::R32Uint,
+];
 /// Reversed Z (depth 1 at near): float depth keeps its precision far from the camera.
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Colour for vertices whose mesh carries none (Hydra's fallback displayColor is a mid grey).
@@ -52,13 +64,20 @@ const MAP_PENDING: u8 = 0;
 const MAP_DONE: u8 = 1;
 const MAP_FAILED: u8 = 2;
 
-/// Image size and antialiasing for one job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Image size, antialiasing and extra outputs for one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderSettings {
     pub width: u32,
     pub height: u32,
     /// MSAA samples per pixel (4 by default); lowered, with a warning, to what the adapter can do.
     pub msaa: u32,
+    /// Also produce linear-light RGBA f32 with straight alpha ([`FrameBuffers::linear`]), for EXR
+    /// and 16-bit outputs. The colour target is then half float and the 8-bit image is derived
+    /// from it on the GPU.
+    pub linear: bool,
+    /// AOVs to produce besides the image ([`FrameBuffers`]' `depth`, `normal`, `prim_id`,
+    /// `instance_id`). Repeats are harmless.
+    pub aovs: Vec<AovKind>,
 }
 
 impl Default for RenderSettings {
@@ -67,7 +86,59 @@ impl Default for RenderSettings {
             width: 960,
             height: 540,
             msaa: 4,
+            linear: false,
+            aovs: Vec::new(),
         }
+    }
+}
+
+/// An arbitrary output variable the renderer can produce besides the image. Each takes the
+/// surface at MSAA sample 0 of the pixel (not an average: ids must stay exact, and depth and
+/// normal then describe the same surface as the ids), the nearest surface drawn, translucent ones
+/// included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AovKind {
+    /// Camera-space distance in front of the camera along its -Z axis, in scene units (not the
+    /// distance to the eye); `f32::INFINITY` where nothing is drawn.
+    Depth,
+    /// World-space shading normal (xyz, unit length; turned to the viewer on double-sided
+    /// meshes); zero where nothing is drawn.
+    Normal,
+    /// Index of the mesh in `Scene::meshes`; `u32::MAX` where nothing is drawn.
+    PrimId,
+    /// Index of the instance in `Scene::instances`; `u32::MAX` where nothing is drawn.
+    InstanceId,
+}
+
+impl AovKind {
+    pub const ALL: [AovKind; 4] = [AovKind::Depth, AovKind::Normal, AovKind::PrimId, AovKind::InstanceId];
+
+    /// The job's (and output's) name: `depth`, `normal`, `primId`, `instanceId`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AovKind::Depth => "depth",
+            AovKind::Normal => "normal",
+            AovKind::PrimId => "primId",
+            AovKind::InstanceId => "instanceId",
+        }
+    }
+
+    /// The kind a job names (`depth`, `normal`, `primId`, `instanceId`; case as written here).
+    pub fn from_name(name: &str) -> Option<AovKind> {
+        AovKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Values per pixel.
+    pub fn channels(self) -> usize {
+        match self {
+            AovKind::Normal => 3,
+            _ => 1,
+        }
+    }
+
+    /// Bit in `AovParams::mask` (and index in `AOV_FORMATS`).
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -98,6 +169,10 @@ pub struct Renderer {
     height: u32,
     sample_count: u32,
     encoding: ImageEncoding,
+    /// Linear output: the colour target is half float and `color_pass` derives the images.
+    color_pass: Option<ComputeStage>,
+    /// AOV attachments and the pass that gathers them, when AOVs are asked for.
+    aov: Option<AovStage>,
     opaque_pipeline: wgpu::RenderPipeline,
     translucent_pipeline: wgpu::RenderPipeline,
     globals_buffer: wgpu::Buffer,
@@ -132,6 +207,21 @@ pub struct Renderer {
     last_gpu_ms: Option<f64>,
 }
 
+/// A compute pass run after the render pass, and the storage buffers it fills (copied into the
+/// readback slot with the frame).
+struct ComputeStage {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    /// Output buffers, in the order of their readback segments; `None` where not asked for.
+    outputs: Vec<Option<wgpu::Buffer>>,
+}
+
+/// The AOV attachments (views in `AovKind` order) and their gather pass.
+struct AovStage {
+    views: [wgpu::TextureView; 4],
+    gather: ComputeStage,
+}
+
 /// One frame's readback buffer and the state of its mapping.
 struct Slot {
     buffer: wgpu::Buffer,
@@ -154,28 +244,50 @@ impl Segment {
     }
 }
 
-/// What a slot's readback buffer holds, each part 256-aligned: the colour image (rows padded to
-/// 256 bytes), then the pass timestamps when the device has them.
+/// What a slot's readback buffer holds, each part 256-aligned: the 8-bit image (rows padded to
+/// 256 bytes when copied from the texture, tight when the colour pass wrote it), the linear image,
+/// the AOVs asked for, then the pass timestamps when the device has them.
 #[derive(Clone, Copy, Debug, Default)]
 struct ReadbackLayout {
     color: Segment,
+    /// The 8-bit image comes tightly packed from the colour pass (linear output) rather than
+    /// padded from the texture.
+    color_tight: bool,
+    linear: Option<Segment>,
+    /// In `AovKind` order.
+    aovs: [Option<Segment>; 4],
     timestamps: Option<Segment>,
     /// Bytes in all (the buffer's size).
     size: u64,
 }
 
 impl ReadbackLayout {
-    fn new(padded_row: u32, height: u32, timestamps: bool) -> ReadbackLayout {
+    fn new(settings: &RenderSettings, padded_row: u32, timestamps: bool) -> ReadbackLayout {
+        let pixels = settings.width as u64 * settings.height as u64;
         let mut end = 0u64;
         let mut take = |size: u64| {
             let seg = Segment { offset: end, size };
             end = (end + size).div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN;
             seg
         };
-        let color = take(padded_row as u64 * height as u64);
+        let color = if settings.linear {
+            take(pixels * 4)
+        } else {
+            take(padded_row as u64 * settings.height as u64)
+        };
+        let linear = settings.linear.then(|| take(pixels * 16));
+        let aovs = AovKind::ALL.map(|k| {
+            settings
+                .aovs
+                .contains(&k)
+                .then(|| take(pixels * 4 * k.channels() as u64))
+        });
         let timestamps = timestamps.then(|| take(TIMESTAMP_BYTES));
         ReadbackLayout {
             color,
+            color_tight: settings.linear,
+            linear,
+            aovs,
             timestamps,
             size: end,
         }
@@ -230,14 +342,37 @@ pub struct FrameBuffers {
     /// width * height * 4 bytes, rows tightly packed, sRGB-encoded RGBA8 (straight alpha unless
     /// [`ImageEncoding::UsdRecord`]).
     pub rgba: Vec<u8>,
+    /// [`RenderSettings::linear`]: width * height * 4 floats, linear-light RGBA with straight
+    /// alpha (colour may exceed 1 where the specular highlight does).
+    pub linear: Vec<f32>,
+    /// [`AovKind::Depth`]: one float per pixel.
+    pub depth: Vec<f32>,
+    /// [`AovKind::Normal`]: three floats (x, y, z) per pixel.
+    pub normal: Vec<f32>,
+    /// [`AovKind::PrimId`]: one per pixel.
+    pub prim_id: Vec<u32>,
+    /// [`AovKind::InstanceId`]: one per pixel.
+    pub instance_id: Vec<u32>,
 }
 
 impl FrameBuffers {
     /// Buffers with room for one frame of `settings`, so the first frames do not allocate either.
     pub fn for_settings(settings: &RenderSettings) -> FrameBuffers {
         let pixels = settings.width as usize * settings.height as usize;
+        let room = |kind: AovKind| {
+            if settings.aovs.contains(&kind) {
+                pixels * kind.channels()
+            } else {
+                0
+            }
+        };
         FrameBuffers {
             rgba: Vec::with_capacity(pixels * 4),
+            linear: Vec::with_capacity(if settings.linear { pixels * 4 } else { 0 }),
+            depth: Vec::with_capacity(room(AovKind::Depth)),
+            normal: Vec::with_capacity(room(AovKind::Normal)),
+            prim_id: Vec::with_capacity(room(AovKind::PrimId)),
+            instance_id: Vec::with_capacity(room(AovKind::InstanceId)),
         }
     }
 }
@@ -255,7 +390,8 @@ impl Renderer {
         settings: &RenderSettings,
         encoding: ImageEncoding,
     ) -> Result<Renderer> {
-        let color_format = COLOR_FORMAT;
+        let color_format = if settings.linear { LINEAR_FORMAT } else { COLOR_FORMAT };
+        let with_aovs = !settings.aovs.is_empty();
         let label = adapter.summary.label();
         let gpu = adapter.slot.device()?;
         let err = |reason: String| Error::Gpu {
@@ -273,7 +409,7 @@ impl Renderer {
                 settings.width, settings.height
             )));
         }
-        let sample_count = choose_sample_count(adapter, color_format, settings.msaa);
+        let sample_count = choose_sample_count(adapter, &gpu.device, color_format, with_aovs, settings.msaa);
         let device = &gpu.device;
         let scope = ErrorScope::push(device);
 
@@ -354,14 +490,38 @@ impl Renderer {
                 },
                 fragment: Some(wgpu::FragmentState {
                     module: &shader,
-                    entry_point: Some("fs_main"),
+                    entry_point: Some(if with_aovs { "fs_aov" } else { "fs_main" }),
                     compilation_options: Default::default(),
                     // The shader writes premultiplied colour; the resolve averages it by coverage.
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format: color_format,
-                        blend,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
+                    // AOVs are replaced, never blended: the nearest surface drawn wins, translucent
+                    // or not.
+                    targets: &[
+                        Some(wgpu::ColorTargetState {
+                            format: color_format,
+                            blend,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                        Some(wgpu::ColorTargetState {
+                            format: AOV_FORMATS[0],
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                        Some(wgpu::ColorTargetState {
+                            format: AOV_FORMATS[1],
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                        Some(wgpu::ColorTargetState {
+                            format: AOV_FORMATS[2],
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                        Some(wgpu::ColorTargetState {
+                            format: AOV_FORMATS[3],
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                    ][..if with_aovs { 5 } else { 1 }],
                 }),
                 multiview_mask: None,
                 cache: None,
@@ -450,7 +610,12 @@ impl Renderer {
             "resolved color",
             color_format,
             1,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            // Linear output reads the resolved image in the colour pass instead of copying it.
+            if settings.linear {
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING
+            } else {
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC
+            },
         );
         let view = |name: &'static str| wgpu::TextureViewDescriptor {
             label: Some(name),
@@ -493,7 +658,217 @@ impl Renderer {
                 }),
                 period_ns: gpu.queue.get_timestamp_period() as f64,
             });
-        let layout = ReadbackLayout::new(padded_row, settings.height, timestamps.is_some());
+        let layout = ReadbackLayout::new(settings, padded_row, timestamps.is_some());
+        let pixels = settings.width as u64 * settings.height as u64;
+        let storage = |name: &str, size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(name),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        };
+        let uniform = |name: &str, bytes: &[u8]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+        };
+        let texture_entry = |binding: u32, sample_type, multisampled: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Texture {
+                sample_type,
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled,
+            },
+            count: None,
+        };
+        let storage_entry = |binding: u32| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: false },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let uniform_entry = |binding: u32| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: wgpu::BufferSize::new(16),
+            },
+            count: None,
+        };
+        let compute_pipeline = |name: &str, source: String, entry: &str, layout: &wgpu::BindGroupLayout| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(name),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
+
+        let color_pass = settings.linear.then(|| {
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("color pass layout"),
+                entries: &[
+                    texture_entry(0, unfilterable, false),
+                    storage_entry(1),
+                    storage_entry(2),
+                    uniform_entry(3),
+                ],
+            });
+            let pipeline = compute_pipeline(
+                "color.wgsl",
+                include_str!("../../shaders/color.wgsl").to_string(),
+                "cs_color",
+                &bgl,
+            );
+            let rgba8 = storage("color pass rgba8", pixels * 4);
+            let linear = storage("color pass linear", pixels * 16);
+            let params = uniform(
+                "color pass params",
+                bytemuck::bytes_of(&ColorParams {
+                    width: settings.width,
+                    height: settings.height,
+                    premultiplied: (encoding == ImageEncoding::UsdRecord) as u32,
+                    _pad: 0,
+                }),
+            );
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("color pass bind group"),
+                layout: &bgl,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(&resolve_view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: rgba8.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: linear.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: params.as_entire_binding(),
+                    },
+                ],
+            });
+            ComputeStage {
+                pipeline,
+                bind_group,
+                outputs: vec![Some(rgba8), Some(linear)],
+            }
+        });
+
+        let aov = with_aovs.then(|| {
+            let views = std::array::from_fn(|i| {
+                texture(
+                    ["aov depth", "aov normal", "aov primId", "aov instanceId"][i],
+                    AOV_FORMATS[i],
+                    sample_count,
+                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+                )
+                .create_view(&view("aov view"))
+            });
+            let ms = sample_count > 1;
+            let uint = wgpu::TextureSampleType::Uint;
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("aov gather layout"),
+                entries: &[
+                    texture_entry(0, unfilterable, ms),
+                    texture_entry(1, unfilterable, ms),
+                    texture_entry(2, uint, ms),
+                    texture_entry(3, uint, ms),
+                    storage_entry(4),
+                    storage_entry(5),
+                    storage_entry(6),
+                    storage_entry(7),
+                    uniform_entry(8),
+                ],
+            });
+            let mut source = include_str!("../../shaders/aov.wgsl").to_string();
+            if !ms {
+                source = source.replace("texture_multisampled_2d", "texture_2d");
+            }
+            let pipeline = compute_pipeline("aov.wgsl", source, "cs_aov", &bgl);
+            // Outputs not asked for get a placeholder (the shader skips them by the mask).
+            let outputs: Vec<Option<wgpu::Buffer>> = AovKind::ALL
+                .iter()
+                .map(|k| {
+                    settings
+                        .aovs
+                        .contains(k)
+                        .then(|| storage(k.name(), pixels * 4 * k.channels() as u64))
+                })
+                .collect();
+            let placeholder = storage("aov placeholder", 16);
+            let mask = AovKind::ALL
+                .iter()
+                .filter(|k| settings.aovs.contains(k))
+                .fold(0u32, |m, k| m | 1 << k.index());
+            let params = uniform(
+                "aov gather params",
+                bytemuck::bytes_of(&AovParams {
+                    width: settings.width,
+                    height: settings.height,
+                    mask,
+                    _pad: 0,
+                }),
+            );
+            let mut entries: Vec<wgpu::BindGroupEntry> = views
+                .iter()
+                .enumerate()
+                .map(|(i, v)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: wgpu::BindingResource::TextureView(v),
+                })
+                .collect();
+            for (i, out) in outputs.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 4 + i as u32,
+                    resource: out.as_ref().unwrap_or(&placeholder).as_entire_binding(),
+                });
+            }
+            entries.push(wgpu::BindGroupEntry {
+                binding: 8,
+                resource: params.as_entire_binding(),
+            });
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("aov gather bind group"),
+                layout: &bgl,
+                entries: &entries,
+            });
+            AovStage {
+                views,
+                gather: ComputeStage {
+                    pipeline,
+                    bind_group,
+                    outputs,
+                },
+            }
+        });
         let slots = (0..FRAMES_IN_FLIGHT)
             .map(|i| Slot {
                 buffer: device.create_buffer(&wgpu::BufferDescriptor {
@@ -524,6 +899,8 @@ impl Renderer {
             height: settings.height,
             sample_count,
             encoding,
+            color_pass,
+            aov,
             opaque_pipeline,
             translucent_pipeline,
             globals_buffer,
@@ -705,7 +1082,8 @@ impl Renderer {
         let mut changed: Option<(usize, usize)> = None;
         for (slot, m) in self.dynamic_slots.iter().zip(&state.instance_transforms) {
             let Some(slot) = *slot else { continue };
-            let raw = InstanceRaw::new(m, self.instance_mirror[slot].double_sided());
+            let old = &self.instance_mirror[slot];
+            let raw = InstanceRaw::new(m, old.double_sided()).with_ids(old.ids[0], old.ids[1]);
             if self.instance_mirror[slot] != raw {
                 self.instance_mirror[slot] = raw;
                 changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));
@@ -786,23 +1164,54 @@ impl Renderer {
                 Some(msaa) => (msaa, Some(&self.resolve_view)),
                 None => (&self.resolve_view, None),
             };
+            let color = Some(wgpu::RenderPassColorAttachment {
+                view,
+                depth_slice: None,
+                resolve_target,
+                ops: wgpu::Operations {
+                    // Transparent black: alpha is coverage, as usdrecord writes it.
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    // The multisampled image is only needed until it is resolved.
+                    store: if resolve_target.is_some() {
+                        wgpu::StoreOp::Discard
+                    } else {
+                        wgpu::StoreOp::Store
+                    },
+                },
+            });
+            // AOVs are kept (multisampled, unresolved) for the gather pass. Ids clear to u32::MAX,
+            // "nothing drawn"; the gather pass fills in depth and normal there from the ids.
+            let aov_attachment = |i: usize| {
+                self.aov.as_ref().map(|a| wgpu::RenderPassColorAttachment {
+                    view: &a.views[i],
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(if i >= 2 {
+                            wgpu::Color {
+                                r: u32::MAX as f64,
+                                g: 0.0,
+                                b: 0.0,
+                                a: 0.0,
+                            }
+                        } else {
+                            wgpu::Color::TRANSPARENT
+                        }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })
+            };
+            let attachments = [
+                color,
+                aov_attachment(0),
+                aov_attachment(1),
+                aov_attachment(2),
+                aov_attachment(3),
+            ];
+            let used = if self.aov.is_some() { 5 } else { 1 };
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("mesh pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view,
-                    depth_slice: None,
-                    resolve_target,
-                    ops: wgpu::Operations {
-                        // Transparent black: alpha is coverage, as usdrecord writes it.
-                        load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                        // The multisampled image is only needed until it is resolved.
-                        store: if resolve_target.is_some() {
-                            wgpu::StoreOp::Discard
-                        } else {
-                            wgpu::StoreOp::Store
-                        },
-                    },
-                })],
+                color_attachments: &attachments[..used],
                 depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                     view: &self.depth_view,
                     // Reversed Z: 0 is the far plane.
@@ -835,8 +1244,36 @@ impl Renderer {
                 }
             }
         }
+        // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
+        // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.
+        let stages = [self.color_pass.as_ref(), self.aov.as_ref().map(|a| &a.gather)];
+        for stage in stages.into_iter().flatten() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("post pass"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&stage.pipeline);
+            pass.set_bind_group(0, &stage.bind_group, &[]);
+            pass.dispatch_workgroups(self.width.div_ceil(8), self.height.div_ceil(8), 1);
+        }
         let buffer = &self.slots[slot].buffer;
         if readback == Readback::Frame {
+            let copy = |encoder: &mut wgpu::CommandEncoder, from: Option<&wgpu::Buffer>, to: Option<Segment>| {
+                if let (Some(from), Some(to)) = (from, to) {
+                    encoder.copy_buffer_to_buffer(from, 0, buffer, to.offset, Some(to.size));
+                }
+            };
+            if let Some(c) = &self.color_pass {
+                copy(&mut encoder, c.outputs[0].as_ref(), Some(self.layout.color));
+                copy(&mut encoder, c.outputs[1].as_ref(), self.layout.linear);
+            }
+            if let Some(a) = &self.aov {
+                for (out, seg) in a.gather.outputs.iter().zip(self.layout.aovs) {
+                    copy(&mut encoder, out.as_ref(), seg);
+                }
+            }
+        }
+        if readback == Readback::Frame && !self.layout.color_tight {
             encoder.copy_texture_to_buffer(
                 wgpu::TexelCopyTextureInfo {
                     texture: &self.resolve_texture,
@@ -915,14 +1352,25 @@ impl Renderer {
             });
             if let (Some(out), Readback::Frame) = (out, ticket.readback) {
                 let color = part(self.layout.color);
-                match self.encoding {
-                    ImageEncoding::Srgb => {
-                        strip_and_unpremultiply(color, self.width, self.height, self.padded_row, &mut out.rgba)
-                    }
-                    ImageEncoding::UsdRecord => {
-                        strip_padding(color, self.width, self.height, self.padded_row, &mut out.rgba)
+                if self.layout.color_tight {
+                    // The colour pass already unpremultiplied (or not, for UsdRecord) and packed it.
+                    copy_pod(color, &mut out.rgba);
+                } else {
+                    match self.encoding {
+                        ImageEncoding::Srgb => {
+                            strip_and_unpremultiply(color, self.width, self.height, self.padded_row, &mut out.rgba)
+                        }
+                        ImageEncoding::UsdRecord => {
+                            strip_padding(color, self.width, self.height, self.padded_row, &mut out.rgba)
+                        }
                     }
                 }
+                let or_empty = |s: Option<Segment>| s.map_or(&[][..], part);
+                copy_pod(or_empty(self.layout.linear), &mut out.linear);
+                copy_pod(or_empty(self.layout.aovs[0]), &mut out.depth);
+                copy_pod(or_empty(self.layout.aovs[1]), &mut out.normal);
+                copy_pod(or_empty(self.layout.aovs[2]), &mut out.prim_id);
+                copy_pod(or_empty(self.layout.aovs[3]), &mut out.instance_id);
             }
             Ok::<_, String>(gpu_ms)
         })();
@@ -943,6 +1391,15 @@ impl Renderer {
         );
         Ok(())
     }
+}
+
+/// Replaces `out`'s contents with `bytes` read as `T`s, reusing its allocation. Copies bytes into
+/// the (aligned) vector, so the mapped range needs no particular alignment.
+fn copy_pod<T: bytemuck::Pod>(bytes: &[u8], out: &mut Vec<T>) {
+    out.clear();
+    out.resize(bytes.len() / std::mem::size_of::<T>(), T::zeroed());
+    let dst: &mut [u8] = bytemuck::cast_slice_mut(out.as_mut_slice());
+    dst.copy_from_slice(&bytes[..dst.len()]);
 }
 
 /// Polls `gpu` until `submission` is done and, when `map` is given, its mapping callback has run.
@@ -981,10 +1438,34 @@ fn wait_for(
     Err("the GPU did not finish the frame in time".into())
 }
 
-/// The highest sample count up to `wanted` that both attachments support for resolving (1 always works).
-fn choose_sample_count(adapter: &GpuAdapter, color_format: wgpu::TextureFormat, wanted: u32) -> u32 {
-    let color = adapter.slot.adapter.get_texture_format_features(color_format);
-    let depth = adapter.slot.adapter.get_texture_format_features(DEPTH_FORMAT);
+/// The highest sample count up to `wanted` that every attachment supports (the colour one also
+/// for resolving; the AOV ones, when asked for, for rendering). 1 always works.
+fn choose_sample_count(
+    adapter: &GpuAdapter,
+    device: &wgpu::Device,
+    color_format: wgpu::TextureFormat,
+    aovs: bool,
+    wanted: u32,
+) -> u32 {
+    // What the adapter can do counts only where the device has adapter-specific format features;
+    // otherwise WebGPU's guarantees apply (R32Uint: 1x only).
+    let specific = device
+        .features()
+        .contains(wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
+    let features = |f: wgpu::TextureFormat| {
+        if specific {
+            adapter.slot.adapter.get_texture_format_features(f)
+        } else {
+            f.guaranteed_format_features(device.features())
+        }
+    };
+    let color = features(color_format);
+    let depth = features(DEPTH_FORMAT);
+    let aov_features: Vec<_> = if aovs {
+        AOV_FORMATS.iter().map(|&f| features(f)).collect()
+    } else {
+        Vec::new()
+    };
     let resolvable = color
         .flags
         .contains(wgpu::TextureFormatFeatureFlags::MULTISAMPLE_RESOLVE);
@@ -994,7 +1475,11 @@ fn choose_sample_count(adapter: &GpuAdapter, color_format: wgpu::TextureFormat, 
         n /= 2;
     }
     while n > 1 {
-        if resolvable && color.flags.sample_count_supported(n) && depth.flags.sample_count_supported(n) {
+        if resolvable
+            && color.flags.sample_count_supported(n)
+            && depth.flags.sample_count_supported(n)
+            && aov_features.iter().all(|f| f.flags.sample_count_supported(n))
+        {
             break;
         }
         n /= 2;
@@ -1089,8 +1574,9 @@ impl Geometry {
             let first_slot = g.instances.len();
             for i in users {
                 slot_of_instance[i] = Some(g.instances.len());
-                g.instances
-                    .push(InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided));
+                g.instances.push(
+                    InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided).with_ids(m as u32, i as u32),
+                );
             }
             g.draws.push(MeshDraw {
                 indices: first_index as u32..(first_index + index_count) as u32,
