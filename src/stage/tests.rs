@@ -608,3 +608,51 @@ def Xform "Parent" {
     assert!((ops - Vec3::new(105.0, 2.0, 0.0)).length() < 1e-4, "{ops}");
     assert_eq!(translation(&scene.instances[1].transform), Vec3::new(0.0, 7.0, 0.0));
 }
+
+#[test]
+fn animated_and_nested_point_instancers() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def PointInstancer "Outer" {
+    point3f[] positions.timeSamples = { 0: [(0, 0, 0), (100, 0, 0)], 10: [(0, 0, 10), (100, 0, 10)] }
+    int[] protoIndices = [0, 0]
+    quatf[] orientationsf = [(1, 0, 0, 0), (1, 0, 0, 0)]
+    rel prototypes = [</Outer/Protos/Inner>]
+    def Scope "Protos" {
+        def PointInstancer "Inner" {
+            double3 xformOp:translate = (0, 1, 0)
+            uniform token[] xformOpOrder = ["xformOp:translate"]
+            point3f[] positions = [(0, 0, 0), (3, 0, 0)]
+            int[] protoIndices = [0, 0]
+            rel prototypes = [</Outer/Protos/Inner/Leaf>]
+            def Cube "Leaf" {}
+        }
+    }
+}
+"#,
+    );
+    assert_eq!(scene.meshes.len(), 1);
+    assert_eq!(scene.instances.len(), 4, "2 outer x 2 inner");
+    assert_eq!(
+        scene.dynamic_instances.len(),
+        4,
+        "animated positions make every instance dynamic"
+    );
+    let mut at0: Vec<Vec3> = scene.instances.iter().map(|i| translation(&i.transform)).collect();
+    at0.sort_by(|a, b| a.x.total_cmp(&b.x));
+    assert_eq!(
+        at0,
+        vec![
+            Vec3::new(0.0, 1.0, 0.0),
+            Vec3::new(3.0, 1.0, 0.0),
+            Vec3::new(100.0, 1.0, 0.0),
+            Vec3::new(103.0, 1.0, 0.0)
+        ]
+    );
+    let f = s.evaluate(&scene, 5.0).unwrap();
+    assert_eq!(f.instance_transforms.len(), 4);
+    assert!(
+        f.instance_transforms.iter().all(|m| (m.w_axis.z - 5.0).abs() < 1e-5),
+        "halfway at frame 5"
+    );
+}
