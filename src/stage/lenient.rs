@@ -157,8 +157,12 @@ pub fn repair(text: &str) -> Option<String> {
             }
             b'"' | b'\'' => {
                 let delim = if c == b'"' { "\"" } else { "'" };
-                let end = find_close(text, i + 1, delim).unwrap_or(bytes.len().saturating_sub(1));
-                let body = &text[i + 1..end.max(i + 1)];
+                let Some(end) = find_close(text, i + 1, delim) else {
+                    // Unterminated: leave the rest for the parser to report.
+                    out.push_str(rest);
+                    break;
+                };
+                let body = &text[i + 1..end];
                 if kind == "asset" && !body.contains("@@@") {
                     // An `@` inside needs the triple delimiter.
                     let delim = if body.contains('@') { "@@@" } else { "@" };
@@ -167,7 +171,7 @@ pub fn repair(text: &str) -> Option<String> {
                     out.push_str(delim);
                     changed = true;
                 } else {
-                    out.push_str(&text[i..(end + 1).min(bytes.len())]);
+                    out.push_str(&text[i..end + 1]);
                 }
                 i = end + 1;
             }
@@ -290,6 +294,25 @@ mod tests {
         for (input, expected) in cases {
             let text = format!("#usda 1.0\n{input}");
             assert_eq!(repair(&text), Some(format!("#usda 1.0\n{expected}")), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_text() {
+        // A small deterministic generator over characters that steer the rewriter, multi-byte ones
+        // included (a slice inside a character would panic).
+        let alphabet: Vec<char> = "\"'@<>=.[]()#\\\n 0123456789activeassettokenint é響".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..3000 {
+            let len = (state % 60) as usize;
+            let mut text = String::from("#usda 1.0\n");
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let _ = repair(&text);
         }
     }
 
