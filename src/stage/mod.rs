@@ -5,7 +5,7 @@ mod camera;
 mod extract;
 mod info;
 mod lenient;
-pub mod mesh;
+mod mesh;
 mod timing;
 mod values;
 
