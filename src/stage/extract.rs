@@ -86,6 +86,8 @@ pub struct DynMesh {
     pub computed_normals: bool,
     /// Points at load time (how many there are sizes the sample cache).
     pub point_count: usize,
+    /// Authored normals that vary over time are re-read each frame through this map.
+    pub animated_normals: Option<Vec<Option<u32>>>,
     /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget.
     pub samples: RefCell<Samples>,
 }
@@ -551,6 +553,9 @@ impl MeshTable {
                     computed_normals: b.computed_normals,
                     point_count: b.mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0),
                     samples: RefCell::new(Samples::Unknown),
+                    animated_normals: (!b.computed_normals
+                        && (values::varies(prim, "primvars:normals") || values::varies(prim, "normals")))
+                    .then(|| b.normal_of_vertex.clone()),
                 });
             }
             self.local_bounds.push(local_bounds(&b.mesh));
@@ -803,10 +808,15 @@ pub fn evaluate(
             .enumerate()
             .map(|(v, &p)| points.get(p as usize).copied().unwrap_or_else(|| fallback(v)))
             .collect();
+        let load_time_normals = || template.map(|m| m.normals.clone()).unwrap_or_default();
         let normals = if dm.computed_normals {
             mesh::smooth_normals(&points, &dm.point_triangles, &dm.vertex_points)
+        } else if let Some(map) = &dm.animated_normals {
+            mesh::read_normals(&dm.prim, Some(TimeCode::new(frame)))
+                .and_then(|pv| mesh::respread_normals(&pv.values, map))
+                .unwrap_or_else(load_time_normals)
         } else {
-            template.map(|m| m.normals.clone()).unwrap_or_default()
+            load_time_normals()
         };
         vertices.push(MeshVertices { positions, normals });
     }

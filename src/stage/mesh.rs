@@ -71,6 +71,9 @@ pub struct Built {
     pub point_triangles: Vec<u32>,
     /// Whether normals were computed (so animated points recompute them).
     pub computed_normals: bool,
+    /// For authored normals: each vertex's index into the normal values (`None`: the fallback), so
+    /// animated normals can be re-applied.
+    pub normal_of_vertex: Vec<Option<u32>>,
     pub warnings: Vec<String>,
 }
 
@@ -264,12 +267,28 @@ pub fn build(src: &MeshSource) -> Built {
     } else {
         mesh.normals = smooth_normals(&src.points, &point_triangles, &mesh.vertex_points);
     }
+    if computed_normals {
+        normal_of_vertex.clear();
+    }
     Built {
         mesh,
         point_triangles,
         computed_normals,
+        normal_of_vertex,
         warnings,
     }
+}
+
+/// Authored normals at a new time, spread to vertices through `normal_of_vertex`; `None` when the
+/// new values are too few for the indices recorded at load time.
+pub fn respread_normals(values: &[[f32; 3]], normal_of_vertex: &[Option<u32>]) -> Option<Vec<[f32; 3]>> {
+    normal_of_vertex
+        .iter()
+        .map(|n| match n {
+            Some(i) => values.get(*i as usize).map(|v| normalized(*v)),
+            None => Some([0.0, 0.0, 1.0]),
+        })
+        .collect()
 }
 
 fn normalized(n: [f32; 3]) -> [f32; 3] {

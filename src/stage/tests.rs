@@ -656,3 +656,21 @@ def PointInstancer "Outer" {
         "halfway at frame 5"
     );
 }
+
+#[test]
+fn animated_authored_normals_are_re_read() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def Mesh "M" {
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points.timeSamples = { 0: [(0,0,0), (1,0,0), (0,1,0)], 10: [(0,0,0), (1,0,0), (0,1,0)] }
+    normal3f[] normals (interpolation = "vertex")
+    normal3f[] normals.timeSamples = { 0: [(0,0,1), (0,0,1), (0,0,1)], 10: [(1,0,0), (1,0,0), (1,0,0)] }
+}
+"#,
+    );
+    assert_eq!(scene.meshes[0].normals[0], [0.0, 0.0, 1.0]);
+    let f = s.evaluate(&scene, 10.0).unwrap();
+    assert!(f.mesh_vertices[0].normals.iter().all(|n| *n == [1.0, 0.0, 0.0]));
+}
