@@ -328,14 +328,11 @@ pub fn expand_instancer(
         .as_ref()
         .and_then(values::as_dvec3_array)
         .unwrap_or_default();
-    let orientations = values::raw(pi, "orientations", time)
-        .as_ref()
-        .and_then(values::as_quat_array)
-        .or_else(|| {
-            values::raw(pi, "orientationsf", time)
-                .as_ref()
-                .and_then(values::as_quat_array)
-        });
+    // The float orientations win when they hold values, as in UsdGeomPointInstancer.
+    let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
+    let orientations = quats("orientationsf")
+        .filter(|q| !q.is_empty())
+        .or_else(|| quats("orientations"));
     let scales = values::vec3_array_attr(pi, "scales", time);
     let ids = values::int_array_attr(pi, "ids", time);
     let invisible: HashSet<i64> = values::int_array_attr(pi, "invisibleIds", time)

@@ -674,3 +674,30 @@ def Mesh "M" {
     let f = s.evaluate(&scene, 10.0).unwrap();
     assert!(f.mesh_vertices[0].normals.iter().all(|n| *n == [1.0, 0.0, 0.0]));
 }
+
+#[test]
+fn orientationsf_wins_over_orientations_when_authored() {
+    let rotated_x = |text: &str| {
+        let (_, scene) = extract(text);
+        scene.instances[0].transform.transform_vector3(Vec3::X)
+    };
+    let both = r#"#usda 1.0
+def PointInstancer "P" {
+    point3f[] positions = [(0, 0, 0)]
+    int[] protoIndices = [0]
+    quath[] orientations = [(0.7071068, 0, 0, 0.7071068)]
+    quatf[] orientationsf = [(1, 0, 0, 0)]
+    rel prototypes = [</P/C>]
+    def Cube "C" {}
+}
+"#;
+    assert!(
+        (rotated_x(both) - Vec3::X).length() < 1e-3,
+        "orientationsf (identity) wins"
+    );
+    let empty_f = both.replace("quatf[] orientationsf = [(1, 0, 0, 0)]", "quatf[] orientationsf = []");
+    assert!(
+        (rotated_x(&empty_f) - Vec3::Y).length() < 1e-3,
+        "empty orientationsf: orientations rotate X to Y"
+    );
+}
