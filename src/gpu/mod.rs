@@ -1,7 +1,9 @@
 //! The only module that imports wgpu: adapters, pipelines, upload, render and readback.
 //!
 //! [`select_adapters`] picks one adapter per physical GPU; a [`Renderer`] per adapter uploads a
-//! [`crate::scene::Scene`] once and renders [`crate::scene::FrameState`]s into RGBA8 images.
+//! [`crate::scene::Scene`] once and renders [`crate::scene::FrameState`]s into RGBA8 images, with
+//! linear RGBA f32 and AOVs ([`AovKind`]) when [`RenderSettings`] asks, several frames in flight
+//! ([`Renderer::submit`] / [`Renderer::finish`] into recycled [`FrameBuffers`]).
 
 mod adapters;
 pub mod layout;
