@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::frames::FrameSlice;
 use crate::gpu::AdapterSelection;
-use crate::output::{Format, Pattern};
+use crate::output::{self, Encoding, Format, Pattern};
 use crate::{Error, Result};
 
 /// What to do when an output file already exists.
@@ -28,7 +28,12 @@ pub struct Job {
     /// Frames to render; `None` means the stage's default range.
     pub frames: Option<Vec<f64>>,
     pub output: Pattern,
-    pub format: Format,
+    /// The image format and its options (bit depth, JPEG quality, EXR precision and compression,
+    /// where AOVs go). `Copy`: the encoder pool takes it as it is.
+    pub format: Encoding,
+    /// AOVs to write besides the beauty, by their canonical names (`output::AOV_NAMES`):
+    /// EXR layers or side files, as `format.aov_files` says.
+    pub aovs: Vec<String>,
     pub camera: Option<String>,
     pub width: u32,
     /// `None`: the camera's aperture aspect decides.
@@ -61,7 +66,8 @@ impl Job {
             session_layer: None,
             frames: None,
             output,
-            format,
+            format: Encoding::new(format),
+            aovs: Vec::new(),
             camera: None,
             width: 960,
             height: None,
@@ -94,12 +100,32 @@ impl Job {
             }
             self.output.check_frames(frames)?;
         }
+        self.format.validate()?;
+        for aov in &self.aovs {
+            if output::aov_name(aov)? != aov {
+                return Err(Error::Option(format!(
+                    "--aov {aov:?}: write it as {:?}",
+                    output::aov_name(aov)?
+                )));
+            }
+        }
         for p in &self.purposes {
             if !matches!(p.as_str(), "render" | "proxy" | "guide") {
                 return Err(Error::Option(format!("unknown purpose {p:?} (render, proxy, guide)")));
             }
         }
         Ok(())
+    }
+
+    /// Whether frames must carry linear pixels ([`output::Frame::linear`]): EXR, 16-bit PNG/TIFF.
+    pub fn needs_linear(&self) -> bool {
+        self.format.needs_linear()
+    }
+
+    /// Every file `frame` writes: its beauty, then its AOV side files. `--skip-existing` counts a
+    /// frame as done only when all of them are whole images ([`output::is_complete_frame`]).
+    pub fn frame_outputs(&self, frame: f64) -> Vec<PathBuf> {
+        output::frame_files(&self.output.path(frame), &self.format, &self.aovs)
     }
 
     /// The frames this process renders: the job's (or the stage's default) list, cut to the farm

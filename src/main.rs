@@ -3,18 +3,20 @@
 //! Exit codes: 0 every frame written; 1 some frames failed (the others were written);
 //! 2 nothing rendered: bad arguments, a stage that cannot be opened, no adapter, an unwritable folder.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use usdrender::gpu::{self, AdapterSelection};
 use usdrender::job::{Existing, Job};
-use usdrender::output::{Format, Pattern};
+use usdrender::output::{self, AovFiles, BitDepth, Encoding, ExrCompression, ExrPrecision, Format, Pattern};
 use usdrender::schedule::{Control, Event};
 use usdrender::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use usdrender::{frames, schedule};
@@ -51,8 +53,14 @@ enum Command {
 
 #[derive(Args)]
 struct RenderArgs {
-    /// The stage (.usd, .usda, .usdc, .usdz).
-    stage: PathBuf,
+    /// The stage (.usd, .usda, .usdc, .usdz). Optional when --job names it.
+    #[arg(required_unless_present = "job")]
+    stage: Option<PathBuf>,
+    /// A TOML job file whose keys are these long flags in snake_case (stage, output, frames, width,
+    /// format, aov, ...); flags given on the command line win. Relative paths in it are relative
+    /// to its folder.
+    #[arg(long)]
+    job: Option<PathBuf>,
     /// Output files; a run of # is the zero-padded frame number (out/shot.####.png); $F4 and %04d
     /// work too, and ####.### numbers fractional frames.
     #[arg(short, long, default_value = "out/frame.####.png")]
@@ -78,6 +86,25 @@ struct RenderArgs {
     /// Image format (png, jpg, exr, tif). Default: the output's extension.
     #[arg(long)]
     format: Option<String>,
+    /// Bits per channel of PNG and TIFF files: 8, or 16 (encoded from the linear render).
+    #[arg(long, default_value_t = 8)]
+    bit_depth: u32,
+    /// JPEG quality, 1 to 100.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Sample type of EXR colour channels (AOVs keep float depth/normals and uint ids).
+    #[arg(long, default_value = "half", value_parser = clap::builder::PossibleValuesParser::new(ExrPrecision::NAMES.iter().copied()))]
+    exr_precision: String,
+    /// EXR compression (dwaa is lossy on colour only).
+    #[arg(long, default_value = "zip", value_parser = clap::builder::PossibleValuesParser::new(ExrCompression::NAMES.iter().copied()))]
+    exr_compression: String,
+    /// AOVs to write, comma-separated: depth, normal, primId, instanceId. EXR layers of an EXR
+    /// beauty; otherwise (or with --aov-files separate) EXR files beside it: shot.0001.depth.exr.
+    #[arg(long, value_delimiter = ',')]
+    aov: Vec<String>,
+    /// Where AOVs of an EXR beauty go: layers of the same file, or separate EXR sequences.
+    #[arg(long, default_value = "layers", value_parser = clap::builder::PossibleValuesParser::new(AovFiles::NAMES.iter().copied()))]
+    aov_files: String,
     #[command(flatten)]
     adapters: AdapterArgs,
     /// Skip frames whose file exists and is a whole image; render the rest (resume a run).
@@ -268,6 +295,121 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(compare::run(&args.actual, &args.expected, &opts)?))
 }
 
+/// Parses the command line; for `render --job FILE`, the file's keys fill in what the command line
+/// left unset (clap's `value_source` tells typed values from defaults), then everything is parsed
+/// again, so the file's values get the same checks as flags.
+fn parse_cli() -> anyhow::Result<Cli> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Bad flags, --help and --version exit here, as clap does.
+    let matches = Cli::command().get_matches_from(&args);
+    let job_file = match matches.subcommand() {
+        Some(("render", sub)) => sub.get_one::<PathBuf>("job").map(|job| (job.clone(), sub)),
+        _ => None,
+    };
+    let matches = match job_file {
+        Some((path, given)) => {
+            let extra = job_file_args(&path, given)?;
+            let all: Vec<OsString> = args.into_iter().chain(extra).collect();
+            Cli::command().try_get_matches_from(&all).map_err(|e| {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+                anyhow::anyhow!("job file {}: {first}", path.display())
+            })?
+        }
+        None => matches,
+    };
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
+/// Keys of a job file whose relative paths are taken from the file's folder.
+const JOB_FILE_PATHS: [&str; 4] = ["stage", "output", "session_layer", "frame_log"];
+
+/// The `render` arguments a job file adds: one per key the command line did not give (nor an
+/// argument that conflicts with it, so `--overwrite` on the command line beats
+/// `skip_existing = true` in the file).
+fn job_file_args(path: &Path, given: &ArgMatches) -> anyhow::Result<Vec<OsString>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading job file {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("job file {}: {}", path.display(), e.to_string().trim()))?;
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let cli = Cli::command();
+    let render = cli
+        .find_subcommand("render")
+        .context("the render subcommand is missing")?;
+    let typed = |id: &str| {
+        matches!(
+            given.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let typed_args: Vec<&clap::Arg> = render.get_arguments().filter(|a| typed(a.get_id().as_str())).collect();
+    let mut extra = Vec::new();
+    for (key, value) in &table {
+        let arg = render
+            .get_arguments()
+            .find(|a| a.get_id() == key.as_str() && !matches!(key.as_str(), "job" | "help"))
+            .with_context(|| {
+                format!(
+                    "job file {}: unknown key {key:?} (keys are render's long flags in snake_case: stage, output, frames, width, format, ...)",
+                    path.display()
+                )
+            })?;
+        let conflicts = |a: &clap::Arg, b: &clap::Arg| {
+            render
+                .get_arg_conflicts_with(a)
+                .iter()
+                .any(|c| c.get_id() == b.get_id())
+        };
+        if typed(key) || typed_args.iter().any(|t| conflicts(t, arg) || conflicts(arg, t)) {
+            continue; // the command line wins
+        }
+        let bad = |what: &str| anyhow::anyhow!("job file {}: {key} must be {what}", path.display());
+        if !arg.get_action().takes_values() {
+            match value {
+                toml::Value::Boolean(true) => extra.push(OsString::from(format!("--{}", long_name(arg)))),
+                toml::Value::Boolean(false) => {}
+                _ => return Err(bad("true or false")),
+            }
+            continue;
+        }
+        let mut text = scalar_or_list(value).ok_or_else(|| bad("a string, number or list of them"))?;
+        if JOB_FILE_PATHS.contains(&key.as_str()) && Path::new(&text).is_relative() {
+            text = folder.join(&text).to_string_lossy().into_owned();
+        }
+        extra.push(OsString::from(match arg.get_long() {
+            Some(long) => format!("--{long}={text}"),
+            None => text, // the STAGE positional
+        }));
+    }
+    Ok(extra)
+}
+
+fn long_name(arg: &clap::Arg) -> String {
+    arg.get_long()
+        .map(str::to_string)
+        .unwrap_or_else(|| arg.get_id().as_str().replace('_', "-"))
+}
+
+/// A TOML value as a flag's text: lists are comma-joined (`aov = ["depth", "normal"]`).
+fn scalar_or_list(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::Array(_) | toml::Value::Table(_) => None,
+                v => scalar_or_list(v),
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| parts.join(",")),
+        _ => None,
+    }
+}
+
 /// `usdrender farm ENGINE STAGE --chunk N -o PATTERN [-- RENDER FLAGS]` (see docs/farm.md).
 #[derive(Args)]
 struct FarmArgs {
@@ -391,7 +533,13 @@ fn farm(args: FarmArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     // wgpu-hal logs GL probing failures at error level on machines without GL drivers: noise.
     let level = if cli.quiet {
         "warn,wgpu_hal=off"
@@ -451,8 +599,26 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let stage = args
+        .stage
+        .clone()
+        .context("no stage: give STAGE, or `stage` in the --job file")?;
     let output = Pattern::parse(&args.output)?;
-    let format = Format::choose(args.format.as_deref(), &output)?;
+    let format = Encoding {
+        kind: Format::choose(args.format.as_deref(), &output)?,
+        bit_depth: BitDepth::from_bits(args.bit_depth)?,
+        quality: args.quality,
+        exr_precision: args.exr_precision.parse()?,
+        exr_compression: args.exr_compression.parse()?,
+        aov_files: args.aov_files.parse()?,
+    };
+    let mut aovs = Vec::with_capacity(args.aov.len());
+    for name in args.aov.iter().filter(|n| !n.trim().is_empty()) {
+        let name = output::aov_name(name)?.to_string();
+        if !aovs.contains(&name) {
+            aovs.push(name);
+        }
+    }
     let frames = args.frames.as_deref().map(frames::parse_spec).transpose()?;
     let task = usdrender::farm::slice_from_args(
         args.chunk,
@@ -462,11 +628,12 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         |k| std::env::var(k).ok(),
     )?;
     let job = Job {
-        stage: args.stage,
+        stage,
         session_layer: args.session_layer,
         frames,
         output,
         format,
+        aovs,
         camera: args.camera,
         width: args.width,
         height: args.height,

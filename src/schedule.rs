@@ -426,7 +426,9 @@ pub fn plan(job: &Job) -> Result<Plan> {
 /// skipped, overwritten or refused according to `job.existing`. Removes temporary files that a
 /// killed run left beside our outputs.
 fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f64>> {
-    let paths: Vec<PathBuf> = frames.iter().map(|&f| job.output.path(f)).collect();
+    // A frame's files: its beauty, then its AOV side files; all must be whole for it to count.
+    let files: Vec<Vec<PathBuf>> = frames.iter().map(|&f| job.frame_outputs(f)).collect();
+    let paths: Vec<PathBuf> = files.iter().flatten().cloned().collect();
     let mut folders: Vec<PathBuf> = paths.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
     folders.sort();
     folders.dedup();
@@ -442,15 +444,13 @@ fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f6
     }
     let mut todo = Vec::with_capacity(frames.len());
     let mut existing = Vec::new();
-    for (&frame, path) in frames.iter().zip(&paths) {
+    for (&frame, files) in frames.iter().zip(&files) {
         match job.existing {
             Existing::Overwrite => todo.push(frame),
-            Existing::Skip if output::is_complete_image(path) => report.skipped.push(frame),
+            Existing::Skip if output::is_complete_frame(files) => report.skipped.push(frame),
             Existing::Skip => todo.push(frame),
             Existing::Refuse => {
-                if path.exists() {
-                    existing.push(path.clone());
-                }
+                existing.extend(files.iter().filter(|p| p.exists()).cloned());
                 todo.push(frame);
             }
         }
