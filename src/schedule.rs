@@ -286,7 +286,14 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
             width: job.width,
             height,
             msaa: 4,
-            ..RenderSettings::default()
+            // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
+            linear: job.needs_linear(),
+            // `Job::validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).
+            aovs: job
+                .aovs
+                .iter()
+                .filter_map(|name| gpu::AovKind::from_name(name))
+                .collect(),
         };
         alive.store(workers, Ordering::Release);
         let mut handles = Vec::new();
@@ -689,7 +696,14 @@ fn render_worker(
                 );
                 // Encoding runs on the CPU pool while this adapter renders the next frames.
                 rayon::spawn(move || {
-                    let image = Frame::rgba8(width, height, &buffers.rgba);
+                    let (aovs, n) = frame_aovs(&buffers);
+                    let image = Frame {
+                        width,
+                        height,
+                        rgba: &buffers.rgba,
+                        linear: (!buffers.linear.is_empty()).then_some(&buffers.linear[..]),
+                        aovs: &aovs[..n],
+                    };
                     let written = if write {
                         output::write_frame(&path, format, image)
                     } else {
@@ -721,6 +735,46 @@ fn render_worker(
     alive.fetch_sub(1, Ordering::AcqRel);
     wait_for_encoders(&free_rx, pool);
     rendered
+}
+
+/// The AOVs a finished frame carries (those the settings asked for are the non-empty buffers),
+/// as the encoders name them; an array, so handing them over allocates nothing.
+fn frame_aovs(b: &FrameBuffers) -> ([output::Aov<'_>; 4], usize) {
+    use output::{Aov, AovData};
+    let none = Aov {
+        name: "",
+        channels: &[],
+        data: AovData::F32(&[]),
+    };
+    let all = [
+        (!b.depth.is_empty()).then_some(Aov {
+            name: "depth",
+            channels: &["Z"],
+            data: AovData::F32(&b.depth),
+        }),
+        (!b.normal.is_empty()).then_some(Aov {
+            name: "normal",
+            channels: &["N.x", "N.y", "N.z"],
+            data: AovData::F32(&b.normal),
+        }),
+        (!b.prim_id.is_empty()).then_some(Aov {
+            name: "primId",
+            channels: &["primId"],
+            data: AovData::U32(&b.prim_id),
+        }),
+        (!b.instance_id.is_empty()).then_some(Aov {
+            name: "instanceId",
+            channels: &["instanceId"],
+            data: AovData::U32(&b.instance_id),
+        }),
+    ];
+    let mut list = [none; 4];
+    let mut n = 0;
+    for aov in all.into_iter().flatten() {
+        list[n] = aov;
+        n += 1;
+    }
+    (list, n)
 }
 
 /// Buffer sets per worker: one being filled from the readback ring plus enough for this worker's

@@ -43,6 +43,18 @@ fn layers(path: &Path) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// How far (in 8-bit levels) a 16-bit file, encoded from the linear float render, may be from the
+/// 8-bit PNG at a pixel of alpha `a`. The 8-bit path resolves premultiplied sRGB bytes and divides
+/// by alpha afterwards, so its half-level rounding grows by 255 / a at partially covered pixels
+/// (2 levels seen at a = 64 on lavapipe); the float path divides before rounding.
+fn edge_tolerance(a: u8) -> u8 {
+    if a == 255 || a == 0 {
+        1
+    } else {
+        1 + (255u32.div_ceil(a as u32)).min(254) as u8
+    }
+}
+
 #[test]
 fn every_format_decodes_at_the_right_size_with_the_same_coverage() {
     if !have_adapter() {
@@ -66,15 +78,16 @@ fn every_format_decodes_at_the_right_size_with_the_same_coverage() {
         let img = image::open(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((img.width(), img.height()), (48, 27), "{name}");
         if name.ends_with("tif") || name.ends_with("png") {
-            // 16-bit files hold the 8-bit image to within a level (more when rendered linear).
+            // 16-bit files hold the 8-bit image to within a level where the PNG is opaque, and to
+            // within its own unpremultiply error at edges (see `edge_tolerance`).
             let back = img.to_rgba8();
-            let worst = back
-                .as_raw()
-                .iter()
-                .zip(png.as_raw())
-                .map(|(a, b)| a.abs_diff(*b))
-                .max();
-            assert!(worst <= Some(1), "{name}: differs from the PNG by {worst:?}");
+            for (a, b) in back.pixels().zip(png.pixels()) {
+                let tol = edge_tolerance(b[3]);
+                assert!(
+                    (0..4).all(|c| a[c].abs_diff(b[c]) <= tol),
+                    "{name}: {a:?} vs the PNG's {b:?} (+-{tol})"
+                );
+            }
         }
     }
     assert_eq!(
@@ -110,8 +123,10 @@ fn an_odd_width_16_bit_png_has_every_row() {
     assert_eq!(sixteen.dimensions(), (333, 187));
     // Row padding mistakes shear the image: compare every pixel.
     for (a, b) in sixteen.pixels().zip(eight.pixels()) {
+        // Plus half a level: the 8-bit value itself is rounded.
+        let tol = edge_tolerance(b[3]) as i32 * 257 + 129;
         for c in 0..4 {
-            assert!((a[c] as i32 - b[c] as i32 * 257).abs() <= 257, "{a:?} vs {b:?}");
+            assert!((a[c] as i32 - b[c] as i32 * 257).abs() <= tol, "{a:?} vs {b:?}");
         }
     }
 }
@@ -189,9 +204,7 @@ fn format_options_that_contradict_the_format_are_usage_errors() {
     }
 }
 
-/// Needs the renderer to hand over AOVs (`Frame::aovs`, filled in `schedule::render_worker`).
 #[test]
-#[ignore = "until render_worker hands AOVs to the encoder"]
 fn aovs_become_exr_layers_or_side_files_named_after_the_beauty() {
     if !have_adapter() {
         return;
@@ -211,6 +224,31 @@ fn aovs_become_exr_layers_or_side_files_named_after_the_beauty() {
             ("instanceId".into(), vec!["instanceId".into()]),
         ]
     );
+    // The layers carry the renderer's values: depth finite on the scene and +inf on the
+    // background, ids exact (mesh indices, or u32::MAX on the background).
+    let img = exr::prelude::read_all_flat_layers_from_file(dir.join("l.0001.exr")).expect("read l.0001.exr");
+    let samples = |layer: &str| {
+        let l = img
+            .layer_data
+            .iter()
+            .find(|l| l.attributes.layer_name.as_ref().is_some_and(|n| n.to_string() == layer))
+            .unwrap_or_else(|| panic!("no {layer} layer"));
+        l.channel_data.list[0].sample_data.clone()
+    };
+    match samples("depth") {
+        exr::prelude::FlatSamples::F32(z) => {
+            assert!(z.iter().any(|v| v.is_finite() && *v > 0.0), "depth: no surface");
+            assert!(z.iter().any(|v| *v == f32::INFINITY), "depth: no background");
+        }
+        other => panic!("depth is not f32: {other:?}"),
+    }
+    match samples("primId") {
+        exr::prelude::FlatSamples::U32(ids) => {
+            assert!(ids.contains(&u32::MAX), "primId: no background");
+            assert!(ids.iter().any(|&v| v < 1000), "primId: no mesh");
+        }
+        other => panic!("primId is not u32: {other:?}"),
+    }
     render(
         &dir,
         "s.####.exr",
