@@ -160,11 +160,18 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let t1 = Instant::now();
     // Only the frames the timed loops reach: a long animated range is not held in memory.
     let used = frames.len().min(options.warmup + options.count);
-    let states: Vec<FrameState> =
-        frames[..used].iter().map(|&f| stage.evaluate(&scene, f)).collect::<Result<_>>()?;
+    let states: Vec<FrameState> = frames[..used]
+        .iter()
+        .map(|&f| stage.evaluate(&scene, f))
+        .collect::<Result<_>>()?;
     let evaluate_ms_per_frame = t1.elapsed().as_secs_f64() * 1e3 / states.len() as f64;
     let adapters = gpu::select_adapters(&options.adapters)?;
-    let settings = RenderSettings { width: options.width, height: options.height, msaa: 4, ..RenderSettings::default() };
+    let settings = RenderSettings {
+        width: options.width,
+        height: options.height,
+        msaa: 4,
+        ..RenderSettings::default()
+    };
     log::info!(
         "bench: {} frames evaluated, {} triangles per frame, {} adapter(s)",
         states.len(),

@@ -61,7 +61,9 @@ impl Timing {
                 }
                 // A stage's own range must not exhaust memory (or overflow the count) either.
                 if (end - start) / step >= MAX_FRAMES as f64 {
-                    return Err(format!("the time range {start}..{end} has more than {MAX_FRAMES} frames"));
+                    return Err(format!(
+                        "the time range {start}..{end} has more than {MAX_FRAMES} frames"
+                    ));
                 }
                 Ok(range(start, end, step))
             }

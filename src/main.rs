@@ -125,6 +125,15 @@ struct RenderArgs {
     /// Print the plan (frames, camera, adapters, output files) and render nothing.
     #[arg(long)]
     dry_run: bool,
+    /// After rendering, compare the frames with these references (a folder or a frame pattern) and
+    /// fail (exit 1) when a frame is over the thresholds; see `usdrender compare`.
+    #[arg(long, value_name = "EXPECTED")]
+    compare: Option<String>,
+    /// With --compare: make the rendered frames the new references instead of comparing.
+    #[arg(long, requires = "compare")]
+    update: bool,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
     /// Farm task: render one contiguous chunk of N frames (the one --task-index names).
     #[arg(long, requires = "task_index")]
     chunk: Option<usize>,
@@ -212,14 +221,9 @@ struct InfoArgs {
     session_layer: Option<PathBuf>,
 }
 
-/// `usdrender compare` (idiff's threshold options; see docs/ci.md).
-#[derive(Args)]
-struct CompareArgs {
-    /// The images to check: a file, a folder, or a frame pattern such as out/f.####.png.
-    actual: String,
-    /// The reference images: a file, folder or pattern like ACTUAL (a folder beside a pattern or a
-    /// file means the same names in it).
-    expected: String,
+/// Pass/fail thresholds of `compare` and `render --compare` (idiff's options; see docs/ci.md).
+#[derive(Args, Clone)]
+struct ThresholdArgs {
     /// A pixel fails when a channel differs by more than this (0..1; 0: any difference).
     #[arg(long, default_value_t = 0.0)]
     fail: f64,
@@ -247,6 +251,34 @@ struct CompareArgs {
     /// FLIP's pixels per degree of visual angle.
     #[arg(long, default_value_t = 67.0)]
     flip_ppd: f32,
+}
+
+impl ThresholdArgs {
+    fn thresholds(&self) -> usdrender::compare::Thresholds {
+        usdrender::compare::Thresholds {
+            fail: self.fail,
+            fail_percent: self.failpercent,
+            warn: self.warn,
+            warn_percent: self.warnpercent,
+            hard_fail: self.hardfail,
+            flip_fail: self.flip_fail,
+            flip_warn: self.flip_warn,
+            iou_fail: self.iou_fail,
+            pixels_per_degree: self.flip_ppd,
+        }
+    }
+}
+
+/// `usdrender compare` (idiff's threshold options; see docs/ci.md).
+#[derive(Args)]
+struct CompareArgs {
+    /// The images to check: a file, a folder, or a frame pattern such as out/f.####.png.
+    actual: String,
+    /// The reference images: a file, folder or pattern like ACTUAL (a folder beside a pattern or a
+    /// file means the same names in it).
+    expected: String,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
     /// Extra images (without a reference) fail instead of warning.
     #[arg(long)]
     strict: bool,
@@ -266,7 +298,7 @@ struct CompareArgs {
 }
 
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    use usdrender::compare::{self, CompareOptions, Thresholds};
+    use usdrender::compare::{self, CompareOptions};
     let diff_dir = match (&args.diff_dir, args.no_diff) {
         (_, true) => None,
         (Some(dir), false) => Some(dir.clone()),
@@ -276,17 +308,7 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let opts = CompareOptions {
-        thresholds: Thresholds {
-            fail: args.fail,
-            fail_percent: args.failpercent,
-            warn: args.warn,
-            warn_percent: args.warnpercent,
-            hard_fail: args.hardfail,
-            flip_fail: args.flip_fail,
-            flip_warn: args.flip_warn,
-            iou_fail: args.iou_fail,
-            pixels_per_degree: args.flip_ppd,
-        },
+        thresholds: args.thresholds.thresholds(),
         strict: args.strict,
         diff_dir,
         json: args.json,
@@ -752,6 +774,12 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
+    if let Some(expected) = &args.compare {
+        let code = compare_after_render(&job, &report, expected, args.update, &args.thresholds)?;
+        if code != 0 || !report.failed.is_empty() {
+            return Ok(ExitCode::from(code.max(u8::from(!report.failed.is_empty()))));
+        }
+    }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -799,6 +827,51 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `render --compare EXPECTED [--update]`: compares this run's frames with the references, or with
+/// `--update` copies them over the references (only when asked). Returns compare's exit code.
+fn compare_after_render(
+    job: &Job,
+    report: &schedule::Report,
+    expected: &str,
+    update: bool,
+    thresholds: &ThresholdArgs,
+) -> anyhow::Result<u8> {
+    use usdrender::compare::{self, CompareOptions};
+    let frames: Vec<f64> = report
+        .rendered
+        .iter()
+        .map(|o| o.frame)
+        .chain(report.skipped.iter().copied())
+        .collect();
+    if update {
+        // EXPECTED is a pattern (has a frame token) or a folder taking the same file names.
+        let pattern = Pattern::parse(expected).ok().filter(Pattern::has_token);
+        for &frame in &frames {
+            let from = job.output.path(frame);
+            let to = match &pattern {
+                Some(p) => p.path(frame),
+                None => Path::new(expected).join(from.file_name().context("output without a file name")?),
+            };
+            if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let tmp = usdrender::output::temporary_path(&to);
+            std::fs::copy(&from, &tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
+            std::fs::rename(&tmp, &to).with_context(|| format!("replacing {}", to.display()))?;
+        }
+        eprintln!("updated {} reference frame(s) in {expected}", frames.len());
+        return Ok(0);
+    }
+    let opts = CompareOptions {
+        thresholds: thresholds.thresholds(),
+        strict: false,
+        diff_dir: Some(CompareOptions::default_diff_dir(None, None)),
+        json: None,
+        junit: None,
+    };
+    Ok(compare::run(job.output.as_str(), expected, &opts)?)
 }
 
 fn print_plan(plan: &schedule::Plan) {

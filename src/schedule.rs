@@ -891,15 +891,10 @@ mod tests {
         assert_eq!(seen.len(), 2000);
         assert!(seen.values().all(|&n| n == 1), "a task was handed out twice");
         let per_worker = per_worker.into_inner().unwrap();
+        // How the work spreads depends on the OS scheduler (on a loaded 2-core box one thread can
+        // drain the queue before the others run), so only the totals are asserted here; stealing
+        // itself is tested deterministically below.
         assert_eq!(per_worker.iter().sum::<usize>(), 2000);
-        assert!(
-            per_worker[1..].iter().all(|&n| n > 0),
-            "every fast worker got work: {per_worker:?}"
-        );
-        assert!(
-            per_worker[0] < 2000 / workers,
-            "the slow worker did less: {per_worker:?}"
-        );
     }
 
     #[test]
