@@ -271,3 +271,49 @@ fn an_ambiguous_camera_name_lists_the_candidates() {
         text(&o)
     );
 }
+
+#[test]
+fn render_compare_updates_references_only_when_asked_then_checks_against_them() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_render_compare");
+    let base = [
+        "render",
+        DEFAULT_SCENE_ABS.as_str(),
+        "--frames",
+        "1-2",
+        "--width",
+        "32",
+        "--overwrite",
+    ];
+    let with = |extra: &[&str]| run_in(&dir, &[&base[..], extra].concat());
+    // No references yet: comparing fails and names the missing frames.
+    let o = with(&["-o", "a/f.####.png", "--compare", "ref/f.####.png"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // --update writes them.
+    let o = with(&["-o", "a/f.####.png", "--compare", "ref/f.####.png", "--update"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(names(&dir.join("ref")), ["f.0001.png", "f.0002.png"]);
+    // The same render passes against them.
+    let o = with(&["-o", "b/f.####.png", "--compare", "ref/f.####.png"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A changed look (the ground recoloured by a session layer) fails with exit 1.
+    fs::write(
+        dir.join("red.usda"),
+        "#usda 1.0\nover \"World\" { over \"Ground\" { color3f[] primvars:displayColor = [(1, 0, 0)] } }\n",
+    )
+    .unwrap();
+    let o = with(&[
+        "-o",
+        "c/f.####.png",
+        "--compare",
+        "ref/f.####.png",
+        "--session-layer",
+        "red.usda",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("f.0001.png"), "{}", text(&o));
+}
+
+static DEFAULT_SCENE_ABS: std::sync::LazyLock<String> = std::sync::LazyLock::new(scene);
