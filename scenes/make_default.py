@@ -85,6 +85,18 @@ def main():
     p(f"        int[] faceVertexCounts = [{', '.join(map(str, counts))}]")
     p(f"        int[] faceVertexIndices = [{', '.join(map(str, idx))}]")
     p(f"        point3f[] points = [{', '.join(fmt(v) for v in pts)}]")
+    # Hard edges: one authored normal per face (uniform), so smoothing does not darken the sides.
+    normals = []
+    for f_start, count in zip([sum(counts[:i]) for i in range(len(counts))], counts):
+        a, b, c = (pts[idx[f_start + k]] for k in range(3))
+        u = [b[i] - a[i] for i in range(3)]
+        v = [c[i] - a[i] for i in range(3)]
+        n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
+        length = math.sqrt(sum(x * x for x in n))
+        normals.append(tuple(x / length for x in n))
+    p(f"        normal3f[] normals = [{', '.join(fmt(n) for n in normals)}] (")
+    p('            interpolation = "uniform"')
+    p("        )")
     p(f"        color3f[] primvars:displayColor = [{', '.join(fmt(c) for c in colors)}] (")
     p('            interpolation = "uniform"')
     p("        )")
