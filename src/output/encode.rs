@@ -52,9 +52,10 @@ pub(super) fn tiff(out: &mut (impl Write + Seek), frame: &Frame<'_>, depth: BitD
     .map_err(|e| e.to_string())
 }
 
-/// Baseline JPEG through `jpeg-encoder` (several times faster than image's encoder, see README),
-/// composited over black because JPEG has no alpha. Quality 90 and up keeps full-resolution
-/// chroma (4:4:4); below 90, 4:2:0.
+/// Baseline JPEG through `jpeg-encoder` (3x as fast as image's encoder at the same chroma
+/// subsampling, see README), composited over black because JPEG has no alpha. Chroma: 4:2:2 from
+/// quality 90 up (what image's encoder writes, so the look did not change with the encoder;
+/// 4:4:4 would cost 1.8x the time), 4:2:0 below.
 pub(super) fn jpeg(out: &mut impl Write, frame: &Frame<'_>, quality: u8) -> Result {
     let (w, h) = (
         u16::try_from(frame.width).map_err(|_| format!("JPEG is limited to 65535 pixels, not {}", frame.width))?,
@@ -62,14 +63,25 @@ pub(super) fn jpeg(out: &mut impl Write, frame: &Frame<'_>, quality: u8) -> Resu
     );
     SCRATCH.with_borrow_mut(|rgb| {
         rgb.clear();
-        rgb.reserve(frame.rgba.len() / 4 * 3);
-        rgb.extend(frame.rgba.chunks_exact(4).flat_map(|p| {
+        rgb.resize(frame.rgba.len() / 4 * 3, 0);
+        for (d, p) in rgb.chunks_exact_mut(3).zip(frame.rgba.chunks_exact(4)) {
             let a = p[3] as u32;
-            // c * a / 255, rounded, in integers.
-            let over = |c: u8| ((c as u32 * a + 127) / 255) as u8;
-            [over(p[0]), over(p[1]), over(p[2])]
-        }));
-        jpeg_encoder::Encoder::new(out, quality)
+            // c * a / 255 rounded to nearest, without a division (exact for 8-bit products).
+            let over = |c: u8| {
+                let x = c as u32 * a + 128;
+                ((x + (x >> 8)) >> 8) as u8
+            };
+            d[0] = over(p[0]);
+            d[1] = over(p[1]);
+            d[2] = over(p[2]);
+        }
+        let mut encoder = jpeg_encoder::Encoder::new(out, quality);
+        encoder.set_sampling_factor(if quality >= 90 {
+            jpeg_encoder::SamplingFactor::R_4_2_2
+        } else {
+            jpeg_encoder::SamplingFactor::R_4_2_0
+        });
+        encoder
             .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
             .map_err(|e| e.to_string())
     })

@@ -1088,7 +1088,7 @@ mod tests {
                 .unwrap()
         });
         println!(
-            "1920x1080 q90: ours (jpeg-encoder 4:4:4, incl. compositing) {ours:.1} ms, {ours_size} bytes; \
+            "1920x1080 q90: ours (jpeg-encoder 4:2:2, incl. compositing) {ours:.1} ms, {ours_size} bytes; \
              jpeg-encoder 4:2:2 {same:.1} ms, {same_size} bytes; image 4:2:2 {theirs:.1} ms, {theirs_size} bytes; \
              image/ours {:.2}x, image/jpeg-encoder same subsampling {:.2}x",
             theirs / ours,
