@@ -35,6 +35,8 @@ struct Cli {
     quiet: bool,
 }
 
+// Parsed once per process: the size of the render variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Render a stage to an image sequence on every GPU adapter.
