@@ -195,7 +195,8 @@ pub fn missing_outputs(job: &crate::job::Job, report: &crate::schedule::Report) 
     frames.dedup();
     frames
         .into_iter()
-        .filter(|&f| !crate::output::is_complete_image(&job.output.path(f)))
+        // Every file of the frame (the beauty and any AOV side files) must be whole.
+        .filter(|&f| !crate::output::is_complete_frame(&job.frame_outputs(f)))
         .collect()
 }
 
