@@ -386,46 +386,6 @@ def SphereLight "Sun" {}
     assert_eq!(i.frames, serde_json::json!(1));
 }
 
-/// Times open + extract + evaluate of the stage named by `USDRENDER_PERF_STAGE` (run with
-/// `--ignored --nocapture`, in release for meaningful numbers).
-#[test]
-#[ignore]
-fn perf_extract_and_evaluate() {
-    let Some(path) = std::env::var_os("USDRENDER_PERF_STAGE") else {
-        eprintln!("USDRENDER_PERF_STAGE not set; nothing to time");
-        return;
-    };
-    let t = std::time::Instant::now();
-    let mut s = LoadedStage::open(std::path::Path::new(&path), &OpenOptions::default()).expect("open");
-    let opened = t.elapsed();
-    let scene = s
-        .extract(&ExtractOptions {
-            time: 1.0,
-            ..ExtractOptions::default()
-        })
-        .expect("extract");
-    let extracted = t.elapsed();
-    s.evaluate(&scene, 1.0).expect("evaluate");
-    let first = t.elapsed();
-    let frames = 10;
-    for f in 1..=frames {
-        s.evaluate(&scene, 1.0 + f as f64).expect("evaluate");
-    }
-    let evaluated = t.elapsed();
-    println!(
-        "open {opened:.2?}, extract {:.2?} ({} meshes, {} instances, {} dynamic, {} animated meshes, {} triangles), \
-         first frame {:.2?}, then {:.2?}/frame",
-        extracted - opened,
-        scene.meshes.len(),
-        scene.instances.len(),
-        scene.dynamic_instances.len(),
-        scene.dynamic_meshes.len(),
-        scene.drawn_triangles(),
-        first - extracted,
-        (evaluated - first) / frames
-    );
-}
-
 #[test]
 fn instances_are_grouped_by_mesh_and_dynamic_indices_follow() {
     let (mut s, scene) = extract(
