@@ -267,7 +267,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
             workers,
             report.skipped.len()
         );
-        let names: Vec<String> = adapters.iter().take(workers).map(|a| a.summary.name.clone()).collect();
+        let names: Vec<String> = adapters.iter().take(workers).map(|a| a.summary.label()).collect();
         on_event(Event::Started {
             total: todo.len(),
             skipped: &report.skipped,
@@ -315,7 +315,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                     alive,
                     stop,
                 );
-                (adapter.summary.name.clone(), done)
+                (adapter.summary.label(), done)
             }));
         }
         drop(outcome_tx);
@@ -602,7 +602,7 @@ fn render_worker(
     alive: &AtomicUsize,
     stop: &AtomicBool,
 ) -> usize {
-    let name = adapter.summary.name.clone();
+    let name = adapter.summary.label();
     let mut renderer = match Renderer::new(adapter, scene, settings) {
         Ok(r) => r,
         Err(e) => {
