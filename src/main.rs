@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -56,8 +56,11 @@ enum Command {
 #[derive(Args)]
 struct RenderArgs {
     /// The stage (.usd, .usda, .usdc, .usdz). Optional when --job names it.
-    #[arg(required_unless_present = "job")]
+    #[arg(required_unless_present_any = ["job", "list_adapters"])]
     stage: Option<PathBuf>,
+    /// List the adapters this render would choose from (as `usdrender adapters`) and exit.
+    #[arg(long)]
+    list_adapters: bool,
     /// A TOML job file whose keys are these long flags in snake_case (stage, output, frames, width,
     /// format, aov, ...); flags given on the command line win. Relative paths in it are relative
     /// to its folder.
@@ -606,23 +609,14 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
             println!("{}", text.context("serialising info")?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Adapters(args) => {
-            let all = gpu::list_adapters(args.all_backends);
-            if all.is_empty() {
-                anyhow::bail!("no GPU adapter found (on a machine without a GPU, install mesa-vulkan-drivers)");
-            }
-            for a in all {
-                println!(
-                    "{}: {} ({}, {}, driver {}, pci {})",
-                    a.index, a.name, a.backend, a.device_type, a.driver, a.pci_bus_id
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Adapters(args) => list_adapters(&args),
     }
 }
 
 fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    if args.list_adapters {
+        return list_adapters(&args.adapters);
+    }
     let stage = args
         .stage
         .clone()
@@ -687,15 +681,14 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     // SIGINT / SIGTERM: stop starting frames, finish and write the ones in flight, then exit 130 / 143.
     let stop = Arc::new(AtomicBool::new(false));
-    let signal = Arc::new(AtomicU8::new(0));
-    {
-        let (stop, signal) = (stop.clone(), signal.clone());
-        ctrlc::set_handler(move || {
-            // ctrlc does not say which signal came; SIGINT is the common one (Ctrl-C, scheduler cancel).
-            signal.store(130, Ordering::Release);
-            stop.store(true, Ordering::Release);
-        })
-        .context("installing the signal handler")?;
+    // Which signal came decides the exit code: 130 for SIGINT, 143 for SIGTERM (128 + signal).
+    let (got_int, got_term) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    for (signal, seen) in [
+        (signal_hook::consts::SIGINT, &got_int),
+        (signal_hook::consts::SIGTERM, &got_term),
+    ] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing the signal handler")?;
+        signal_hook::flag::register(signal, seen.clone()).context("installing the signal handler")?;
     }
     let mut frame_log = match &args.frame_log {
         Some(path) => Some(FrameLog::open(path)?),
@@ -760,7 +753,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     if report.interrupted {
         eprintln!("interrupted: frames in flight were finished; re-run with --skip-existing to render the rest");
-        return Ok(ExitCode::from(signal.load(Ordering::Acquire).max(130)));
+        return Ok(ExitCode::from(if got_term.load(Ordering::Acquire) { 143 } else { 130 }));
     }
     // A farm task (or a resume) succeeds only when every frame it covers is a whole file on disk.
     if job.slice.is_some() || args.skip_existing {
@@ -874,6 +867,21 @@ fn compare_after_render(
         junit: None,
     };
     Ok(compare::run(job.output.as_str(), expected, &opts)?)
+}
+
+/// `usdrender adapters` and `render --list-adapters`: one line per adapter, in selection order.
+fn list_adapters(args: &AdapterArgs) -> anyhow::Result<ExitCode> {
+    let all = gpu::list_adapters(args.all_backends);
+    if all.is_empty() {
+        anyhow::bail!("no GPU adapter found (on a machine without a GPU, install mesa-vulkan-drivers)");
+    }
+    for a in all {
+        println!(
+            "{}: {} ({}, {}, driver {}, pci {})",
+            a.index, a.name, a.backend, a.device_type, a.driver, a.pci_bus_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_plan(plan: &schedule::Plan) {

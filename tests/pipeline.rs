@@ -261,3 +261,34 @@ fn fractional_frames_get_fractional_names() {
         ]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_exits_143_after_writing_the_frames_in_flight() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_sigterm");
+    let child = start_and_wait(&dir, 3, &[]);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let (done, others) = complete_frames(&dir.join("out"));
+    assert!(others.is_empty(), "no temporary file is left: {others:?}");
+    if done.len() < 48 {
+        assert_eq!(out.status.code(), Some(143), "SIGTERM exits 128 + 15");
+    }
+}
+
+#[test]
+fn list_adapters_needs_no_stage() {
+    if !have_adapter() {
+        return;
+    }
+    let o = bin().args(["render", "--list-adapters"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("0: "), "{}", text(&o));
+}

@@ -363,8 +363,22 @@ fn matches_nothing_new_is_ok(item: &str, all: &[(AdapterSummary, Arc<AdapterSlot
 
 /// `0000:65:00.0` matches `65:00.0` too: the PCI domain is usually zero and often left off.
 fn pci_matches(have: &str, want: &str) -> bool {
-    let (have, want) = (have.trim().to_lowercase(), want.trim().to_lowercase());
+    let (have, want) = (normalise_pci(have), normalise_pci(want));
     !have.is_empty() && !want.is_empty() && (have == want || have.ends_with(&format!(":{want}")))
+}
+
+/// Lower case, and the domain without its leading zeros: nvidia-smi writes `00000000:65:00.0`
+/// where wgpu writes `0000:65:00.0`.
+fn normalise_pci(id: &str) -> String {
+    let id = id.trim().to_lowercase();
+    match id.split_once(':') {
+        // domain:bus:device.function has two colons; bus:device.function has one.
+        Some((domain, rest)) if rest.contains(':') => {
+            let domain = domain.trim_start_matches('0');
+            format!("{}:{rest}", if domain.is_empty() { "0" } else { domain })
+        }
+        _ => id,
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +391,10 @@ mod tests {
         assert!(pci_matches("0000:65:00.0", "65:00.0"));
         assert!(!pci_matches("0000:65:00.0", "5:00.0"));
         assert!(!pci_matches("", "65:00.0"));
+        // nvidia-smi's eight-digit domain names the same device as wgpu's four-digit one.
+        assert!(pci_matches("0000:65:00.0", "00000000:65:00.0"));
+        assert!(pci_matches("0000:65:00.0", "00000000:65:00.0".to_uppercase().as_str()));
+        assert!(!pci_matches("0001:65:00.0", "00000000:65:00.0"));
     }
 
     fn info(name: &str, backend: wgpu::Backend, vendor: u32, device: u32, bus: &str) -> wgpu::AdapterInfo {
