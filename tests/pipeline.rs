@@ -125,17 +125,17 @@ fn kill_9_then_skip_existing_renders_exactly_the_missing_frames() {
     assert_eq!(lines.len(), 48, "each frame appears once in the re-run's log");
 }
 
+/// Sends `signal` to a 48-frame render once a few frames exist; the run must finish the frames in
+/// flight, leave no temporary file and exit `code`; a resume then finishes the job.
 #[cfg(unix)]
-#[test]
-fn sigint_finishes_frames_in_flight_and_leaves_no_temporary_file() {
+fn interrupt_then_resume(tag: &str, signal: &str, code: i32) {
     if !have_adapter() {
         return;
     }
-    let dir = tempdir("pipeline_sigint");
+    let dir = tempdir(tag);
     let child = start_and_wait(&dir, 3, &[]);
-    let pid = child.id().to_string();
     let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -143,25 +143,34 @@ fn sigint_finishes_frames_in_flight_and_leaves_no_temporary_file() {
     let (done, others) = complete_frames(&dir.join("out"));
     assert!(others.is_empty(), "no temporary file is left: {others:?}");
     if done.len() < 48 {
-        assert_eq!(out.status.code(), Some(130), "interrupted runs exit 130");
+        assert_eq!(out.status.code(), Some(code), "kill {signal} exits {code}");
     }
-    // A resume finishes the job.
-    let o = run_in(
-        &dir,
-        &[
-            "render",
-            &scene(),
-            "-o",
-            "out/f.####.png",
-            "--width",
-            "48",
-            "--frames",
-            "1-48",
-            "--skip-existing",
-        ],
-    );
+    let args = [
+        "render",
+        &scene(),
+        "-o",
+        "out/f.####.png",
+        "--width",
+        "48",
+        "--frames",
+        "1-48",
+        "--skip-existing",
+    ];
+    let o = run_in(&dir, &args);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(complete_frames(&dir.join("out")).0.len(), 48);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_finishes_frames_in_flight_and_leaves_no_temporary_file() {
+    interrupt_then_resume("pipeline_sigint", "-INT", 130);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_exits_143_after_writing_the_frames_in_flight() {
+    interrupt_then_resume("pipeline_sigterm", "-TERM", 143);
 }
 
 #[test]
@@ -260,27 +269,6 @@ fn fractional_frames_get_fractional_names() {
             "f.0002.00.png"
         ]
     );
-}
-
-#[cfg(unix)]
-#[test]
-fn sigterm_exits_143_after_writing_the_frames_in_flight() {
-    if !have_adapter() {
-        return;
-    }
-    let dir = tempdir("pipeline_sigterm");
-    let child = start_and_wait(&dir, 3, &[]);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let (done, others) = complete_frames(&dir.join("out"));
-    assert!(others.is_empty(), "no temporary file is left: {others:?}");
-    if done.len() < 48 {
-        assert_eq!(out.status.code(), Some(143), "SIGTERM exits 128 + 15");
-    }
 }
 
 #[test]
