@@ -601,6 +601,11 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
                 ..ExtractOptions::default()
             };
             let info = stage.info(&extract)?;
+            // A camera the user named but the stage cannot give is an error, as for `render`;
+            // without --camera, a stage whose cameras cannot be chosen is still described.
+            if let (Some(_), Some(e)) = (&args.camera, info.camera.get("error").and_then(|e| e.as_str())) {
+                anyhow::bail!("{}: {e}", args.stage.display());
+            }
             let text = if args.json {
                 serde_json::to_string(&info)
             } else {

@@ -263,13 +263,23 @@ fn an_ambiguous_camera_name_lists_the_candidates() {
         "#usda 1.0\ndef Xform \"A\" { def Camera \"cam\" {} }\ndef Xform \"B\" { def Camera \"cam\" {} }\ndef Cube \"C\" {}\n",
     )
     .unwrap();
-    let o = run_in(&dir, &["render", "two.usda", "--camera", "cam", "-o", "f.#.png"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("/A/cam") && text(&o).contains("/B/cam"),
-        "{}",
-        text(&o)
-    );
+    let render: &[&str] = &["render", "two.usda", "--camera", "cam", "-o", "f.#.png"];
+    let info: &[&str] = &["info", "two.usda", "--camera", "cam"];
+    for args in [render, info] {
+        let o = run_in(&dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("/A/cam") && text(&o).contains("/B/cam"),
+            "{}",
+            text(&o)
+        );
+    }
+    // A path chooses; info says by which rule.
+    let o = run_in(&dir, &["info", "--json", "two.usda", "--camera", "/B/cam"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["camera"]["path"], "/B/cam");
+    assert_eq!(v["camera"]["rule"], "flag");
 }
 
 #[test]
