@@ -101,7 +101,17 @@ fn readback(c: &mut Criterion) {
     let mut padded = vec![0u8; (row * h) as usize];
     for y in 0..h as usize {
         let src = &rgba[y * w as usize * 4..(y + 1) * w as usize * 4];
-        padded[y * row as usize..y * row as usize + src.len()].copy_from_slice(src);
+        let dst = &mut padded[y * row as usize..y * row as usize + src.len()];
+        // The GPU hands over premultiplied colour: an empty pixel is all zeros.
+        for (d, p) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+            let a = p[3] as u32;
+            d.copy_from_slice(&[
+                (p[0] as u32 * a / 255) as u8,
+                (p[1] as u32 * a / 255) as u8,
+                (p[2] as u32 * a / 255) as u8,
+                p[3],
+            ]);
+        }
     }
     let mut out = Vec::new();
     c.bench_function("readback/strip_and_unpremultiply/1080p", |b| {

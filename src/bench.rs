@@ -39,6 +39,8 @@ pub struct BenchOptions {
     pub scratch: PathBuf,
     /// Skip the end-to-end runs.
     pub skip_end_to_end: bool,
+    /// End to end: fsync each file before its rename (the `render` default).
+    pub fsync: bool,
 }
 
 /// Timing of one measurement.
@@ -93,6 +95,9 @@ pub struct Settings {
     pub count: usize,
     pub format: String,
     pub write: bool,
+    /// End-to-end files fsynced before their rename.
+    #[serde(default)]
+    pub fsync: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +236,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             count: options.count,
             format: "png".into(),
             write: options.write,
+            fsync: options.fsync,
         },
         scene: SceneStats {
             meshes: scene.meshes.len(),
@@ -341,7 +347,10 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     job.cycle = Some(frames.to_vec());
     job.width = options.width;
     job.height = Some(options.height);
-    job.format = Format::Png.into();
+    job.format = crate::output::Encoding {
+        fsync: options.fsync,
+        ..crate::output::Encoding::new(Format::Png)
+    };
     job.existing = Existing::Overwrite;
     job.write = options.write;
     job.adapters = AdapterSelection {

@@ -130,6 +130,10 @@ struct RenderArgs {
     /// Print the plan (frames, camera, adapters, output files) and render nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Do not fsync each file before renaming it into place: faster on slow disks; a killed
+    /// process still leaves no partial file, but a power loss may.
+    #[arg(long)]
+    no_fsync: bool,
     /// After rendering, compare the frames with these references (a folder or a frame pattern) and
     /// fail (exit 1) when a frame is over the thresholds; see `usdrender compare`.
     #[arg(long, value_name = "EXPECTED")]
@@ -200,6 +204,9 @@ struct BenchArgs {
     /// Skip the end-to-end measurement.
     #[arg(long)]
     no_end_to_end: bool,
+    /// End to end without an fsync per file (as `render --no-fsync`).
+    #[arg(long)]
+    no_fsync: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -634,6 +641,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         exr_precision: args.exr_precision.parse()?,
         exr_compression: args.exr_compression.parse()?,
         aov_files: args.aov_files.parse()?,
+        fsync: !args.no_fsync,
     };
     let mut aovs = Vec::with_capacity(args.aov.len());
     for name in args.aov.iter().filter(|n| !n.trim().is_empty()) {
@@ -816,6 +824,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .scratch
             .unwrap_or_else(|| std::env::temp_dir().join(format!("usdrender-bench-{}", std::process::id()))),
         skip_end_to_end: args.no_end_to_end,
+        fsync: !args.no_fsync,
     };
     let report = usdrender::bench::run(&options)?;
     print!("{}", usdrender::bench::table(&report));

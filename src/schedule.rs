@@ -227,8 +227,11 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
     // Workers that still have a device.
     let alive = AtomicUsize::new(0);
 
+    // Set once the number of adapters is known; outlives the worker threads that use it.
+    let encoder_cell: OnceLock<rayon::ThreadPool> = OnceLock::new();
+
     std::thread::scope(|s| -> Result<Report> {
-        let (queue_cell, alive) = (&queue_cell, &alive);
+        let (queue_cell, alive, encoder_cell) = (&queue_cell, &alive, &encoder_cell);
         // The stage loads while the adapters are opened.
         let stage_thread = s.spawn({
             let outcome_tx = outcome_tx.clone();
@@ -296,6 +299,15 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                 .collect(),
         };
         alive.store(workers, Ordering::Release);
+        // The encoders get the cores the adapter workers and the stage thread do not need: a
+        // worker starved by a full encoder pool delays its GPU, which is the expensive part.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(workers + 1).max(1))
+            .thread_name(|i| format!("usdrender-encode-{i}"))
+            .build()
+            .map_err(|e| Error::Option(format!("cannot start the encoder threads: {e}")))?;
+        let encoders = encoder_cell.get_or_init(|| pool);
         let mut handles = Vec::new();
         for (index, (adapter, local)) in adapters.into_iter().zip(locals).enumerate() {
             let scene = prepared.scene.clone();
@@ -314,6 +326,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                     &outcome_tx,
                     alive,
                     stop,
+                    encoders,
                 );
                 (adapter.summary.label(), done)
             }));
@@ -601,6 +614,7 @@ fn render_worker(
     outcome_tx: &Sender<FrameOutcome>,
     alive: &AtomicUsize,
     stop: &AtomicBool,
+    encoders: &rayon::ThreadPool,
 ) -> usize {
     let name = adapter.summary.label();
     let mut renderer = match Renderer::new(adapter, scene, settings) {
@@ -617,7 +631,7 @@ fn render_worker(
         name,
         adapter.summary.backend
     );
-    let pool = buffers_per_worker(alive.load(Ordering::Acquire));
+    let pool = buffers_per_worker(alive.load(Ordering::Acquire), encoders.current_num_threads());
     let (free_tx, free_rx) = bounded::<FrameBuffers>(pool);
     for _ in 0..pool {
         let _ = free_tx.send(FrameBuffers::for_settings(settings));
@@ -695,7 +709,7 @@ fn render_worker(
                     job.write,
                 );
                 // Encoding runs on the CPU pool while this adapter renders the next frames.
-                rayon::spawn(move || {
+                encoders.spawn(move || {
                     let (aovs, n) = frame_aovs(&buffers);
                     let image = Frame {
                         width,
@@ -780,8 +794,8 @@ fn frame_aovs(b: &FrameBuffers) -> ([output::Aov<'_>; 4], usize) {
 /// Buffer sets per worker: one being filled from the readback ring plus enough for this worker's
 /// share of the encoder threads (at least two, so encoding overlaps rendering even on small
 /// machines; at most eight, to bound memory with large images).
-fn buffers_per_worker(workers: usize) -> usize {
-    1 + (rayon::current_num_threads() / workers.max(1)).clamp(2, 8)
+fn buffers_per_worker(workers: usize, encoder_threads: usize) -> usize {
+    1 + (encoder_threads / workers.max(1)).clamp(2, 8)
 }
 
 /// A frame that failed on this adapter: given back to the queue while retries are left (unless

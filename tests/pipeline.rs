@@ -280,3 +280,27 @@ fn list_adapters_needs_no_stage() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("0: "), "{}", text(&o));
 }
+
+#[test]
+fn no_fsync_still_writes_whole_frames_under_their_names() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_no_fsync");
+    let args = [
+        "render",
+        &scene(),
+        "-o",
+        "out/f.####.png",
+        "--width",
+        "32",
+        "--frames",
+        "1-6",
+        "--no-fsync",
+    ];
+    let o = run_in(&dir, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let (done, others) = complete_frames(&dir.join("out"));
+    assert_eq!(done, (1..=6).collect());
+    assert!(others.is_empty(), "{others:?}");
+}

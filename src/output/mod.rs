@@ -166,6 +166,9 @@ pub struct Encoding {
     pub exr_precision: ExrPrecision,
     pub exr_compression: ExrCompression,
     pub aov_files: AovFiles,
+    /// fsync each file before renaming it into place, so a frame survives a power loss as well
+    /// as a killed process. Off (`--no-fsync`), a killed process still never leaves a partial file.
+    pub fsync: bool,
 }
 
 impl Encoding {
@@ -178,6 +181,7 @@ impl Encoding {
             exr_precision: ExrPrecision::Half,
             exr_compression: ExrCompression::Zip,
             aov_files: AovFiles::Layers,
+            fsync: true,
         }
     }
 
@@ -339,12 +343,12 @@ pub fn write_frame(path: &Path, encoding: impl Into<Encoding>, frame: Frame<'_>)
     if !encoding.aovs_in_beauty() {
         for aov in frame.aovs {
             let side = aov_path(path, aov.name);
-            write_atomically(&side, |out| {
+            write_atomically_with(&side, encoding.fsync, |out| {
                 exr::write_aov(out, &frame, aov, encoding.exr_compression).map_err(|reason| (side.clone(), reason))
             })?;
         }
     }
-    write_atomically(path, |out| {
+    write_atomically_with(path, encoding.fsync, |out| {
         encode(out, &encoding, &frame).map_err(|reason| (path.to_path_buf(), reason))
     })
 }
@@ -416,6 +420,15 @@ pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::result::Result<(), (PathBuf, String)>,
 ) -> Result<()> {
+    write_atomically_with(path, true, fill)
+}
+
+/// [`write_atomically`], with the fsync before the rename optional (`sync`).
+pub fn write_atomically_with(
+    path: &Path,
+    sync: bool,
+    fill: impl FnOnce(&mut BufWriter<File>) -> std::result::Result<(), (PathBuf, String)>,
+) -> Result<()> {
     let tmp = temporary_path(path);
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -423,7 +436,9 @@ pub fn write_atomically(
         fill(&mut out).map_err(|(path, reason)| Error::Encode { path, reason })?;
         out.flush().map_err(|e| Error::io(&tmp, e))?;
         let file = out.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        if sync {
+            file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
         fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if result.is_err() {
