@@ -710,6 +710,8 @@ fn render_worker(
                 );
                 // Encoding runs on the CPU pool while this adapter renders the next frames.
                 encoders.spawn(move || {
+                    let mut buffers = buffers;
+                    buffers.straighten();
                     let (aovs, n) = frame_aovs(&buffers);
                     let image = Frame {
                         width,

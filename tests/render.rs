@@ -1016,6 +1016,8 @@ fn frames_in_flight_come_back_in_order_and_match_one_at_a_time() {
         let t = tickets.pop_front().expect("ticket");
         assert_eq!(t.frame(), got.len() as f64);
         s.renderer.finish(t, &mut out).expect("finish");
+        // finish() leaves straight alpha to the caller (the scheduler does it on an encoder thread).
+        out.straighten();
         got.push(out.rgba.clone());
     }
     for (i, (a, b)) in alone.iter().zip(&got).enumerate() {

@@ -16,7 +16,7 @@ use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
-use super::readback::{padded_bytes_per_row, strip_and_unpremultiply, strip_padding};
+use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
 use crate::scene::{FrameState, Mesh, Scene};
 use crate::{Error, Result};
 
@@ -362,6 +362,10 @@ pub struct FrameBuffers {
     pub prim_id: Vec<u32>,
     /// [`AovKind::InstanceId`]: one per pixel.
     pub instance_id: Vec<u32>,
+    /// `rgba` still holds the resolved, premultiplied colour: [`FrameBuffers::straighten`] turns it
+    /// into straight alpha. [`Renderer::finish`] leaves that to the caller so it can run on an
+    /// encoder thread instead of the thread that feeds the GPU.
+    pub premultiplied: bool,
 }
 
 impl FrameBuffers {
@@ -382,6 +386,15 @@ impl FrameBuffers {
             normal: Vec::with_capacity(room(AovKind::Normal)),
             prim_id: Vec::with_capacity(room(AovKind::PrimId)),
             instance_id: Vec::with_capacity(room(AovKind::InstanceId)),
+            premultiplied: false,
+        }
+    }
+
+    /// Makes `rgba` straight alpha if it is still premultiplied (a no-op otherwise).
+    pub fn straighten(&mut self) {
+        if self.premultiplied {
+            unpremultiply_in_place(&mut self.rgba);
+            self.premultiplied = false;
         }
     }
 }
@@ -975,7 +988,9 @@ impl Renderer {
     /// Renders one frame into `out` (image, and what the settings asked for besides) and waits.
     pub fn render_frame(&mut self, state: &FrameState, out: &mut FrameBuffers) -> Result<()> {
         let ticket = self.submit(state)?;
-        self.finish(ticket, out)
+        self.finish(ticket, out)?;
+        out.straighten();
+        Ok(())
     }
 
     /// How many frames can be submitted before one must be finished.
@@ -1366,15 +1381,12 @@ impl Renderer {
                 if self.layout.color_tight {
                     // The colour pass already unpremultiplied (or not, for UsdRecord) and packed it.
                     copy_pod(color, &mut out.rgba);
+                    out.premultiplied = false;
                 } else {
-                    match self.encoding {
-                        ImageEncoding::Srgb => {
-                            strip_and_unpremultiply(color, self.width, self.height, self.padded_row, &mut out.rgba)
-                        }
-                        ImageEncoding::UsdRecord => {
-                            strip_padding(color, self.width, self.height, self.padded_row, &mut out.rgba)
-                        }
-                    }
+                    // A plain copy here; straight alpha, where wanted, is the caller's
+                    // `straighten()`, off the thread that feeds the GPU.
+                    strip_padding(color, self.width, self.height, self.padded_row, &mut out.rgba);
+                    out.premultiplied = self.encoding == ImageEncoding::Srgb;
                 }
                 let or_empty = |s: Option<Segment>| s.map_or(&[][..], part);
                 copy_pod(or_empty(self.layout.linear), &mut out.linear);
