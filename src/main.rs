@@ -3,7 +3,6 @@
 //! Exit codes: 0 every frame written; 1 some frames failed (the others were written);
 //! 2 nothing rendered: bad arguments, a stage that cannot be opened, no adapter, an unwritable folder.
 
-use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,13 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use usdrender::gpu::{self, AdapterSelection};
 use usdrender::job::{Existing, Job};
 use usdrender::output::{self, AovFiles, BitDepth, Encoding, ExrCompression, ExrPrecision, Format, Pattern};
 use usdrender::schedule::{Control, Event};
+
+mod jobfile;
+mod progress;
+use progress::{FrameLog, Progress, ProgressStyle};
 use usdrender::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use usdrender::{frames, schedule};
 
@@ -329,121 +331,6 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(compare::run(&args.actual, &args.expected, &opts)?))
 }
 
-/// Parses the command line; for `render --job FILE`, the file's keys fill in what the command line
-/// left unset (clap's `value_source` tells typed values from defaults), then everything is parsed
-/// again, so the file's values get the same checks as flags.
-fn parse_cli() -> anyhow::Result<Cli> {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    // Bad flags, --help and --version exit here, as clap does.
-    let matches = Cli::command().get_matches_from(&args);
-    let job_file = match matches.subcommand() {
-        Some(("render", sub)) => sub.get_one::<PathBuf>("job").map(|job| (job.clone(), sub)),
-        _ => None,
-    };
-    let matches = match job_file {
-        Some((path, given)) => {
-            let extra = job_file_args(&path, given)?;
-            let all: Vec<OsString> = args.into_iter().chain(extra).collect();
-            Cli::command().try_get_matches_from(&all).map_err(|e| {
-                let text = e.to_string();
-                let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
-                anyhow::anyhow!("job file {}: {first}", path.display())
-            })?
-        }
-        None => matches,
-    };
-    Ok(Cli::from_arg_matches(&matches)?)
-}
-
-/// Keys of a job file whose relative paths are taken from the file's folder.
-const JOB_FILE_PATHS: [&str; 4] = ["stage", "output", "session_layer", "frame_log"];
-
-/// The `render` arguments a job file adds: one per key the command line did not give (nor an
-/// argument that conflicts with it, so `--overwrite` on the command line beats
-/// `skip_existing = true` in the file).
-fn job_file_args(path: &Path, given: &ArgMatches) -> anyhow::Result<Vec<OsString>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading job file {}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("job file {}: {}", path.display(), e.to_string().trim()))?;
-    let folder = path.parent().unwrap_or(Path::new(""));
-    let cli = Cli::command();
-    let render = cli
-        .find_subcommand("render")
-        .context("the render subcommand is missing")?;
-    let typed = |id: &str| {
-        matches!(
-            given.value_source(id),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        )
-    };
-    let typed_args: Vec<&clap::Arg> = render.get_arguments().filter(|a| typed(a.get_id().as_str())).collect();
-    let mut extra = Vec::new();
-    for (key, value) in &table {
-        let arg = render
-            .get_arguments()
-            .find(|a| a.get_id() == key.as_str() && !matches!(key.as_str(), "job" | "help"))
-            .with_context(|| {
-                format!(
-                    "job file {}: unknown key {key:?} (keys are render's long flags in snake_case: stage, output, frames, width, format, ...)",
-                    path.display()
-                )
-            })?;
-        let conflicts = |a: &clap::Arg, b: &clap::Arg| {
-            render
-                .get_arg_conflicts_with(a)
-                .iter()
-                .any(|c| c.get_id() == b.get_id())
-        };
-        if typed(key) || typed_args.iter().any(|t| conflicts(t, arg) || conflicts(arg, t)) {
-            continue; // the command line wins
-        }
-        let bad = |what: &str| anyhow::anyhow!("job file {}: {key} must be {what}", path.display());
-        if !arg.get_action().takes_values() {
-            match value {
-                toml::Value::Boolean(true) => extra.push(OsString::from(format!("--{}", long_name(arg)))),
-                toml::Value::Boolean(false) => {}
-                _ => return Err(bad("true or false")),
-            }
-            continue;
-        }
-        let mut text = scalar_or_list(value).ok_or_else(|| bad("a string, number or list of them"))?;
-        if JOB_FILE_PATHS.contains(&key.as_str()) && Path::new(&text).is_relative() {
-            text = folder.join(&text).to_string_lossy().into_owned();
-        }
-        extra.push(OsString::from(match arg.get_long() {
-            Some(long) => format!("--{long}={text}"),
-            None => text, // the STAGE positional
-        }));
-    }
-    Ok(extra)
-}
-
-fn long_name(arg: &clap::Arg) -> String {
-    arg.get_long()
-        .map(str::to_string)
-        .unwrap_or_else(|| arg.get_id().as_str().replace('_', "-"))
-}
-
-/// A TOML value as a flag's text: lists are comma-joined (`aov = ["depth", "normal"]`).
-fn scalar_or_list(value: &toml::Value) -> Option<String> {
-    match value {
-        toml::Value::String(s) => Some(s.clone()),
-        toml::Value::Integer(i) => Some(i.to_string()),
-        toml::Value::Float(f) => Some(f.to_string()),
-        toml::Value::Boolean(b) => Some(b.to_string()),
-        toml::Value::Array(items) => items
-            .iter()
-            .map(|v| match v {
-                toml::Value::Array(_) | toml::Value::Table(_) => None,
-                v => scalar_or_list(v),
-            })
-            .collect::<Option<Vec<_>>>()
-            .map(|parts| parts.join(",")),
-        _ => None,
-    }
-}
-
 /// `usdrender farm ENGINE STAGE --chunk N -o PATTERN [-- RENDER FLAGS]` (see docs/farm.md).
 #[derive(Args)]
 struct FarmArgs {
@@ -567,7 +454,7 @@ fn farm(args: FarmArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cli = match parse_cli() {
+    let cli = match jobfile::parse_cli() {
         Ok(cli) => cli,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -917,176 +804,4 @@ fn print_plan(plan: &schedule::Plan) {
     for w in &plan.warnings {
         println!("warning:  {w}");
     }
-}
-
-/// `--frame-log`: one JSON line per frame, appended with one write each, so several processes
-/// (farm tasks) can share one file.
-struct FrameLog {
-    file: std::fs::File,
-    line: String,
-}
-
-impl FrameLog {
-    fn open(path: &std::path::Path) -> anyhow::Result<FrameLog> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening frame log {}", path.display()))?;
-        Ok(FrameLog {
-            file,
-            line: String::with_capacity(256),
-        })
-    }
-
-    fn record(&mut self, event: &Event<'_>, job: &Job) -> anyhow::Result<()> {
-        use std::io::Write;
-        let mut lines = Vec::new();
-        match event {
-            Event::Started { skipped, .. } => {
-                for &frame in skipped.iter() {
-                    lines.push(serde_json::json!({
-                        "frame": frame, "adapter": null, "ms": null,
-                        "output": job.output.path(frame), "status": "skipped",
-                    }));
-                }
-            }
-            Event::Frame(o) => lines.push(serde_json::json!({
-                "frame": o.frame,
-                "adapter": o.adapter,
-                "ms": (o.render_ms * 1000.0).round() / 1000.0,
-                "output": o.path,
-                "status": if o.error.is_some() { "failed" } else { "ok" },
-                "error": o.error,
-                "pid": std::process::id(),
-            })),
-        }
-        for value in lines {
-            self.line.clear();
-            self.line.push_str(&value.to_string());
-            self.line.push('\n');
-            self.file.write_all(self.line.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-enum ProgressStyle {
-    Bar,
-    Log,
-    Json,
-    Quiet,
-}
-
-/// Progress for people (a bar on a terminal, log lines otherwise) or programs (`--json`).
-struct Progress {
-    style: ProgressStyle,
-    bar: Option<indicatif::ProgressBar>,
-    adapters: Vec<String>,
-    per_adapter: Vec<usize>,
-    done: usize,
-    total: usize,
-    started: std::time::Instant,
-}
-
-impl Progress {
-    fn new(style: ProgressStyle) -> Progress {
-        Progress {
-            style,
-            bar: None,
-            adapters: Vec::new(),
-            per_adapter: Vec::new(),
-            done: 0,
-            total: 0,
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn event(&mut self, event: &Event<'_>) {
-        match event {
-            Event::Started {
-                total,
-                skipped,
-                width,
-                height,
-                adapters,
-                camera,
-            } => {
-                self.total = *total;
-                self.adapters = adapters.to_vec();
-                self.per_adapter = vec![0; adapters.len()];
-                self.started = std::time::Instant::now();
-                match self.style {
-                    ProgressStyle::Json => println!(
-                        "{}",
-                        serde_json::json!({"event": "start", "total": total, "skipped": skipped.len(),
-                            "width": width, "height": height, "adapters": adapters, "camera": camera})
-                    ),
-                    ProgressStyle::Bar => {
-                        let bar = indicatif::ProgressBar::new(*total as u64);
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template(
-                                "{bar:40.cyan/blue} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}",
-                            )
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                        );
-                        self.bar = Some(bar);
-                    }
-                    ProgressStyle::Log | ProgressStyle::Quiet => {}
-                }
-            }
-            Event::Frame(o) => {
-                self.done += 1;
-                if let Some(i) = self.adapters.iter().position(|a| *a == o.adapter) {
-                    self.per_adapter[i] += 1;
-                }
-                match self.style {
-                    ProgressStyle::Json => println!(
-                        "{}",
-                        serde_json::json!({"event": "frame", "frame": o.frame, "adapter": o.adapter,
-                            "ms": o.render_ms, "output": o.path, "ok": o.error.is_none(), "error": o.error,
-                            "done": self.done, "total": self.total})
-                    ),
-                    ProgressStyle::Bar => {
-                        if let Some(bar) = &self.bar {
-                            let counts: Vec<String> = self
-                                .adapters
-                                .iter()
-                                .zip(&self.per_adapter)
-                                .map(|(a, n)| format!("{}: {n}", short(a)))
-                                .collect();
-                            bar.set_message(counts.join("  "));
-                            bar.inc(1);
-                            if let Some(e) = &o.error {
-                                bar.println(format!("frame {} failed: {e}", o.frame));
-                            }
-                        }
-                    }
-                    ProgressStyle::Log | ProgressStyle::Quiet => {}
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, report: &schedule::Report) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if let ProgressStyle::Json = self.style {
-            println!(
-                "{}",
-                serde_json::json!({"event": "end", "written": report.rendered.len(), "skipped": report.skipped.len(),
-                    "failed": report.failed.iter().map(|f| f.frame).collect::<Vec<_>>(),
-                    "seconds": self.started.elapsed().as_secs_f64(), "interrupted": report.interrupted})
-            );
-        }
-    }
-}
-
-/// An adapter name short enough for a progress line.
-fn short(name: &str) -> &str {
-    name.split(" (").next().unwrap_or(name)
 }
