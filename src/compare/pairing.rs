@@ -67,61 +67,12 @@ impl FramePattern {
     pub fn parse(text: &str) -> Result<Option<FramePattern>> {
         let name_start = text.rfind('/').map_or(0, |i| i + 1);
         let name = &text[name_start..];
-        let bytes = name.as_bytes();
-        let mut found: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, end, width, precision)
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            match bytes[i] {
-                b'#' => {
-                    while i < bytes.len() && bytes[i] == b'#' {
-                        i += 1;
-                    }
-                    let width = i - start;
-                    let mut precision = 0;
-                    if bytes.get(i) == Some(&b'.') && bytes.get(i + 1) == Some(&b'#') {
-                        let frac = i + 1;
-                        i = frac;
-                        while i < bytes.len() && bytes[i] == b'#' {
-                            i += 1;
-                        }
-                        precision = i - frac;
-                    }
-                    found.push((start, i, width, precision));
-                }
-                b'$' if bytes.get(i + 1) == Some(&b'F') => {
-                    i += 2;
-                    let digits = i;
-                    while i < bytes.len() && bytes[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                    found.push((start, i, name[digits..i].parse().unwrap_or(1), 0));
-                }
-                b'%' => {
-                    let mut j = i + 1;
-                    while j < bytes.len() && bytes[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    if bytes.get(j) == Some(&b'd') {
-                        let width = name[i + 1..j].trim_start_matches('0').parse().unwrap_or(1);
-                        found.push((start, j + 1, width, 0));
-                        i = j + 1;
-                    } else {
-                        i += 1;
-                    }
-                }
-                _ => i += 1,
-            }
-        }
-        let Some(&(start, end, width, precision)) = found.first() else {
+        // Offsets in the whole text; the token always lies in the file name.
+        let Some(token) = crate::output::frame_token(text)? else {
             return Ok(None);
         };
-        if found.len() > 1 {
-            return Err(Error::Pattern {
-                pattern: text.to_string(),
-                reason: "more than one frame token (####, $F4 or %04d); use exactly one".into(),
-            });
-        }
+        let (start, end) = (token.start - name_start, token.end - name_start);
+        let (width, precision) = (token.width, token.precision);
         let dir = match &text[..name_start] {
             "" => PathBuf::from("."),
             d => PathBuf::from(d),

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-pub use pattern::Pattern;
+pub use pattern::{frame_token, FrameToken, Pattern};
 
 use crate::{Error, Result};
 

@@ -25,69 +25,16 @@ impl Pattern {
             pattern: text.to_string(),
             reason: reason.to_string(),
         };
-        let name_start = text.rfind('/').map_or(0, |i| i + 1);
-        let mut found: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, end, width, precision)
-        let bytes = text.as_bytes();
-        let mut i = name_start;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'#' => {
-                    let start = i;
-                    while i < bytes.len() && bytes[i] == b'#' {
-                        i += 1;
-                    }
-                    let width = i - start;
-                    let mut precision = 0;
-                    if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1] == b'#' {
-                        let frac = i + 1;
-                        i = frac;
-                        while i < bytes.len() && bytes[i] == b'#' {
-                            i += 1;
-                        }
-                        precision = i - frac;
-                    }
-                    found.push((start, i, width, precision));
-                }
-                b'$' if bytes.get(i + 1) == Some(&b'F') => {
-                    let start = i;
-                    i += 2;
-                    let digits = i;
-                    while i < bytes.len() && bytes[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                    let width = text[digits..i].parse().unwrap_or(1);
-                    found.push((start, i, width, 0));
-                }
-                b'%' => {
-                    // %d, %4d, %04d
-                    let start = i;
-                    let mut j = i + 1;
-                    while j < bytes.len() && bytes[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    if bytes.get(j) == Some(&b'd') {
-                        let width = text[start + 1..j].trim_start_matches('0').parse().unwrap_or(1);
-                        found.push((start, j + 1, width, 0));
-                        i = j + 1;
-                    } else {
-                        i += 1;
-                    }
-                }
-                _ => i += 1,
-            }
-        }
-        if found.len() > 1 {
-            return Err(err("more than one frame token (####, $F4 or %04d); use exactly one"));
-        }
+        let token = frame_token(text)?;
         if Path::new(text).file_name().is_none() {
             return Err(err("no file name"));
         }
-        Ok(match found.first() {
-            Some(&(start, end, width, precision)) => Pattern {
+        Ok(match token {
+            Some(t) => Pattern {
                 text: text.to_string(),
-                token: Some((start, end)),
-                width,
-                precision,
+                token: Some((t.start, t.end)),
+                width: t.width,
+                precision: t.precision,
             },
             None => Pattern {
                 text: text.to_string(),
@@ -175,6 +122,95 @@ impl Pattern {
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
     }
+}
+
+/// Where a frame token sits in a pattern's text, and how it formats numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameToken {
+    /// Byte range of the token in the whole text.
+    pub start: usize,
+    pub end: usize,
+    /// Digits of the integer part (minimum width).
+    pub width: usize,
+    /// Digits after the decimal point (`####.###` gives 3).
+    pub precision: usize,
+}
+
+/// Finds the frame token in the file-name part of `text`: a run of `#` (`####.###` for
+/// fractional frames), husk's `$F4`, or printf's `%04d`. `Ok(None)` when there is none; an error
+/// when there is more than one. Shared by output naming and `compare`'s pattern matching.
+pub fn frame_token(text: &str) -> Result<Option<FrameToken>> {
+    let name_start = text.rfind('/').map_or(0, |i| i + 1);
+    let mut found: Vec<FrameToken> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = name_start;
+    while i < bytes.len() {
+        let start = i;
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] == b'#' {
+                    i += 1;
+                }
+                let width = i - start;
+                let mut precision = 0;
+                if bytes.get(i) == Some(&b'.') && bytes.get(i + 1) == Some(&b'#') {
+                    let frac = i + 1;
+                    i = frac;
+                    while i < bytes.len() && bytes[i] == b'#' {
+                        i += 1;
+                    }
+                    precision = i - frac;
+                }
+                found.push(FrameToken {
+                    start,
+                    end: i,
+                    width,
+                    precision,
+                });
+            }
+            b'$' if bytes.get(i + 1) == Some(&b'F') => {
+                i += 2;
+                let digits = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let width = text[digits..i].parse().unwrap_or(1);
+                found.push(FrameToken {
+                    start,
+                    end: i,
+                    width,
+                    precision: 0,
+                });
+            }
+            b'%' => {
+                // %d, %4d, %04d
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&b'd') {
+                    let width = text[start + 1..j].trim_start_matches('0').parse().unwrap_or(1);
+                    found.push(FrameToken {
+                        start,
+                        end: j + 1,
+                        width,
+                        precision: 0,
+                    });
+                    i = j + 1;
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if found.len() > 1 {
+        return Err(Error::Pattern {
+            pattern: text.to_string(),
+            reason: "more than one frame token (####, $F4 or %04d); use exactly one".into(),
+        });
+    }
+    Ok(found.first().copied())
 }
 
 #[cfg(test)]
