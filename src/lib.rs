@@ -16,5 +16,6 @@ pub mod output;
 pub mod scene;
 pub mod schedule;
 pub mod stage;
+pub mod texture;
 
 pub use error::{Error, Result};

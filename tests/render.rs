@@ -155,7 +155,7 @@ fn quad(size: f32, color: [f32; 4]) -> Mesh {
         colors: vec![color; 4],
         indices: vec![0, 1, 2, 0, 2, 3],
         vertex_points: vec![0, 1, 2, 3],
-        double_sided: false,
+        ..Mesh::default()
     }
 }
 
@@ -222,7 +222,11 @@ fn scene_of(meshes: Vec<Mesh>, instances: Vec<(u32, Mat4)>) -> Scene {
         meshes,
         instances: instances
             .into_iter()
-            .map(|(mesh, transform)| Instance { mesh, transform })
+            .map(|(mesh, transform)| Instance {
+                mesh,
+                transform,
+                material: 0,
+            })
             .collect(),
         ..Scene::default()
     }

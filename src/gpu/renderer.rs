@@ -1697,22 +1697,27 @@ mod tests {
                 Instance {
                     mesh: 1,
                     transform: Mat4::IDENTITY,
+                    material: 0,
                 },
                 Instance {
                     mesh: 0,
                     transform: Mat4::IDENTITY,
+                    material: 0,
                 },
                 Instance {
                     mesh: 1,
                     transform: Mat4::from_translation(glam::Vec3::X),
+                    material: 0,
                 },
                 Instance {
                     mesh: 2,
                     transform: Mat4::IDENTITY,
+                    material: 0,
                 },
                 Instance {
                     mesh: 9,
                     transform: Mat4::IDENTITY,
+                    material: 0,
                 },
             ],
             dynamic_instances: vec![0, 3, 4],

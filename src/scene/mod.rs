@@ -5,10 +5,15 @@
 //! camera). `gpu` uploads the `Scene` once per device and applies each `FrameState`.
 
 pub mod camera;
+pub mod light;
+pub mod material;
 pub mod shapes;
 
 pub use camera::{Camera, CameraChoice, CameraRule, Lens};
 pub use glam::{DMat4, DVec3, Mat4, Vec3};
+pub use light::{Headlight, Light, LightKind, Look};
+pub use material::{Material, Texture};
+use std::sync::Arc;
 
 /// A stage, extracted: every drawable mesh once, and every place it is drawn.
 #[derive(Debug, Clone, Default)]
@@ -29,9 +34,41 @@ pub struct Scene {
     pub up_axis: UpAxis,
     /// The camera chosen for the render, and by which rule.
     pub camera: CameraChoice,
+    /// Materials used by instances; entry 0 is always [`Material::display_color`] (see
+    /// [`Scene::ensure_fallback_material`]).
+    pub materials: Vec<Material>,
+    /// Indices into `materials` whose inputs change over time; a [`FrameState::materials`] has
+    /// one entry per index, in this order.
+    pub dynamic_materials: Vec<u32>,
+    /// Decoded images, shared by every lookup that names the same file and colour space.
+    pub textures: Vec<Arc<Texture>>,
+    /// The stage's UsdLux lights, at load time.
+    pub lights: Vec<Light>,
+    /// Indices into `lights` that change over time; a [`FrameState::lights`] has one entry per
+    /// index, in this order.
+    pub dynamic_lights: Vec<u32>,
 }
 
 impl Scene {
+    /// Makes `materials[0]` the displayColor fallback when it is not already (an empty scene or
+    /// one built by hand), shifting every instance's material index to match.
+    pub fn ensure_fallback_material(&mut self) {
+        if self
+            .materials
+            .first()
+            .is_some_and(|m| m.model == material::ShadingModel::DisplayColor)
+        {
+            return;
+        }
+        self.materials.insert(0, Material::display_color());
+        for instance in &mut self.instances {
+            instance.material += 1;
+        }
+        for d in &mut self.dynamic_materials {
+            *d += 1;
+        }
+    }
+
     /// Total triangles over all instances (the number the GPU draws per frame).
     pub fn drawn_triangles(&self) -> u64 {
         self.instances
@@ -56,6 +93,9 @@ pub struct Mesh {
     pub colors: Vec<[f32; 4]>,
     /// Triangles, counter-clockwise seen from the front (leftHanded meshes are flipped on extraction).
     pub indices: Vec<u32>,
+    /// Texture coordinates per vertex, from the primvar the bound material's textures read
+    /// (`TextureLookup::st_primvar`, usually `st`); empty when there is none.
+    pub uvs: Vec<[f32; 2]>,
     /// For each vertex, the USD point it came from: lets animated points update `positions`.
     pub vertex_points: Vec<u32>,
     pub double_sided: bool,
@@ -67,6 +107,8 @@ pub struct Instance {
     pub mesh: u32,
     /// Mesh space to world space at load time. A hidden instance has the zero matrix.
     pub transform: Mat4,
+    /// Index into `Scene::materials` (0: displayColor, no usable material bound).
+    pub material: u32,
 }
 
 /// What changes from frame to frame, evaluated by `stage` at one time code.
@@ -79,6 +121,10 @@ pub struct FrameState {
     pub instance_transforms: Vec<Mat4>,
     /// One entry per [`Scene::dynamic_meshes`] entry: new positions and normals per vertex.
     pub mesh_vertices: Vec<MeshVertices>,
+    /// One entry per [`Scene::dynamic_materials`] entry: the material's inputs at this time.
+    pub materials: Vec<Material>,
+    /// One entry per [`Scene::dynamic_lights`] entry: the light at this time.
+    pub lights: Vec<Light>,
 }
 
 /// New vertex data for an animated mesh, laid out as its [`Mesh::positions`].

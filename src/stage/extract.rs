@@ -613,7 +613,11 @@ pub fn extract(
             }
             let index = scene.instances.len() as u32;
             let transform = if visible_now { to_mat4(&m) } else { glam::Mat4::ZERO };
-            scene.instances.push(Instance { mesh, transform });
+            scene.instances.push(Instance {
+                mesh,
+                transform,
+                material: 0,
+            });
             if node.xform_animated || node.vis_animated {
                 scene.dynamic_instances.push(index);
                 plan.groups.push(DynGroup::Prim {
@@ -644,6 +648,7 @@ pub fn extract(
                 scene.instances.push(Instance {
                     mesh,
                     transform: m.as_ref().map_or(glam::Mat4::ZERO, to_mat4),
+                    material: 0,
                 });
                 if dynamic {
                     keys.push((slot, e.key));
@@ -657,6 +662,7 @@ pub fn extract(
         }
     }
     group_by_mesh(&mut scene);
+    scene.ensure_fallback_material();
     scene.bounds = bounds;
     (scene, plan)
 }

@@ -1,6 +1,7 @@
 //! The only module that imports openusd: opens a stage, reads its timing, chooses the camera and
 //! copies geometry out into plain [`crate::scene`] data, then evaluates what changes per frame.
 
+pub mod assets;
 mod camera;
 mod extract;
 mod info;
@@ -277,6 +278,7 @@ impl LoadedStage {
             camera,
             instance_transforms,
             mesh_vertices,
+            ..FrameState::default()
         })
     }
 
