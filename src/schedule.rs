@@ -297,6 +297,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                 .iter()
                 .filter_map(|name| gpu::AovKind::from_name(name))
                 .collect(),
+            ..RenderSettings::default()
         };
         alive.store(workers, Ordering::Release);
         // The encoders get the cores the adapter workers and the stage thread do not need: a

@@ -1165,6 +1165,7 @@ fn aovs_give_depth_normal_and_ids() {
             msaa,
             linear,
             aovs: usdrender::gpu::AovKind::ALL.to_vec(),
+            ..RenderSettings::default()
         };
         let Some((mut r, tag)) = setup_with(&format!("aovs msaa {msaa}"), &scene, &settings) else {
             return;

@@ -17,7 +17,7 @@ use wgpu::util::DeviceExt;
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
-use crate::scene::{FrameState, Mesh, Scene};
+use crate::scene::{FrameState, Headlight, Look, Mesh, Scene};
 use crate::{Error, Result};
 
 /// How rendered pixels are turned into bytes. Both are sRGB-encoded; they differ at partially
@@ -71,7 +71,7 @@ const MAP_DONE: u8 = 1;
 const MAP_FAILED: u8 = 2;
 
 /// Image size, antialiasing and extra outputs for one job.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RenderSettings {
     pub width: u32,
     pub height: u32,
@@ -87,6 +87,15 @@ pub struct RenderSettings {
     /// device cannot multisample R32Uint (no adapter-specific format features), MSAA is lowered
     /// to what it can, with a warning.
     pub aovs: Vec<AovKind>,
+    /// Whose lighting rig lights the stage (usdrecord's, or the usdImagingGL test harness's).
+    pub look: Look,
+    /// When the camera headlight is lit (`--headlight`).
+    pub headlight: Headlight,
+    /// Linear RGBA behind the geometry (usdrecord: transparent black; the test harness: orange).
+    pub clear_color: [f32; 4],
+    /// Draw the dome light's texture as the background (usdrecord's
+    /// `--enableDomeLightVisibility`); off by default.
+    pub dome_visible: bool,
 }
 
 impl Default for RenderSettings {
@@ -97,6 +106,10 @@ impl Default for RenderSettings {
             msaa: 4,
             linear: false,
             aovs: Vec::new(),
+            look: Look::Usdrecord,
+            headlight: Headlight::Auto,
+            clear_color: [0.0; 4],
+            dome_visible: false,
         }
     }
 }
