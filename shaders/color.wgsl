@@ -10,7 +10,8 @@ struct ColorParams {
     height: u32,
     // 1: the 8-bit image keeps premultiplied colour (ImageEncoding::UsdRecord); 0: straight alpha.
     premultiplied: u32,
-    _pad: u32,
+    // 1: also write the straight-alpha linear floats.
+    write_linear: u32,
 }
 
 @group(0) @binding(0) var resolved: texture_2d<f32>;
@@ -33,7 +34,9 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
     let a = clamp(c.a, 0.0, 1.0);
     // Nothing covers it: transparent black, whatever rounding left in the colour.
     let straight = select(vec3<f32>(0.0), c.rgb / a, a > 0.0);
-    linear[i] = vec4<f32>(straight, a);
+    if params.write_linear != 0u {
+        linear[i] = vec4<f32>(straight, a);
+    }
     let shown = select(straight, c.rgb, params.premultiplied != 0u);
     // pack4x8unorm rounds to nearest; byte 0 (red) is the low byte, as RGBA8 lies in memory.
     rgba8[i] = pack4x8unorm(vec4<f32>(encode_srgb(shown), a));

@@ -1,7 +1,12 @@
-//! The mesh pass: transforms instanced geometry and shades it with a camera headlight.
+//! The mesh pass: transforms instanced geometry and shades it as Storm does: UsdPreviewSurface
+//! (GGX specular, Lambert diffuse, clearcoat, textures, normal maps, cut-outs) or, for meshes with
+//! no usable material, displayColor under Storm's fallback lighting; lit by the frame's lights
+//! (UsdLux lights, the headlight, or the test harness's rig) and a dome light.
 //!
-//! Kept thin on purpose: fragment work is the slow path on the H100 (see shared/GPU.md), so the
-//! fragment stage does one normalize, one dot and one pow.
+//! Shading is forward, in the fragment stage, with one evaluation per pixel (MSAA samples share
+//! it). docs/design.md ("Shading") gives the H100 measurements behind that choice.
+
+const PI: f32 = 3.14159265358979;
 
 // Keep in sync with `Globals` in src/gpu/layout.rs.
 struct Globals {
@@ -9,16 +14,93 @@ struct Globals {
     view_proj: mat4x4<f32>,
     // xyz = camera position, w = 1 (perspective); xyz = unit vector towards the camera, w = 0 (orthographic).
     eye: vec4<f32>,
-    // x = ambient (added, untinted), y = diffuse, z = specular weight, w = specular exponent.
+    // displayColor fallback: x = ambient (added, untinted), y = diffuse, z = specular weight,
+    // w = specular exponent.
     shading: vec4<f32>,
     // Third row of world to camera: dot(view_z.xyz, p) + view_z.w is p's camera-space z (the
-    // depth AOV is its negation: distance in front of the camera along -Z).
+    // depth AOV is its negation); view_z.xyz is also the camera's backward axis.
     view_z: vec4<f32>,
+    // x = lights, y = 1 unlit, z = 1 dome, w = dome mip levels.
+    lighting: vec4<u32>,
+    // rgb = dome radiance scale, w = 1 when the dome has a texture.
+    dome_color: vec4<f32>,
+    // World to dome space, by column.
+    dome_from_world: array<vec4<f32>, 3>,
+    // Dome irradiance / pi as 9 SH coefficients (rgb).
+    dome_sh: array<vec4<f32>, 9>,
+}
+
+// Keep in sync with `LightRaw` in src/gpu/layout.rs.
+struct LightRaw {
+    // xyz world position (w = 1) or direction towards the light (w = 0).
+    position: vec4<f32>,
+    // rgb diffuse radiance, w specular multiplier.
+    color: vec4<f32>,
+    // xyz emission axis, w cos(outer cone half-angle) or -2 without a cone.
+    axis: vec4<f32>,
+    // x cos(inner), y focus, z casts shadows.
+    cone: vec4<f32>,
+}
+
+// Keep in sync with `LookupRaw` in src/gpu/layout.rs.
+struct LookupRaw {
+    scale: vec4<f32>,
+    bias: vec4<f32>,
+    fallback: vec4<f32>,
+    // Rows of the st transform (xyz); w = 1: that axis wraps to black.
+    st_s: vec4<f32>,
+    st_t: vec4<f32>,
+    // x channel (0..3 r g b a, 4 rgb), y/z UDIM columns/rows.
+    info: vec4<u32>,
+}
+
+// Keep in sync with `MaterialRaw` in src/gpu/layout.rs. Inputs, by index: 0 diffuseColor,
+// 1 emissiveColor, 2 specularColor, 3 metallic, 4 roughness, 5 clearcoat, 6 clearcoatRoughness,
+// 7 opacity, 8 opacityThreshold, 9 ior, 10 normal, 11 occlusion.
+struct MaterialRaw {
+    values: array<vec4<f32>, 12>,
+    // 0 constant, 1 texture, 2 vertex colour, 3 missing texture (fallback).
+    kinds: array<vec4<u32>, 3>,
+    // x model (0 displayColor, 1 PreviewSurface), y useSpecularWorkflow, z normal map.
+    flags: vec4<u32>,
+    lookups: array<LookupRaw, 12>,
 }
 
 @group(0) @binding(0) var<uniform> globals: Globals;
+@group(0) @binding(1) var<storage, read> lights: array<LightRaw>;
+@group(0) @binding(2) var<storage, read> materials: array<MaterialRaw>;
+@group(0) @binding(3) var dome_texture: texture_2d<f32>;
+@group(0) @binding(4) var dome_sampler: sampler;
 
-// Locations keep in sync with POSITION_LOCATION.. and INSTANCE_ATTRIBUTES in src/gpu/layout.rs.
+// The material's textures, one per input (a 1x1 placeholder where unused), each with the sampler
+// of its wrap modes.
+@group(1) @binding(0) var t0: texture_2d<f32>;
+@group(1) @binding(1) var t1: texture_2d<f32>;
+@group(1) @binding(2) var t2: texture_2d<f32>;
+@group(1) @binding(3) var t3: texture_2d<f32>;
+@group(1) @binding(4) var t4: texture_2d<f32>;
+@group(1) @binding(5) var t5: texture_2d<f32>;
+@group(1) @binding(6) var t6: texture_2d<f32>;
+@group(1) @binding(7) var t7: texture_2d<f32>;
+@group(1) @binding(8) var t8: texture_2d<f32>;
+@group(1) @binding(9) var t9: texture_2d<f32>;
+@group(1) @binding(10) var t10: texture_2d<f32>;
+@group(1) @binding(11) var t11: texture_2d<f32>;
+@group(1) @binding(12) var s0: sampler;
+@group(1) @binding(13) var s1: sampler;
+@group(1) @binding(14) var s2: sampler;
+@group(1) @binding(15) var s3: sampler;
+@group(1) @binding(16) var s4: sampler;
+@group(1) @binding(17) var s5: sampler;
+@group(1) @binding(18) var s6: sampler;
+@group(1) @binding(19) var s7: sampler;
+@group(1) @binding(20) var s8: sampler;
+@group(1) @binding(21) var s9: sampler;
+@group(1) @binding(22) var s10: sampler;
+@group(1) @binding(23) var s11: sampler;
+
+// Locations keep in sync with POSITION_LOCATION.., INSTANCE_ATTRIBUTES and UV_LOCATION in
+// src/gpu/layout.rs.
 struct VertexIn {
     @location(0) position: vec3<f32>,
     @location(1) normal: vec3<f32>,
@@ -33,8 +115,9 @@ struct VertexIn {
     @location(7) normal0: vec4<f32>,
     @location(8) normal1: vec4<f32>,
     @location(9) normal2: vec4<f32>,
-    // InstanceRaw.ids: index in Scene::meshes, index in Scene::instances (the id AOVs).
-    @location(10) ids: vec2<u32>,
+    // InstanceRaw.ids: mesh, instance (the id AOVs), material.
+    @location(10) ids: vec4<u32>,
+    @location(11) uv: vec2<f32>,
 }
 
 struct VertexOut {
@@ -44,7 +127,8 @@ struct VertexOut {
     @location(2) color: vec4<f32>,
     // x: double-sided, y: mirrored (both 0 or 1, the same for the whole instance).
     @location(3) @interpolate(flat) flags: vec2<f32>,
-    @location(4) @interpolate(flat) ids: vec2<u32>,
+    @location(4) @interpolate(flat) ids: vec4<u32>,
+    @location(5) uv: vec2<f32>,
 }
 
 @vertex
@@ -59,7 +143,168 @@ fn vs_main(v: VertexIn) -> VertexOut {
     out.color = v.color;
     out.flags = vec2<f32>(v.normal0.w, v.normal1.w);
     out.ids = v.ids;
+    out.uv = v.uv;
     return out;
+}
+
+// Screen-space derivatives, taken once in uniform control flow: texture lookups inside
+// material-dependent branches use them (textureSampleGrad), and normal maps build their frame.
+struct Derivs {
+    uv_dx: vec2<f32>,
+    uv_dy: vec2<f32>,
+    p_dx: vec3<f32>,
+    p_dy: vec3<f32>,
+}
+
+fn sample_slot(slot: u32, uv: vec2<f32>, dx: vec2<f32>, dy: vec2<f32>) -> vec4<f32> {
+    switch slot {
+        case 0u: { return textureSampleGrad(t0, s0, uv, dx, dy); }
+        case 1u: { return textureSampleGrad(t1, s1, uv, dx, dy); }
+        case 2u: { return textureSampleGrad(t2, s2, uv, dx, dy); }
+        case 3u: { return textureSampleGrad(t3, s3, uv, dx, dy); }
+        case 4u: { return textureSampleGrad(t4, s4, uv, dx, dy); }
+        case 5u: { return textureSampleGrad(t5, s5, uv, dx, dy); }
+        case 6u: { return textureSampleGrad(t6, s6, uv, dx, dy); }
+        case 7u: { return textureSampleGrad(t7, s7, uv, dx, dy); }
+        case 8u: { return textureSampleGrad(t8, s8, uv, dx, dy); }
+        case 9u: { return textureSampleGrad(t9, s9, uv, dx, dy); }
+        case 10u: { return textureSampleGrad(t10, s10, uv, dx, dy); }
+        default: { return textureSampleGrad(t11, s11, uv, dx, dy); }
+    }
+}
+
+fn pick_channel(c: vec4<f32>, channel: u32) -> vec4<f32> {
+    switch channel {
+        case 0u: { return vec4<f32>(c.r); }
+        case 1u: { return vec4<f32>(c.g); }
+        case 2u: { return vec4<f32>(c.b); }
+        case 3u: { return vec4<f32>(c.a); }
+        default: { return vec4<f32>(c.rgb, 1.0); }
+    }
+}
+
+// UsdUVTexture: st through the UsdTransform2d, wrap, sample, scale and bias, pick the output.
+fn lookup(m: u32, slot: u32, st: vec2<f32>, d: Derivs) -> vec4<f32> {
+    let l = materials[m].lookups[slot];
+    let uv = vec2<f32>(dot(l.st_s.xyz, vec3<f32>(st, 1.0)), dot(l.st_t.xyz, vec3<f32>(st, 1.0)));
+    let dx = vec2<f32>(dot(l.st_s.xy, d.uv_dx), dot(l.st_t.xy, d.uv_dx));
+    let dy = vec2<f32>(dot(l.st_s.xy, d.uv_dy), dot(l.st_t.xy, d.uv_dy));
+    let outside_s = l.st_s.w > 0.5 && (uv.x < 0.0 || uv.x > 1.0);
+    let outside_t = l.st_t.w > 0.5 && (uv.y < 0.0 || uv.y > 1.0);
+    // USD's t runs up the image, texture rows run down; a UDIM atlas holds tile row 0 at the
+    // bottom, like a single image.
+    let tiles = vec2<f32>(f32(max(l.info.y, 1u)), f32(max(l.info.z, 1u)));
+    let at = vec2<f32>(uv.x / tiles.x, 1.0 - uv.y / tiles.y);
+    var texel = sample_slot(slot, at, dx / tiles, dy / tiles);
+    if outside_s || outside_t {
+        texel = vec4<f32>(0.0);
+    }
+    return pick_channel(texel * l.scale + l.bias, l.info.x);
+}
+
+fn input_kind(m: u32, i: u32) -> u32 {
+    return materials[m].kinds[i / 4u][i % 4u];
+}
+
+fn input4(m: u32, i: u32, st: vec2<f32>, vcolor: vec4<f32>, d: Derivs) -> vec4<f32> {
+    switch input_kind(m, i) {
+        case 1u: { return lookup(m, i, st, d); }
+        case 2u: { return vcolor; }
+        case 3u: {
+            let l = materials[m].lookups[i];
+            return pick_channel(l.fallback, l.info.x);
+        }
+        default: { return materials[m].values[i]; }
+    }
+}
+
+fn input_color(m: u32, i: u32, st: vec2<f32>, vcolor: vec4<f32>, d: Derivs) -> vec3<f32> {
+    return input4(m, i, st, vcolor, d).rgb;
+}
+
+fn input_scalar(m: u32, i: u32, st: vec2<f32>, vcolor: vec4<f32>, d: Derivs) -> f32 {
+    let v = input4(m, i, st, vcolor, d);
+    // A scalar fed by the vertex colour reads its alpha (displayOpacity, or a float primvar).
+    return select(v.x, vcolor.a, input_kind(m, i) == 2u);
+}
+
+// How much of a light reaches `p`: the cone of a shaped light (UsdLuxShapingAPI).
+fn cone_factor(light: LightRaw, to_light: vec3<f32>) -> f32 {
+    if light.axis.w < -1.5 {
+        return 1.0;
+    }
+    let c = dot(-to_light, light.axis.xyz);
+    let soft = smoothstep(light.axis.w, max(light.cone.x, light.axis.w + 1e-4), c);
+    let focus = select(1.0, pow(max(c, 0.0), light.cone.y), light.cone.y > 0.0);
+    return soft * focus;
+}
+
+fn to_light(light: LightRaw, p: vec3<f32>) -> vec3<f32> {
+    if light.position.w == 0.0 {
+        return normalize(light.position.xyz);
+    }
+    let d = light.position.xyz - p;
+    return d * inverseSqrt(max(dot(d, d), 1e-20));
+}
+
+fn schlick(f0: vec3<f32>, f90: vec3<f32>, cos_theta: f32) -> vec3<f32> {
+    return f0 + (f90 - f0) * pow(1.0 - clamp(cos_theta, 0.0, 1.0), 5.0);
+}
+
+fn ggx(roughness: f32, n_dot_h: f32) -> f32 {
+    let a = max(roughness * roughness, 1e-4);
+    let a2 = a * a;
+    let t = n_dot_h * n_dot_h * (a2 - 1.0) + 1.0;
+    return a2 / (PI * t * t);
+}
+
+// Schlick-GGX visibility pair (k = alpha / 2), as Storm's previewSurface.
+fn geometric(roughness: f32, n_dot_l: f32, n_dot_e: f32) -> f32 {
+    let k = roughness * roughness * 0.5;
+    let gl = n_dot_l / (n_dot_l * (1.0 - k) + k);
+    let ge = n_dot_e / (n_dot_e * (1.0 - k) + k);
+    return gl * ge;
+}
+
+// Analytic fit of the split-sum environment BRDF (scale, bias applied to F0).
+fn env_brdf(f0: vec3<f32>, roughness: f32, n_dot_e: f32) -> vec3<f32> {
+    let c0 = vec4<f32>(-1.0, -0.0275, -0.572, 0.022);
+    let c1 = vec4<f32>(1.0, 0.0425, 1.04, -0.04);
+    let r = roughness * c0 + c1;
+    let a004 = min(r.x * r.x, exp2(-9.28 * n_dot_e)) * r.x + r.y;
+    let ab = vec2<f32>(-1.04, 1.04) * a004 + r.zw;
+    return f0 * ab.x + ab.y;
+}
+
+fn dome_dir(world_dir: vec3<f32>) -> vec3<f32> {
+    let m = mat3x3<f32>(globals.dome_from_world[0].xyz, globals.dome_from_world[1].xyz, globals.dome_from_world[2].xyz);
+    return normalize(m * world_dir);
+}
+
+// Lat-long lookup of a dome-space direction (UsdLux: +Y up; see texture::latlong_uv).
+fn latlong_uv(d: vec3<f32>) -> vec2<f32> {
+    let u = 0.5 + atan2(d.x, -d.z) / (2.0 * PI);
+    let v = acos(clamp(d.y, -1.0, 1.0)) / PI;
+    return vec2<f32>(u, v);
+}
+
+fn dome_radiance(world_dir: vec3<f32>, lod: f32) -> vec3<f32> {
+    var c = globals.dome_color.rgb;
+    if globals.dome_color.w > 0.5 {
+        c = c * textureSampleLevel(dome_texture, dome_sampler, latlong_uv(dome_dir(world_dir)), lod).rgb;
+    }
+    return c;
+}
+
+fn dome_irradiance(world_n: vec3<f32>) -> vec3<f32> {
+    let n = dome_dir(world_n);
+    let sh = globals.dome_sh;
+    let e = sh[0].rgb * 0.282095
+        + sh[1].rgb * (0.488603 * n.y) + sh[2].rgb * (0.488603 * n.z) + sh[3].rgb * (0.488603 * n.x)
+        + sh[4].rgb * (1.092548 * n.x * n.y) + sh[5].rgb * (1.092548 * n.y * n.z)
+        + sh[6].rgb * (0.315392 * (3.0 * n.z * n.z - 1.0)) + sh[7].rgb * (1.092548 * n.x * n.z)
+        + sh[8].rgb * (0.546274 * (n.x * n.x - n.y * n.y));
+    return max(e, vec3<f32>(0.0)) * globals.dome_color.rgb;
 }
 
 // A shaded fragment: premultiplied colour and the world-space shading normal.
@@ -69,16 +314,15 @@ struct Shaded {
 }
 
 fn shade(in: VertexOut, front_facing: bool) -> Shaded {
-    // Towards the viewer (and the headlight): from the fragment to the eye (perspective) or the
-    // fixed view axis (orthographic).
+    let d = Derivs(dpdx(in.uv), dpdy(in.uv), dpdx(in.world), dpdy(in.world));
+    // Towards the viewer: from the fragment to the eye (perspective) or the fixed view axis
+    // (orthographic).
     let v = normalize(globals.eye.xyz - in.world * globals.eye.w);
     // Whether we see the side the mesh calls its front (CCW); a mirroring transform turns it CW.
     let facing = front_facing != (in.flags.y > 0.5);
     // Meshes without usable normals fall back to the face normal, oriented as an authored normal
     // would be (towards the front side); a degenerate face falls back to facing the viewer.
-    // Derivatives are taken in uniform control flow, and `select` picks lanes, so the unused lane
-    // may be inf/NaN harmlessly.
-    let face = cross(dpdx(in.world), dpdy(in.world));
+    let face = cross(d.p_dx, d.p_dy);
     let face2 = dot(face, face);
     var toward = select(v, face * inverseSqrt(face2), face2 > 1e-30);
     toward = select(-toward, toward, dot(toward, v) >= 0.0);
@@ -87,15 +331,127 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
     let authored = select(fallback, in.normal * inverseSqrt(len2), len2 > 1e-30);
     // No back-face culling, and Storm's rule for the back side (as usdrecord shows it): a
     // double-sided mesh flips its normal towards the viewer, so both sides shade alike; a
-    // single-sided mesh keeps it, so its back side gets the ambient term only (dark grey).
-    let n = select(authored, -authored, in.flags.x > 0.5 && !facing);
-    // The light sits at the camera, so N.L = N.H = N.V.
-    let d = clamp(dot(n, v), 0.0, 1.0);
-    let s = globals.shading;
-    let lit = s.x + in.color.rgb * (s.y * d) + s.z * pow(d, s.w);
-    // Premultiplied: the MSAA resolve then averages correctly; readback divides by alpha again
-    // where straight alpha is wanted.
-    return Shaded(vec4<f32>(lit * in.color.a, in.color.a), n);
+    // single-sided mesh keeps it, so its back side gets the ambient term only.
+    var n = select(authored, -authored, in.flags.x > 0.5 && !facing);
+
+    let m = in.ids.z;
+    let st = in.uv;
+    let vc = in.color;
+    let model = materials[m].flags.x;
+
+    // Opacity, and opacityThreshold cut-outs (a cut-out surface is otherwise opaque).
+    var opacity = input_scalar(m, 7u, st, vc, d);
+    if model == 1u {
+        let threshold = input_scalar(m, 8u, st, vc, d);
+        if threshold > 0.0 {
+            if opacity < threshold {
+                discard;
+            }
+            opacity = 1.0;
+        }
+    }
+    opacity = clamp(opacity, 0.0, 1.0);
+
+    let count = globals.lighting.x;
+    var lit = vec3<f32>(0.0);
+    if model == 0u {
+        // displayColor under Storm's fallback lighting.
+        let color = input_color(m, 0u, st, vc, d);
+        if globals.lighting.y != 0u {
+            lit = color;
+        } else {
+            let s = globals.shading;
+            var diffuse = vec3<f32>(0.0);
+            var specular = vec3<f32>(0.0);
+            for (var i = 0u; i < count; i++) {
+                let light = lights[i];
+                let l = to_light(light, in.world);
+                let h = normalize(l + v);
+                let atten = cone_factor(light, l);
+                diffuse += light.color.rgb * (atten * max(dot(n, l), 0.0));
+                specular += light.color.rgb * light.color.w * (atten * pow(max(dot(n, h), 0.0), s.w));
+            }
+            lit = s.x + color * (s.y * diffuse) + s.z * specular;
+            if globals.lighting.z != 0u {
+                lit += color * dome_irradiance(n);
+            }
+        }
+    } else {
+        // UsdPreviewSurface.
+        if materials[m].flags.z != 0u {
+            // Tangent-space normal map, in a frame built from screen derivatives of position
+            // and st (no authored tangents needed).
+            let t_ts = input4(m, 10u, st, vc, d).xyz;
+            let dp1 = d.p_dx;
+            let dp2 = d.p_dy;
+            let duv1 = d.uv_dx;
+            let duv2 = d.uv_dy;
+            let dp2perp = cross(dp2, n);
+            let dp1perp = cross(n, dp1);
+            let tangent = dp2perp * duv1.x + dp1perp * duv2.x;
+            let bitangent = dp2perp * duv1.y + dp1perp * duv2.y;
+            let scale = inverseSqrt(max(max(dot(tangent, tangent), dot(bitangent, bitangent)), 1e-30));
+            let mapped = tangent * scale * t_ts.x + bitangent * scale * t_ts.y + n * t_ts.z;
+            let ml = dot(mapped, mapped);
+            n = select(n, mapped * inverseSqrt(ml), ml > 1e-20);
+        }
+        var diffuse_color = input_color(m, 0u, st, vc, d);
+        let emissive = input_color(m, 1u, st, vc, d);
+        let metallic = clamp(input_scalar(m, 3u, st, vc, d), 0.0, 1.0);
+        let roughness = clamp(input_scalar(m, 4u, st, vc, d), 0.0, 1.0);
+        let clearcoat = max(input_scalar(m, 5u, st, vc, d), 0.0);
+        let cc_roughness = clamp(input_scalar(m, 6u, st, vc, d), 0.0, 1.0);
+        let ior = input_scalar(m, 9u, st, vc, d);
+        let occlusion = clamp(input_scalar(m, 11u, st, vc, d), 0.0, 1.0);
+        let r = (1.0 - ior) / (1.0 + ior);
+        var f0: vec3<f32>;
+        var f90: vec3<f32>;
+        if materials[m].flags.y != 0u {
+            f0 = input_color(m, 2u, st, vc, d);
+            f90 = vec3<f32>(1.0);
+        } else {
+            let spec = mix(vec3<f32>(1.0), diffuse_color, metallic);
+            f0 = r * r * spec;
+            f90 = spec;
+            diffuse_color = diffuse_color * (1.0 - metallic);
+        }
+        let cc_f0 = vec3<f32>(r * r);
+        if globals.lighting.y != 0u {
+            lit = diffuse_color + emissive;
+        } else {
+            let n_dot_e = max(dot(n, v), 1e-4);
+            for (var i = 0u; i < count; i++) {
+                let light = lights[i];
+                let l = to_light(light, in.world);
+                let n_dot_l = max(dot(n, l), 0.0);
+                if n_dot_l <= 0.0 {
+                    continue;
+                }
+                let h = normalize(l + v);
+                let n_dot_h = max(dot(n, h), 0.0);
+                let e_dot_h = max(dot(v, h), 0.0);
+                let atten = cone_factor(light, l);
+                let f = schlick(f0, f90, e_dot_h);
+                let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
+                var direct = diffuse_color * occlusion * light.color.rgb + spec * light.color.rgb * light.color.w;
+                if clearcoat > 0.0 {
+                    let fc = schlick(cc_f0, vec3<f32>(1.0), e_dot_h) * clearcoat;
+                    direct += fc * (ggx(cc_roughness, n_dot_h) * geometric(cc_roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4)) * light.color.rgb * light.color.w;
+                }
+                lit += direct * (n_dot_l * atten);
+            }
+            if globals.lighting.z != 0u {
+                let refl = reflect(-v, n);
+                let lod = roughness * f32(max(globals.lighting.w, 1u) - 1u);
+                lit += diffuse_color * dome_irradiance(n) * occlusion;
+                lit += dome_radiance(refl, lod) * env_brdf(f0, roughness, n_dot_e) * occlusion;
+            }
+            lit += emissive;
+        }
+    }
+    // Premultiplied: the MSAA resolve then averages correctly; the colour pass divides by alpha
+    // again where straight alpha is wanted.
+    return Shaded(vec4<f32>(lit * opacity, opacity), n);
 }
 
 @fragment

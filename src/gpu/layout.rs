@@ -15,11 +15,22 @@ pub struct Globals {
     /// The headlight: xyz = camera position and w = 1 for a perspective camera; xyz = unit vector
     /// towards the camera and w = 0 for an orthographic one (all view rays are parallel).
     pub eye: [f32; 4],
-    /// x = ambient, y = diffuse, z = specular weight, w = specular exponent.
+    /// The displayColor fallback's terms: x = ambient, y = diffuse, z = specular weight,
+    /// w = specular exponent.
     pub shading: [f32; 4],
     /// Third row of world to camera: `dot(xyz, p) + w` is p's camera-space z (the depth AOV is its
     /// negation).
     pub view_z: [f32; 4],
+    /// x = number of lights in the light buffer, y = 1 when unlit (colours as authored),
+    /// z = 1 when a dome lights the scene (`dome_*` below), w = the dome texture's mip count.
+    pub lighting: [u32; 4],
+    /// The dome's radiance scale (rgb); w = 1 when the dome has a texture.
+    pub dome_color: [f32; 4],
+    /// World to dome space (rotation; columns), for the dome's texture lookups.
+    pub dome_from_world: [[f32; 4]; 3],
+    /// Diffuse irradiance of the dome as 9 spherical-harmonic coefficients (rgb; `texture::eval_sh9`
+    /// convention), divided by pi: a constant dome of radiance L gives L.
+    pub dome_sh: [[f32; 4]; 9],
 }
 
 /// One instance: its model matrix and the matrix that carries its normals to world space.
@@ -35,8 +46,9 @@ pub struct InstanceRaw {
     /// w of column 0: 1 when the mesh is double-sided. w of column 1: 1 when the transform mirrors
     /// (negative determinant), which turns counter-clockwise front faces clockwise on screen.
     pub normal: [[f32; 4]; 3],
-    /// Index in `Scene::meshes` and in `Scene::instances` (the primId and instanceId AOVs).
-    pub ids: [u32; 2],
+    /// Index in `Scene::meshes` and in `Scene::instances` (the primId and instanceId AOVs), the
+    /// material's index in the material buffer, and a spare.
+    pub ids: [u32; 4],
 }
 
 impl InstanceRaw {
@@ -66,13 +78,13 @@ impl InstanceRaw {
                 col(cof[1], if det < 0.0 { 1.0 } else { 0.0 }),
                 col(cof[2], 0.0),
             ],
-            ids: [0; 2],
+            ids: [0; 4],
         }
     }
 
     /// The same instance, naming its mesh and scene instance for the id AOVs.
-    pub fn with_ids(mut self, mesh: u32, instance: u32) -> InstanceRaw {
-        self.ids = [mesh, instance];
+    pub fn with_ids(mut self, mesh: u32, instance: u32, material: u32) -> InstanceRaw {
+        self.ids = [mesh, instance, material, 0];
         self
     }
 
@@ -91,8 +103,58 @@ pub const COLOR_LOCATION: u32 = 2;
 /// ids at 10.
 pub const INSTANCE_ATTRIBUTES: [wgpu::VertexAttribute; 8] = wgpu::vertex_attr_array![
     3 => Float32x4, 4 => Float32x4, 5 => Float32x4, 6 => Float32x4,
-    7 => Float32x4, 8 => Float32x4, 9 => Float32x4, 10 => Uint32x2
+    7 => Float32x4, 8 => Float32x4, 9 => Float32x4, 10 => Uint32x4
 ];
+
+/// Texture coordinates: their own per-vertex stream.
+pub const UV_LOCATION: u32 = 11;
+
+/// One light, as the shader evaluates it. Keep in sync with `struct LightRaw` in
+/// `shaders/mesh.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct LightRaw {
+    /// xyz: world position (w = 1), or the unit direction towards the light (w = 0, distant).
+    pub position: [f32; 4],
+    /// rgb: radiance reaching a surface for diffuse; w: the specular multiplier.
+    pub color: [f32; 4],
+    /// xyz: the world direction the light emits along (its -Z); w: cosine of the cone's outer
+    /// half-angle (-2: no cone).
+    pub axis: [f32; 4],
+    /// x: cosine where the cone's softening starts, y: focus exponent, z: 1 when its shadows
+    /// are cast, w: spare.
+    pub cone: [f32; 4],
+}
+
+/// One material, as the shader reads it. Keep in sync with `struct MaterialRaw` in
+/// `shaders/mesh.wgsl`. Inputs are in `scene::material::Material::lookups` order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct MaterialRaw {
+    /// Per input: its constant value (rgb, or x for scalars).
+    pub values: [[f32; 4]; 12],
+    /// Per input: 0 constant, 1 texture, 2 the vertex colour (rgb for colours, alpha for
+    /// scalars), 3 a texture that could not be read (its fallback).
+    pub kinds: [[u32; 4]; 3],
+    /// x: shading model (0 displayColor, 1 PreviewSurface), y: useSpecularWorkflow, z: has a
+    /// normal map, w: spare.
+    pub flags: [u32; 4],
+    pub lookups: [LookupRaw; 12],
+}
+
+/// One texture lookup's remapping. Keep in sync with `struct LookupRaw` in `shaders/mesh.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct LookupRaw {
+    pub scale: [f32; 4],
+    pub bias: [f32; 4],
+    pub fallback: [f32; 4],
+    /// Rows of the st transform (xyz); w: 1 when that axis wraps to black outside [0, 1].
+    pub st_s: [f32; 4],
+    pub st_t: [f32; 4],
+    /// x: output channel (0 r, 1 g, 2 b, 3 a, 4 rgb), y, z: UDIM columns and rows, w: spare.
+    pub info: [u32; 4],
+}
 
 /// Parameters of the colour conversion pass. Keep in sync with `ColorParams` in
 /// `shaders/color.wgsl`.
@@ -103,7 +165,8 @@ pub struct ColorParams {
     pub height: u32,
     /// 1: the 8-bit image keeps premultiplied colour (usdrecord's encoding); 0: straight alpha.
     pub premultiplied: u32,
-    pub _pad: u32,
+    /// 1: also write the linear f32 image.
+    pub write_linear: u32,
 }
 
 /// Parameters of the AOV gather pass. Keep in sync with `AovParams` in `shaders/aov.wgsl`.
@@ -158,6 +221,10 @@ impl Globals {
             eye,
             shading: [AMBIENT, DIFFUSE, SPECULAR, SHININESS],
             view_z,
+            lighting: [0; 4],
+            dome_color: [0.0; 4],
+            dome_from_world: [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]],
+            dome_sh: [[0.0; 4]; 9],
         }
     }
 }
@@ -168,8 +235,11 @@ mod tests {
 
     #[test]
     fn layouts_match_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<Globals>(), 112);
-        assert_eq!(std::mem::size_of::<InstanceRaw>(), 120);
+        assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144);
+        assert_eq!(std::mem::size_of::<InstanceRaw>(), 128);
+        assert_eq!(std::mem::size_of::<LightRaw>(), 64);
+        assert_eq!(std::mem::size_of::<LookupRaw>(), 96);
+        assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
         assert_eq!(std::mem::size_of::<ColorParams>(), 16);
         assert_eq!(std::mem::size_of::<AovParams>(), 16);
     }

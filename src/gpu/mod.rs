@@ -9,6 +9,8 @@ mod adapters;
 pub mod layout;
 pub mod readback;
 mod renderer;
+pub mod shading;
+mod textures;
 
 pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};
 pub use renderer::{AovKind, FrameBuffers, ImageEncoding, RenderSettings, Renderer, Ticket, FRAMES_IN_FLIGHT};

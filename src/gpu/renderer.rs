@@ -15,9 +15,11 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
-use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, INSTANCE_ATTRIBUTES};
+use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES};
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
-use crate::scene::{FrameState, Headlight, Look, Mesh, Scene};
+use super::shading::{build_rig, pack_material};
+use super::textures::{material_layout, SceneTextures};
+use crate::scene::{FrameState, Headlight, Light, Look, Mesh, Scene};
 use crate::{Error, Result};
 
 /// How rendered pixels are turned into bytes. Both are sRGB-encoded; they differ at partially
@@ -35,7 +37,6 @@ pub enum ImageEncoding {
 
 /// The colour target: the shader writes linear colour and the sRGB target encodes it on store
 /// (and the MSAA resolve averages in linear space).
-const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 /// The colour target when linear output is asked for: half floats keep the linear values (and
 /// values over 1) through the resolve; shaders/color.wgsl derives the 8-bit image from them.
 const LINEAR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
@@ -169,7 +170,10 @@ struct MeshDraw {
     indices: Range<u32>,
     base_vertex: i32,
     instances: Range<u32>,
-    /// Some vertex has displayOpacity < 1: drawn after the opaque meshes, blended.
+    /// The material of these instances (its index in `Scene::materials` and the bind group list).
+    material: u32,
+    /// Blended (displayOpacity < 1 on some vertex, or a material that is not opaque): drawn after
+    /// the opaque meshes.
     translucent: bool,
 }
 
@@ -199,9 +203,31 @@ pub struct Renderer {
     translucent_pipeline: wgpu::RenderPipeline,
     globals_buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
+    /// One per `Scene::materials` entry: its textures and samplers.
+    material_groups: Vec<wgpu::BindGroup>,
+    materials_buffer: wgpu::Buffer,
+    /// The scene's materials as packed at load, so dynamic ones can be repacked per frame.
+    materials: Vec<crate::scene::Material>,
+    dynamic_materials: Vec<u32>,
+    textures: SceneTextures,
+    lights_buffer: wgpu::Buffer,
+    /// The stage's lights as of the last frame (dynamic ones replaced per frame).
+    stage_lights: Vec<Light>,
+    dynamic_lights: Vec<u32>,
+    /// This frame's packed lights, and what was last written to the buffer.
+    light_scratch: Vec<LightRaw>,
+    written_lights: Vec<LightRaw>,
+    look: Look,
+    headlight: Headlight,
+    clear_color: wgpu::Color,
+    /// The first dome light's texture mip count (0: no textured dome).
+    dome_mips: u32,
+    /// The textured dome's irradiance (SH9, divided by pi).
+    dome_sh: [[f32; 4]; 9],
     positions: wgpu::Buffer,
     normals: wgpu::Buffer,
     colors: wgpu::Buffer,
+    uvs: wgpu::Buffer,
     indices: wgpu::Buffer,
     instances: wgpu::Buffer,
     draws: Vec<MeshDraw>,
@@ -213,7 +239,6 @@ pub struct Renderer {
     dynamic_meshes: Vec<Option<DynamicMesh>>,
     last_globals: Option<Globals>,
     msaa_view: Option<wgpu::TextureView>,
-    resolve_texture: wgpu::Texture,
     resolve_view: wgpu::TextureView,
     depth_view: wgpu::TextureView,
     /// Bytes per row of the colour image in the readback buffers (256-aligned).
@@ -292,11 +317,10 @@ impl ReadbackLayout {
             end = (end + size).div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN;
             seg
         };
-        let color = if settings.linear {
-            take(pixels * 4)
-        } else {
-            take(padded_row as u64 * settings.height as u64)
-        };
+        // The colour pass always writes the 8-bit image tightly packed (the padded texture copy
+        // is kept for a renderer without it).
+        let _ = padded_row;
+        let color = take(pixels * 4);
         let linear = settings.linear.then(|| take(pixels * 16));
         let aovs = AovKind::ALL.map(|k| {
             settings
@@ -307,7 +331,7 @@ impl ReadbackLayout {
         let timestamps = timestamps.then(|| take(TIMESTAMP_BYTES));
         ReadbackLayout {
             color,
-            color_tight: settings.linear,
+            color_tight: true,
             linear,
             aovs,
             timestamps,
@@ -425,7 +449,9 @@ impl Renderer {
         settings: &RenderSettings,
         encoding: ImageEncoding,
     ) -> Result<Renderer> {
-        let color_format = if settings.linear { LINEAR_FORMAT } else { COLOR_FORMAT };
+        // Shading is linear HDR: the colour target is half float, and the colour pass derives the
+        // 8-bit sRGB image (and the linear floats when asked) from it.
+        let color_format = LINEAR_FORMAT;
         let with_aovs = !settings.aovs.is_empty();
         let label = adapter.summary.label();
         let gpu = adapter.slot.device()?;
@@ -452,22 +478,53 @@ impl Renderer {
             label: Some("mesh.wgsl"),
             source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/mesh.wgsl").into()),
         });
+        let storage_read = |binding: u32| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: true },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("globals layout"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<Globals>() as u64),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<Globals>() as u64),
+                    },
+                    count: None,
                 },
-                count: None,
-            }],
+                storage_read(1),
+                storage_read(2),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 3,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 4,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
         });
+        let materials_layout = material_layout(device);
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("mesh pipeline layout"),
-            bind_group_layouts: &[Some(&bind_group_layout)],
+            bind_group_layouts: &[Some(&bind_group_layout), Some(&materials_layout)],
             immediate_size: 0,
         });
         let per_vertex = |stride: u64, attributes: &'static [wgpu::VertexAttribute]| wgpu::VertexBufferLayout {
@@ -478,6 +535,7 @@ impl Renderer {
         const POSITION: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32x3];
         const NORMAL: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![1 => Float32x3];
         const COLOR: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![2 => Float32x4];
+        const UV: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![11 => Float32x2];
         let vertex_buffers = [
             Some(per_vertex(12, &POSITION)),
             Some(per_vertex(12, &NORMAL)),
@@ -487,6 +545,7 @@ impl Renderer {
                 step_mode: wgpu::VertexStepMode::Instance,
                 attributes: &INSTANCE_ATTRIBUTES,
             }),
+            Some(per_vertex(8, &UV)),
         ];
         // Opaque meshes write depth and replace colour; translucent ones (displayOpacity < 1) come
         // after, composited "over" with premultiplied blending and without writing depth, so what
@@ -574,16 +633,79 @@ impl Renderer {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+
+        // Materials (entry 0 the displayColor fallback, whatever the scene brings), their
+        // textures, and the lights: uploaded once; dynamic ones are rewritten per frame.
+        let mut materials = scene.materials.clone();
+        if materials.first().map(|m| m.model) != Some(crate::scene::material::ShadingModel::DisplayColor) {
+            materials.insert(0, crate::scene::Material::display_color());
+        }
+        let material_shift = (materials.len() != scene.materials.len()) as u32;
+        let mut textures = SceneTextures::upload(device, &gpu.queue, scene, &label);
+        let packed: Vec<MaterialRaw> = materials
+            .iter()
+            .map(|m| pack_material(m, |i| textures.tiles(i)))
+            .collect();
+        let materials_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("materials"),
+            contents: bytemuck::cast_slice(&packed),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        });
+        let material_groups: Vec<wgpu::BindGroup> = materials
+            .iter()
+            .map(|m| textures.bind_group(device, &materials_layout, m))
+            .collect();
+        // Stage lights, the headlight, and one spare for the harness rig.
+        let light_capacity = scene.lights.len() + 2;
+        let lights_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("lights"),
+            size: (light_capacity * std::mem::size_of::<LightRaw>()) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let dome_texture = scene.lights.iter().find_map(|l| match l.kind {
+            crate::scene::LightKind::Dome { texture } => Some(texture),
+            _ => None,
+        });
+        let dome = dome_texture.flatten().and_then(|i| textures.get(i));
+        let dome_mips = dome.map_or(0, |d| d.mip_levels);
+        let dome_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("dome sampler"),
+            address_mode_u: wgpu::AddressMode::Repeat,
+            address_mode_v: wgpu::AddressMode::ClampToEdge,
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            mipmap_filter: wgpu::MipmapFilterMode::Linear,
+            ..Default::default()
+        });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("globals bind group"),
             layout: &bind_group_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: globals_buffer.as_entire_binding(),
-            }],
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: globals_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: lights_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: materials_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(dome.map_or(&textures.placeholder, |d| &d.view)),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: wgpu::BindingResource::Sampler(&dome_sampler),
+                },
+            ],
         });
 
-        let geometry = Geometry::build(scene);
+        let geometry = Geometry::build(scene, &materials, material_shift);
         // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
         // creation but a panic when create_buffer_init then maps it.
         let too_big = [
@@ -617,6 +739,7 @@ impl Renderer {
         let positions = vertex_buffer("positions", bytemuck::cast_slice(&geometry.positions));
         let normals = vertex_buffer("normals", bytemuck::cast_slice(&geometry.normals));
         let colors = vertex_buffer("colors", bytemuck::cast_slice(&geometry.colors));
+        let uvs = vertex_buffer("uvs", bytemuck::cast_slice(&geometry.uvs));
         let instances = vertex_buffer("instances", bytemuck::cast_slice(&geometry.instances));
         let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("indices"),
@@ -645,12 +768,8 @@ impl Renderer {
             "resolved color",
             color_format,
             1,
-            // Linear output reads the resolved image in the colour pass instead of copying it.
-            if settings.linear {
-                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING
-            } else {
-                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC
-            },
+            // The colour pass reads the resolved image.
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
         );
         let view = |name: &'static str| wgpu::TextureViewDescriptor {
             label: Some(name),
@@ -761,7 +880,7 @@ impl Renderer {
         };
         let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
 
-        let color_pass = settings.linear.then(|| {
+        let color_pass = Some({
             let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("color pass layout"),
                 entries: &[
@@ -778,14 +897,15 @@ impl Renderer {
                 &bgl,
             );
             let rgba8 = storage("color pass rgba8", pixels * 4);
-            let linear = storage("color pass linear", pixels * 16);
+            // Written only when linear output is asked for (else a placeholder is bound).
+            let linear = storage("color pass linear", if settings.linear { pixels * 16 } else { 16 });
             let params = uniform(
                 "color pass params",
                 bytemuck::bytes_of(&ColorParams {
                     width: settings.width,
                     height: settings.height,
                     premultiplied: (encoding == ImageEncoding::UsdRecord) as u32,
-                    _pad: 0,
+                    write_linear: settings.linear as u32,
                 }),
             );
             let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -813,7 +933,7 @@ impl Renderer {
             ComputeStage {
                 pipeline,
                 bind_group,
-                outputs: vec![Some(rgba8), Some(linear)],
+                outputs: vec![Some(rgba8), settings.linear.then_some(linear)],
             }
         });
 
@@ -940,9 +1060,38 @@ impl Renderer {
             translucent_pipeline,
             globals_buffer,
             bind_group,
+            material_groups,
+            materials_buffer,
+            materials,
+            dynamic_materials: scene.dynamic_materials.iter().map(|&i| i + material_shift).collect(),
+            textures,
+            lights_buffer,
+            stage_lights: scene.lights.clone(),
+            dynamic_lights: scene.dynamic_lights.clone(),
+            light_scratch: Vec::with_capacity(light_capacity),
+            written_lights: Vec::with_capacity(light_capacity),
+            look: settings.look,
+            headlight: settings.headlight,
+            // The target holds premultiplied colour.
+            clear_color: {
+                let [r, g, b, a] = settings.clear_color.map(|c| c.clamp(0.0, 65504.0) as f64);
+                let a = a.min(1.0);
+                wgpu::Color {
+                    r: r * a,
+                    g: g * a,
+                    b: b * a,
+                    a,
+                }
+            },
+            dome_mips,
+            dome_sh: dome_texture
+                .flatten()
+                .and_then(|i| scene.textures.get(i as usize))
+                .map_or_else(uniform_sh, |t| dome_irradiance(t)),
             positions,
             normals,
             colors,
+            uvs,
             indices,
             instances,
             draws: geometry.draws,
@@ -951,7 +1100,6 @@ impl Renderer {
             dynamic_meshes: geometry.dynamic_meshes,
             last_globals: None,
             msaa_view,
-            resolve_texture,
             resolve_view,
             depth_view,
             padded_row,
@@ -1112,7 +1260,60 @@ impl Renderer {
     fn write_frame_state(&mut self, state: &FrameState) {
         let queue = &self.gpu.queue;
         let view_proj = state.camera.view_projection(self.width, self.height);
-        let globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
+        let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
+
+        // Lights: the stage's (animated ones replaced), the headlight or the harness rig.
+        for (&i, light) in self.dynamic_lights.iter().zip(&state.lights) {
+            if let Some(slot) = self.stage_lights.get_mut(i as usize) {
+                slot.clone_from(light);
+            }
+        }
+        let rig = build_rig(
+            self.look,
+            self.headlight,
+            &self.stage_lights,
+            &state.camera,
+            &mut self.light_scratch,
+        );
+        if self.light_scratch != self.written_lights && !self.light_scratch.is_empty() {
+            queue.write_buffer(&self.lights_buffer, 0, bytemuck::cast_slice(&self.light_scratch));
+        }
+        self.written_lights.clone_from(&self.light_scratch);
+        globals.shading = rig.fallback;
+        globals.lighting = [self.light_scratch.len() as u32, rig.unlit as u32, 0, self.dome_mips];
+        if let Some((texture, color, rotation)) = rig.dome {
+            let textured = texture.is_some() && self.dome_mips > 0;
+            globals.lighting[2] = 1;
+            globals.dome_color = [color[0], color[1], color[2], textured as u32 as f32];
+            // World to dome space: the inverse of the dome's (orthonormalized) rotation.
+            let r = glam::Mat3::from_cols(
+                rotation.x_axis.normalize_or(glam::Vec3::X),
+                rotation.y_axis.normalize_or(glam::Vec3::Y),
+                rotation.z_axis.normalize_or(glam::Vec3::Z),
+            )
+            .transpose();
+            globals.dome_from_world = [
+                r.x_axis.extend(0.0).to_array(),
+                r.y_axis.extend(0.0).to_array(),
+                r.z_axis.extend(0.0).to_array(),
+            ];
+            globals.dome_sh = if textured { self.dome_sh } else { uniform_sh() };
+        }
+
+        // Animated material inputs.
+        for (&i, material) in self.dynamic_materials.iter().zip(&state.materials) {
+            let textures = &self.textures;
+            let raw = pack_material(material, |t| textures.tiles(t));
+            queue.write_buffer(
+                &self.materials_buffer,
+                i as u64 * std::mem::size_of::<MaterialRaw>() as u64,
+                bytemuck::bytes_of(&raw),
+            );
+            if let Some(m) = self.materials.get_mut(i as usize) {
+                m.clone_from(material);
+            }
+        }
+
         if self.last_globals != Some(globals) {
             queue.write_buffer(&self.globals_buffer, 0, bytemuck::bytes_of(&globals));
             self.last_globals = Some(globals);
@@ -1122,7 +1323,7 @@ impl Renderer {
         for (slot, m) in self.dynamic_slots.iter().zip(&state.instance_transforms) {
             let Some(slot) = *slot else { continue };
             let old = &self.instance_mirror[slot];
-            let raw = InstanceRaw::new(m, old.double_sided()).with_ids(old.ids[0], old.ids[1]);
+            let raw = InstanceRaw::new(m, old.double_sided()).with_ids(old.ids[0], old.ids[1], old.ids[2]);
             if self.instance_mirror[slot] != raw {
                 self.instance_mirror[slot] = raw;
                 changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));
@@ -1209,7 +1410,7 @@ impl Renderer {
                 resolve_target,
                 ops: wgpu::Operations {
                     // Transparent black: alpha is coverage, as usdrecord writes it.
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    load: wgpu::LoadOp::Clear(self.clear_color),
                     // The multisampled image is only needed until it is resolved.
                     store: if resolve_target.is_some() {
                         wgpu::StoreOp::Discard
@@ -1270,14 +1471,20 @@ impl Renderer {
                 pass.set_vertex_buffer(1, self.normals.slice(..));
                 pass.set_vertex_buffer(2, self.colors.slice(..));
                 pass.set_vertex_buffer(3, self.instances.slice(..));
+                pass.set_vertex_buffer(4, self.uvs.slice(..));
                 pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
                 // `draws` holds the opaque meshes first (see `Geometry::build`).
                 let mut translucent = false;
+                let mut bound = u32::MAX;
                 pass.set_pipeline(&self.opaque_pipeline);
                 for d in &self.draws {
                     if d.translucent && !translucent {
                         pass.set_pipeline(&self.translucent_pipeline);
                         translucent = true;
+                    }
+                    if d.material != bound {
+                        pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
+                        bound = d.material;
                     }
                     pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
                 }
@@ -1311,29 +1518,6 @@ impl Renderer {
                     copy(&mut encoder, out.as_ref(), seg);
                 }
             }
-        }
-        if readback == Readback::Frame && !self.layout.color_tight {
-            encoder.copy_texture_to_buffer(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &self.resolve_texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::TexelCopyBufferInfo {
-                    buffer,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: self.layout.color.offset,
-                        bytes_per_row: Some(self.padded_row),
-                        rows_per_image: Some(self.height),
-                    },
-                },
-                wgpu::Extent3d {
-                    width: self.width,
-                    height: self.height,
-                    depth_or_array_layers: 1,
-                },
-            );
         }
         if let (Some(t), Some(seg)) = (&self.timestamps, self.layout.timestamps) {
             let at = SEGMENT_ALIGN * slot as u64;
@@ -1427,6 +1611,27 @@ impl Renderer {
         );
         Ok(())
     }
+}
+
+/// SH9 coefficients of a constant environment of radiance 1 (irradiance / pi = 1 everywhere).
+fn uniform_sh() -> [[f32; 4]; 9] {
+    let mut sh = [[0.0; 4]; 9];
+    // Y00 = 0.282095: E/pi = c0 * Y00 = 1.
+    sh[0] = [1.0 / 0.282_095, 1.0 / 0.282_095, 1.0 / 0.282_095, 0.0];
+    sh
+}
+
+/// The dome texture's diffuse irradiance as SH9 (divided by pi), as the shader evaluates it.
+fn dome_irradiance(texture: &crate::scene::Texture) -> [[f32; 4]; 9] {
+    let sh = crate::texture::irradiance_sh9(texture);
+    sh.map(|c| {
+        [
+            c[0] / std::f32::consts::PI,
+            c[1] / std::f32::consts::PI,
+            c[2] / std::f32::consts::PI,
+            0.0,
+        ]
+    })
 }
 
 /// Replaces `out`'s contents with `bytes` read as `T`s, reusing its allocation. Copies bytes into
@@ -1557,6 +1762,7 @@ struct Geometry {
     positions: Vec<[f32; 3]>,
     normals: Vec<[f32; 3]>,
     colors: Vec<[f32; 4]>,
+    uvs: Vec<[f32; 2]>,
     indices: Vec<u32>,
     instances: Vec<InstanceRaw>,
     draws: Vec<MeshDraw>,
@@ -1565,11 +1771,14 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn build(scene: &Scene) -> Geometry {
+    /// `materials` is the renderer's list (the scene's, shifted by `material_shift` when the
+    /// fallback had to be put first).
+    fn build(scene: &Scene, materials: &[crate::scene::Material], material_shift: u32) -> Geometry {
         let mut g = Geometry {
             positions: Vec::new(),
             normals: Vec::new(),
             colors: Vec::new(),
+            uvs: Vec::new(),
             indices: Vec::new(),
             instances: Vec::new(),
             draws: Vec::new(),
@@ -1602,24 +1811,55 @@ impl Geometry {
                 g.positions.truncate(first_vertex);
                 g.normals.truncate(first_vertex);
                 g.colors.truncate(first_vertex);
+                g.uvs.truncate(first_vertex);
                 g.indices.truncate(first_index);
                 continue;
             }
             mesh_vertex_start[m] = Some((first_vertex as u64, mesh.positions.len()));
-            users.sort_by_key(|&i| is_dynamic[i]);
-            let first_slot = g.instances.len();
-            for i in users {
-                slot_of_instance[i] = Some(g.instances.len());
-                g.instances.push(
-                    InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided).with_ids(m as u32, i as u32),
-                );
+            // One draw per material among the mesh's instances.
+            let material_of = |i: usize| {
+                let id = scene.instances[i].material + material_shift;
+                if (id as usize) < materials.len() {
+                    id
+                } else {
+                    0
+                }
+            };
+            users.sort_by_key(|&i| (material_of(i), is_dynamic[i]));
+            let vertex_translucent = g.colors[first_vertex..].iter().any(|c| c[3] < 1.0);
+            let mut run_start = 0;
+            while run_start < users.len() {
+                let material = material_of(users[run_start]);
+                let run_end = users[run_start..]
+                    .iter()
+                    .position(|&i| material_of(i) != material)
+                    .map_or(users.len(), |p| run_start + p);
+                let first_slot = g.instances.len();
+                for &i in &users[run_start..run_end] {
+                    slot_of_instance[i] = Some(g.instances.len());
+                    g.instances.push(
+                        InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided)
+                            .with_ids(m as u32, i as u32, material),
+                    );
+                }
+                let mat = &materials[material as usize];
+                let translucent = match mat.model {
+                    crate::scene::material::ShadingModel::DisplayColor => vertex_translucent,
+                    crate::scene::material::ShadingModel::PreviewSurface => {
+                        mat.may_blend()
+                            && (!matches!(mat.opacity, crate::scene::material::Input::VertexColor { .. })
+                                || vertex_translucent)
+                    }
+                };
+                g.draws.push(MeshDraw {
+                    indices: first_index as u32..(first_index + index_count) as u32,
+                    base_vertex: first_vertex as i32,
+                    instances: first_slot as u32..g.instances.len() as u32,
+                    material,
+                    translucent,
+                });
+                run_start = run_end;
             }
-            g.draws.push(MeshDraw {
-                indices: first_index as u32..(first_index + index_count) as u32,
-                base_vertex: first_vertex as i32,
-                instances: first_slot as u32..g.instances.len() as u32,
-                translucent: g.colors[first_vertex..].iter().any(|c| c[3] < 1.0),
-            });
         }
         // Opaque first, then translucent; stable, so scene order holds within each group.
         g.draws.sort_by_key(|d| d.translucent);
@@ -1661,6 +1901,11 @@ impl Geometry {
             // A constant displayColor may arrive as one value.
             1 => self.colors.resize(self.colors.len() + n, mesh.colors[0]),
             _ => self.colors.resize(self.colors.len() + n, FALLBACK_COLOR),
+        }
+        if mesh.uvs.len() == n {
+            self.uvs.extend_from_slice(&mesh.uvs);
+        } else {
+            self.uvs.resize(self.uvs.len() + n, [0.0; 2]);
         }
         let tris = valid_triangles(mesh);
         self.indices.extend_from_slice(&tris);
@@ -1737,7 +1982,7 @@ mod tests {
             dynamic_meshes: vec![1, 2],
             ..Scene::default()
         };
-        let g = Geometry::build(&scene);
+        let g = Geometry::build(&scene, &[crate::scene::Material::display_color()], 0);
         assert_eq!(g.positions.len(), 6);
         assert_eq!(g.indices, vec![0, 1, 2, 0, 1, 2]);
         assert_eq!(g.draws.len(), 2);

@@ -106,7 +106,7 @@ pub enum Channel {
 }
 
 /// UsdUVTexture `wrapS` / `wrapT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Wrap {
     #[default]
     Repeat,

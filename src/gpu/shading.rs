@@ -1,0 +1,341 @@
+//! Materials and lights packed for the shader: `scene` data in, `layout` structs out. Plain
+//! arithmetic, unit-tested without a device.
+//!
+//! The lighting follows Storm, the renderer behind usdrecord and the usdImagingGL baselines:
+//! UsdLux sphere, rect, disk and cylinder lights act as point lights at their origin with no
+//! distance falloff (Storm's simple-light approximation of area lights), distant lights as
+//! directions, and a dome light as image-based lighting (diffuse from spherical harmonics,
+//! specular from the texture's mips).
+
+use glam::{DVec3, Mat3, Vec3};
+
+use super::layout::{LightRaw, LookupRaw, MaterialRaw, AMBIENT, DIFFUSE, SHININESS, SPECULAR};
+use crate::scene::material::{Channel, Input, ShadingModel, TextureLookup, Wrap, TEXTURE_SLOTS};
+use crate::scene::{Camera, Headlight, Light, LightKind, Look, Material};
+
+/// Kinds of material input, as `MaterialRaw::kinds` stores them.
+const INPUT_VALUE: u32 = 0;
+const INPUT_TEXTURE: u32 = 1;
+const INPUT_VERTEX_COLOR: u32 = 2;
+const INPUT_FALLBACK: u32 = 3;
+
+/// Index of the `normal` input in [`Material::lookups`] order.
+const NORMAL_SLOT: usize = 10;
+
+/// Packs a material; `uploaded(i)` gives the UDIM tile grid of `Scene::textures[i]` when it was
+/// uploaded (`None`: a lookup of it reads its fallback instead).
+pub fn pack_material(m: &Material, uploaded: impl Fn(u32) -> Option<[u32; 2]>) -> MaterialRaw {
+    let mut raw: MaterialRaw = bytemuck::Zeroable::zeroed();
+    let mut kinds = [INPUT_VALUE; TEXTURE_SLOTS];
+    let color = |i: &Input<[f32; 3]>| match i {
+        Input::Value(v) | Input::VertexColor { fallback: v, .. } => [v[0], v[1], v[2], 1.0],
+        Input::Texture(_) => [0.0; 4],
+    };
+    let scalar = |i: &Input<f32>| match i {
+        Input::Value(v) | Input::VertexColor { fallback: v, .. } => [*v; 4],
+        Input::Texture(_) => [0.0; 4],
+    };
+    raw.values = [
+        color(&m.diffuse_color),
+        color(&m.emissive_color),
+        color(&m.specular_color),
+        scalar(&m.metallic),
+        scalar(&m.roughness),
+        scalar(&m.clearcoat),
+        scalar(&m.clearcoat_roughness),
+        scalar(&m.opacity),
+        scalar(&m.opacity_threshold),
+        scalar(&m.ior),
+        [0.0, 0.0, 1.0, 0.0],
+        scalar(&m.occlusion),
+    ];
+    let vertex = [
+        matches!(m.diffuse_color, Input::VertexColor { .. }),
+        matches!(m.emissive_color, Input::VertexColor { .. }),
+        matches!(m.specular_color, Input::VertexColor { .. }),
+        matches!(m.metallic, Input::VertexColor { .. }),
+        matches!(m.roughness, Input::VertexColor { .. }),
+        matches!(m.clearcoat, Input::VertexColor { .. }),
+        matches!(m.clearcoat_roughness, Input::VertexColor { .. }),
+        matches!(m.opacity, Input::VertexColor { .. }),
+        matches!(m.opacity_threshold, Input::VertexColor { .. }),
+        matches!(m.ior, Input::VertexColor { .. }),
+        false,
+        matches!(m.occlusion, Input::VertexColor { .. }),
+    ];
+    for (slot, lookup) in m.lookups().iter().enumerate() {
+        if vertex[slot] {
+            kinds[slot] = INPUT_VERTEX_COLOR;
+        }
+        let Some(l) = lookup else { continue };
+        raw.lookups[slot] = pack_lookup(l);
+        match l.texture.and_then(&uploaded) {
+            Some(tiles) => {
+                kinds[slot] = INPUT_TEXTURE;
+                raw.lookups[slot].info[1] = tiles[0].max(1);
+                raw.lookups[slot].info[2] = tiles[1].max(1);
+            }
+            None => kinds[slot] = INPUT_FALLBACK,
+        }
+    }
+    for (i, k) in kinds.iter().enumerate() {
+        raw.kinds[i / 4][i % 4] = *k;
+    }
+    raw.flags = [
+        match m.model {
+            ShadingModel::DisplayColor => 0,
+            ShadingModel::PreviewSurface => 1,
+        },
+        m.use_specular_workflow as u32,
+        (kinds[NORMAL_SLOT] == INPUT_TEXTURE) as u32,
+        0,
+    ];
+    raw
+}
+
+fn pack_lookup(l: &TextureLookup) -> LookupRaw {
+    let black = |w: Wrap| if w == Wrap::Black { 1.0 } else { 0.0 };
+    let [s, t] = l.st_transform;
+    LookupRaw {
+        scale: l.scale,
+        bias: l.bias,
+        fallback: l.fallback,
+        st_s: [s[0], s[1], s[2], black(l.wrap_s)],
+        st_t: [t[0], t[1], t[2], black(l.wrap_t)],
+        info: [
+            match l.channel {
+                Channel::R => 0,
+                Channel::G => 1,
+                Channel::B => 2,
+                Channel::A => 3,
+                Channel::Rgb => 4,
+            },
+            1,
+            1,
+            0,
+        ],
+    }
+}
+
+/// The lighting of one frame, ready for the GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rig {
+    /// The displayColor fallback's terms: ambient, diffuse, specular weight, shininess.
+    pub fallback: [f32; 4],
+    pub unlit: bool,
+    /// The first visible dome light, if any (its texture index and radiance scale).
+    pub dome: Option<(Option<u32>, [f32; 3], Mat3)>,
+}
+
+/// Fills `out` with the frame's lights (stage lights per `look`, plus the headlight when lit)
+/// and says how the fallback material is lit. Reuses `out`'s allocation.
+pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Camera, out: &mut Vec<LightRaw>) -> Rig {
+    out.clear();
+    let eye = camera.to_world.transform_point3(DVec3::ZERO).as_vec3();
+    let back = camera
+        .to_world
+        .transform_vector3(DVec3::Z)
+        .normalize_or(DVec3::Z)
+        .as_vec3();
+    let at_camera = |out: &mut Vec<LightRaw>| {
+        out.push(if camera.lens.orthographic {
+            directional(back, [1.0; 3], 1.0)
+        } else {
+            point(eye, [1.0; 3], 1.0)
+        })
+    };
+    let mut dome = None;
+    let mut stage = |out: &mut Vec<LightRaw>| {
+        for l in lights {
+            if let LightKind::Dome { texture } = l.kind {
+                if dome.is_none() {
+                    let rot = Mat3::from_mat4(l.transform);
+                    dome = Some((texture, scaled(l.color, l.diffuse), rot));
+                }
+                continue;
+            }
+            out.push(pack_light(l));
+        }
+    };
+    let rig = |fallback, unlit| (fallback, unlit);
+    let (fallback, unlit) = match look {
+        Look::Usdrecord => {
+            stage(out);
+            let stage_lights = lights.len();
+            if headlight.lit(stage_lights) {
+                at_camera(out);
+            }
+            rig([AMBIENT, DIFFUSE, SPECULAR, SHININESS], false)
+        }
+        Look::HarnessSimple { camera_light } => {
+            if camera_light {
+                at_camera(out);
+            } else {
+                out.push(directional(Vec3::new(0.0, -0.5, 0.5).normalize(), [1.0; 3], 1.0));
+            }
+            // Scene ambient 0.2 times the harness material's ambient 0.2; its material diffuse
+            // (0.8) is replaced by displayColor, as in Storm's fallback shader.
+            rig([0.04, 1.0, 0.2, SHININESS], false)
+        }
+        Look::HarnessSceneLights => {
+            stage(out);
+            rig([0.04, 1.0, 0.2, SHININESS], false)
+        }
+        Look::HarnessUnlit => rig([0.0, 1.0, 0.0, SHININESS], true),
+    };
+    Rig { fallback, unlit, dome }
+}
+
+fn scaled(c: [f32; 3], k: f32) -> [f32; 3] {
+    c.map(|x| x * k)
+}
+
+fn point(p: Vec3, color: [f32; 3], specular: f32) -> LightRaw {
+    LightRaw {
+        position: [p.x, p.y, p.z, 1.0],
+        color: [color[0], color[1], color[2], specular],
+        axis: [0.0, 0.0, -1.0, -2.0],
+        cone: [0.0; 4],
+    }
+}
+
+fn directional(toward: Vec3, color: [f32; 3], specular: f32) -> LightRaw {
+    LightRaw {
+        position: [toward.x, toward.y, toward.z, 0.0],
+        ..point(Vec3::ZERO, color, specular)
+    }
+}
+
+/// One UsdLux light (not a dome) as the shader sees it.
+pub fn pack_light(l: &Light) -> LightRaw {
+    let t = l.transform;
+    // Lights emit along their -Z axis.
+    let emit = (-t.z_axis.truncate()).normalize_or(Vec3::NEG_Z);
+    let color = scaled(l.color, l.diffuse);
+    let specular = if l.diffuse > 0.0 {
+        l.specular / l.diffuse
+    } else {
+        l.specular
+    };
+    let mut raw = match l.kind {
+        LightKind::Distant { .. } => directional(-emit, color, specular),
+        _ => point(t.w_axis.truncate(), color, specular),
+    };
+    raw.axis = [emit.x, emit.y, emit.z, -2.0];
+    if let Some(s) = l.shaping {
+        let outer = s.cone_angle.clamp(0.0, 180.0).to_radians();
+        if outer < std::f32::consts::PI {
+            let inner = outer * (1.0 - s.cone_softness.clamp(0.0, 1.0));
+            raw.axis[3] = outer.cos();
+            raw.cone[0] = inner.cos();
+        }
+        raw.cone[1] = s.focus.max(0.0);
+    }
+    raw.cone[2] = l.shadow as u32 as f32;
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scene::light::Shaping;
+    use glam::Mat4;
+
+    fn light(kind: LightKind, transform: Mat4) -> Light {
+        Light {
+            path: "/L".into(),
+            kind,
+            transform,
+            color: [2.0, 1.0, 0.5],
+            normalize: false,
+            diffuse: 1.0,
+            specular: 1.0,
+            shaping: None,
+            shadow: true,
+            linked_instances: None,
+        }
+    }
+
+    #[test]
+    fn distant_light_points_back_along_its_minus_z() {
+        // Rotated so it shines down -Y: the direction towards it is +Y.
+        let l = light(
+            LightKind::Distant { angle: 0.5 },
+            Mat4::from_rotation_x(-std::f32::consts::FRAC_PI_2),
+        );
+        let raw = pack_light(&l);
+        assert!((Vec3::from_slice(&raw.position[..3]) - Vec3::Y).length() < 1e-6);
+        assert_eq!(raw.position[3], 0.0);
+        assert_eq!(&raw.color[..3], &[2.0, 1.0, 0.5]);
+    }
+
+    #[test]
+    fn sphere_light_is_a_point_at_its_origin_with_a_cone() {
+        let mut l = light(
+            LightKind::Sphere {
+                radius: 1.0,
+                treat_as_point: false,
+            },
+            Mat4::from_translation(Vec3::new(1.0, 2.0, 3.0)),
+        );
+        l.shaping = Some(Shaping {
+            cone_angle: 60.0,
+            cone_softness: 0.5,
+            focus: 0.0,
+            focus_tint: [0.0; 3],
+        });
+        let raw = pack_light(&l);
+        assert_eq!(raw.position, [1.0, 2.0, 3.0, 1.0]);
+        assert!((raw.axis[3] - 0.5).abs() < 1e-6, "cos 60");
+        assert!((raw.cone[0] - 30f32.to_radians().cos()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn headlight_only_without_stage_lights_and_domes_go_aside() {
+        let camera = Camera::default();
+        let mut out = Vec::new();
+        let rig = build_rig(Look::Usdrecord, Headlight::Auto, &[], &camera, &mut out);
+        assert_eq!(out.len(), 1, "headlight");
+        assert!(!rig.unlit);
+        let dome = light(LightKind::Dome { texture: None }, Mat4::IDENTITY);
+        let rig = build_rig(Look::Usdrecord, Headlight::Auto, &[dome], &camera, &mut out);
+        assert!(out.is_empty(), "a dome is a light: no headlight, and not a point light");
+        assert_eq!(rig.dome.map(|d| d.1), Some([2.0, 1.0, 0.5]));
+        build_rig(Look::HarnessUnlit, Headlight::On, &[], &camera, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn material_inputs_pack_by_kind() {
+        let mut m = Material::preview_surface_defaults("/M");
+        m.roughness = Input::Value(0.25);
+        let lookup = TextureLookup {
+            texture: Some(0),
+            channel: Channel::G,
+            wrap_s: Wrap::Black,
+            wrap_t: Wrap::Repeat,
+            scale: [1.0; 4],
+            bias: [0.0; 4],
+            fallback: [0.5; 4],
+            st_primvar: "st".into(),
+            st_transform: TextureLookup::IDENTITY,
+        };
+        m.metallic = Input::Texture(lookup.clone());
+        m.opacity = Input::Texture(TextureLookup {
+            texture: Some(7),
+            ..lookup.clone()
+        });
+        m.normal = Some(lookup);
+        let raw = pack_material(&m, |i| (i == 0).then_some([1, 1]));
+        assert_eq!(raw.values[4][0], 0.25);
+        assert_eq!(raw.kinds[0], [INPUT_VALUE, INPUT_VALUE, INPUT_VALUE, INPUT_TEXTURE]);
+        assert_eq!(raw.kinds[1][3], INPUT_FALLBACK, "texture 7 was not uploaded");
+        assert_eq!(raw.lookups[3].info[0], 1, "green channel");
+        assert_eq!(raw.lookups[3].st_s[3], 1.0, "wrapS black");
+        assert_eq!(raw.flags, [1, 0, 1, 0]);
+        let fallback = pack_material(&Material::display_color(), |_| Some([1, 1]));
+        assert_eq!(fallback.flags[0], 0);
+        assert_eq!(fallback.kinds[0][0], INPUT_VERTEX_COLOR);
+        assert_eq!(fallback.kinds[1][3], INPUT_VERTEX_COLOR, "opacity from displayOpacity");
+    }
+}
