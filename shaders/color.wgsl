@@ -1,8 +1,12 @@
-//! High-precision output: turns the resolved, premultiplied linear colour (Rgba16Float) into
-//! straight-alpha linear f32 and the matching 8-bit sRGB image, both tightly packed, in one pass.
+//! The colour pass: composites the resolved image (premultiplied linear colour, Rgba16Float) with
+//! the blended surfaces (weighted blended OIT targets) and, when asked, the dome light behind
+//! everything; then writes the 8-bit sRGB image and, when asked, straight-alpha linear f32, both
+//! tightly packed, in one pass.
 //!
 //! A compute pass because per-pixel work is cheap there and slow as fragment work on the H100
 //! (shared/GPU.md), and so the host only copies bytes.
+
+const PI: f32 = 3.14159265358979;
 
 // Keep in sync with `ColorParams` in src/gpu/layout.rs.
 struct ColorParams {
@@ -14,14 +18,52 @@ struct ColorParams {
     write_linear: u32,
 }
 
+// Keep in sync with `BackgroundParams` in src/gpu/layout.rs.
+struct BackgroundParams {
+    clip_to_world: mat4x4<f32>,
+    dome_from_world: array<vec4<f32>, 3>,
+    dome_color: vec4<f32>,
+    // x: draw the dome behind, y: composite the OIT targets.
+    flags: vec4<u32>,
+}
+
 @group(0) @binding(0) var resolved: texture_2d<f32>;
 @group(0) @binding(1) var<storage, read_write> rgba8: array<u32>;
 @group(0) @binding(2) var<storage, read_write> linear: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> params: ColorParams;
+@group(0) @binding(4) var oit_accum: texture_2d<f32>;
+@group(0) @binding(5) var oit_reveal: texture_2d<f32>;
+@group(0) @binding(6) var<uniform> background: BackgroundParams;
+@group(0) @binding(7) var dome_texture: texture_2d<f32>;
+@group(0) @binding(8) var dome_sampler: sampler;
 
 fn encode_srgb(c: vec3<f32>) -> vec3<f32> {
     let l = clamp(c, vec3<f32>(0.0), vec3<f32>(1.0));
     return select(1.055 * pow(l, vec3<f32>(1.0 / 2.4)) - 0.055, l * 12.92, l <= vec3<f32>(0.0031308));
+}
+
+// Keep in sync with `latlong_uv` in shaders/mesh.wgsl.
+fn latlong_uv(d: vec3<f32>) -> vec2<f32> {
+    let u = 0.5 + atan2(d.x, -d.z) / (2.0 * PI);
+    let v = acos(clamp(d.y, -1.0, 1.0)) / PI;
+    return vec2<f32>(u, v);
+}
+
+fn dome_behind(pixel: vec2<u32>) -> vec3<f32> {
+    let ndc = vec2<f32>(
+        (f32(pixel.x) + 0.5) / f32(params.width) * 2.0 - 1.0,
+        1.0 - (f32(pixel.y) + 0.5) / f32(params.height) * 2.0,
+    );
+    // Reversed Z: depth 1 is the near plane.
+    let near = background.clip_to_world * vec4<f32>(ndc, 1.0, 1.0);
+    let mid = background.clip_to_world * vec4<f32>(ndc, 0.5, 1.0);
+    let dir = normalize(mid.xyz / mid.w - near.xyz / near.w);
+    let m = mat3x3<f32>(background.dome_from_world[0].xyz, background.dome_from_world[1].xyz, background.dome_from_world[2].xyz);
+    var c = background.dome_color.rgb;
+    if background.dome_color.w > 0.5 {
+        c = c * textureSampleLevel(dome_texture, dome_sampler, latlong_uv(normalize(m * dir)), 0.0).rgb;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8, 8)
@@ -30,7 +72,18 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let i = id.y * params.width + id.x;
-    let c = textureLoad(resolved, vec2<i32>(id.xy), 0);
+    var c = textureLoad(resolved, vec2<i32>(id.xy), 0);
+    if background.flags.y != 0u {
+        // Weighted blended OIT: the weighted average colour of the blended surfaces, covering
+        // 1 - reveal of what is behind.
+        let accum = textureLoad(oit_accum, vec2<i32>(id.xy), 0);
+        let reveal = clamp(textureLoad(oit_reveal, vec2<i32>(id.xy), 0).r, 0.0, 1.0);
+        let average = accum.rgb / max(accum.a, 1e-5);
+        c = vec4<f32>(average * (1.0 - reveal) + c.rgb * reveal, (1.0 - reveal) + c.a * reveal);
+    }
+    if background.flags.x != 0u {
+        c = vec4<f32>(c.rgb + (1.0 - clamp(c.a, 0.0, 1.0)) * dome_behind(id.xy), 1.0);
+    }
     let a = clamp(c.a, 0.0, 1.0);
     // Nothing covers it: transparent black, whatever rounding left in the colour.
     let straight = select(vec3<f32>(0.0), c.rgb / a, a > 0.0);

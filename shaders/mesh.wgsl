@@ -459,6 +459,27 @@ fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @locatio
     return shade(in, front_facing).color;
 }
 
+// Weighted blended order-independent transparency (McGuire and Bavoil): each blended fragment
+// adds its premultiplied colour and alpha, weighted to favour nearer and more opaque surfaces, and
+// multiplies the revealage by 1 - alpha; the colour pass divides and composites.
+struct OitOut {
+    @location(0) accum: vec4<f32>,
+    @location(1) reveal: f32,
+}
+
+@fragment
+fn fs_oit(in: VertexOut, @builtin(front_facing) front_facing: bool) -> OitOut {
+    let c = shade(in, front_facing).color;
+    // Reversed Z: clip.z is 1 at the near plane and falls towards 0 with distance, so the weight
+    // grows for nearer surfaces whatever the scene's units.
+    let z = 1.0 - in.clip.z;
+    let w = c.a * clamp(3e3 * pow(1.0 - z, 3.0), 1e-2, 3e3);
+    var out: OitOut;
+    out.accum = vec4<f32>(c.rgb * w, c.a * w);
+    out.reveal = c.a;
+    return out;
+}
+
 // The colour and the AOV attachments (see AOV_FORMATS in src/gpu/renderer.rs). The AOV targets
 // are multisampled and never resolved: shaders/aov.wgsl reads sample 0, so ids are never averaged.
 struct AovOut {

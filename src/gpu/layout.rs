@@ -169,6 +169,21 @@ pub struct ColorParams {
     pub write_linear: u32,
 }
 
+/// What the colour pass composites behind and over the opaque image, per frame. Keep in sync
+/// with `BackgroundParams` in `shaders/color.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct BackgroundParams {
+    /// Clip space to world (for the view ray of a pixel).
+    pub clip_to_world: [[f32; 4]; 4],
+    /// World to dome space, by column (as `Globals::dome_from_world`).
+    pub dome_from_world: [[f32; 4]; 3],
+    /// rgb: the dome's radiance scale; w: 1 when textured.
+    pub dome_color: [f32; 4],
+    /// x: 1 to draw the dome behind the image, y: 1 to composite the blended (OIT) targets.
+    pub flags: [u32; 4],
+}
+
 /// Parameters of the AOV gather pass. Keep in sync with `AovParams` in `shaders/aov.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
@@ -238,6 +253,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144);
         assert_eq!(std::mem::size_of::<InstanceRaw>(), 128);
         assert_eq!(std::mem::size_of::<LightRaw>(), 64);
+        assert_eq!(std::mem::size_of::<BackgroundParams>(), 144);
         assert_eq!(std::mem::size_of::<LookupRaw>(), 96);
         assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
         assert_eq!(std::mem::size_of::<ColorParams>(), 16);

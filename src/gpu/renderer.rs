@@ -15,7 +15,9 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
-use super::layout::{AovParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES};
+use super::layout::{
+    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES,
+};
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
 use super::shading::{build_rig, pack_material};
 use super::textures::{material_layout, SceneTextures};
@@ -51,6 +53,10 @@ const AOV_FORMATS: [wgpu::TextureFormat; 4] = [
 ];
 /// Reversed Z (depth 1 at near): float depth keeps its precision far from the camera.
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+/// Order-independent transparency: weighted premultiplied colour and weight (added), and the
+/// product of (1 - alpha) (multiplied).
+const OIT_ACCUM_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+const OIT_REVEAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 /// Colour for vertices whose mesh carries none (Hydra's fallback displayColor is a mid grey).
 const FALLBACK_COLOR: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
 /// GL's `poll(wait)` gives up after ~4.29 s (shared/GPU.md pitfall 4); this many tries is minutes.
@@ -201,6 +207,12 @@ pub struct Renderer {
     aov: Option<AovStage>,
     opaque_pipeline: wgpu::RenderPipeline,
     translucent_pipeline: wgpu::RenderPipeline,
+    /// Present when the scene has blended draws.
+    oit: Option<Oit>,
+    /// What the colour pass needs to composite the background (dome, OIT), per frame.
+    background_buffer: wgpu::Buffer,
+    last_background: Option<BackgroundParams>,
+    dome_visible: bool,
     globals_buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     /// One per `Scene::materials` entry: its textures and samplers.
@@ -267,6 +279,15 @@ struct ComputeStage {
 struct AovStage {
     views: [wgpu::TextureView; 4],
     gather: ComputeStage,
+}
+
+/// The targets of the blended pass: multisampled where the colour is, and their resolves (which
+/// the colour pass reads).
+struct Oit {
+    accum_msaa: Option<wgpu::TextureView>,
+    reveal_msaa: Option<wgpu::TextureView>,
+    accum: wgpu::TextureView,
+    reveal: wgpu::TextureView,
 }
 
 /// One frame's readback buffer and the state of its mapping.
@@ -547,11 +568,57 @@ impl Renderer {
             }),
             Some(per_vertex(8, &UV)),
         ];
-        // Opaque meshes write depth and replace colour; translucent ones (displayOpacity < 1) come
-        // after, composited "over" with premultiplied blending and without writing depth, so what
-        // is behind them shows through. (Sorted per mesh, not per triangle: overlapping
-        // translucent surfaces are order-dependent, unlike Storm's OIT.)
-        let make_pipeline = |name: &str, blend: Option<wgpu::BlendState>, depth_write: bool| {
+        // Opaque meshes write depth and replace colour. Blended ones (displayOpacity or opacity
+        // below 1) come after in their own pass, tested against the opaque depth without writing
+        // it, accumulated order-independently (weighted blended OIT, as Storm's OIT does not
+        // depend on draw order either).
+        let aov_target = |i: usize| {
+            Some(wgpu::ColorTargetState {
+                format: AOV_FORMATS[i],
+                blend: None,
+                write_mask: wgpu::ColorWrites::ALL,
+            })
+        };
+        // The shader writes premultiplied colour; the resolve averages it by coverage. AOVs are
+        // replaced, never blended: the nearest opaque surface wins.
+        let opaque_targets = [
+            Some(wgpu::ColorTargetState {
+                format: color_format,
+                blend: None,
+                write_mask: wgpu::ColorWrites::ALL,
+            }),
+            aov_target(0),
+            aov_target(1),
+            aov_target(2),
+            aov_target(3),
+        ];
+        let add = wgpu::BlendComponent {
+            src_factor: wgpu::BlendFactor::One,
+            dst_factor: wgpu::BlendFactor::One,
+            operation: wgpu::BlendOperation::Add,
+        };
+        // reveal *= 1 - alpha
+        let reveal = wgpu::BlendComponent {
+            src_factor: wgpu::BlendFactor::Zero,
+            dst_factor: wgpu::BlendFactor::OneMinusSrc,
+            operation: wgpu::BlendOperation::Add,
+        };
+        let oit_targets = [
+            Some(wgpu::ColorTargetState {
+                format: OIT_ACCUM_FORMAT,
+                blend: Some(wgpu::BlendState { color: add, alpha: add }),
+                write_mask: wgpu::ColorWrites::ALL,
+            }),
+            Some(wgpu::ColorTargetState {
+                format: OIT_REVEAL_FORMAT,
+                blend: Some(wgpu::BlendState {
+                    color: reveal,
+                    alpha: reveal,
+                }),
+                write_mask: wgpu::ColorWrites::ALL,
+            }),
+        ];
+        let make_pipeline = |name: &str, entry: &str, targets: &[Option<wgpu::ColorTargetState>], depth_write: bool| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pipeline_layout),
@@ -584,49 +651,21 @@ impl Renderer {
                 },
                 fragment: Some(wgpu::FragmentState {
                     module: &shader,
-                    entry_point: Some(if with_aovs { "fs_aov" } else { "fs_main" }),
+                    entry_point: Some(entry),
                     compilation_options: Default::default(),
-                    // The shader writes premultiplied colour; the resolve averages it by coverage.
-                    // AOVs are replaced, never blended: the nearest surface drawn wins, translucent
-                    // or not.
-                    targets: &[
-                        Some(wgpu::ColorTargetState {
-                            format: color_format,
-                            blend,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                        Some(wgpu::ColorTargetState {
-                            format: AOV_FORMATS[0],
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                        Some(wgpu::ColorTargetState {
-                            format: AOV_FORMATS[1],
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                        Some(wgpu::ColorTargetState {
-                            format: AOV_FORMATS[2],
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                        Some(wgpu::ColorTargetState {
-                            format: AOV_FORMATS[3],
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                    ][..if with_aovs { 5 } else { 1 }],
+                    targets,
                 }),
                 multiview_mask: None,
                 cache: None,
             })
         };
-        let opaque_pipeline = make_pipeline("mesh pipeline (opaque)", None, true);
-        let translucent_pipeline = make_pipeline(
-            "mesh pipeline (translucent)",
-            Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
-            false,
+        let opaque_pipeline = make_pipeline(
+            "mesh pipeline (opaque)",
+            if with_aovs { "fs_aov" } else { "fs_main" },
+            &opaque_targets[..if with_aovs { 5 } else { 1 }],
+            true,
         );
+        let translucent_pipeline = make_pipeline("mesh pipeline (blended, OIT)", "fs_oit", &oit_targets, false);
         let globals_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -855,7 +894,7 @@ impl Renderer {
             ty: wgpu::BindingType::Buffer {
                 ty: wgpu::BufferBindingType::Uniform,
                 has_dynamic_offset: false,
-                min_binding_size: wgpu::BufferSize::new(16),
+                min_binding_size: None,
             },
             count: None,
         };
@@ -879,6 +918,50 @@ impl Renderer {
             })
         };
         let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
+        let placeholder_float = device
+            .create_texture(&wgpu::TextureDescriptor {
+                label: Some("placeholder float texture"),
+                size: wgpu::Extent3d {
+                    width: 1,
+                    height: 1,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::R16Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            })
+            .create_view(&view("placeholder float view"));
+
+        // Blended surfaces: weighted blended order-independent transparency. Their pass adds into
+        // `accum` and multiplies `reveal`; the colour pass composites both over the opaque image.
+        let oit = geometry.draws.iter().any(|d| d.translucent).then(|| {
+            let target = |name: &str, format, samples| {
+                texture(
+                    name,
+                    format,
+                    samples,
+                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+                )
+                .create_view(&view("oit view"))
+            };
+            let ms = sample_count > 1;
+            Oit {
+                accum_msaa: ms.then(|| target("oit accum msaa", OIT_ACCUM_FORMAT, sample_count)),
+                reveal_msaa: ms.then(|| target("oit reveal msaa", OIT_REVEAL_FORMAT, sample_count)),
+                accum: target("oit accum", OIT_ACCUM_FORMAT, 1),
+                reveal: target("oit reveal", OIT_REVEAL_FORMAT, 1),
+            }
+        });
+        let background_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("background params"),
+            size: std::mem::size_of::<BackgroundParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let filterable = wgpu::TextureSampleType::Float { filterable: true };
 
         let color_pass = Some({
             let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -888,6 +971,16 @@ impl Renderer {
                     storage_entry(1),
                     storage_entry(2),
                     uniform_entry(3),
+                    texture_entry(4, unfilterable, false),
+                    texture_entry(5, unfilterable, false),
+                    uniform_entry(6),
+                    texture_entry(7, filterable, false),
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 8,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                        count: None,
+                    },
                 ],
             });
             let pipeline = compute_pipeline(
@@ -927,6 +1020,30 @@ impl Renderer {
                     wgpu::BindGroupEntry {
                         binding: 3,
                         resource: params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: wgpu::BindingResource::TextureView(
+                            oit.as_ref().map_or(&placeholder_float, |o| &o.accum),
+                        ),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 5,
+                        resource: wgpu::BindingResource::TextureView(
+                            oit.as_ref().map_or(&placeholder_float, |o| &o.reveal),
+                        ),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 6,
+                        resource: background_buffer.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 7,
+                        resource: wgpu::BindingResource::TextureView(dome.map_or(&textures.placeholder, |d| &d.view)),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 8,
+                        resource: wgpu::BindingResource::Sampler(&dome_sampler),
                     },
                 ],
             });
@@ -1058,6 +1175,10 @@ impl Renderer {
             aov,
             opaque_pipeline,
             translucent_pipeline,
+            oit,
+            background_buffer,
+            last_background: None,
+            dome_visible: settings.dome_visible,
             globals_buffer,
             bind_group,
             material_groups,
@@ -1217,7 +1338,6 @@ impl Renderer {
         let start = std::time::Instant::now();
         let scope = ErrorScope::push(&self.gpu.device);
         self.write_frame_state(state);
-        self.sort_translucent();
         let submission = self.encode_and_submit(slot, readback);
         let mapped = match readback {
             Readback::Frame => Some(Segment {
@@ -1300,6 +1420,28 @@ impl Renderer {
             globals.dome_sh = if textured { self.dome_sh } else { uniform_sh() };
         }
 
+        // What the colour pass composites: the dome behind (when asked), the blended surfaces over.
+        let clip_to_world = view_proj.inverse();
+        let background = BackgroundParams {
+            clip_to_world: if clip_to_world.is_finite() {
+                clip_to_world.as_mat4().to_cols_array_2d()
+            } else {
+                glam::Mat4::IDENTITY.to_cols_array_2d()
+            },
+            dome_from_world: globals.dome_from_world,
+            dome_color: globals.dome_color,
+            flags: [
+                (self.dome_visible && globals.lighting[2] != 0) as u32,
+                self.oit.is_some() as u32,
+                0,
+                0,
+            ],
+        };
+        if self.last_background != Some(background) {
+            queue.write_buffer(&self.background_buffer, 0, bytemuck::bytes_of(&background));
+            self.last_background = Some(background);
+        }
+
         // Animated material inputs.
         for (&i, material) in self.dynamic_materials.iter().zip(&state.materials) {
             let textures = &self.textures;
@@ -1368,37 +1510,42 @@ impl Renderer {
         }
     }
 
-    /// Orders the translucent draws far to near (by each mesh's first instance origin), so the
-    /// common case of separate translucent objects composites right. No allocation: in place.
-    fn sort_translucent(&mut self) {
-        let Some(globals) = self.last_globals else { return };
-        let first = self.draws.partition_point(|d| !d.translucent);
-        if self.draws.len() - first < 2 {
-            return;
-        }
-        let eye = glam::Vec4::from(globals.eye);
-        let mirror = &self.instance_mirror;
-        // Larger is nearer: the negated distance (perspective) or the position along the view axis.
-        let nearness = |d: &MeshDraw| {
-            let o = glam::Vec3::from_slice(&mirror[d.instances.start as usize].model[3][..3]);
-            if eye.w == 0.0 {
-                o.dot(eye.truncate())
-            } else {
-                -o.distance_squared(eye.truncate())
-            }
-        };
-        self.draws[first..].sort_unstable_by(|a, b| nearness(a).total_cmp(&nearness(b)));
-    }
-
     /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
     fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+        // The GPU time spans the opaque pass and, where there is one, the blended pass.
         let timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
             beginning_of_pass_write_index: Some(2 * slot as u32),
+            end_of_pass_write_index: self.oit.is_none().then_some(2 * slot as u32 + 1),
+        });
+        let oit_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
+            query_set: &t.query_set,
+            beginning_of_pass_write_index: None,
             end_of_pass_write_index: Some(2 * slot as u32 + 1),
         });
+        let set_buffers = |pass: &mut wgpu::RenderPass<'_>| {
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.set_vertex_buffer(0, self.positions.slice(..));
+            pass.set_vertex_buffer(1, self.normals.slice(..));
+            pass.set_vertex_buffer(2, self.colors.slice(..));
+            pass.set_vertex_buffer(3, self.instances.slice(..));
+            pass.set_vertex_buffer(4, self.uvs.slice(..));
+            pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+        };
+        let draw = |pass: &mut wgpu::RenderPass<'_>, draws: &[MeshDraw]| {
+            let mut bound = u32::MAX;
+            for d in draws {
+                if d.material != bound {
+                    pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
+                    bound = d.material;
+                }
+                pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
+            }
+        };
+        // `draws` holds the opaque meshes first (see `Geometry::build`).
+        let first_blended = self.draws.partition_point(|d| !d.translucent);
         {
             let (view, resolve_target) = match &self.msaa_view {
                 Some(msaa) => (msaa, Some(&self.resolve_view)),
@@ -1457,7 +1604,12 @@ impl Renderer {
                     // Reversed Z: 0 is the far plane.
                     depth_ops: Some(wgpu::Operations {
                         load: wgpu::LoadOp::Clear(0.0),
-                        store: wgpu::StoreOp::Discard,
+                        // The blended pass tests against it.
+                        store: if self.oit.is_some() {
+                            wgpu::StoreOp::Store
+                        } else {
+                            wgpu::StoreOp::Discard
+                        },
                     }),
                     stencil_ops: None,
                 }),
@@ -1465,30 +1617,34 @@ impl Renderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            if !self.draws.is_empty() {
-                pass.set_bind_group(0, &self.bind_group, &[]);
-                pass.set_vertex_buffer(0, self.positions.slice(..));
-                pass.set_vertex_buffer(1, self.normals.slice(..));
-                pass.set_vertex_buffer(2, self.colors.slice(..));
-                pass.set_vertex_buffer(3, self.instances.slice(..));
-                pass.set_vertex_buffer(4, self.uvs.slice(..));
-                pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
-                // `draws` holds the opaque meshes first (see `Geometry::build`).
-                let mut translucent = false;
-                let mut bound = u32::MAX;
+            if first_blended > 0 {
+                set_buffers(&mut pass);
                 pass.set_pipeline(&self.opaque_pipeline);
-                for d in &self.draws {
-                    if d.translucent && !translucent {
-                        pass.set_pipeline(&self.translucent_pipeline);
-                        translucent = true;
-                    }
-                    if d.material != bound {
-                        pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
-                        bound = d.material;
-                    }
-                    pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
-                }
+                draw(&mut pass, &self.draws[..first_blended]);
             }
+        }
+        if let Some(oit) = &self.oit {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("blended pass (OIT)"),
+                color_attachments: &[
+                    oit_attachment(oit.accum_msaa.as_ref(), &oit.accum, 0.0),
+                    oit_attachment(oit.reveal_msaa.as_ref(), &oit.reveal, 1.0),
+                ],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &self.depth_view,
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Load,
+                        store: wgpu::StoreOp::Discard,
+                    }),
+                    stencil_ops: None,
+                }),
+                timestamp_writes: oit_timestamp_writes,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            set_buffers(&mut pass);
+            pass.set_pipeline(&self.translucent_pipeline);
+            draw(&mut pass, &self.draws[first_blended..]);
         }
         // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
         // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.
@@ -1611,6 +1767,36 @@ impl Renderer {
         );
         Ok(())
     }
+}
+
+/// A target of the blended pass: cleared to `clear`, resolved where multisampled.
+fn oit_attachment<'a>(
+    msaa: Option<&'a wgpu::TextureView>,
+    resolved: &'a wgpu::TextureView,
+    clear: f64,
+) -> Option<wgpu::RenderPassColorAttachment<'a>> {
+    let (view, resolve_target) = match msaa {
+        Some(m) => (m, Some(resolved)),
+        None => (resolved, None),
+    };
+    Some(wgpu::RenderPassColorAttachment {
+        view,
+        depth_slice: None,
+        resolve_target,
+        ops: wgpu::Operations {
+            load: wgpu::LoadOp::Clear(wgpu::Color {
+                r: clear,
+                g: clear,
+                b: clear,
+                a: clear,
+            }),
+            store: if resolve_target.is_some() {
+                wgpu::StoreOp::Discard
+            } else {
+                wgpu::StoreOp::Store
+            },
+        },
+    })
 }
 
 /// SH9 coefficients of a constant environment of radiance 1 (irradiance / pi = 1 everywhere).
