@@ -38,7 +38,7 @@ struct LightRaw {
     color: vec4<f32>,
     // xyz emission axis, w cos(outer cone half-angle) or -2 without a cone.
     axis: vec4<f32>,
-    // x cos(inner), y focus, z casts shadows.
+    // x cos(inner), y focus, z casts shadows, w shadow map layer + 1 (0: none this frame).
     cone: vec4<f32>,
 }
 
@@ -71,6 +71,11 @@ struct MaterialRaw {
 @group(0) @binding(2) var<storage, read> materials: array<MaterialRaw>;
 @group(0) @binding(3) var dome_texture: texture_2d<f32>;
 @group(0) @binding(4) var dome_sampler: sampler;
+// Shadow maps of the lights that cast them (depth 0 near, 1 far), and their world to clip
+// transforms, by layer.
+@group(0) @binding(5) var<storage, read> shadow_views: array<mat4x4<f32>>;
+@group(0) @binding(6) var shadow_maps: texture_depth_2d_array;
+@group(0) @binding(7) var shadow_sampler: sampler_comparison;
 
 // The material's textures, one per input (a 1x1 placeholder where unused), each with the sampler
 // of its wrap modes.
@@ -239,6 +244,32 @@ fn cone_factor(light: LightRaw, to_light: vec3<f32>) -> f32 {
     return soft * focus;
 }
 
+// How much of a light's shadow map sees `p` (1: lit), 3x3 percentage-closer filtered.
+fn shadow_factor(light: LightRaw, p: vec3<f32>, n: vec3<f32>, l: vec3<f32>) -> f32 {
+    let layer = i32(light.cone.w + 0.5) - 1;
+    if layer < 0 {
+        return 1.0;
+    }
+    // Offset along the normal, more at grazing light, against acne.
+    let size = vec2<f32>(textureDimensions(shadow_maps));
+    let clip = shadow_views[layer] * vec4<f32>(p, 1.0);
+    let ndc = clip.xyz / clip.w;
+    let uv = ndc.xy * vec2<f32>(0.5, -0.5) + 0.5;
+    if any(uv < vec2<f32>(0.0)) || any(uv > vec2<f32>(1.0)) || ndc.z > 1.0 || clip.w <= 0.0 {
+        return 1.0;
+    }
+    let slope = 1.0 - max(dot(n, l), 0.0);
+    let reference = ndc.z - (0.0005 + 0.002 * slope);
+    var lit = 0.0;
+    for (var y = -1; y <= 1; y++) {
+        for (var x = -1; x <= 1; x++) {
+            let at = uv + vec2<f32>(f32(x), f32(y)) / size;
+            lit += textureSampleCompareLevel(shadow_maps, shadow_sampler, at, layer, reference);
+        }
+    }
+    return lit / 9.0;
+}
+
 fn to_light(light: LightRaw, p: vec3<f32>) -> vec3<f32> {
     if light.position.w == 0.0 {
         return normalize(light.position.xyz);
@@ -367,7 +398,7 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
                 let light = lights[i];
                 let l = to_light(light, in.world);
                 let h = normalize(l + v);
-                let atten = cone_factor(light, l);
+                let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
                 diffuse += light.color.rgb * (atten * max(dot(n, l), 0.0));
                 specular += light.color.rgb * light.color.w * (atten * pow(max(dot(n, h), 0.0), s.w));
             }
@@ -430,7 +461,7 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
                 let h = normalize(l + v);
                 let n_dot_h = max(dot(n, h), 0.0);
                 let e_dot_h = max(dot(v, h), 0.0);
-                let atten = cone_factor(light, l);
+                let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
                 let f = schlick(f0, f90, e_dot_h);
                 let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
                 var direct = diffuse_color * occlusion * light.color.rgb + spec * light.color.rgb * light.color.w;

@@ -1237,3 +1237,288 @@ fn aovs_give_depth_normal_and_ids() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Materials and lights: UsdPreviewSurface, textures, UsdLux lights, cut-outs, blending, dome
+
+use std::sync::Arc;
+use usdrender::scene::light::Shaping;
+use usdrender::scene::material::{Channel, Input, TexelFormat, Texture, TextureLookup, Wrap};
+use usdrender::scene::{Headlight, Light, LightKind, Look, Material};
+
+/// `scene` with `materials` after the fallback, every instance using material 1.
+fn with_material(mut scene: Scene, material: Material) -> Scene {
+    scene.materials = vec![Material::display_color(), material];
+    for i in &mut scene.instances {
+        i.material = 1;
+    }
+    scene
+}
+
+/// Renders `scene` once through an orthographic camera and returns the linear RGBA of the
+/// centre pixel, with the renderer's tag.
+fn centre_linear(test: &str, scene: &Scene, settings: RenderSettings) -> Option<([f32; 4], String, Vec<f32>)> {
+    let (w, h) = (settings.width, settings.height);
+    let settings = RenderSettings {
+        linear: true,
+        ..settings
+    };
+    let (mut r, tag) = setup_with(test, scene, &settings)?;
+    let mut out = usdrender::gpu::FrameBuffers::for_settings(&settings);
+    r.render_frame(&frame(ortho(4.0, w, h)), &mut out)
+        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let c = (((h / 2) * w + w / 2) * 4) as usize;
+    let px = [out.linear[c], out.linear[c + 1], out.linear[c + 2], out.linear[c + 3]];
+    Some((px, tag, out.linear))
+}
+
+fn small() -> RenderSettings {
+    RenderSettings {
+        width: 32,
+        height: 32,
+        ..RenderSettings::default()
+    }
+}
+
+fn assert_linear(tag: &str, what: &str, got: [f32; 4], want: [f32; 4], tol: f32) {
+    let ok = (0..4).all(|i| (got[i] - want[i]).abs() <= tol);
+    assert!(ok, "{tag}: {what}: got {got:?}, want {want:?} (+-{tol})");
+}
+
+#[test]
+fn preview_surface_defaults_under_the_headlight_give_lambert_plus_ggx() {
+    // Facing the headlight: N.L = N.E = N.H = E.H = 1. Diffuse 0.18; specular F0 = ((1-1.5)/(1+1.5))^2
+    // = 0.04, GGX D = 1/(pi a^2) with a = 0.5^2, G = 1: 0.04 * 5.093 / 4 = 0.0509.
+    let scene = with_material(
+        scene_of(vec![quad(2.0, [1.0, 0.0, 0.0, 1.0])], vec![(0, Mat4::IDENTITY)]),
+        Material::preview_surface_defaults("/M"),
+    );
+    let Some((px, tag, _)) = centre_linear("preview_surface_defaults", &scene, small()) else {
+        return;
+    };
+    let d = 1.0 / (std::f32::consts::PI * 0.0625);
+    let want = 0.18 + 0.04 * d / 4.0;
+    assert_linear(
+        &tag,
+        "default PreviewSurface (vertex colour ignored)",
+        px,
+        [want, want, want, 1.0],
+        2e-3,
+    );
+}
+
+#[test]
+fn distant_light_at_60_degrees_halves_the_diffuse_and_no_headlight_is_added() {
+    let mut m = Material::preview_surface_defaults("/M");
+    m.roughness = Input::Value(1.0);
+    m.diffuse_color = Input::Value([0.5, 0.25, 1.0]);
+    let mut scene = with_material(scene_of(vec![quad(2.0, [1.0; 4])], vec![(0, Mat4::IDENTITY)]), m);
+    // Emits along -Z rotated 60 degrees about X: N.L = 0.5 on the quad facing +Z.
+    scene.lights = vec![Light {
+        path: "/Sun".into(),
+        kind: LightKind::Distant { angle: 0.53 },
+        transform: Mat4::from_rotation_x(60f32.to_radians()),
+        color: [2.0, 2.0, 2.0],
+        normalize: false,
+        diffuse: 1.0,
+        specular: 1.0,
+        shaping: None,
+        shadow: true,
+        linked_instances: None,
+    }];
+    let Some((px, tag, _)) = centre_linear("distant_light", &scene, small()) else {
+        return;
+    };
+    // Specular at roughness 1: F(E.H = cos 30) ~ 0.04, D = 1/pi, G = (0.5/0.75) * 1, over 4 N.L N.E,
+    // times N.L and the light: 0.04 * 0.318 * 0.667 / 2 * 0.5 * 2 = 0.0042.
+    let spec = 0.0042;
+    assert_linear(
+        &tag,
+        "diffuse * 2 * 0.5 + specular",
+        px,
+        [0.5 + spec, 0.25 + spec, 1.0 + spec, 1.0],
+        2e-3,
+    );
+    // The cone of a shaped light: outside it, nothing (no headlight: the stage has a light).
+    let mut spot = scene.clone();
+    spot.lights[0] = Light {
+        kind: LightKind::Sphere {
+            radius: 0.1,
+            treat_as_point: true,
+        },
+        // At (0, 0, 10), emitting along its -Z: straight at the quad.
+        transform: Mat4::from_translation(Vec3::new(0.0, 0.0, 10.0)),
+        shaping: Some(Shaping {
+            cone_angle: 10.0,
+            cone_softness: 0.0,
+            focus: 0.0,
+            focus_tint: [0.0; 3],
+        }),
+        ..spot.lights[0].clone()
+    };
+    let Some((lit, tag, _)) = centre_linear("spot_light_inside", &spot, small()) else {
+        return;
+    };
+    assert!(
+        lit[0] > 0.9,
+        "{tag}: the quad's centre is inside the cone below the light: {lit:?}"
+    );
+    // Turned half a turn about X it emits along +Z, away from the quad: outside the 10 degree cone.
+    spot.lights[0].transform =
+        Mat4::from_translation(Vec3::new(0.0, 0.0, 10.0)) * Mat4::from_rotation_x(std::f32::consts::PI);
+    let Some((dark, tag, _)) = centre_linear("spot_light_outside", &spot, small()) else {
+        return;
+    };
+    assert_linear(&tag, "outside the cone", dark, [0.0, 0.0, 0.0, 1.0], 1e-3);
+}
+
+/// A 2x2 sRGB texture: red, green / blue, white (rows top to bottom), with its mips.
+fn checker() -> Texture {
+    Texture {
+        name: "checker".into(),
+        width: 2,
+        height: 2,
+        format: TexelFormat::Rgba8Srgb,
+        mips: vec![
+            vec![255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255],
+            vec![188, 188, 188, 255],
+        ],
+        udim_tiles: [1, 1],
+    }
+}
+
+fn lookup(texture: Option<u32>) -> TextureLookup {
+    TextureLookup {
+        texture,
+        channel: Channel::Rgb,
+        wrap_s: Wrap::Repeat,
+        wrap_t: Wrap::Repeat,
+        scale: [1.0; 4],
+        bias: [0.0; 4],
+        fallback: [0.25, 0.5, 0.75, 1.0],
+        st_primvar: "st".into(),
+        st_transform: TextureLookup::IDENTITY,
+    }
+}
+
+#[test]
+fn textures_map_st_with_t_up_and_missing_ones_use_the_fallback() {
+    let mut mesh = quad(2.0, [1.0; 4]);
+    // Corners (-1,-1) (1,-1) (1,1) (-1,1) get st (0,0) (1,0) (1,1) (0,1).
+    mesh.uvs = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+    let mut m = Material::preview_surface_defaults("/M");
+    m.diffuse_color = Input::Texture(lookup(Some(0)));
+    let mut scene = with_material(scene_of(vec![mesh], vec![(0, Mat4::IDENTITY)]), m);
+    scene.textures = vec![Arc::new(checker())];
+    let settings = RenderSettings {
+        look: Look::HarnessUnlit,
+        ..small()
+    };
+    let Some((_, tag, linear)) = centre_linear("textures", &scene, settings.clone()) else {
+        return;
+    };
+    // The quad spans pixels 8..24 (ortho 4 units over 32 px); sample the middle of each quadrant.
+    let at = |x: u32, y: u32| {
+        let i = ((y * 32 + x) * 4) as usize;
+        [linear[i], linear[i + 1], linear[i + 2], linear[i + 3]]
+    };
+    // Image row 0 (red, green) is the top of the image: t = 1.
+    // Pixel centres sit 0.06 texel off the texel centres: bilinear filtering mixes in a little.
+    assert_linear(&tag, "top left: red", at(12, 12), [1.0, 0.0, 0.0, 1.0], 0.15);
+    assert_linear(&tag, "top right: green", at(19, 12), [0.0, 1.0, 0.0, 1.0], 0.15);
+    assert_linear(&tag, "bottom left: blue", at(12, 19), [0.0, 0.0, 1.0, 1.0], 0.15);
+    assert_linear(&tag, "bottom right: white", at(19, 19), [1.0, 1.0, 1.0, 1.0], 0.15);
+    // The same lookup naming no texture: the fallback, everywhere.
+    let mut missing = scene.clone();
+    missing.materials[1].diffuse_color = Input::Texture(lookup(None));
+    let Some((px, tag, _)) = centre_linear("missing_texture", &missing, settings) else {
+        return;
+    };
+    assert_linear(&tag, "fallback", px, [0.25, 0.5, 0.75, 1.0], 1e-3);
+}
+
+#[test]
+fn opacity_threshold_cuts_out_and_blending_does_not_depend_on_draw_order() {
+    let mut cut = Material::preview_surface_defaults("/Cut");
+    cut.opacity = Input::Value(0.3);
+    cut.opacity_threshold = Input::Value(0.5);
+    let scene = with_material(
+        scene_of(vec![quad(2.0, [1.0; 4])], vec![(0, Mat4::IDENTITY)]),
+        cut.clone(),
+    );
+    let Some((px, tag, _)) = centre_linear("cutout", &scene, small()) else {
+        return;
+    };
+    assert_linear(&tag, "cut out", px, [0.0; 4], 1e-6);
+    cut.opacity = Input::Value(0.7);
+    let scene = with_material(scene_of(vec![quad(2.0, [1.0; 4])], vec![(0, Mat4::IDENTITY)]), cut);
+    let Some((px, tag, _)) = centre_linear("kept", &scene, small()) else {
+        return;
+    };
+    assert!(
+        (px[3] - 1.0).abs() < 1e-6,
+        "{tag}: above the threshold the surface is opaque: {px:?}"
+    );
+
+    // Two half-transparent quads, red in front of blue, listed in both orders.
+    let red = quad(2.0, [1.0, 0.0, 0.0, 0.5]);
+    let blue = quad(2.0, [0.0, 0.0, 1.0, 0.5]);
+    let front = Mat4::from_translation(Vec3::new(0.0, 0.0, 1.0));
+    let settings = RenderSettings {
+        look: Look::HarnessUnlit,
+        ..small()
+    };
+    let a = scene_of(vec![red.clone(), blue.clone()], vec![(0, front), (1, Mat4::IDENTITY)]);
+    let b = scene_of(vec![blue, red], vec![(0, Mat4::IDENTITY), (1, front)]);
+    let (Some((pa, tag, _)), Some((pb, _, _))) = (
+        centre_linear("oit_order_a", &a, settings.clone()),
+        centre_linear("oit_order_b", &b, settings),
+    ) else {
+        return;
+    };
+    assert_linear(&tag, "same result in either order", pa, pb, 1e-3);
+    assert!((pa[3] - 0.75).abs() < 1e-3, "{tag}: coverage 1 - 0.5 * 0.5: {pa:?}");
+    assert!(pa[0] > pa[2], "{tag}: the nearer red weighs more than blue: {pa:?}");
+}
+
+#[test]
+fn a_uniform_dome_lights_diffuse_and_shows_behind_only_when_asked() {
+    let mut m = Material::preview_surface_defaults("/M");
+    m.roughness = Input::Value(1.0);
+    let mut scene = with_material(scene_of(vec![quad(2.0, [1.0; 4])], vec![(0, Mat4::IDENTITY)]), m);
+    scene.lights = vec![Light {
+        path: "/Dome".into(),
+        kind: LightKind::Dome { texture: None },
+        transform: Mat4::IDENTITY,
+        color: [1.0; 3],
+        normalize: false,
+        diffuse: 1.0,
+        specular: 1.0,
+        shaping: None,
+        shadow: true,
+        linked_instances: None,
+    }];
+    let Some((px, tag, linear)) = centre_linear("dome", &scene, small()) else {
+        return;
+    };
+    // Radiance 1 all round: diffuse 0.18, and the split-sum specular fit at roughness 1 facing
+    // the viewer: 0.04 * 0.4524 - 0.0024.
+    let want = 0.18 + 0.04 * 0.4524 - 0.0024;
+    assert_linear(&tag, "dome-lit", px, [want, want, want, 1.0], 3e-3);
+    assert_eq!(linear[3], 0.0, "{tag}: the background stays transparent by default");
+    let settings = RenderSettings {
+        dome_visible: true,
+        headlight: Headlight::Auto,
+        ..small()
+    };
+    let Some((_, tag, linear)) = centre_linear("dome_visible", &scene, settings) else {
+        return;
+    };
+    assert_linear(
+        &tag,
+        "the dome behind",
+        [linear[0], linear[1], linear[2], linear[3]],
+        [1.0; 4],
+        1e-3,
+    );
+}

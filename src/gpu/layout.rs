@@ -122,7 +122,7 @@ pub struct LightRaw {
     /// half-angle (-2: no cone).
     pub axis: [f32; 4],
     /// x: cosine where the cone's softening starts, y: focus exponent, z: 1 when its shadows
-    /// are cast, w: spare.
+    /// are cast, w: its shadow map layer + 1 this frame (0: none).
     pub cone: [f32; 4],
 }
 

@@ -19,7 +19,7 @@ use super::layout::{
     AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES,
 };
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
-use super::shading::{build_rig, pack_material};
+use super::shading::{build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
 use super::textures::{material_layout, SceneTextures};
 use crate::scene::{FrameState, Headlight, Light, Look, Mesh, Scene};
 use crate::{Error, Result};
@@ -209,6 +209,9 @@ pub struct Renderer {
     translucent_pipeline: wgpu::RenderPipeline,
     /// Present when the scene has blended draws.
     oit: Option<Oit>,
+    /// Present when some light may cast shadows.
+    shadows: Option<Shadows>,
+    shadow_views: wgpu::Buffer,
     /// What the colour pass needs to composite the background (dome, OIT), per frame.
     background_buffer: wgpu::Buffer,
     last_background: Option<BackgroundParams>,
@@ -279,6 +282,28 @@ struct ComputeStage {
 struct AovStage {
     views: [wgpu::TextureView; 4],
     gather: ComputeStage,
+}
+
+/// Shadow map size (square, per light).
+const SHADOW_MAP_SIZE: u32 = 2048;
+const SHADOW_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+
+/// Shadow maps of the lights that cast them: one array layer each, rendered every frame before
+/// the mesh pass (depth only, opaque instances).
+struct Shadows {
+    pipeline: wgpu::RenderPipeline,
+    layers: Vec<ShadowLayer>,
+    /// Layers in use this frame.
+    active: usize,
+    /// The scene's bounds at load, which each map covers.
+    bounds: crate::scene::Bounds,
+}
+
+struct ShadowLayer {
+    view: wgpu::TextureView,
+    uniform: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    matrix: [[f32; 4]; 4],
 }
 
 /// The targets of the blended pass: multisampled where the colour is, and their resolves (which
@@ -540,6 +565,23 @@ impl Renderer {
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
+                storage_read(5),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 6,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Depth,
+                        view_dimension: wgpu::TextureViewDimension::D2Array,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 7,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Comparison),
+                    count: None,
+                },
             ],
         });
         let materials_layout = material_layout(device);
@@ -717,6 +759,135 @@ impl Renderer {
             mipmap_filter: wgpu::MipmapFilterMode::Linear,
             ..Default::default()
         });
+        // Shadow maps, where a light may cast shadows (a 1x1 placeholder otherwise).
+        let casts = scene.lights.iter().any(|l| {
+            l.shadow
+                && (matches!(l.kind, crate::scene::LightKind::Distant { .. }) || l.shaping.is_some())
+        });
+        let shadow_layers = if casts { MAX_SHADOW_MAPS as u32 } else { 1 };
+        let shadow_size = if casts { SHADOW_MAP_SIZE.min(limits.max_texture_dimension_2d) } else { 1 };
+        let shadow_texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("shadow maps"),
+            size: wgpu::Extent3d {
+                width: shadow_size,
+                height: shadow_size,
+                depth_or_array_layers: shadow_layers,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: SHADOW_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let shadow_array = shadow_texture.create_view(&wgpu::TextureViewDescriptor {
+            label: Some("shadow maps view"),
+            dimension: Some(wgpu::TextureViewDimension::D2Array),
+            ..Default::default()
+        });
+        let shadow_views = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("shadow views"),
+            size: 64 * shadow_layers as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let shadow_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("shadow sampler"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            compare: Some(wgpu::CompareFunction::LessEqual),
+            ..Default::default()
+        });
+        let shadows = casts.then(|| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("shadow.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/shadow.wgsl").into()),
+            });
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("shadow view layout"),
+                entries: &[wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                }],
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("shadow pipeline layout"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some("shadow pipeline"),
+                layout: Some(&pipeline_layout),
+                vertex: wgpu::VertexState {
+                    module: &module,
+                    entry_point: Some("vs_shadow"),
+                    compilation_options: Default::default(),
+                    buffers: &[vertex_buffers[0].clone(), vertex_buffers[3].clone()],
+                },
+                primitive: wgpu::PrimitiveState {
+                    topology: wgpu::PrimitiveTopology::TriangleList,
+                    cull_mode: None,
+                    ..Default::default()
+                },
+                depth_stencil: Some(wgpu::DepthStencilState {
+                    format: SHADOW_FORMAT,
+                    depth_write_enabled: Some(true),
+                    depth_compare: Some(wgpu::CompareFunction::Less),
+                    stencil: Default::default(),
+                    bias: wgpu::DepthBiasState {
+                        constant: 2,
+                        slope_scale: 2.0,
+                        clamp: 0.0,
+                    },
+                }),
+                multisample: wgpu::MultisampleState::default(),
+                fragment: None,
+                multiview_mask: None,
+                cache: None,
+            });
+            let layers = (0..shadow_layers)
+                .map(|i| {
+                    let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("shadow view"),
+                        size: 64,
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    });
+                    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("shadow view bind group"),
+                        layout: &layout,
+                        entries: &[wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: uniform.as_entire_binding(),
+                        }],
+                    });
+                    ShadowLayer {
+                        view: shadow_texture.create_view(&wgpu::TextureViewDescriptor {
+                            label: Some("shadow map layer"),
+                            dimension: Some(wgpu::TextureViewDimension::D2),
+                            base_array_layer: i,
+                            array_layer_count: Some(1),
+                            ..Default::default()
+                        }),
+                        uniform,
+                        bind_group,
+                        matrix: [[0.0; 4]; 4],
+                    }
+                })
+                .collect();
+            Shadows {
+                pipeline,
+                layers,
+                active: 0,
+                bounds: scene.bounds,
+            }
+        });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("globals bind group"),
             layout: &bind_group_layout,
@@ -740,6 +911,18 @@ impl Renderer {
                 wgpu::BindGroupEntry {
                     binding: 4,
                     resource: wgpu::BindingResource::Sampler(&dome_sampler),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: shadow_views.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: wgpu::BindingResource::TextureView(&shadow_array),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 7,
+                    resource: wgpu::BindingResource::Sampler(&shadow_sampler),
                 },
             ],
         });
@@ -1176,6 +1359,8 @@ impl Renderer {
             opaque_pipeline,
             translucent_pipeline,
             oit,
+            shadows,
+            shadow_views,
             background_buffer,
             last_background: None,
             dome_visible: settings.dome_visible,
@@ -1395,6 +1580,24 @@ impl Renderer {
             &state.camera,
             &mut self.light_scratch,
         );
+        if let Some(shadows) = &mut self.shadows {
+            shadows.active = 0;
+            for light in &mut self.light_scratch {
+                if light.cone[2] < 0.5 || shadows.active == shadows.layers.len() {
+                    continue;
+                }
+                let Some(m) = shadow_view(light, &shadows.bounds) else { continue };
+                let layer = &mut shadows.layers[shadows.active];
+                let m = m.to_cols_array_2d();
+                if layer.matrix != m {
+                    layer.matrix = m;
+                    queue.write_buffer(&layer.uniform, 0, bytemuck::bytes_of(&m));
+                    queue.write_buffer(&self.shadow_views, 64 * shadows.active as u64, bytemuck::bytes_of(&m));
+                }
+                shadows.active += 1;
+                light.cone[3] = shadows.active as f32;
+            }
+        }
         if self.light_scratch != self.written_lights && !self.light_scratch.is_empty() {
             queue.write_buffer(&self.lights_buffer, 0, bytemuck::cast_slice(&self.light_scratch));
         }
@@ -1546,6 +1749,33 @@ impl Renderer {
         };
         // `draws` holds the opaque meshes first (see `Geometry::build`).
         let first_blended = self.draws.partition_point(|d| !d.translucent);
+        if let Some(shadows) = &self.shadows {
+            for layer in &shadows.layers[..shadows.active] {
+                let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("shadow pass"),
+                    color_attachments: &[],
+                    depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                        view: &layer.view,
+                        depth_ops: Some(wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(1.0),
+                            store: wgpu::StoreOp::Store,
+                        }),
+                        stencil_ops: None,
+                    }),
+                    timestamp_writes: None,
+                    occlusion_query_set: None,
+                    multiview_mask: None,
+                });
+                pass.set_pipeline(&shadows.pipeline);
+                pass.set_bind_group(0, &layer.bind_group, &[]);
+                pass.set_vertex_buffer(0, self.positions.slice(..));
+                pass.set_vertex_buffer(1, self.instances.slice(..));
+                pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+                for d in &self.draws[..first_blended] {
+                    pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
+                }
+            }
+        }
         {
             let (view, resolve_target) = match &self.msaa_view {
                 Some(msaa) => (msaa, Some(&self.resolve_view)),
@@ -2131,6 +2361,30 @@ mod tests {
             indices: vec![0, 1, 2, 0, 1, 7],
             ..Mesh::default()
         }
+    }
+
+    #[test]
+    fn geometry_draws_once_per_mesh_and_material() {
+        let mut scene = Scene {
+            meshes: vec![tri([1.0; 4])],
+            instances: (0..3)
+                .map(|i| Instance {
+                    mesh: 0,
+                    transform: Mat4::IDENTITY,
+                    material: [1, 0, 1][i],
+                })
+                .collect(),
+            ..Scene::default()
+        };
+        let mut translucent = crate::scene::Material::preview_surface_defaults("/Glass");
+        translucent.opacity = crate::scene::material::Input::Value(0.5);
+        scene.materials = vec![crate::scene::Material::display_color(), translucent];
+        let g = Geometry::build(&scene, &scene.materials, 0);
+        assert_eq!(g.draws.len(), 2);
+        assert_eq!((g.draws[0].material, g.draws[0].translucent), (0, false));
+        assert_eq!((g.draws[1].material, g.draws[1].translucent), (1, true));
+        assert_eq!(g.instances.iter().map(|i| i.ids[2]).collect::<Vec<_>>(), [0, 1, 1]);
+        assert_eq!(g.draws[1].instances, 1..3);
     }
 
     #[test]

@@ -339,3 +339,66 @@ mod tests {
         assert_eq!(fallback.kinds[1][3], INPUT_VERTEX_COLOR, "opacity from displayOpacity");
     }
 }
+
+/// Shadow maps at most per frame (lights past these are lit unshadowed).
+pub const MAX_SHADOW_MAPS: usize = 4;
+
+/// World to clip (depth 0 near, 1 far) of a light's shadow map covering `bounds`: an orthographic
+/// box along a distant light, a perspective frustum over a cone light's cone. `None` for lights
+/// that get no map (point lights without a cone, an empty scene).
+pub fn shadow_view(light: &LightRaw, bounds: &crate::scene::Bounds) -> Option<glam::Mat4> {
+    if bounds.is_empty() {
+        return None;
+    }
+    let center = bounds.center().as_vec3();
+    let radius = (bounds.size().length() as f32 * 0.5).max(1e-4);
+    let up_for = |dir: Vec3| if dir.y.abs() > 0.99 { Vec3::X } else { Vec3::Y };
+    if light.position[3] == 0.0 {
+        let toward = Vec3::from_slice(&light.position[..3]).normalize_or(Vec3::Z);
+        let eye = center + toward * (2.0 * radius);
+        let view = glam::Mat4::look_at_rh(eye, center, up_for(toward));
+        let proj = glam::Mat4::orthographic_rh(-radius, radius, -radius, radius, radius * 0.01, 4.0 * radius);
+        return Some(proj * view);
+    }
+    if light.axis[3] < -1.5 {
+        return None;
+    }
+    let eye = Vec3::from_slice(&light.position[..3]);
+    let dir = Vec3::from_slice(&light.axis[..3]).normalize_or(Vec3::NEG_Z);
+    let half = light.axis[3].clamp(-1.0, 1.0).acos().clamp(1f32.to_radians(), 80f32.to_radians());
+    let far = eye.distance(center) + radius;
+    let near = (far * 1e-3).max(1e-4);
+    let view = glam::Mat4::look_at_rh(eye, eye + dir, up_for(dir));
+    Some(glam::Mat4::perspective_rh(2.0 * half, 1.0, near, far) * view)
+}
+
+#[cfg(test)]
+mod shadow_tests {
+    use super::*;
+    use crate::scene::Bounds;
+    use glam::{DVec3, Vec4};
+
+    #[test]
+    fn a_distant_light_box_holds_the_scene_nearest_first() {
+        let bounds = Bounds {
+            min: DVec3::splat(-1.0),
+            max: DVec3::splat(1.0),
+        };
+        let sun = directional(Vec3::Y, [1.0; 3], 1.0);
+        let m = shadow_view(&sun, &bounds).expect("a map");
+        let clip = |p: Vec3| {
+            let c = m * Vec4::new(p.x, p.y, p.z, 1.0);
+            c.truncate() / c.w
+        };
+        let top = clip(Vec3::new(0.0, 1.0, 0.0));
+        let bottom = clip(Vec3::new(0.0, -1.0, 0.0));
+        assert!(top.z < bottom.z, "nearer the light is smaller depth: {top} {bottom}");
+        for corner in [Vec3::splat(-1.0), Vec3::splat(1.0), Vec3::new(1.0, -1.0, 1.0)] {
+            let c = clip(corner);
+            assert!(c.x.abs() <= 1.0 && c.y.abs() <= 1.0 && (0.0..=1.0).contains(&c.z), "{corner} -> {c}");
+        }
+        // A point light without a cone gets no map.
+        assert!(shadow_view(&point(Vec3::ZERO, [1.0; 3], 1.0), &bounds).is_none());
+        assert!(shadow_view(&sun, &Bounds::EMPTY).is_none());
+    }
+}
