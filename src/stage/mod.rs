@@ -6,6 +6,8 @@ mod camera;
 mod extract;
 mod info;
 mod lenient;
+mod lights;
+mod material;
 mod mesh;
 mod timing;
 mod values;
@@ -252,7 +254,11 @@ impl LoadedStage {
                 reason: "evaluate called before extract".into(),
             });
         };
-        if ex.plan.matrices != scene.dynamic_instances.len() || ex.plan.meshes.len() != scene.dynamic_meshes.len() {
+        if ex.plan.matrices != scene.dynamic_instances.len()
+            || ex.plan.meshes.len() != scene.dynamic_meshes.len()
+            || ex.plan.materials.dynamic.len() != scene.dynamic_materials.len()
+            || ex.plan.lights.len() != scene.dynamic_lights.len()
+        {
             return Err(Error::Stage {
                 path: self.path.clone(),
                 reason: "the scene passed to evaluate is not the one this stage extracted".into(),
@@ -269,6 +275,28 @@ impl LoadedStage {
             &ex.purposes,
             &mut notes,
         );
+        // New textures cannot join the scene per frame: only those loaded at extraction are used.
+        let mut textures = ex.plan.materials.textures.clone();
+        let materials = ex
+            .plan
+            .materials
+            .dynamic
+            .iter()
+            .map(|(index, path)| {
+                material::read_at(&self.stage, path, frame, &mut textures, &mut notes)
+                    .or_else(|| scene.materials.get(*index as usize).cloned())
+                    .unwrap_or_else(crate::scene::Material::display_color)
+            })
+            .collect();
+        let lights = lights::evaluate(
+            &self.stage,
+            &mut self.cache,
+            &ex.plan.lights,
+            &scene.lights,
+            frame,
+            &mut textures,
+            &mut notes,
+        );
         let camera = match &ex.camera {
             Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame)),
             None => ex.framing,
@@ -278,8 +306,35 @@ impl LoadedStage {
             camera,
             instance_transforms,
             mesh_vertices,
-            ..FrameState::default()
+            materials,
+            lights,
         })
+    }
+
+    /// Every gprim of the stage (instance proxies and PointInstancer prototypes included, drawn or
+    /// not) and each of its `materialBind` GeomSubsets, with the Material path bound to it for the
+    /// preview purpose (`None`: no binding), as `UsdShadeMaterialBindingAPI::ComputeBoundMaterial`
+    /// answers. For checking binding against pxr.
+    pub fn bound_materials(&mut self) -> Vec<(String, Option<String>)> {
+        let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
+        let mut out = Vec::new();
+        for path in &graph.order {
+            let Some(node) = graph.nodes.get(path) else { continue };
+            if !extract::is_drawable_type(&node.type_name) {
+                continue;
+            }
+            let bound =
+                |p: &openusd::sdf::Path| material::bound_material(&self.stage, p).map(|m| m.as_str().to_string());
+            out.push((path.as_str().to_string(), bound(path)));
+            if node.type_name == "Mesh" {
+                if let Ok(prim) = self.stage.prim(path.clone()) {
+                    for (subset, _) in material::material_subsets(&prim, None) {
+                        out.push((subset.as_str().to_string(), bound(&subset)));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The `info` report: timing, cameras and the chosen one, geometry counts, lights, warnings.
