@@ -201,7 +201,15 @@ fn read(
                         .resolve_info()
                         .ok()
                         .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
-                    textures.get(stage, anchor.as_deref(), &asset, ColorSpace::Auto, store, warnings)
+                    textures.get(
+                        stage,
+                        prim.path(),
+                        anchor.as_deref(),
+                        &asset,
+                        ColorSpace::Auto,
+                        store,
+                        warnings,
+                    )
                 }
                 _ => None,
             },

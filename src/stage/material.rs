@@ -54,15 +54,19 @@ pub fn material_subsets(prim: &usd::Prim, time: Time) -> Vec<(sdf::Path, Vec<i64
 #[derive(Default, Clone)]
 pub struct Textures {
     index: HashMap<(String, ColorSpace), Option<u32>>,
+    /// Files already warned about (one warning per file, whatever the colour spaces asked).
+    warned: HashSet<String>,
 }
 
 impl Textures {
-    /// Loads `asset` (authored in layer `anchor`) once; `store` receives a new texture during
-    /// extraction and is `None` during per-frame evaluation (no new textures then). One warning
-    /// per file that cannot be read.
+    /// Loads `asset` (authored in layer `anchor`, read by prim `user`) once; `store` receives a
+    /// new texture during extraction and is `None` during per-frame evaluation (no new textures
+    /// then). One warning per file that cannot be read, naming the first prim that reads it.
+    #[allow(clippy::too_many_arguments)]
     pub fn get(
         &mut self,
         stage: &usd::Stage,
+        user: &sdf::Path,
         anchor: Option<&str>,
         asset: &sdf::AssetPath,
         color_space: ColorSpace,
@@ -77,7 +81,7 @@ impl Textures {
             .resolved_path()
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}|{authored}", anchor.unwrap_or("")));
-        let key = (resolved, color_space);
+        let key = (resolved.clone(), color_space);
         if let Some(i) = self.index.get(&key) {
             return *i;
         }
@@ -88,7 +92,11 @@ impl Textures {
                 Some(store.len() as u32 - 1)
             }
             Err(e) => {
-                warnings.push(format!("texture @{authored}@ not loaded ({e}); its fallback is used"));
+                if self.warned.insert(resolved) {
+                    warnings.push(format!(
+                        "{user}: texture @{authored}@ not loaded ({e}); its fallback is used"
+                    ));
+                }
                 None
             }
         };
@@ -426,6 +434,7 @@ impl Reader<'_> {
                     .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
                 self.textures.get(
                     self.stage,
+                    shader.path(),
                     anchor.as_deref(),
                     &asset,
                     color_space,
