@@ -253,3 +253,58 @@ fn corpus_info_matches_pxr() {
         COUNT_THRESHOLD * 100.0
     );
 }
+
+/// Material binding against pxr: for every gprim and materialBind GeomSubset of the usdImagingGL
+/// material tests, the Material we bind equals what `UsdShadeMaterialBindingAPI::
+/// ComputeBoundMaterial(preview)` gave (`tests/data/bound_materials.jsonl`, written by
+/// `scripts/bound_materials.py`). Every prim must agree.
+#[test]
+fn material_binding_matches_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "corpus not found; required under CI=true");
+        eprintln!("corpus not found at ../shared/corpus (or USDRENDER_CORPUS), skipping binding check");
+        return;
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bound_materials.jsonl");
+    let text = std::fs::read_to_string(&data).expect("read tests/data/bound_materials.jsonl");
+    // file -> prim -> material, in file order.
+    let mut expected: Vec<(String, HashMap<String, Option<String>>)> = Vec::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        let (Some(file), Some(prim)) = (v["file"].as_str(), v["prim"].as_str()) else {
+            panic!("bad line {line}")
+        };
+        if expected.last().is_none_or(|(f, _)| f != file) {
+            expected.push((file.to_string(), HashMap::new()));
+        }
+        if let Some((_, prims)) = expected.last_mut() {
+            prims.insert(prim.to_string(), v["material"].as_str().map(str::to_string));
+        }
+    }
+    let (mut agree, mut total) = (0usize, 0usize);
+    let mut wrong = Vec::new();
+    for (file, prims) in &expected {
+        let mut stage = usdrender::stage::LoadedStage::open(&corpus.join(file), &Default::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ours: HashMap<String, Option<String>> = stage.bound_materials().into_iter().collect();
+        for (prim, theirs) in prims {
+            total += 1;
+            match ours.get(prim) {
+                Some(m) if m == theirs => agree += 1,
+                Some(m) => wrong.push(format!("{file} {prim}: ours {m:?}, pxr {theirs:?}")),
+                None => wrong.push(format!("{file} {prim}: not listed by usdrender (pxr {theirs:?})")),
+            }
+        }
+        for prim in ours.keys().filter(|p| !prims.contains_key(*p)) {
+            total += 1;
+            wrong.push(format!("{file} {prim}: listed by usdrender, not by pxr"));
+        }
+    }
+    println!("material binding agrees with pxr on {agree}/{total} prims");
+    for w in &wrong {
+        println!("binding mismatch: {w}");
+    }
+    assert!(total > 0, "no bindings compared");
+    assert!(wrong.is_empty(), "{} binding mismatches; see above", wrong.len());
+}

@@ -33,6 +33,15 @@ pub fn bound_material(stage: &usd::Stage, path: &sdf::Path) -> Option<sdf::Path>
     }
 }
 
+/// Whether `path` names a Material prim (pxr binds nothing through any other target).
+pub fn is_material(stage: &usd::Stage, path: &sdf::Path) -> bool {
+    stage
+        .prim(path.clone())
+        .ok()
+        .filter(|p| p.is_valid().unwrap_or(false))
+        .is_some_and(|p| type_name(&p) == "Material")
+}
+
 /// GeomSubsets of the `materialBind` family under a mesh: each subset's path and face indices.
 pub fn material_subsets(prim: &usd::Prim, time: Time) -> Vec<(sdf::Path, Vec<i64>)> {
     let Ok(children) = prim.children() else {

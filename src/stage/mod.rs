@@ -313,8 +313,8 @@ impl LoadedStage {
 
     /// Every gprim of the stage (instance proxies and PointInstancer prototypes included, drawn or
     /// not) and each of its `materialBind` GeomSubsets, with the Material path bound to it for the
-    /// preview purpose (`None`: no binding), as `UsdShadeMaterialBindingAPI::ComputeBoundMaterial`
-    /// answers. For checking binding against pxr.
+    /// preview purpose (`None`: no binding, or a target that is not a Material prim), as
+    /// `UsdShadeMaterialBindingAPI::ComputeBoundMaterial` answers. For checking binding against pxr.
     pub fn bound_materials(&mut self) -> Vec<(String, Option<String>)> {
         let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
         let mut out = Vec::new();
@@ -323,8 +323,12 @@ impl LoadedStage {
             if !extract::is_drawable_type(&node.type_name) {
                 continue;
             }
-            let bound =
-                |p: &openusd::sdf::Path| material::bound_material(&self.stage, p).map(|m| m.as_str().to_string());
+            // As pxr, a target that is not a Material prim binds nothing.
+            let bound = |p: &openusd::sdf::Path| {
+                material::bound_material(&self.stage, p)
+                    .filter(|m| material::is_material(&self.stage, m))
+                    .map(|m| m.as_str().to_string())
+            };
             out.push((path.as_str().to_string(), bound(path)));
             if node.type_name == "Mesh" {
                 if let Ok(prim) = self.stage.prim(path.clone()) {
