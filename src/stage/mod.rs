@@ -373,7 +373,11 @@ impl LoadedStage {
             faces: counts.faces,
             point_instancers: counts.point_instancers,
             pi_instances: counts.pi_instances,
+            n_lights: lights.len() as u64,
             lights,
+            light_types: counts.light_types,
+            materials: counts.materials,
+            shader_ids: counts.shader_ids,
             warnings: self.warnings(),
         })
     }
