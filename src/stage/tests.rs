@@ -1040,3 +1040,40 @@ def Sphere "S" {{}}
         ]
     );
 }
+
+#[test]
+fn light_linking_names_the_instances_of_included_prims() {
+    let (_, scene) = extract(&format!(
+        r#"#usda 1.0
+def SphereLight "Linked" (prepend apiSchemas = ["CollectionAPI:lightLink"]) {{
+    uniform bool collection:lightLink:includeRoot = 0
+    rel collection:lightLink:includes = </Lit>
+}}
+def SphereLight "Everything" {{
+}}
+def Xform "Lit" {{
+{a}
+}}
+{b}
+"#,
+        a = quad("A", ""),
+        b = quad("B", ""),
+    ));
+    let index_of = |p: &str| {
+        scene
+            .instances
+            .iter()
+            .position(|i| scene.meshes[i.mesh as usize].path == p)
+            .map(|i| i as u32)
+    };
+    assert_eq!(scene.lights.len(), 2);
+    assert_eq!(
+        scene.lights[0].linked_instances,
+        Some(vec![index_of("/Lit/A").expect("A drawn")])
+    );
+    assert!(index_of("/B").is_some());
+    assert_eq!(
+        scene.lights[1].linked_instances, None,
+        "no lightLink opinion: lights everything"
+    );
+}
