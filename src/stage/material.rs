@@ -288,8 +288,12 @@ impl Reader<'_> {
             .ok()
             .filter(|p| p.is_valid().unwrap_or(false))
             .ok_or("the bound material does not exist")?;
-        if type_name(&prim) != "Material" {
-            return Err(format!("bound to a {:?}, not a Material", type_name(&prim)));
+        match type_name(&prim).as_str() {
+            "Material" => {}
+            "" => {
+                return Err("the binding names a prim with no type, not a Material (an unresolved reference?)".into())
+            }
+            other => return Err(format!("the binding names a {other:?}, not a Material")),
         }
         // Storm's render context first, then the universal one.
         let surface = ["outputs:glslfx:surface", "outputs:surface"]
@@ -301,15 +305,29 @@ impl Reader<'_> {
             .ok_or("no surface shader connected (MaterialX or other render contexts only?)")?;
         let id = shader_id(&surface);
         if id != "UsdPreviewSurface" {
+            let what = if id.is_empty() {
+                "not identified by info:id (a source-asset shader?)".to_string()
+            } else {
+                format!("{id:?}")
+            };
             return Err(format!(
-                "the surface shader {} is {id:?}, not UsdPreviewSurface",
+                "the surface shader {} is {what}, not UsdPreviewSurface",
                 surface.path()
             ));
         }
-        for o in ["outputs:displacement", "outputs:glslfx:displacement"] {
-            if !matches!(self.source(&prim, o), Source::None) {
-                self.warnings
-                    .push(format!("{path}: displacement is not supported; ignored"));
+        // Exporters routinely connect the displacement output to the surface with nothing
+        // displacing: only a displacement that would change the surface earns the note.
+        for o in ["outputs:glslfx:displacement", "outputs:displacement"] {
+            if let Source::Output(shader, _) = self.source(&prim, o) {
+                let displaces = match self.source(&shader, "inputs:displacement") {
+                    Source::Value(v, ..) => values::as_f64(&v).is_some_and(|d| d != 0.0),
+                    Source::Output(..) => true,
+                    Source::None => false,
+                };
+                if displaces {
+                    self.warnings
+                        .push(format!("{path}: displacement is not supported; ignored"));
+                }
                 break;
             }
         }
