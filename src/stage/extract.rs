@@ -5,6 +5,11 @@
 //! Scene-graph instancing: instance proxies are traversed, but their geometry is keyed by the
 //! prototype prim, so every instance shares one [`crate::scene::Mesh`]. PointInstancers expand to
 //! one [`Instance`] per point, naming the meshes of their prototypes' subtrees.
+//!
+//! Materials are bound per drawn prim (an instance proxy's own path, so instances of one prototype
+//! may differ); a Mesh with `materialBind` GeomSubsets is drawn as one mesh and instance per
+//! subset plus one for its other faces. Meshes are shared by prototype and by the primvars their
+//! materials read (texture coordinates, vertex colours).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};

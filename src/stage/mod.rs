@@ -1,5 +1,6 @@
 //! The only module that imports openusd: opens a stage, reads its timing, chooses the camera and
-//! copies geometry out into plain [`crate::scene`] data, then evaluates what changes per frame.
+//! copies geometry, materials (bound UsdPreviewSurface networks) and UsdLux lights out into plain
+//! [`crate::scene`] data, then evaluates what changes per frame.
 
 pub mod assets;
 mod camera;

@@ -1077,3 +1077,52 @@ def Xform "Lit" {{
         "no lightLink opinion: lights everything"
     );
 }
+
+#[test]
+fn instance_proxies_and_instancer_prototypes_get_their_own_bindings() {
+    let text = format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}{green}{blue}
+}}
+def Xform "Asset" (active = false) {{
+{tri}
+}}
+def Xform "I1" (instanceable = true; references = </Asset>; active = true; prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Red>
+}}
+def Xform "I2" (instanceable = true; references = </Asset>; active = true; prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Green>
+}}
+def PointInstancer "PI" {{
+    point3f[] positions = [(0,0,0), (5,0,0)]
+    int[] protoIndices = [0, 0]
+    rel prototypes = [</PI/Protos/P>]
+    def Scope "Protos" {{
+        def Cube "P" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+            rel material:binding = </Looks/Blue>
+        }}
+    }}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)"),
+        green = material("Green", "(0, 1, 0)"),
+        blue = material("Blue", "(0, 0, 1)"),
+        tri = quad("Tri", ""),
+    );
+    let (_, scene) = extract(&text);
+    let names: Vec<&str> = scene
+        .instances
+        .iter()
+        .map(|i| scene.materials[i.material as usize].path.as_str())
+        .collect();
+    assert_eq!(scene.instances.len(), 4, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Red").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Green").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Blue").count(), 2, "{names:?}");
+    assert_eq!(
+        scene.meshes.len(),
+        2,
+        "the two instances share one mesh; the cube another"
+    );
+}
