@@ -104,8 +104,9 @@ pub struct DynMesh {
     pub point_count: usize,
     /// Authored normals that vary over time are re-read each frame through this map.
     pub animated_normals: Option<Vec<Option<u32>>>,
-    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget.
-    pub samples: RefCell<Samples>,
+    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget;
+    /// shared by the parts (GeomSubsets) of one prim, so they are decoded and held once.
+    pub samples: Rc<RefCell<Samples>>,
 }
 
 /// Whether an animated mesh's point samples are held decoded.
@@ -614,6 +615,7 @@ impl MeshTable {
                 })
                 .collect()
         };
+        let samples = Rc::new(RefCell::new(Samples::Unknown));
         let mut ids = Vec::with_capacity(parts.len());
         for (part, normal_of_vertex) in parts {
             if part.indices.is_empty() {
@@ -629,7 +631,7 @@ impl MeshTable {
                     point_triangles: b.point_triangles.clone(),
                     computed_normals: b.computed_normals,
                     point_count,
-                    samples: RefCell::new(Samples::Unknown),
+                    samples: samples.clone(),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
                 });
             }

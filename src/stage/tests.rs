@@ -1126,3 +1126,34 @@ def PointInstancer "PI" {{
         "the two instances share one mesh; the cube another"
     );
 }
+
+#[test]
+fn animated_points_update_every_geom_subset_part() {
+    let (mut s, scene) = extract(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}
+}}
+def Mesh "M" {{
+    int[] faceVertexCounts = [3, 3]
+    int[] faceVertexIndices = [0, 1, 2, 0, 2, 3]
+    point3f[] points.timeSamples = {{
+        0: [(0,0,0), (1,0,0), (1,1,0), (0,1,0)],
+        10: [(0,0,5), (1,0,5), (1,1,5), (0,1,5)],
+    }}
+    def GeomSubset "G" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+        uniform token familyName = "materialBind"
+        int[] indices = [1]
+        rel material:binding = </Looks/Red>
+    }}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)")
+    ));
+    assert_eq!(scene.dynamic_meshes.len(), 2, "both parts are animated");
+    let f = s.evaluate(&scene, 10.0).expect("evaluate");
+    for (v, &m) in f.mesh_vertices.iter().zip(&scene.dynamic_meshes) {
+        assert_eq!(v.positions.len(), scene.meshes[m as usize].positions.len());
+        assert!(v.positions.iter().all(|p| p[2] == 5.0), "{:?}", v.positions);
+    }
+}
