@@ -276,10 +276,19 @@ fn linked_instances(prim: &usd::Prim, instance_paths: &[sdf::Path]) -> Option<Ve
     )
 }
 
-/// A point on the Planckian locus in CIE 1931 xy (Kim et al.'s cubic fit, 1667 K to 25000 K;
-/// temperatures outside are clamped).
+/// A point on the Planckian locus in CIE 1931 xy: Kim et al.'s cubic fit from 1667 K to 25000 K,
+/// Krystek's rational fit (in CIE 1960 uv) from 1000 K to 1667 K; temperatures outside 1000 K to
+/// 25000 K are clamped.
 pub fn planckian_xy(kelvin: f32) -> (f64, f64) {
-    let t = (kelvin as f64).clamp(1667.0, 25000.0);
+    let t = (kelvin as f64).clamp(1000.0, 25000.0);
+    if t < 1667.0 {
+        let u = (0.860117757 + 1.54118254e-4 * t + 1.28641212e-7 * t * t)
+            / (1.0 + 8.42420235e-4 * t + 7.08145163e-7 * t * t);
+        let v = (0.317398726 + 4.22806245e-5 * t + 4.20481691e-8 * t * t)
+            / (1.0 - 2.89741816e-5 * t + 1.61456053e-7 * t * t);
+        let d = 2.0 * u - 8.0 * v + 4.0;
+        return (3.0 * u / d, 2.0 * v / d);
+    }
     let (t2, t3) = (t * t, t * t * t);
     let x = if t <= 4000.0 {
         -0.2661239e9 / t3 - 0.2343589e6 / t2 + 0.8776956e3 / t + 0.179910
@@ -327,6 +336,30 @@ mod tests {
         // 6500 K on the locus: (0.3135, 0.3237), just off D65.
         let (x, y) = planckian_xy(6500.0);
         assert!((x - 0.3135).abs() < 2e-3 && (y - 0.3237).abs() < 2e-3, "{x} {y}");
+    }
+
+    #[test]
+    fn blackbody_agrees_with_pxr() {
+        // pxr's UsdLuxBlackbodyTemperatureAsRgb (usd-core 0.26), also luminance-normalised.
+        for (k, pxr) in [
+            (2000.0, [2.5206, 0.6469, 0.0204]),
+            (3000.0, [1.7710, 0.8443, 0.2720]),
+            (5000.0, [1.2135, 0.9605, 0.7621]),
+            (10000.0, [0.8718, 0.9947, 1.4300]),
+        ] {
+            let ours = blackbody(k);
+            for c in 0..3 {
+                assert!(
+                    (ours[c] - pxr[c]).abs() < 0.01 * pxr[c].max(0.1),
+                    "{k} K: {ours:?} vs pxr {pxr:?}"
+                );
+            }
+        }
+        let deep_red = blackbody(1000.0);
+        assert!(
+            deep_red[0] > 4.0 && deep_red[1] < 0.2 && deep_red[2] == 0.0,
+            "{deep_red:?}"
+        );
     }
 
     #[test]
