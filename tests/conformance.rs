@@ -1,6 +1,8 @@
 //! Conformance over the shared corpus: `usdrender info --json` on every stage file, compared with
 //! what Pixar's usd-core saw (`TRUTH.jsonl`). No file may panic or hang; timing and camera paths
-//! must match on every file pxr loads; mesh, point and face counts on at least 95% of them.
+//! must match on every file pxr loads; mesh, point and face counts, light counts and types, and
+//! Material counts on at least 95% of them (shader ids are reported). Material binding is checked
+//! against pxr's ComputeBoundMaterial separately (`material_binding_matches_pxr`).
 //!
 //! The corpus lives outside the repository (`../shared/corpus`, or `USDRENDER_CORPUS`). Without it
 //! the test prints why and passes, except under `CI=true`, where a missing corpus is a failure.
@@ -18,6 +20,9 @@ use serde_json::Value;
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Share of loadable files whose mesh/point/face counts must equal pxr's.
 const COUNT_THRESHOLD: f64 = 0.95;
+/// Share of loadable files whose light count and light types, and whose Material count, must
+/// equal pxr's.
+const SHADING_THRESHOLD: f64 = 0.95;
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("USDRENDER_CORPUS") {
@@ -166,6 +171,10 @@ fn corpus_info_matches_pxr() {
     let mut facts_n = 0usize;
     let mut counts_ok = 0usize;
     let mut count_mismatches = Vec::new();
+    // Shading facts: lights (count and types), Material prims, shader ids (reported only: the
+    // corpus' ids for source-asset shaders follow pxr's spelling, not always reproducible).
+    let (mut lights_ok, mut materials_ok, mut shader_ids_ok) = (0usize, 0usize, 0usize);
+    let mut shading_mismatches = Vec::new();
     for (i, outcome) in &results {
         let rel = files[*i]
             .strip_prefix(&corpus)
@@ -217,6 +226,30 @@ fn corpus_info_matches_pxr() {
         } else {
             count_mismatches.push(format!("{rel}: {}", counts.join("; ")));
         }
+        if info["n_lights"] == t["n_lights"] && info["light_types"] == t["lights"] {
+            lights_ok += 1;
+        } else {
+            shading_mismatches.push(format!(
+                "{rel}: lights {} {} != pxr {} {}",
+                info["n_lights"], info["light_types"], t["n_lights"], t["lights"]
+            ));
+        }
+        if info["materials"] == t["materials"] {
+            materials_ok += 1;
+        } else {
+            shading_mismatches.push(format!(
+                "{rel}: materials {} != pxr {}",
+                info["materials"], t["materials"]
+            ));
+        }
+        if info["shader_ids"] == t["shader_ids"] {
+            shader_ids_ok += 1;
+        } else {
+            shading_mismatches.push(format!(
+                "{rel}: shader ids {} != pxr {}",
+                info["shader_ids"], t["shader_ids"]
+            ));
+        }
     }
 
     let share = if facts_n == 0 {
@@ -234,8 +267,18 @@ fn corpus_info_matches_pxr() {
         "fps/tcps/start/end/cameras: {facts_ok}/{facts_n}; meshes/points/faces: {:.1}% ({counts_ok}/{facts_n})",
         share * 100.0
     );
+    let rate = |ok: usize| if facts_n == 0 { 0.0 } else { ok as f64 / facts_n as f64 };
+    println!(
+        "lights (count and types): {:.1}% ({lights_ok}/{facts_n}); materials: {:.1}% ({materials_ok}/{facts_n}); shader ids: {:.1}% ({shader_ids_ok}/{facts_n})",
+        rate(lights_ok) * 100.0,
+        rate(materials_ok) * 100.0,
+        rate(shader_ids_ok) * 100.0
+    );
     for m in &count_mismatches {
         println!("count mismatch: {m}");
+    }
+    for m in &shading_mismatches {
+        println!("shading mismatch: {m}");
     }
     for f in &failures {
         println!("FAILURE: {f}");
@@ -246,10 +289,73 @@ fn corpus_info_matches_pxr() {
         "{} failures (panics, hangs, timing or camera mismatches); see above",
         failures.len()
     );
+    for (what, ok) in [("lights", lights_ok), ("materials", materials_ok)] {
+        assert!(
+            rate(ok) >= SHADING_THRESHOLD,
+            "{what} match on {:.1}% of files, below {:.0}%",
+            rate(ok) * 100.0,
+            SHADING_THRESHOLD * 100.0
+        );
+    }
     assert!(
         share >= COUNT_THRESHOLD,
         "mesh/point/face counts match on {:.1}% of files, below {:.0}%",
         share * 100.0,
         COUNT_THRESHOLD * 100.0
     );
+}
+
+/// Material binding against pxr: for every gprim and materialBind GeomSubset of the usdImagingGL
+/// material tests, the Material we bind equals what `UsdShadeMaterialBindingAPI::
+/// ComputeBoundMaterial(preview)` gave (`tests/data/bound_materials.jsonl`, written by
+/// `scripts/bound_materials.py`). Every prim must agree.
+#[test]
+fn material_binding_matches_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "corpus not found; required under CI=true");
+        eprintln!("corpus not found at ../shared/corpus (or USDRENDER_CORPUS), skipping binding check");
+        return;
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bound_materials.jsonl");
+    let text = std::fs::read_to_string(&data).expect("read tests/data/bound_materials.jsonl");
+    // file -> prim -> material, in file order.
+    let mut expected: Vec<(String, HashMap<String, Option<String>>)> = Vec::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        let (Some(file), Some(prim)) = (v["file"].as_str(), v["prim"].as_str()) else {
+            panic!("bad line {line}")
+        };
+        if expected.last().is_none_or(|(f, _)| f != file) {
+            expected.push((file.to_string(), HashMap::new()));
+        }
+        if let Some((_, prims)) = expected.last_mut() {
+            prims.insert(prim.to_string(), v["material"].as_str().map(str::to_string));
+        }
+    }
+    let (mut agree, mut total) = (0usize, 0usize);
+    let mut wrong = Vec::new();
+    for (file, prims) in &expected {
+        let mut stage = usdrender::stage::LoadedStage::open(&corpus.join(file), &Default::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ours: HashMap<String, Option<String>> = stage.bound_materials().into_iter().collect();
+        for (prim, theirs) in prims {
+            total += 1;
+            match ours.get(prim) {
+                Some(m) if m == theirs => agree += 1,
+                Some(m) => wrong.push(format!("{file} {prim}: ours {m:?}, pxr {theirs:?}")),
+                None => wrong.push(format!("{file} {prim}: not listed by usdrender (pxr {theirs:?})")),
+            }
+        }
+        for prim in ours.keys().filter(|p| !prims.contains_key(*p)) {
+            total += 1;
+            wrong.push(format!("{file} {prim}: listed by usdrender, not by pxr"));
+        }
+    }
+    println!("material binding agrees with pxr on {agree}/{total} prims");
+    for w in &wrong {
+        println!("binding mismatch: {w}");
+    }
+    assert!(total > 0, "no bindings compared");
+    assert!(wrong.is_empty(), "{} binding mismatches; see above", wrong.len());
 }

@@ -5,6 +5,11 @@
 //! Scene-graph instancing: instance proxies are traversed, but their geometry is keyed by the
 //! prototype prim, so every instance shares one [`crate::scene::Mesh`]. PointInstancers expand to
 //! one [`Instance`] per point, naming the meshes of their prototypes' subtrees.
+//!
+//! Materials are bound per drawn prim (an instance proxy's own path, so instances of one prototype
+//! may differ); a Mesh with `materialBind` GeomSubsets is drawn as one mesh and instance per
+//! subset plus one for its other faces. Meshes are shared by prototype and by the primvars their
+//! materials read (texture coordinates, vertex colours).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -15,10 +20,12 @@ use openusd::sdf;
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
+use super::lights;
+use super::material::{self, Materials, PrimvarNeeds};
 use super::mesh;
 use super::values::{self, Time};
 use crate::scene::shapes::{self, Axis};
-use crate::scene::{Bounds, Instance, Mesh, MeshVertices, Scene};
+use crate::scene::{Bounds, Instance, Material, Mesh, MeshVertices, Scene};
 
 /// The gprim types drawn as triangles.
 pub fn is_drawable_type(type_name: &str) -> bool {
@@ -64,14 +71,23 @@ pub struct FramePlan {
     pub matrices: usize,
     /// Bytes of decoded point samples held by `meshes`.
     pub sample_bytes: Cell<usize>,
+    /// Materials read, their textures, and which are animated (`Scene::dynamic_materials`).
+    pub materials: Materials,
+    /// Animated lights, in `Scene::dynamic_lights` order.
+    pub lights: Vec<lights::DynLight>,
 }
 
 /// A run of consecutive dynamic instances evaluated together.
 pub enum DynGroup {
-    /// One scene-graph prim drawn once.
-    Prim { prim: usd::Prim, vis_dynamic: bool },
+    /// One scene-graph prim drawn once, as `parts` instances (one per material GeomSubset, plus
+    /// the remaining faces), all with the prim's transform.
+    Prim {
+        prim: usd::Prim,
+        vis_dynamic: bool,
+        parts: usize,
+    },
     /// Every drawn instance of one top-level PointInstancer: for each, its position in the
-    /// expansion and the mesh key it was given at load time.
+    /// expansion and the mesh key it was given at load time (repeated once per mesh part).
     Instancer {
         prim: usd::Prim,
         keys: Vec<(usize, Rc<str>)>,
@@ -88,8 +104,9 @@ pub struct DynMesh {
     pub point_count: usize,
     /// Authored normals that vary over time are re-read each frame through this map.
     pub animated_normals: Option<Vec<Option<u32>>>,
-    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget.
-    pub samples: RefCell<Samples>,
+    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget;
+    /// shared by the parts (GeomSubsets) of one prim, so they are decoded and held once.
+    pub samples: Rc<RefCell<Samples>>,
 }
 
 /// Whether an animated mesh's point samples are held decoded.
@@ -218,7 +235,13 @@ fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
 }
 
 /// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
-pub fn build_mesh(prim: &usd::Prim, type_name: &str, time: Time, warnings: &mut Vec<String>) -> Option<mesh::Built> {
+pub fn build_mesh(
+    prim: &usd::Prim,
+    type_name: &str,
+    time: Time,
+    needs: &PrimvarNeeds,
+    warnings: &mut Vec<String>,
+) -> Option<mesh::Built> {
     let f = |name: &str, fallback: f64| values::f64_attr(prim, name, time).unwrap_or(fallback);
     let axis = || Axis::from_token(&values::token_attr(prim, "axis", None).unwrap_or_default());
     let double_sided = values::bool_attr(prim, "doubleSided", None).unwrap_or(false);
@@ -229,10 +252,10 @@ pub fn build_mesh(prim: &usd::Prim, type_name: &str, time: Time, warnings: &mut 
             ..Default::default()
         })
     };
-    let color = || mesh::constant_color(prim, time);
+    let color = || mesh::constant_color(prim, time, needs);
     match type_name {
         "Mesh" => {
-            let src = mesh::read(prim, time);
+            let src = mesh::read(prim, time, needs);
             let built = mesh::build(&src);
             warnings.extend(built.warnings.iter().cloned());
             Some(built)
@@ -517,13 +540,16 @@ fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
     }
 }
 
-/// Collects meshes as they are first met, keyed by prototype prim.
+/// Collects meshes as they are first met, keyed by prototype prim and the primvars its material
+/// reads. A mesh with material GeomSubsets is stored as one mesh per part.
 struct MeshTable {
-    index: HashMap<String, Option<u32>>,
+    index: HashMap<(String, PrimvarNeeds), Vec<Option<u32>>>,
     local_bounds: Vec<Bounds>,
 }
 
 impl MeshTable {
+    /// The meshes of a prim's parts: part 0 holds the faces of no subset, part `k` those of
+    /// `subsets[k - 1]`; `None` for a part with no triangles.
     #[allow(clippy::too_many_arguments)]
     fn get(
         &mut self,
@@ -531,44 +557,137 @@ impl MeshTable {
         prim: &usd::Prim,
         type_name: &str,
         time: Time,
+        needs: &PrimvarNeeds,
+        subsets: &[Vec<i64>],
         scene: &mut Scene,
         plan: &mut FramePlan,
         warnings: &mut Vec<String>,
-    ) -> Option<u32> {
-        if let Some(i) = self.index.get(key) {
-            return *i;
+    ) -> Vec<Option<u32>> {
+        let table_key = (key.to_string(), needs.clone());
+        if let Some(ids) = self.index.get(&table_key) {
+            return ids.clone();
         }
-        let built = build_mesh(prim, type_name, time, warnings).filter(|b| !b.mesh.indices.is_empty());
-        let id = built.map(|b| {
+        let built = build_mesh(prim, type_name, time, needs, warnings).filter(|b| !b.mesh.indices.is_empty());
+        let Some(b) = built else {
+            let none = vec![None; subsets.len() + 1];
+            self.index.insert(table_key, none.clone());
+            return none;
+        };
+        let animated = type_name == "Mesh" && values::varies(prim, "points");
+        let animated_normals = !b.computed_normals
+            && animated
+            && (values::varies(prim, "primvars:normals") || values::varies(prim, "normals"));
+        let point_count = b.mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+        // Parts: the whole mesh, or one per subset plus the rest.
+        let parts: Vec<(Mesh, Vec<Option<u32>>)> = if subsets.is_empty() {
+            vec![(b.mesh.clone(), b.normal_of_vertex.clone())]
+        } else {
+            // Faces past the last drawn one draw nothing: indices there are ignored.
+            let faces = b.triangle_faces.iter().max().map_or(0, |&f| f as usize + 1);
+            let mut part_of_face = vec![0u32; faces];
+            let mut overlapping = 0usize;
+            for (k, indices) in subsets.iter().enumerate() {
+                for &f in indices {
+                    if let Some(slot) = usize::try_from(f).ok().and_then(|f| part_of_face.get_mut(f)) {
+                        if *slot == 0 {
+                            *slot = k as u32 + 1;
+                        } else {
+                            overlapping += 1;
+                        }
+                    }
+                }
+            }
+            if overlapping > 0 {
+                warnings.push(format!(
+                    "{}: {overlapping} faces are in more than one materialBind GeomSubset; the first wins",
+                    prim.path()
+                ));
+            }
+            mesh::split(&b.mesh, &b.triangle_faces, &part_of_face, subsets.len() + 1)
+                .into_iter()
+                .map(|p| {
+                    let normals = p
+                        .old_vertex
+                        .iter()
+                        .map(|&v| b.normal_of_vertex.get(v as usize).copied().flatten())
+                        .collect();
+                    (p.mesh, normals)
+                })
+                .collect()
+        };
+        let samples = Rc::new(RefCell::new(Samples::Unknown));
+        let mut ids = Vec::with_capacity(parts.len());
+        for (part, normal_of_vertex) in parts {
+            if part.indices.is_empty() {
+                ids.push(None);
+                continue;
+            }
             let id = scene.meshes.len() as u32;
-            if type_name == "Mesh" && values::varies(prim, "points") {
+            if animated {
                 scene.dynamic_meshes.push(id);
                 plan.meshes.push(DynMesh {
                     prim: prim.clone(),
-                    vertex_points: b.mesh.vertex_points.clone(),
-                    point_triangles: b.point_triangles,
+                    vertex_points: part.vertex_points.clone(),
+                    point_triangles: b.point_triangles.clone(),
                     computed_normals: b.computed_normals,
-                    point_count: b.mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0),
-                    samples: RefCell::new(Samples::Unknown),
-                    animated_normals: (!b.computed_normals
-                        && (values::varies(prim, "primvars:normals") || values::varies(prim, "normals")))
-                    .then(|| b.normal_of_vertex.clone()),
+                    point_count,
+                    samples: samples.clone(),
+                    animated_normals: animated_normals.then_some(normal_of_vertex),
                 });
             }
-            self.local_bounds.push(local_bounds(&b.mesh));
-            scene.meshes.push(b.mesh);
-            id
-        });
-        self.index.insert(key.to_string(), id);
-        id
+            self.local_bounds.push(local_bounds(&part));
+            scene.meshes.push(part);
+            ids.push(Some(id));
+        }
+        self.index.insert(table_key, ids.clone());
+        ids
     }
+}
+
+/// The (mesh, material) pairs a drawable prim is drawn as: one per material GeomSubset with
+/// triangles, plus one for its other faces. `path` is the prim as drawn (an instance proxy's
+/// own path: bindings may differ between instances of one prototype).
+#[allow(clippy::too_many_arguments)]
+fn draw_parts(
+    stage: &usd::Stage,
+    prim: &usd::Prim,
+    key: &str,
+    type_name: &str,
+    time: Time,
+    table: &mut MeshTable,
+    materials: &mut Materials,
+    scene: &mut Scene,
+    plan: &mut FramePlan,
+    warnings: &mut Vec<String>,
+) -> Vec<(u32, u32)> {
+    let subsets = if type_name == "Mesh" {
+        material::material_subsets(prim, time)
+    } else {
+        Vec::new()
+    };
+    let mut mats = vec![materials.for_prim(stage, prim.path(), time, scene, warnings)];
+    for (subset, _) in &subsets {
+        mats.push(materials.for_prim(stage, subset, time, scene, warnings));
+    }
+    let needs = {
+        let used: Vec<&Material> = mats.iter().filter_map(|&m| scene.materials.get(m as usize)).collect();
+        PrimvarNeeds::of(&used)
+    };
+    let faces: Vec<Vec<i64>> = subsets.into_iter().map(|(_, f)| f).collect();
+    let meshes = table.get(key, prim, type_name, time, &needs, &faces, scene, plan, warnings);
+    meshes
+        .into_iter()
+        .zip(mats)
+        .filter_map(|(m, mat)| Some((m?, mat)))
+        .collect()
 }
 
 fn to_mat4(m: &DMat4) -> glam::Mat4 {
     m.as_mat4()
 }
 
-/// Extracts every drawn mesh and instance at `time`, and the plan for later frames.
+/// Extracts every drawn mesh and instance at `time`, their materials, the stage's lights, and
+/// the plan for later frames.
 pub fn extract(
     stage: &usd::Stage,
     graph: &Graph,
@@ -579,13 +698,19 @@ pub fn extract(
 ) -> (Scene, FramePlan) {
     let t = Some(TimeCode::new(time));
     cache.set_time(t);
-    let mut scene = Scene::default();
+    let mut scene = Scene {
+        materials: vec![Material::display_color()],
+        ..Scene::default()
+    };
     let mut plan = FramePlan::default();
+    let mut materials = Materials::default();
     let mut table = MeshTable {
         index: HashMap::new(),
         local_bounds: Vec::new(),
     };
     let mut bounds = Bounds::EMPTY;
+    // The prim each instance draws (for light-linking), in `scene.instances` order.
+    let mut instance_paths: Vec<sdf::Path> = Vec::new();
 
     for path in &graph.order {
         let Some(node) = graph.nodes.get(path) else { continue };
@@ -604,55 +729,92 @@ pub fn extract(
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         let visible_now = !node.invisible;
         if drawable {
-            let Some(mesh) = table.get(&node.key, &prim, &node.type_name, t, &mut scene, &mut plan, warnings) else {
+            let parts = draw_parts(
+                stage,
+                &prim,
+                &node.key,
+                &node.type_name,
+                t,
+                &mut table,
+                &mut materials,
+                &mut scene,
+                &mut plan,
+                warnings,
+            );
+            if parts.is_empty() {
                 continue;
-            };
-            let m = world(cache, &prim);
-            if visible_now {
-                include_box(&mut bounds, &m, &table.local_bounds[mesh as usize]);
             }
-            let index = scene.instances.len() as u32;
+            let m = world(cache, &prim);
             let transform = if visible_now { to_mat4(&m) } else { glam::Mat4::ZERO };
-            scene.instances.push(Instance {
-                mesh,
-                transform,
-                material: 0,
-            });
-            if node.xform_animated || node.vis_animated {
-                scene.dynamic_instances.push(index);
+            let dynamic = node.xform_animated || node.vis_animated;
+            for &(mesh, material) in &parts {
+                if visible_now {
+                    include_box(&mut bounds, &m, &table.local_bounds[mesh as usize]);
+                }
+                if dynamic {
+                    scene.dynamic_instances.push(scene.instances.len() as u32);
+                }
+                scene.instances.push(Instance {
+                    mesh,
+                    transform,
+                    material,
+                });
+                instance_paths.push(path.clone());
+            }
+            if dynamic {
+                plan.matrices += parts.len();
                 plan.groups.push(DynGroup::Prim {
                     prim,
                     vis_dynamic: node.vis_animated,
+                    parts: parts.len(),
                 });
-                plan.matrices += 1;
             }
         } else {
             let pi_world = world(cache, &prim);
             let dynamic = node.xform_animated || node.vis_animated || instancer_varies(&prim, graph);
             let expanded = expand_instancer(stage, graph, cache, &prim, t, purposes, dynamic, 0, warnings);
             let mut keys = Vec::new();
+            // Every instance of one prototype prim has the same parts and bindings.
+            let mut parts_of: HashMap<sdf::Path, Vec<(u32, u32)>> = HashMap::new();
             for (slot, e) in expanded.into_iter().enumerate() {
-                let type_name = graph
-                    .nodes
-                    .get(e.prim.path())
-                    .map(|n| n.type_name.clone())
-                    .unwrap_or_default();
-                let Some(mesh) = table.get(&e.key, &e.prim, &type_name, t, &mut scene, &mut plan, warnings) else {
-                    continue;
+                let parts = match parts_of.get(e.prim.path()) {
+                    Some(p) => p,
+                    None => {
+                        let type_name = graph
+                            .nodes
+                            .get(e.prim.path())
+                            .map(|n| n.type_name.clone())
+                            .unwrap_or_default();
+                        let p = draw_parts(
+                            stage,
+                            &e.prim,
+                            &e.key,
+                            &type_name,
+                            t,
+                            &mut table,
+                            &mut materials,
+                            &mut scene,
+                            &mut plan,
+                            warnings,
+                        );
+                        parts_of.entry(e.prim.path().clone()).or_insert(p)
+                    }
                 };
                 let m = e.matrix.filter(|_| visible_now).map(|m| pi_world * m);
-                if let Some(m) = &m {
-                    include_box(&mut bounds, m, &table.local_bounds[mesh as usize]);
-                }
-                let index = scene.instances.len() as u32;
-                scene.instances.push(Instance {
-                    mesh,
-                    transform: m.as_ref().map_or(glam::Mat4::ZERO, to_mat4),
-                    material: 0,
-                });
-                if dynamic {
-                    keys.push((slot, e.key));
-                    scene.dynamic_instances.push(index);
+                for &(mesh, material) in parts {
+                    if let Some(m) = &m {
+                        include_box(&mut bounds, m, &table.local_bounds[mesh as usize]);
+                    }
+                    if dynamic {
+                        keys.push((slot, e.key.clone()));
+                        scene.dynamic_instances.push(scene.instances.len() as u32);
+                    }
+                    scene.instances.push(Instance {
+                        mesh,
+                        transform: m.as_ref().map_or(glam::Mat4::ZERO, to_mat4),
+                        material,
+                    });
+                    instance_paths.push(e.prim.path().clone());
                 }
             }
             if dynamic {
@@ -661,15 +823,33 @@ pub fn extract(
             }
         }
     }
-    group_by_mesh(&mut scene);
+    let order = group_by_mesh(&mut scene);
+    let instance_paths: Vec<sdf::Path> = order.iter().map(|&old| instance_paths[old as usize].clone()).collect();
     scene.ensure_fallback_material();
     scene.bounds = bounds;
+    let (lights, dyn_lights) = lights::extract(
+        stage,
+        graph,
+        cache,
+        t,
+        &mut materials.textures,
+        &mut scene.textures,
+        &instance_paths,
+        warnings,
+    );
+    scene.lights = lights;
+    scene.dynamic_lights = (0..dyn_lights.len() as u32)
+        .map(|i| dyn_lights[i as usize].index)
+        .collect();
+    plan.lights = dyn_lights;
+    plan.materials = materials;
     (scene, plan)
 }
 
 /// Orders instances by mesh (stable, so traversal order holds within a mesh), letting the GPU side
 /// draw each mesh's instances as one run; `dynamic_instances` follows the move and keeps its order.
-fn group_by_mesh(scene: &mut Scene) {
+/// Returns, for each new position, the old index.
+fn group_by_mesh(scene: &mut Scene) -> Vec<u32> {
     let mut order: Vec<u32> = (0..scene.instances.len() as u32).collect();
     order.sort_by_key(|&i| scene.instances[i as usize].mesh);
     let mut new_of_old = vec![0u32; order.len()];
@@ -680,6 +860,7 @@ fn group_by_mesh(scene: &mut Scene) {
     for d in &mut scene.dynamic_instances {
         *d = new_of_old[*d as usize];
     }
+    order
 }
 
 /// Whether a PointInstancer's own attributes, or its prototypes' transforms, may vary.
@@ -765,13 +946,18 @@ pub fn evaluate(
     let mut matrices = Vec::with_capacity(plan.matrices);
     for group in &plan.groups {
         match group {
-            DynGroup::Prim { prim, vis_dynamic } => {
+            DynGroup::Prim {
+                prim,
+                vis_dynamic,
+                parts,
+            } => {
                 let visible = !*vis_dynamic || visible_at(stage, prim.path(), t);
-                matrices.push(if visible {
+                let m = if visible {
                     to_mat4(&world(cache, prim))
                 } else {
                     glam::Mat4::ZERO
-                });
+                };
+                matrices.extend(std::iter::repeat_n(m, *parts));
             }
             DynGroup::Instancer { prim, keys } => {
                 let visible = visible_at(stage, prim.path(), t);

@@ -32,24 +32,39 @@ pub struct StageInfo {
     pub faces: u64,
     pub point_instancers: u64,
     pub pi_instances: u64,
+    /// Paths of the prims that are lights (a light type, or LightAPI applied).
     pub lights: Vec<String>,
+    /// `lights.len()`, as TRUTH.jsonl's `n_lights`.
+    pub n_lights: u64,
+    /// The distinct type names of those lights, sorted (TRUTH.jsonl's `lights`).
+    pub light_types: Vec<String>,
+    /// Material prims.
+    pub materials: u64,
+    /// Distinct shader identifiers, sorted: `info:id`, or `sourceAsset:<attribute>` for a shader
+    /// implemented by a source asset.
+    pub shader_ids: Vec<String>,
     pub warnings: Vec<String>,
 }
 
-/// Geometry counts over the traversal.
-#[derive(Debug, Default, Clone, Copy)]
+/// Geometry, light, material and shader counts over the traversal.
+#[derive(Debug, Default, Clone)]
 pub struct Counts {
     pub meshes: u64,
     pub points: u64,
     pub faces: u64,
     pub point_instancers: u64,
     pub pi_instances: u64,
+    pub light_types: Vec<String>,
+    pub materials: u64,
+    pub shader_ids: Vec<String>,
 }
 
 /// Counts Mesh prims, their points and faces, and PointInstancer instances at the earliest time.
 pub fn count(stage: &usd::Stage, graph: &Graph) -> (Counts, Vec<String>) {
     let mut c = Counts::default();
     let mut lights = Vec::new();
+    let mut light_types = std::collections::BTreeSet::new();
+    let mut shader_ids = std::collections::BTreeSet::new();
     let t = Some(TimeCode::EARLIEST);
     let len = |prim: &usd::Prim, name: &str| -> u64 {
         values::raw(prim, name, t)
@@ -60,6 +75,16 @@ pub fn count(stage: &usd::Stage, graph: &Graph) -> (Counts, Vec<String>) {
     for path in &graph.order {
         let Some(node) = graph.nodes.get(path) else { continue };
         let is_light = node.type_name.ends_with("Light") || node.type_name == "LightFilter";
+        if node.type_name == "Material" {
+            c.materials += 1;
+            continue;
+        }
+        if node.type_name == "Shader" {
+            if let Ok(prim) = stage.prim(path.clone()) {
+                shader_ids.extend(shader_ids_of(&prim));
+            }
+            continue;
+        }
         if node.type_name != "Mesh" && node.type_name != "PointInstancer" && !is_light {
             // Lights can also be any prim with LightAPI applied.
             if node.type_name.is_empty() || node.type_name == "Xform" || node.type_name == "Scope" {
@@ -81,9 +106,27 @@ pub fn count(stage: &usd::Stage, graph: &Graph) -> (Counts, Vec<String>) {
         }
         if node.type_name != "LightFilter" && (is_light || prim.has_api_schema("LightAPI").unwrap_or(false)) {
             lights.push(path.as_str().to_string());
+            light_types.insert(node.type_name.clone());
         }
     }
+    c.light_types = light_types.into_iter().collect();
+    c.shader_ids = shader_ids.into_iter().collect();
     (c, lights)
+}
+
+/// A Shader's identifier: `info:id`, or for a source-asset shader `sourceAsset:<attribute>`
+/// for each authored `info:*sourceAsset` attribute.
+fn shader_ids_of(prim: &usd::Prim) -> Vec<String> {
+    if let Some(id) = values::token_attr(prim, "info:id", None).filter(|i| !i.is_empty()) {
+        return vec![id];
+    }
+    prim.authored_property_names()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.as_str())
+        .filter(|n| n.starts_with("info:") && n.ends_with(":sourceAsset"))
+        .map(|n| format!("sourceAsset:{n}"))
+        .collect()
 }
 
 impl StageInfo {

@@ -12,6 +12,7 @@ use glam::Vec3;
 use openusd::sdf::Value;
 use openusd::usd;
 
+use super::material::PrimvarNeeds;
 use super::values::{self, Time};
 use crate::scene::{compute_normals, Mesh};
 
@@ -58,6 +59,10 @@ pub struct MeshSource {
     pub normals: Option<Primvar<[f32; 3]>>,
     pub colors: Option<Primvar<[f32; 3]>>,
     pub opacities: Option<Primvar<f32>>,
+    /// Texture coordinates (the primvar the bound material's textures read).
+    pub uvs: Option<Primvar<[f32; 2]>>,
+    /// Colour and alpha where `colors`/`opacities` are missing; `None`: grey, opaque.
+    pub color_fallback: Option<[f32; 4]>,
 }
 
 /// The default colour of a mesh without displayColor (as Storm draws it).
@@ -74,6 +79,8 @@ pub struct Built {
     /// For authored normals: each vertex's index into the normal values (`None`: the fallback), so
     /// animated normals can be re-applied.
     pub normal_of_vertex: Vec<Option<u32>>,
+    /// For each triangle, the USD face it came from (GeomSubsets split meshes by face).
+    pub triangle_faces: Vec<u32>,
     pub warnings: Vec<String>,
 }
 
@@ -139,6 +146,7 @@ pub fn build(src: &MeshSource) -> Built {
     let normals = validate(&src.normals, "normals", counts, path, &mut warnings);
     let colors = validate(&src.colors, "displayColor", counts, path, &mut warnings);
     let opacities = validate(&src.opacities, "displayOpacity", counts, path, &mut warnings);
+    let uvs = validate(&src.uvs, "texture coordinates", counts, path, &mut warnings);
 
     let holes: std::collections::HashSet<i64> = src.hole_indices.iter().copied().collect();
     // Vertices need splitting only when some value is per face or per corner; otherwise one
@@ -147,6 +155,7 @@ pub fn build(src: &MeshSource) -> Built {
         normals.as_ref().map(|r| r.pv.interp),
         colors.as_ref().map(|r| r.pv.interp),
         opacities.as_ref().map(|r| r.pv.interp),
+        uvs.as_ref().map(|r| r.pv.interp),
     ]
     .iter()
     .all(|i| matches!(i, None | Some(Interp::Constant) | Some(Interp::Vertex)));
@@ -157,7 +166,8 @@ pub fn build(src: &MeshSource) -> Built {
         ..Mesh::default()
     };
     let mut point_triangles = Vec::new();
-    let mut key_to_vertex: HashMap<(u32, u32, u32, u32), u32> = HashMap::new();
+    let mut key_to_vertex: HashMap<(u32, u32, u32, u32, u32), u32> = HashMap::new();
+    let mut triangle_faces = Vec::new();
     let mut point_to_vertex: Vec<u32> = if per_point {
         vec![u32::MAX; n_points]
     } else {
@@ -214,10 +224,11 @@ pub fn build(src: &MeshSource) -> Built {
             let n = normals.as_ref().and_then(|r| r.index(face, p, c));
             let col = colors.as_ref().and_then(|r| r.index(face, p, c));
             let op = opacities.as_ref().and_then(|r| r.index(face, p, c));
+            let uv = uvs.as_ref().and_then(|r| r.index(face, p, c));
             let v = if per_point {
                 if point_to_vertex[p] == u32::MAX {
                     point_to_vertex[p] = mesh.positions.len() as u32;
-                    push_vertex(&mut mesh, src, p, n, col, op);
+                    push_vertex(&mut mesh, src, p, col, op, uv);
                     normal_of_vertex.push(n);
                 }
                 point_to_vertex[p]
@@ -227,10 +238,11 @@ pub fn build(src: &MeshSource) -> Built {
                     n.unwrap_or(u32::MAX),
                     col.unwrap_or(u32::MAX),
                     op.unwrap_or(u32::MAX),
+                    uv.unwrap_or(u32::MAX),
                 );
                 *key_to_vertex.entry(key).or_insert_with(|| {
                     let v = mesh.positions.len() as u32;
-                    push_vertex(&mut mesh, src, p, n, col, op);
+                    push_vertex(&mut mesh, src, p, col, op, uv);
                     normal_of_vertex.push(n);
                     v
                 })
@@ -250,6 +262,7 @@ pub fn build(src: &MeshSource) -> Built {
             mesh.indices
                 .extend_from_slice(&[poly_vertices[a], poly_vertices[b], poly_vertices[c]]);
             point_triangles.extend_from_slice(&[poly_points[a] as u32, poly_points[b] as u32, poly_points[c] as u32]);
+            triangle_faces.push(face as u32);
         }
     }
     if bad_index > 0 {
@@ -275,6 +288,7 @@ pub fn build(src: &MeshSource) -> Built {
         point_triangles,
         computed_normals,
         normal_of_vertex,
+        triangle_faces,
         warnings,
     }
 }
@@ -295,20 +309,28 @@ fn normalized(n: [f32; 3]) -> [f32; 3] {
     Vec3::from(n).normalize_or(Vec3::Z).to_array()
 }
 
-fn push_vertex(mesh: &mut Mesh, src: &MeshSource, p: usize, _n: Option<u32>, col: Option<u32>, op: Option<u32>) {
+fn push_vertex(mesh: &mut Mesh, src: &MeshSource, p: usize, col: Option<u32>, op: Option<u32>, uv: Option<u32>) {
     mesh.positions.push(src.points[p]);
     mesh.vertex_points.push(p as u32);
+    let fallback = src
+        .color_fallback
+        .unwrap_or([DEFAULT_COLOR[0], DEFAULT_COLOR[1], DEFAULT_COLOR[2], 1.0]);
     let rgb = match (col, &src.colors) {
         (Some(i), Some(c)) => c.values[i as usize],
-        _ => DEFAULT_COLOR,
+        _ => [fallback[0], fallback[1], fallback[2]],
     };
     let a = match (op, &src.opacities) {
         (Some(i), Some(o)) => o.values[i as usize],
-        _ => 1.0,
+        _ => fallback[3],
     };
     let clean = |x: f32| if x.is_finite() { x } else { 0.0 };
     mesh.colors
         .push([clean(rgb[0]), clean(rgb[1]), clean(rgb[2]), clean(a)]);
+    if let Some(uvs) = &src.uvs {
+        // Every vertex gets coordinates once the mesh has any (0,0 where a corner has none).
+        let st = uv.map_or([0.0, 0.0], |i| uvs.values[i as usize]);
+        mesh.uvs.push([clean(st[0]), clean(st[1])]);
+    }
 }
 
 /// Smooth normals per USD point (so split vertices of one point share a normal), spread to vertices.
@@ -429,26 +451,26 @@ pub fn read_normals(prim: &usd::Prim, time: Time) -> Option<Primvar<[f32; 3]>> {
         .filter(|pv| !pv.values.is_empty())
 }
 
-/// displayColor and displayOpacity of any gprim. A gprim that authors neither inherits a
-/// constant-interpolated one from its nearest ancestor, as UsdGeom primvars inherit down namespace.
-pub fn read_display(prim: &usd::Prim, time: Time) -> (Option<Primvar<[f32; 3]>>, Option<Primvar<f32>>) {
+/// The primvars `rgb` and `alpha` of any gprim (displayColor/displayOpacity, or those a
+/// material's primvar readers name). A gprim that authors neither inherits a constant-interpolated
+/// one from its nearest ancestor, as UsdGeom primvars inherit down namespace. A scalar primvar
+/// read as a colour fills rgb; a vector read as alpha gives its first component.
+pub fn read_colors(
+    prim: &usd::Prim,
+    time: Time,
+    rgb: &str,
+    alpha: &str,
+) -> (Option<Primvar<[f32; 3]>>, Option<Primvar<f32>>) {
+    let (rgb, alpha) = (format!("primvars:{rgb}"), format!("primvars:{alpha}"));
+    let as_rgb = |v: &Value| {
+        values::as_vec3_array(v).or_else(|| Some(values::as_float_array(v)?.into_iter().map(|x| [x; 3]).collect()))
+    };
+    let as_alpha = |v: &Value| {
+        values::as_float_array(v).or_else(|| Some(values::as_vec3_array(v)?.into_iter().map(|c| c[0]).collect()))
+    };
     let read = |p: &usd::Prim| {
-        let colors = read_primvar(
-            p,
-            "primvars:displayColor",
-            time,
-            Interp::Constant,
-            values::as_vec3_array,
-        )
-        .filter(|c| !c.values.is_empty());
-        let opacities = read_primvar(
-            p,
-            "primvars:displayOpacity",
-            time,
-            Interp::Constant,
-            values::as_float_array,
-        )
-        .filter(|o| !o.values.is_empty());
+        let colors = read_primvar(p, &rgb, time, Interp::Constant, as_rgb).filter(|c| !c.values.is_empty());
+        let opacities = read_primvar(p, &alpha, time, Interp::Constant, as_alpha).filter(|o| !o.values.is_empty());
         (colors, opacities)
     };
     let (mut colors, mut opacities) = read(prim);
@@ -470,19 +492,34 @@ pub fn read_display(prim: &usd::Prim, time: Time) -> (Option<Primvar<[f32; 3]>>,
     (colors, opacities)
 }
 
-/// The constant display colour of an implicit shape (first authored value), or grey.
-pub fn constant_color(prim: &usd::Prim, time: Time) -> [f32; 4] {
-    let (c, o) = read_display(prim, time);
-    let rgb = c.and_then(|c| c.values.first().copied()).unwrap_or(DEFAULT_COLOR);
-    let a = o.and_then(|o| o.values.first().copied()).unwrap_or(1.0);
+/// The constant colour of an implicit shape (first authored value of the primvars `needs`
+/// names), or their fallback.
+pub fn constant_color(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> [f32; 4] {
+    let (c, o) = read_colors(prim, time, &needs.rgb, &needs.alpha);
+    let f = needs.fallback();
+    let rgb = c.and_then(|c| c.values.first().copied()).unwrap_or([f[0], f[1], f[2]]);
+    let a = o.and_then(|o| o.values.first().copied()).unwrap_or(f[3]);
     [rgb[0], rgb[1], rgb[2], a]
 }
 
-/// Reads a Mesh prim's topology and primvars at `time`.
-pub fn read(prim: &usd::Prim, time: Time) -> MeshSource {
+/// Reads a Mesh prim's topology and primvars at `time`, with the colour and texture-coordinate
+/// primvars its material reads.
+pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
     let path = prim.path().as_str().to_string();
     let points = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
-    let (colors, opacities) = read_display(prim, time);
+    let (colors, opacities) = read_colors(prim, time, &needs.rgb, &needs.alpha);
+    let uvs = (!needs.uv.is_empty())
+        .then(|| {
+            read_primvar(
+                prim,
+                &format!("primvars:{}", needs.uv),
+                time,
+                Interp::Vertex,
+                values::as_vec2_array,
+            )
+        })
+        .flatten()
+        .filter(|pv| !pv.values.is_empty());
     MeshSource {
         path,
         points,
@@ -494,7 +531,63 @@ pub fn read(prim: &usd::Prim, time: Time) -> MeshSource {
         normals: read_normals(prim, time),
         colors,
         opacities,
+        uvs,
+        color_fallback: Some(needs.fallback()),
     }
+}
+
+/// One part of a mesh split by faces, and for each of its vertices the vertex of the whole mesh.
+pub struct Part {
+    pub mesh: Mesh,
+    pub old_vertex: Vec<u32>,
+}
+
+/// Splits `mesh` by face: `part_of_face[f]` names the part of USD face `f` (faces past the list
+/// go to part 0). Returns `parts` meshes, in part order; a part without triangles is empty.
+pub fn split(mesh: &Mesh, triangle_faces: &[u32], part_of_face: &[u32], parts: usize) -> Vec<Part> {
+    let mut out: Vec<Part> = (0..parts)
+        .map(|_| Part {
+            mesh: Mesh {
+                path: mesh.path.clone(),
+                double_sided: mesh.double_sided,
+                ..Mesh::default()
+            },
+            old_vertex: Vec::new(),
+        })
+        .collect();
+    let mut new_of_old: Vec<Vec<u32>> = vec![Vec::new(); parts];
+    for (t, tri) in mesh.indices.chunks_exact(3).enumerate() {
+        let face = triangle_faces.get(t).copied().unwrap_or(0) as usize;
+        let k = part_of_face.get(face).copied().unwrap_or(0) as usize;
+        let Some(part) = out.get_mut(k) else { continue };
+        let map = &mut new_of_old[k];
+        if map.is_empty() {
+            map.resize(mesh.positions.len(), u32::MAX);
+        }
+        for &v in tri {
+            let v = v as usize;
+            if map[v] == u32::MAX {
+                map[v] = part.old_vertex.len() as u32;
+                part.old_vertex.push(v as u32);
+                let m = &mut part.mesh;
+                m.positions.push(mesh.positions[v]);
+                if let Some(n) = mesh.normals.get(v) {
+                    m.normals.push(*n);
+                }
+                if let Some(c) = mesh.colors.get(v) {
+                    m.colors.push(*c);
+                }
+                if let Some(uv) = mesh.uvs.get(v) {
+                    m.uvs.push(*uv);
+                }
+                if let Some(p) = mesh.vertex_points.get(v) {
+                    m.vertex_points.push(*p);
+                }
+            }
+            part.mesh.indices.push(map[v]);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The only module that imports openusd: opens a stage, reads its timing, chooses the camera and
-//! copies geometry out into plain [`crate::scene`] data, then evaluates what changes per frame.
+//! copies geometry, materials (bound UsdPreviewSurface networks) and UsdLux lights out into plain
+//! [`crate::scene`] data, then evaluates what changes per frame.
 
 pub mod assets;
 mod camera;
 mod extract;
 mod info;
 mod lenient;
+mod lights;
+mod material;
 mod mesh;
 mod timing;
 mod values;
@@ -252,7 +255,11 @@ impl LoadedStage {
                 reason: "evaluate called before extract".into(),
             });
         };
-        if ex.plan.matrices != scene.dynamic_instances.len() || ex.plan.meshes.len() != scene.dynamic_meshes.len() {
+        if ex.plan.matrices != scene.dynamic_instances.len()
+            || ex.plan.meshes.len() != scene.dynamic_meshes.len()
+            || ex.plan.materials.dynamic.len() != scene.dynamic_materials.len()
+            || ex.plan.lights.len() != scene.dynamic_lights.len()
+        {
             return Err(Error::Stage {
                 path: self.path.clone(),
                 reason: "the scene passed to evaluate is not the one this stage extracted".into(),
@@ -269,6 +276,28 @@ impl LoadedStage {
             &ex.purposes,
             &mut notes,
         );
+        // New textures cannot join the scene per frame: only those loaded at extraction are used.
+        let mut textures = ex.plan.materials.textures.clone();
+        let materials = ex
+            .plan
+            .materials
+            .dynamic
+            .iter()
+            .map(|(index, path)| {
+                material::read_at(&self.stage, path, frame, &mut textures, &mut notes)
+                    .or_else(|| scene.materials.get(*index as usize).cloned())
+                    .unwrap_or_else(crate::scene::Material::display_color)
+            })
+            .collect();
+        let lights = lights::evaluate(
+            &self.stage,
+            &mut self.cache,
+            &ex.plan.lights,
+            &scene.lights,
+            frame,
+            &mut textures,
+            &mut notes,
+        );
         let camera = match &ex.camera {
             Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame)),
             None => ex.framing,
@@ -278,8 +307,39 @@ impl LoadedStage {
             camera,
             instance_transforms,
             mesh_vertices,
-            ..FrameState::default()
+            materials,
+            lights,
         })
+    }
+
+    /// Every gprim of the stage (instance proxies and PointInstancer prototypes included, drawn or
+    /// not) and each of its `materialBind` GeomSubsets, with the Material path bound to it for the
+    /// preview purpose (`None`: no binding, or a target that is not a Material prim), as
+    /// `UsdShadeMaterialBindingAPI::ComputeBoundMaterial` answers. For checking binding against pxr.
+    pub fn bound_materials(&mut self) -> Vec<(String, Option<String>)> {
+        let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
+        let mut out = Vec::new();
+        for path in &graph.order {
+            let Some(node) = graph.nodes.get(path) else { continue };
+            if !extract::is_drawable_type(&node.type_name) {
+                continue;
+            }
+            // As pxr, a target that is not a Material prim binds nothing.
+            let bound = |p: &openusd::sdf::Path| {
+                material::bound_material(&self.stage, p)
+                    .filter(|m| material::is_material(&self.stage, m))
+                    .map(|m| m.as_str().to_string())
+            };
+            out.push((path.as_str().to_string(), bound(path)));
+            if node.type_name == "Mesh" {
+                if let Ok(prim) = self.stage.prim(path.clone()) {
+                    for (subset, _) in material::material_subsets(&prim, None) {
+                        out.push((subset.as_str().to_string(), bound(&subset)));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The `info` report: timing, cameras and the chosen one, geometry counts, lights, warnings.
@@ -314,7 +374,11 @@ impl LoadedStage {
             faces: counts.faces,
             point_instancers: counts.point_instancers,
             pi_instances: counts.pi_instances,
+            n_lights: lights.len() as u64,
             lights,
+            light_types: counts.light_types,
+            materials: counts.materials,
+            shader_ids: counts.shader_ids,
             warnings: self.warnings(),
         })
     }

@@ -571,3 +571,589 @@ def PointInstancer "P" {
         "empty orientationsf: orientations rotate X to Y"
     );
 }
+
+// ---- Materials and lights (issue 3) ----
+
+use crate::scene::material::{Channel, Input, ShadingModel, Wrap};
+use crate::scene::LightKind;
+
+/// A quad with `st`, named `name`, with extra lines inside its prim.
+fn quad(name: &str, extra: &str) -> String {
+    format!(
+        r#"def Mesh "{name}" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (1,0,0), (1,1,0), (0,1,0)]
+    texCoord2f[] primvars:st = [(0,0), (1,0), (1,1), (0,1)] (interpolation = "vertex")
+    {extra}
+}}
+"#
+    )
+}
+
+/// A Material named `name` whose UsdPreviewSurface has diffuseColor `rgb`.
+fn material(name: &str, rgb: &str) -> String {
+    format!(
+        r#"def Material "{name}" {{
+    token outputs:surface.connect = </Looks/{name}/S.outputs:surface>
+    def Shader "S" {{
+        uniform token info:id = "UsdPreviewSurface"
+        color3f inputs:diffuseColor = {rgb}
+        token outputs:surface
+    }}
+}}
+"#
+    )
+}
+
+/// The material path of the (only) instance drawing the mesh at `path`.
+fn material_of<'a>(scene: &'a Scene, path: &str) -> &'a crate::scene::Material {
+    let i = scene
+        .instances
+        .iter()
+        .find(|i| scene.meshes[i.mesh as usize].path == path)
+        .unwrap_or_else(|| panic!("no instance of {path}"));
+    &scene.materials[i.material as usize]
+}
+
+#[test]
+fn binding_strength_purpose_collection_and_inheritance() {
+    let text = format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}{green}{blue}{white}
+}}
+def Xform "Strong" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Red> (bindMaterialAs = "strongerThanDescendants")
+    {strong_child}
+}}
+def Xform "Weak" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Red>
+    {weak_child}
+    {inherits}
+}}
+def Xform "Purpose" {{
+    {purpose}
+}}
+def Xform "Coll" (prepend apiSchemas = ["MaterialBindingAPI", "CollectionAPI:shiny"]) {{
+    rel collection:shiny:includes = </Coll/In>
+    rel material:binding:collection:shiny = [</Coll.collection:shiny>, </Looks/White>]
+    rel material:binding = </Looks/Red>
+    {coll_in}
+    {coll_out}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)"),
+        green = material("Green", "(0, 1, 0)"),
+        blue = material("Blue", "(0, 0, 1)"),
+        white = material("White", "(1, 1, 1)"),
+        strong_child = quad("A", "rel material:binding = </Looks/Green>"),
+        weak_child = quad("B", "rel material:binding = </Looks/Green>"),
+        inherits = quad("C", ""),
+        purpose = quad(
+            "D",
+            "rel material:binding = </Looks/Red>\n    rel material:binding:preview = </Looks/Blue>\n    rel material:binding:full = </Looks/Green>"
+        ),
+        coll_in = quad("In", ""),
+        coll_out = quad("Out", ""),
+    );
+    let (_, scene) = extract(&text);
+    let path = |p: &str| material_of(&scene, p).path.clone();
+    assert_eq!(
+        path("/Strong/A"),
+        "/Looks/Red",
+        "strongerThanDescendants on the ancestor wins"
+    );
+    assert_eq!(path("/Weak/B"), "/Looks/Green", "the closer binding wins by default");
+    assert_eq!(path("/Weak/C"), "/Looks/Red", "bindings inherit down namespace");
+    assert_eq!(path("/Purpose/D"), "/Looks/Blue", "preview purpose before all-purpose");
+    assert_eq!(
+        path("/Coll/In"),
+        "/Looks/White",
+        "a collection binding beats the direct one"
+    );
+    assert_eq!(
+        path("/Coll/Out"),
+        "/Looks/Red",
+        "outside the collection: the direct binding"
+    );
+    assert_eq!(
+        material_of(&scene, "/Weak/B").diffuse_color,
+        Input::Value([0.0, 1.0, 0.0])
+    );
+    // Red, Green, Blue, White plus the fallback; each read once.
+    assert_eq!(scene.materials.len(), 5);
+    assert_eq!(scene.materials[0].model, ShadingModel::DisplayColor);
+}
+
+#[test]
+fn unusable_materials_fall_back_with_one_warning_each() {
+    let text = format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+    def Material "Mx" {{
+        token outputs:mtlx:surface.connect = </Looks/Mx/S.outputs:out>
+        def Shader "S" {{
+            uniform token info:id = "ND_standard_surface_surfaceshader"
+            token outputs:out
+        }}
+    }}
+    def Xform "NotAMaterial" {{}}
+}}
+{a}{b}{c}
+"#,
+        a = quad("A", "rel material:binding = </Looks/Mx>"),
+        b = quad("B", "rel material:binding = </Looks/Mx>"),
+        c = quad("C", "rel material:binding = </Looks/NotAMaterial>"),
+    );
+    let (s, scene) = extract(&text);
+    assert!(scene.instances.iter().all(|i| i.material == 0));
+    let w = s.warnings();
+    assert_eq!(w.iter().filter(|w| w.contains("/Looks/Mx")).count(), 1, "{w:?}");
+    assert_eq!(
+        w.iter().filter(|w| w.contains("/Looks/NotAMaterial")).count(),
+        1,
+        "{w:?}"
+    );
+}
+
+#[test]
+fn geom_subsets_split_the_mesh_by_material_and_animate_every_part() {
+    let text = format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}{green}
+}}
+def Mesh "M" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    int[] faceVertexCounts = [3, 3, 3]
+    int[] faceVertexIndices = [0, 1, 2, 0, 2, 3, 1, 4, 2]
+    point3f[] points = [(0,0,0), (1,0,0), (1,1,0), (0,1,0), (2,0,0)]
+    rel material:binding = </Looks/Red>
+    double3 xformOp:translate.timeSamples = {{ 0: (0, 0, 0), 10: (10, 0, 0) }}
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def GeomSubset "G" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+        uniform token elementType = "face"
+        uniform token familyName = "materialBind"
+        int[] indices = [1]
+        rel material:binding = </Looks/Green>
+    }}
+    def GeomSubset "Other" {{
+        uniform token familyName = "somethingElse"
+        int[] indices = [2]
+    }}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)"),
+        green = material("Green", "(0, 1, 0)"),
+    );
+    let (mut s, scene) = extract(&text);
+    assert_eq!(scene.meshes.len(), 2, "the subset and the other faces");
+    assert_eq!(scene.instances.len(), 2);
+    let tris = |mat: &str| -> usize {
+        scene
+            .instances
+            .iter()
+            .filter(|i| scene.materials[i.material as usize].path == mat)
+            .map(|i| scene.meshes[i.mesh as usize].indices.len() / 3)
+            .sum()
+    };
+    assert_eq!(tris("/Looks/Green"), 1);
+    assert_eq!(tris("/Looks/Red"), 2, "faces 0 and 2 keep the mesh's material");
+    assert_eq!(scene.dynamic_instances.len(), 2, "one matrix per part");
+    let f = s.evaluate(&scene, 10.0).expect("evaluate");
+    assert_eq!(f.instance_transforms.len(), 2);
+    for m in &f.instance_transforms {
+        assert_eq!(translation(m), Vec3::new(10.0, 0.0, 0.0));
+    }
+}
+
+#[test]
+fn interface_inputs_textures_transform2d_and_missing_texture() {
+    let (s, scene) = extract(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+    def Material "T" {{
+        token inputs:uv = "st"
+        asset inputs:tex = @missing.png@
+        token outputs:surface.connect = </Looks/T/S.outputs:surface>
+        def Shader "S" {{
+            uniform token info:id = "UsdPreviewSurface"
+            color3f inputs:diffuseColor.connect = </Looks/T/Graph.outputs:rgb>
+            float inputs:roughness.connect = </Looks/T/Graph.outputs:r>
+            float inputs:metallic = 0.25
+            int inputs:useSpecularWorkflow = 1
+            token outputs:surface
+        }}
+        def NodeGraph "Graph" {{
+            color3f outputs:rgb.connect = </Looks/T/Graph/Tex.outputs:rgb>
+            float outputs:r.connect = </Looks/T/Graph/Tex2.outputs:g>
+            def Shader "Tex" {{
+                uniform token info:id = "UsdUVTexture"
+                asset inputs:file.connect = </Looks/T.inputs:tex>
+                float2 inputs:st.connect = </Looks/T/Graph/Xf.outputs:result>
+                token inputs:wrapS = "mirror"
+                token inputs:sourceColorSpace = "raw"
+                float4 inputs:scale = (2, 2, 2, 1)
+                float4 inputs:fallback = (0.1, 0.2, 0.3, 1)
+                float3 outputs:rgb
+            }}
+            def Shader "Tex2" {{
+                uniform token info:id = "UsdUVTexture"
+                asset inputs:file = @missing.png@
+                float outputs:g
+            }}
+            def Shader "Xf" {{
+                uniform token info:id = "UsdTransform2d"
+                float2 inputs:in.connect = </Looks/T/Graph/Reader.outputs:result>
+                float inputs:rotation = 90
+                float2 inputs:scale = (2, 3)
+                float2 inputs:translation = (0.5, 0.25)
+                float2 outputs:result
+            }}
+            def Shader "Reader" {{
+                uniform token info:id = "UsdPrimvarReader_float2"
+                string inputs:varname.connect = </Looks/T.inputs:uv>
+                float2 outputs:result
+            }}
+        }}
+    }}
+}}
+{q}
+"#,
+        q = quad("Q", "rel material:binding = </Looks/T>")
+    ));
+    let m = material_of(&scene, "/Q");
+    assert_eq!(m.metallic, Input::Value(0.25));
+    assert!(m.use_specular_workflow, "an int 1 turns the specular workflow on");
+    let t = m
+        .diffuse_color
+        .texture()
+        .expect("diffuse is textured through the NodeGraph");
+    assert_eq!(t.texture, None, "the file is missing");
+    assert_eq!(t.channel, Channel::Rgb);
+    assert_eq!(
+        (t.wrap_s, t.wrap_t),
+        (Wrap::Mirror, Wrap::Black),
+        "unauthored wrap: black border"
+    );
+    assert_eq!(t.scale, [2.0, 2.0, 2.0, 1.0]);
+    assert_eq!(t.fallback, [0.1, 0.2, 0.3, 1.0]);
+    assert_eq!(t.st_primvar, "st", "varname through the Material's interface input");
+    // scale (2,3), rotate 90 degrees, translate (0.5, 0.25): (1,0) -> (2,0) -> (0,2) -> (0.5, 2.25).
+    let x = t.st_transform;
+    let apply = |s: f32, t: f32| [x[0][0] * s + x[0][1] * t + x[0][2], x[1][0] * s + x[1][1] * t + x[1][2]];
+    let p = apply(1.0, 0.0);
+    assert!((p[0] - 0.5).abs() < 1e-5 && (p[1] - 2.25).abs() < 1e-5, "{p:?}");
+    let p = apply(0.0, 1.0);
+    assert!((p[0] - -2.5).abs() < 1e-5 && (p[1] - 0.25).abs() < 1e-5, "{p:?}");
+    let r = m.roughness.texture().expect("roughness textured");
+    assert_eq!(r.channel, Channel::G);
+    assert!(r.st_primvar.is_empty());
+    let mesh = &scene.meshes[scene.instances[0].mesh as usize];
+    assert_eq!(mesh.uvs.len(), mesh.positions.len(), "the mesh carries st");
+    assert!(mesh.uvs.contains(&[1.0, 1.0]));
+    // Two lookups name one missing file: one warning.
+    let w = s.warnings();
+    assert_eq!(w.iter().filter(|w| w.contains("missing.png")).count(), 1, "{w:?}");
+}
+
+#[test]
+fn primvar_reader_feeds_vertex_colours() {
+    let (_, scene) = extract(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+    def Material "P" {{
+        token outputs:surface.connect = </Looks/P/S.outputs:surface>
+        def Shader "S" {{
+            uniform token info:id = "UsdPreviewSurface"
+            color3f inputs:diffuseColor.connect = </Looks/P/R.outputs:result>
+            float inputs:opacity.connect = </Looks/P/O.outputs:result>
+            token outputs:surface
+        }}
+        def Shader "R" {{
+            uniform token info:id = "UsdPrimvarReader_float3"
+            token inputs:varname = "tint"
+            float3 inputs:fallback = (0, 0, 1)
+            float3 outputs:result
+        }}
+        def Shader "O" {{
+            uniform token info:id = "UsdPrimvarReader_float"
+            string inputs:varname = "alpha"
+            float inputs:fallback = 0.5
+            float outputs:result
+        }}
+    }}
+}}
+{a}{b}
+"#,
+        a = quad(
+            "A",
+            "rel material:binding = </Looks/P>\n    color3f[] primvars:tint = [(1,0,0), (0,1,0)] (interpolation = \"faceVarying\")\n    int[] primvars:tint:indices = [0, 0, 1, 1]"
+        ),
+        b = quad("B", "rel material:binding = </Looks/P>"),
+    ));
+    let m = material_of(&scene, "/A");
+    assert_eq!(
+        m.diffuse_color,
+        Input::VertexColor {
+            primvar: "tint".into(),
+            fallback: [0.0, 0.0, 1.0]
+        }
+    );
+    assert_eq!(
+        m.opacity,
+        Input::VertexColor {
+            primvar: "alpha".into(),
+            fallback: 0.5
+        }
+    );
+    let mesh = |p: &str| {
+        let i = scene.instances.iter().find(|i| scene.meshes[i.mesh as usize].path == p);
+        &scene.meshes[i.expect("instance").mesh as usize]
+    };
+    let a = mesh("/A");
+    assert_eq!(
+        a.colors[a.indices[0] as usize],
+        [1.0, 0.0, 0.0, 0.5],
+        "tint, alpha missing: fallback"
+    );
+    assert!(a.colors.contains(&[0.0, 1.0, 0.0, 0.5]));
+    let b = mesh("/B");
+    assert!(
+        b.colors.iter().all(|c| *c == [0.0, 0.0, 1.0, 0.5]),
+        "both primvars missing: fallbacks"
+    );
+}
+
+#[test]
+fn animated_shader_inputs_make_a_dynamic_material() {
+    let (mut s, scene) = extract(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+    def Material "A" {{
+        token outputs:surface.connect = </Looks/A/S.outputs:surface>
+        def Shader "S" {{
+            uniform token info:id = "UsdPreviewSurface"
+            color3f inputs:diffuseColor.timeSamples = {{ 0: (0, 0, 0), 10: (1, 1, 1) }}
+            token outputs:surface
+        }}
+    }}
+}}
+{q}
+"#,
+        q = quad("Q", "rel material:binding = </Looks/A>")
+    ));
+    assert_eq!(scene.dynamic_materials.len(), 1);
+    let f = s.evaluate(&scene, 5.0).expect("evaluate");
+    assert_eq!(f.materials.len(), 1);
+    let Input::Value(c) = f.materials[0].diffuse_color else {
+        panic!("a value")
+    };
+    assert!((c[0] - 0.5).abs() < 1e-5, "{c:?}");
+}
+
+#[test]
+fn lights_colour_exposure_temperature_shape_and_animation() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def SphereLight "Bulb" (prepend apiSchemas = ["ShapingAPI", "ShadowAPI"]) {
+    color3f inputs:color = (1, 0.5, 0.25)
+    float inputs:intensity = 10
+    float inputs:exposure = 2
+    float inputs:radius = 0.25
+    bool treatAsPoint = 1
+    float inputs:shaping:cone:angle = 30
+    bool inputs:shadow:enable = 0
+    double3 xformOp:translate = (1, 2, 3)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def DistantLight "Sun" {
+    bool inputs:enableColorTemperature = 1
+    float inputs:colorTemperature = 2000
+    float inputs:intensity.timeSamples = { 0: 1, 10: 3 }
+}
+def RectLight "Hidden" {
+    token visibility = "invisible"
+}
+def DiskLight "Off" (active = false) {
+}
+def DomeLight "Sky" {
+    asset inputs:texture:file = @nowhere.hdr@
+}
+"#,
+    );
+    assert_eq!(scene.lights.len(), 3, "invisible and inactive lights are not extracted");
+    let bulb = &scene.lights[0];
+    assert_eq!(bulb.color, [40.0, 20.0, 10.0], "colour * intensity * 2^exposure");
+    assert_eq!(
+        bulb.kind,
+        LightKind::Sphere {
+            radius: 0.25,
+            treat_as_point: true
+        }
+    );
+    assert_eq!(bulb.shaping.map(|s| s.cone_angle), Some(30.0));
+    assert!(!bulb.shadow);
+    assert_eq!(translation(&bulb.transform), Vec3::new(1.0, 2.0, 3.0));
+    let sun = &scene.lights[1];
+    assert!(sun.shadow, "shadows default on");
+    assert!(
+        sun.color[0] > sun.color[1] && sun.color[1] > sun.color[2],
+        "2000 K is warm: {:?}",
+        sun.color
+    );
+    assert!(matches!(scene.lights[2].kind, LightKind::Dome { texture: None }));
+    assert_eq!(scene.dynamic_lights, vec![1]);
+    let f = s.evaluate(&scene, 5.0).expect("evaluate");
+    assert_eq!(f.lights.len(), 1);
+    assert!(
+        (f.lights[0].color[0] / sun.color[0] - 2.0).abs() < 1e-4,
+        "intensity 2 at frame 5"
+    );
+}
+
+#[test]
+fn bound_materials_lists_gprims_and_subsets() {
+    let mut s = open(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}
+}}
+def Mesh "M" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Red>
+    def GeomSubset "G" {{
+        uniform token familyName = "materialBind"
+        int[] indices = [0]
+    }}
+}}
+def Sphere "S" {{}}
+"#,
+        red = material("Red", "(1, 0, 0)")
+    ));
+    let got = s.bound_materials();
+    assert_eq!(
+        got,
+        vec![
+            ("/M".to_string(), Some("/Looks/Red".to_string())),
+            ("/M/G".to_string(), Some("/Looks/Red".to_string())),
+            ("/S".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn light_linking_names_the_instances_of_included_prims() {
+    let (_, scene) = extract(&format!(
+        r#"#usda 1.0
+def SphereLight "Linked" (prepend apiSchemas = ["CollectionAPI:lightLink"]) {{
+    uniform bool collection:lightLink:includeRoot = 0
+    rel collection:lightLink:includes = </Lit>
+}}
+def SphereLight "Everything" {{
+}}
+def Xform "Lit" {{
+{a}
+}}
+{b}
+"#,
+        a = quad("A", ""),
+        b = quad("B", ""),
+    ));
+    let index_of = |p: &str| {
+        scene
+            .instances
+            .iter()
+            .position(|i| scene.meshes[i.mesh as usize].path == p)
+            .map(|i| i as u32)
+    };
+    assert_eq!(scene.lights.len(), 2);
+    assert_eq!(
+        scene.lights[0].linked_instances,
+        Some(vec![index_of("/Lit/A").expect("A drawn")])
+    );
+    assert!(index_of("/B").is_some());
+    assert_eq!(
+        scene.lights[1].linked_instances, None,
+        "no lightLink opinion: lights everything"
+    );
+}
+
+#[test]
+fn instance_proxies_and_instancer_prototypes_get_their_own_bindings() {
+    let text = format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}{green}{blue}
+}}
+def Xform "Asset" (active = false) {{
+{tri}
+}}
+def Xform "I1" (instanceable = true; references = </Asset>; active = true; prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Red>
+}}
+def Xform "I2" (instanceable = true; references = </Asset>; active = true; prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </Looks/Green>
+}}
+def PointInstancer "PI" {{
+    point3f[] positions = [(0,0,0), (5,0,0)]
+    int[] protoIndices = [0, 0]
+    rel prototypes = [</PI/Protos/P>]
+    def Scope "Protos" {{
+        def Cube "P" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+            rel material:binding = </Looks/Blue>
+        }}
+    }}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)"),
+        green = material("Green", "(0, 1, 0)"),
+        blue = material("Blue", "(0, 0, 1)"),
+        tri = quad("Tri", ""),
+    );
+    let (_, scene) = extract(&text);
+    let names: Vec<&str> = scene
+        .instances
+        .iter()
+        .map(|i| scene.materials[i.material as usize].path.as_str())
+        .collect();
+    assert_eq!(scene.instances.len(), 4, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Red").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Green").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "/Looks/Blue").count(), 2, "{names:?}");
+    assert_eq!(
+        scene.meshes.len(),
+        2,
+        "the two instances share one mesh; the cube another"
+    );
+}
+
+#[test]
+fn animated_points_update_every_geom_subset_part() {
+    let (mut s, scene) = extract(&format!(
+        r#"#usda 1.0
+def Scope "Looks" {{
+{red}
+}}
+def Mesh "M" {{
+    int[] faceVertexCounts = [3, 3]
+    int[] faceVertexIndices = [0, 1, 2, 0, 2, 3]
+    point3f[] points.timeSamples = {{
+        0: [(0,0,0), (1,0,0), (1,1,0), (0,1,0)],
+        10: [(0,0,5), (1,0,5), (1,1,5), (0,1,5)],
+    }}
+    def GeomSubset "G" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+        uniform token familyName = "materialBind"
+        int[] indices = [1]
+        rel material:binding = </Looks/Red>
+    }}
+}}
+"#,
+        red = material("Red", "(1, 0, 0)")
+    ));
+    assert_eq!(scene.dynamic_meshes.len(), 2, "both parts are animated");
+    let f = s.evaluate(&scene, 10.0).expect("evaluate");
+    for (v, &m) in f.mesh_vertices.iter().zip(&scene.dynamic_meshes) {
+        assert_eq!(v.positions.len(), scene.meshes[m as usize].positions.len());
+        assert!(v.positions.iter().all(|p| p[2] == 5.0), "{:?}", v.positions);
+    }
+}

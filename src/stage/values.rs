@@ -152,6 +152,38 @@ pub fn as_quat_array(v: &Value) -> Option<Vec<DQuat>> {
     })
 }
 
+/// Any 2-vector array (texture coordinates) as `f32` pairs; a 3-vector array gives its x and y
+/// (some exporters write `texCoord3f`).
+pub fn as_vec2_array(v: &Value) -> Option<Vec<[f32; 2]>> {
+    Some(match v {
+        Value::Vec2fVec(a) => a.iter().map(|p| [p.x, p.y]).collect(),
+        Value::Vec2dVec(a) => a.iter().map(|p| [p.x as f32, p.y as f32]).collect(),
+        Value::Vec2hVec(a) => a.iter().map(|p| [p.x.to_f32(), p.y.to_f32()]).collect(),
+        other => as_vec3_array(other)?.into_iter().map(|p| [p[0], p[1]]).collect(),
+    })
+}
+
+/// Any scalar or vector value (float, double, half; 1 to 4 components) as an rgba quadruple:
+/// missing components are 0, alpha 1; a scalar fills rgb. For shader inputs and fallbacks.
+pub fn as_vec4(v: &Value) -> Option<[f32; 4]> {
+    let out = match v {
+        Value::Vec4f(p) => [p.x, p.y, p.z, p.w],
+        Value::Vec4d(p) => [p.x as f32, p.y as f32, p.z as f32, p.w as f32],
+        Value::Vec4h(p) => [p.x.to_f32(), p.y.to_f32(), p.z.to_f32(), p.w.to_f32()],
+        Value::Vec3f(p) => [p.x, p.y, p.z, 1.0],
+        Value::Vec3d(p) => [p.x as f32, p.y as f32, p.z as f32, 1.0],
+        Value::Vec3h(p) => [p.x.to_f32(), p.y.to_f32(), p.z.to_f32(), 1.0],
+        Value::Vec2f(p) => [p.x, p.y, 0.0, 1.0],
+        Value::Vec2d(p) => [p.x as f32, p.y as f32, 0.0, 1.0],
+        Value::Vec2h(p) => [p.x.to_f32(), p.y.to_f32(), 0.0, 1.0],
+        other => {
+            let x = as_f64(other)? as f32;
+            [x, x, x, 1.0]
+        }
+    };
+    out.iter().all(|c| c.is_finite()).then_some(out)
+}
+
 /// A float2 (clippingRange) as a pair.
 pub fn as_vec2(v: &Value) -> Option<(f64, f64)> {
     match v {

@@ -1,0 +1,627 @@
+//! Materials: which Material a drawn prim is bound to (UsdShade's resolution, `preview` purpose
+//! first, as Storm asks), and UsdPreviewSurface networks read into plain [`Material`]s by walking
+//! shader connections (through NodeGraphs and interface inputs) to UsdUVTexture,
+//! UsdPrimvarReader and UsdTransform2d nodes. Textures are loaded once per (file, colour space).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use openusd::sdf::{self, Value};
+use openusd::usd::{self, TimeCode};
+use openusd_schemas::shade::MaterialBindingAPI;
+
+use super::values::{self, Time};
+use crate::scene::material::{Channel, Input, Material, TextureLookup, Wrap};
+use crate::scene::{Scene, Texture};
+use crate::texture::ColorSpace;
+
+/// The purpose Storm resolves bindings for; all-purpose bindings are the fallback.
+pub const PURPOSE: &str = "preview";
+
+/// The Material path bound to the prim at `path` (preview purpose, then all-purpose), as
+/// `UsdShadeMaterialBindingAPI::ComputeBoundMaterial`: collection bindings, `bindMaterialAs`
+/// strength and inheritance down namespace. Whether the target is a usable Material is the
+/// caller's question.
+pub fn bound_material(stage: &usd::Stage, path: &sdf::Path) -> Option<sdf::Path> {
+    let prim = stage.prim(path.clone()).ok()?;
+    match MaterialBindingAPI::from_prim_unchecked(prim).compute_bound_material(PURPOSE) {
+        Ok(m) => m,
+        Err(e) => {
+            log::debug!("{path}: material binding: {e}");
+            None
+        }
+    }
+}
+
+/// Whether `path` names a Material prim (pxr binds nothing through any other target).
+pub fn is_material(stage: &usd::Stage, path: &sdf::Path) -> bool {
+    stage
+        .prim(path.clone())
+        .ok()
+        .filter(|p| p.is_valid().unwrap_or(false))
+        .is_some_and(|p| type_name(&p) == "Material")
+}
+
+/// GeomSubsets of the `materialBind` family under a mesh: each subset's path and face indices.
+pub fn material_subsets(prim: &usd::Prim, time: Time) -> Vec<(sdf::Path, Vec<i64>)> {
+    let Ok(children) = prim.children() else {
+        return Vec::new();
+    };
+    children
+        .into_iter()
+        .filter(|c| c.type_name().ok().flatten().is_some_and(|t| t.as_str() == "GeomSubset"))
+        .filter(|c| values::token_attr(c, "familyName", None).as_deref() == Some("materialBind"))
+        .filter(|c| values::token_attr(c, "elementType", None).is_none_or(|e| e == "face"))
+        .map(|c| {
+            let indices = values::int_array_attr(&c, "indices", time).unwrap_or_default();
+            (c.path().clone(), indices)
+        })
+        .collect()
+}
+
+/// The textures of a scene, by (resolved file, colour space); `None` marks a file that failed.
+#[derive(Default, Clone)]
+pub struct Textures {
+    index: HashMap<(String, ColorSpace), Option<u32>>,
+    /// Files already warned about (one warning per file, whatever the colour spaces asked).
+    warned: HashSet<String>,
+}
+
+impl Textures {
+    /// Loads `asset` (authored in layer `anchor`, read by prim `user`) once; `store` receives a
+    /// new texture during extraction and is `None` during per-frame evaluation (no new textures
+    /// then). One warning per file that cannot be read, naming the first prim that reads it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get(
+        &mut self,
+        stage: &usd::Stage,
+        user: &sdf::Path,
+        anchor: Option<&str>,
+        asset: &sdf::AssetPath,
+        color_space: ColorSpace,
+        store: Option<&mut Vec<Arc<Texture>>>,
+        warnings: &mut Vec<String>,
+    ) -> Option<u32> {
+        let authored = asset.asset_path();
+        if authored.is_empty() {
+            return None;
+        }
+        let resolved = asset
+            .resolved_path()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}|{authored}", anchor.unwrap_or("")));
+        let key = (resolved.clone(), color_space);
+        if let Some(i) = self.index.get(&key) {
+            return *i;
+        }
+        let store = store?;
+        let id = match super::assets::load_texture(stage, anchor, authored, color_space) {
+            Ok(t) => {
+                store.push(Arc::new(t));
+                Some(store.len() as u32 - 1)
+            }
+            Err(e) => {
+                if self.warned.insert(resolved) {
+                    warnings.push(format!(
+                        "{user}: texture @{authored}@ not loaded ({e}); its fallback is used"
+                    ));
+                }
+                None
+            }
+        };
+        self.index.insert(key, id);
+        id
+    }
+}
+
+/// Materials met so far, by Material path.
+#[derive(Default)]
+pub struct Materials {
+    by_path: HashMap<sdf::Path, u32>,
+    /// Material paths already warned about (unusable materials warn once).
+    warned: HashSet<sdf::Path>,
+    pub textures: Textures,
+    /// Animated materials: index into `Scene::materials` and the Material prim, in
+    /// `Scene::dynamic_materials` order.
+    pub dynamic: Vec<(u32, sdf::Path)>,
+}
+
+impl Materials {
+    /// The index in `scene.materials` of the material bound to `path`: 0 (displayColor) when none
+    /// is bound or it is unusable (one warning per material path).
+    pub fn for_prim(
+        &mut self,
+        stage: &usd::Stage,
+        path: &sdf::Path,
+        time: Time,
+        scene: &mut Scene,
+        warnings: &mut Vec<String>,
+    ) -> u32 {
+        match bound_material(stage, path) {
+            Some(m) => self.index(stage, &m, time, scene, warnings),
+            None => 0,
+        }
+    }
+
+    /// The index of Material `material` in `scene.materials`, reading it on first use.
+    pub fn index(
+        &mut self,
+        stage: &usd::Stage,
+        material: &sdf::Path,
+        time: Time,
+        scene: &mut Scene,
+        warnings: &mut Vec<String>,
+    ) -> u32 {
+        if let Some(&i) = self.by_path.get(material) {
+            return i;
+        }
+        let mut reader = Reader {
+            stage,
+            time,
+            textures: &mut self.textures,
+            store: Some(&mut scene.textures),
+            warnings,
+            varies: false,
+        };
+        let i = match reader.material(material) {
+            Ok(m) => {
+                let varies = reader.varies;
+                scene.materials.push(m);
+                let i = scene.materials.len() as u32 - 1;
+                if varies {
+                    scene.dynamic_materials.push(i);
+                    self.dynamic.push((i, material.clone()));
+                }
+                i
+            }
+            Err(why) => {
+                if self.warned.insert(material.clone()) {
+                    warnings.push(format!("{material}: {why}; displayColor is used instead"));
+                }
+                0
+            }
+        };
+        self.by_path.insert(material.clone(), i);
+        i
+    }
+}
+
+/// Re-reads an animated material at `time` (textures only from those loaded at extraction).
+pub fn read_at(
+    stage: &usd::Stage,
+    material: &sdf::Path,
+    time: f64,
+    textures: &mut Textures,
+    warnings: &mut Vec<String>,
+) -> Option<Material> {
+    let mut reader = Reader {
+        stage,
+        time: Some(TimeCode::new(time)),
+        textures,
+        store: None,
+        warnings,
+        varies: false,
+    };
+    reader.material(material).ok()
+}
+
+/// Where a shader input's value comes from, after following connections.
+enum Source {
+    /// An authored value, and the attribute that holds it (prim, property name).
+    Value(Value, usd::Prim, String),
+    /// The output `name` of the shader prim.
+    Output(usd::Prim, String),
+    /// Nothing authored (or a broken connection): the input's fallback applies.
+    None,
+}
+
+/// Most connections followed from one input (a cycle in a broken file must end).
+const MAX_HOPS: usize = 32;
+
+/// Reads one material network at one time.
+struct Reader<'a> {
+    stage: &'a usd::Stage,
+    time: Time,
+    textures: &'a mut Textures,
+    store: Option<&'a mut Vec<Arc<Texture>>>,
+    warnings: &'a mut Vec<String>,
+    /// Whether any value read may vary over time.
+    varies: bool,
+}
+
+fn shader_id(prim: &usd::Prim) -> String {
+    values::token_attr(prim, "info:id", None).unwrap_or_default()
+}
+
+fn type_name(prim: &usd::Prim) -> String {
+    prim.type_name()
+        .ok()
+        .flatten()
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_default()
+}
+
+impl Reader<'_> {
+    /// Follows `prim.name` through connections to a value or a shader output.
+    fn source(&mut self, prim: &usd::Prim, name: &str) -> Source {
+        let (mut prim, mut name) = (prim.clone(), name.to_string());
+        for _ in 0..MAX_HOPS {
+            let attr = prim.attribute(name.as_str());
+            let connections = attr.connections().unwrap_or_default();
+            let Some(target) = connections.first() else {
+                if values::varies(&prim, &name) {
+                    self.varies = true;
+                }
+                return match values::raw(&prim, &name, self.time) {
+                    Some(v) => Source::Value(v, prim, name),
+                    None => Source::None,
+                };
+            };
+            let Some((src_path, src_name)) = target.split_property() else {
+                return Source::None;
+            };
+            let src_name = src_name.to_string();
+            let Ok(src) = self.stage.prim(src_path) else {
+                return Source::None;
+            };
+            if !src.is_valid().unwrap_or(false) {
+                return Source::None;
+            }
+            let is_shader = type_name(&src) == "Shader";
+            match src_name.strip_prefix("outputs:") {
+                Some(out) if is_shader => return Source::Output(src, out.to_string()),
+                // A NodeGraph's (or Material's) output: follow it inside; an interface input:
+                // its value or its own connection.
+                _ => {
+                    prim = src;
+                    name = src_name;
+                }
+            }
+        }
+        Source::None
+    }
+
+    fn material(&mut self, path: &sdf::Path) -> Result<Material, String> {
+        let prim = self
+            .stage
+            .prim(path.clone())
+            .ok()
+            .filter(|p| p.is_valid().unwrap_or(false))
+            .ok_or("the bound material does not exist")?;
+        match type_name(&prim).as_str() {
+            "Material" => {}
+            "" => {
+                return Err("the binding names a prim with no type, not a Material (an unresolved reference?)".into())
+            }
+            other => return Err(format!("the binding names a {other:?}, not a Material")),
+        }
+        // Storm's render context first, then the universal one.
+        let surface = ["outputs:glslfx:surface", "outputs:surface"]
+            .iter()
+            .find_map(|o| match self.source(&prim, o) {
+                Source::Output(shader, _) => Some(shader),
+                _ => None,
+            })
+            .ok_or("no surface shader connected (MaterialX or other render contexts only?)")?;
+        let id = shader_id(&surface);
+        if id != "UsdPreviewSurface" {
+            let what = if id.is_empty() {
+                "not identified by info:id (a source-asset shader?)".to_string()
+            } else {
+                format!("{id:?}")
+            };
+            return Err(format!(
+                "the surface shader {} is {what}, not UsdPreviewSurface",
+                surface.path()
+            ));
+        }
+        // Exporters routinely connect the displacement output to the surface with nothing
+        // displacing: only a displacement that would change the surface earns the note.
+        for o in ["outputs:glslfx:displacement", "outputs:displacement"] {
+            if let Source::Output(shader, _) = self.source(&prim, o) {
+                let displaces = match self.source(&shader, "inputs:displacement") {
+                    Source::Value(v, ..) => values::as_f64(&v).is_some_and(|d| d != 0.0),
+                    Source::Output(..) => true,
+                    Source::None => false,
+                };
+                if displaces {
+                    self.warnings
+                        .push(format!("{path}: displacement is not supported; ignored"));
+                }
+                break;
+            }
+        }
+        let mut m = Material::preview_surface_defaults(path.as_str());
+        m.diffuse_color = self.color(&surface, "diffuseColor", m.diffuse_color);
+        m.emissive_color = self.color(&surface, "emissiveColor", m.emissive_color);
+        m.specular_color = self.color(&surface, "specularColor", m.specular_color);
+        m.use_specular_workflow = match self.source(&surface, "inputs:useSpecularWorkflow") {
+            Source::Value(v, ..) => values::as_f64(&v).map(|x| x != 0.0).or(values::as_bool(&v)),
+            _ => None,
+        }
+        .unwrap_or(false);
+        m.metallic = self.scalar(&surface, "metallic", m.metallic);
+        m.roughness = self.scalar(&surface, "roughness", m.roughness);
+        m.clearcoat = self.scalar(&surface, "clearcoat", m.clearcoat);
+        m.clearcoat_roughness = self.scalar(&surface, "clearcoatRoughness", m.clearcoat_roughness);
+        m.opacity = self.scalar(&surface, "opacity", m.opacity);
+        m.opacity_threshold = self.scalar(&surface, "opacityThreshold", m.opacity_threshold);
+        m.ior = self.scalar(&surface, "ior", m.ior);
+        m.occlusion = self.scalar(&surface, "occlusion", m.occlusion);
+        // A constant normal is ignored, as Storm does: only a texture changes the normal.
+        m.normal = match self.source(&surface, "inputs:normal") {
+            Source::Output(shader, out) if shader_id(&shader) == "UsdUVTexture" => Some(self.texture(&shader, &out)),
+            _ => None,
+        };
+        Ok(m)
+    }
+
+    /// A colour input: value, texture (rgb) or primvar reader.
+    fn color(&mut self, surface: &usd::Prim, input: &str, default: Input<[f32; 3]>) -> Input<[f32; 3]> {
+        let fallback = default.value().unwrap_or([0.0; 3]);
+        match self.source(surface, &format!("inputs:{input}")) {
+            Source::Value(v, ..) => values::as_vec4(&v).map_or(default, |c| Input::Value([c[0], c[1], c[2]])),
+            Source::Output(shader, out) => match self.node_input(&shader, &out) {
+                Some(Node::Texture(t)) => Input::Texture(t),
+                Some(Node::Primvar { primvar, fallback: f }) => Input::VertexColor {
+                    primvar,
+                    fallback: f.map_or(fallback, |c| [c[0], c[1], c[2]]),
+                },
+                None => default,
+            },
+            Source::None => default,
+        }
+    }
+
+    /// A scalar input: value, texture (one channel) or primvar reader.
+    fn scalar(&mut self, surface: &usd::Prim, input: &str, default: Input<f32>) -> Input<f32> {
+        let fallback = default.value().unwrap_or(0.0);
+        match self.source(surface, &format!("inputs:{input}")) {
+            Source::Value(v, ..) => values::as_f64(&v).map_or(default, |x| Input::Value(x as f32)),
+            Source::Output(shader, out) => match self.node_input(&shader, &out) {
+                Some(Node::Texture(t)) => Input::Texture(t),
+                Some(Node::Primvar { primvar, fallback: f }) => Input::VertexColor {
+                    primvar,
+                    fallback: f.map_or(fallback, |c| c[0]),
+                },
+                None => default,
+            },
+            Source::None => default,
+        }
+    }
+
+    /// What a shader output feeding a surface input is.
+    fn node_input(&mut self, shader: &usd::Prim, out: &str) -> Option<Node> {
+        let id = shader_id(shader);
+        if id == "UsdUVTexture" {
+            return Some(Node::Texture(self.texture(shader, out)));
+        }
+        if id.starts_with("UsdPrimvarReader_") {
+            let primvar = self.string_input(shader, "varname").unwrap_or_default();
+            let fallback = match self.source(shader, "inputs:fallback") {
+                Source::Value(v, ..) => values::as_vec4(&v),
+                _ => None,
+            };
+            if primvar.is_empty() {
+                return None;
+            }
+            return Some(Node::Primvar { primvar, fallback });
+        }
+        self.warnings.push(format!(
+            "{}: shader {id:?} is not supported in a UsdPreviewSurface network; the input's value is used",
+            shader.path()
+        ));
+        None
+    }
+
+    /// A string or token input (a primvar reader's `varname`), through interface connections.
+    fn string_input(&mut self, shader: &usd::Prim, input: &str) -> Option<String> {
+        match self.source(shader, &format!("inputs:{input}")) {
+            Source::Value(v, ..) => values::as_token(&v),
+            _ => None,
+        }
+    }
+
+    fn vec4_input(&mut self, shader: &usd::Prim, input: &str, default: [f32; 4]) -> [f32; 4] {
+        match self.source(shader, &format!("inputs:{input}")) {
+            Source::Value(v, ..) => values::as_vec4(&v).unwrap_or(default),
+            _ => default,
+        }
+    }
+
+    fn f32_input(&mut self, shader: &usd::Prim, input: &str, default: f32) -> f32 {
+        match self.source(shader, &format!("inputs:{input}")) {
+            Source::Value(v, ..) => values::as_f64(&v).map_or(default, |x| x as f32),
+            _ => default,
+        }
+    }
+
+    /// A UsdUVTexture read through output `out`.
+    fn texture(&mut self, shader: &usd::Prim, out: &str) -> TextureLookup {
+        let channel = match out {
+            "r" => Channel::R,
+            "g" => Channel::G,
+            "b" => Channel::B,
+            "a" => Channel::A,
+            _ => Channel::Rgb,
+        };
+        let color_space = match self.string_input(shader, "sourceColorSpace").as_deref() {
+            Some("raw") => ColorSpace::Raw,
+            Some("sRGB") => ColorSpace::Srgb,
+            _ => ColorSpace::Auto,
+        };
+        let wrap_s = wrap(self.string_input(shader, "wrapS").as_deref());
+        let wrap_t = wrap(self.string_input(shader, "wrapT").as_deref());
+        let texture = match self.source(shader, "inputs:file") {
+            Source::Value(Value::AssetPath(asset), holder, name) => {
+                let anchor = holder
+                    .attribute(name.as_str())
+                    .resolve_info()
+                    .ok()
+                    .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
+                self.textures.get(
+                    self.stage,
+                    shader.path(),
+                    anchor.as_deref(),
+                    &asset,
+                    color_space,
+                    self.store.as_deref_mut(),
+                    self.warnings,
+                )
+            }
+            Source::Value(..) => {
+                self.warnings
+                    .push(format!("{}: inputs:file is not an asset; no texture", shader.path()));
+                None
+            }
+            _ => None,
+        };
+        let (st_primvar, st_transform) = self.st(shader);
+        TextureLookup {
+            texture,
+            channel,
+            wrap_s,
+            wrap_t,
+            scale: self.vec4_input(shader, "scale", [1.0; 4]),
+            bias: self.vec4_input(shader, "bias", [0.0; 4]),
+            fallback: self.vec4_input(shader, "fallback", [0.0, 0.0, 0.0, 1.0]),
+            st_primvar,
+            st_transform,
+        }
+    }
+
+    /// The primvar and UsdTransform2d feeding a texture's `st`.
+    fn st(&mut self, texture: &usd::Prim) -> (String, [[f32; 3]; 2]) {
+        let mut transform = TextureLookup::IDENTITY;
+        let mut node = match self.source(texture, "inputs:st") {
+            Source::Output(p, _) => p,
+            _ => return (String::new(), transform),
+        };
+        for _ in 0..MAX_HOPS {
+            let id = shader_id(&node);
+            if id == "UsdTransform2d" {
+                let rotation = self.f32_input(&node, "rotation", 0.0);
+                let s = self.vec4_input(&node, "scale", [1.0, 1.0, 0.0, 0.0]);
+                let t = self.vec4_input(&node, "translation", [0.0; 4]);
+                transform = compose(transform, transform2d(rotation, [s[0], s[1]], [t[0], t[1]]));
+                node = match self.source(&node, "inputs:in") {
+                    Source::Output(p, _) => p,
+                    _ => return (String::new(), transform),
+                };
+            } else if id.starts_with("UsdPrimvarReader_") {
+                return (self.string_input(&node, "varname").unwrap_or_default(), transform);
+            } else {
+                self.warnings.push(format!(
+                    "{}: texture coordinates from a {id:?} shader are not supported",
+                    node.path()
+                ));
+                break;
+            }
+        }
+        (String::new(), transform)
+    }
+}
+
+/// What a surface input is connected to.
+enum Node {
+    Texture(TextureLookup),
+    Primvar {
+        primvar: String,
+        fallback: Option<[f32; 4]>,
+    },
+}
+
+/// UsdUVTexture `wrapS`/`wrapT`. `useMetadata` and unauthored: Storm takes the image's own wrap
+/// metadata and, for images without it (PNG, JPEG...), clamps to a black border; so `Black`.
+fn wrap(token: Option<&str>) -> Wrap {
+    match token {
+        Some("repeat") => Wrap::Repeat,
+        Some("mirror") => Wrap::Mirror,
+        Some("clamp") => Wrap::Clamp,
+        _ => Wrap::Black,
+    }
+}
+
+/// UsdTransform2d as a 2x3 matrix: scale, then rotate (degrees, counter-clockwise), then
+/// translate, as the spec orders them.
+pub fn transform2d(rotation_degrees: f32, scale: [f32; 2], translation: [f32; 2]) -> [[f32; 3]; 2] {
+    let (sin, cos) = rotation_degrees.to_radians().sin_cos();
+    [
+        [cos * scale[0], -sin * scale[1], translation[0]],
+        [sin * scale[0], cos * scale[1], translation[1]],
+    ]
+}
+
+/// `inner` applied after `outer` was found downstream: the result maps st through `inner`
+/// (nearer the reader) first, then `outer`.
+fn compose(outer: [[f32; 3]; 2], inner: [[f32; 3]; 2]) -> [[f32; 3]; 2] {
+    let mut out = [[0.0; 3]; 2];
+    for r in 0..2 {
+        for c in 0..3 {
+            out[r][c] = outer[r][0] * inner[0][c] + outer[r][1] * inner[1][c] + if c == 2 { outer[r][2] } else { 0.0 };
+        }
+    }
+    out
+}
+
+/// The primvars a mesh must carry for a material: texture coordinates, and the per-vertex colour
+/// (rgb) and alpha primvars with their fallbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PrimvarNeeds {
+    /// Empty: no texture coordinates.
+    pub uv: String,
+    pub rgb: String,
+    pub alpha: String,
+    /// Fallback colour and alpha when the primvar is missing, as bit patterns (hashable).
+    pub fallback: [u32; 4],
+}
+
+impl PrimvarNeeds {
+    pub fn fallback(&self) -> [f32; 4] {
+        self.fallback.map(f32::from_bits)
+    }
+
+    /// The needs of a list of materials (a mesh's parts): the first that names each wins.
+    pub fn of(materials: &[&Material]) -> PrimvarNeeds {
+        let mut uv = None;
+        let mut rgb = None;
+        let mut alpha = None;
+        for m in materials {
+            if uv.is_none() {
+                uv = m
+                    .lookups()
+                    .iter()
+                    .flatten()
+                    .find(|l| !l.st_primvar.is_empty())
+                    .map(|l| l.st_primvar.clone());
+            }
+            for c in [&m.diffuse_color, &m.emissive_color, &m.specular_color] {
+                if let (None, Input::VertexColor { primvar, fallback }) = (&rgb, c) {
+                    rgb = Some((primvar.clone(), *fallback));
+                }
+            }
+            for s in [
+                &m.opacity,
+                &m.metallic,
+                &m.roughness,
+                &m.clearcoat,
+                &m.clearcoat_roughness,
+                &m.opacity_threshold,
+                &m.ior,
+                &m.occlusion,
+            ] {
+                if let (None, Input::VertexColor { primvar, fallback }) = (&alpha, s) {
+                    alpha = Some((primvar.clone(), *fallback));
+                }
+            }
+        }
+        let (rgb, c) = rgb.unwrap_or_else(|| ("displayColor".into(), super::mesh::DEFAULT_COLOR));
+        let (alpha, a) = alpha.unwrap_or_else(|| ("displayOpacity".into(), 1.0));
+        PrimvarNeeds {
+            uv: uv.unwrap_or_default(),
+            rgb,
+            alpha,
+            fallback: [c[0], c[1], c[2], a].map(f32::to_bits),
+        }
+    }
+}
