@@ -268,6 +268,21 @@ fn encode_texels(texels: impl Iterator<Item = [f32; 4]>, format: TexelFormat) ->
     out
 }
 
+/// Texel `(x, y)` of mip `level` as linear RGBA floats (sRGB decoded, 8-bit scaled to 0..1);
+/// `None` outside the texture. For tests and CPU-side uses such as dome-light prefiltering.
+pub fn texel(tex: &Texture, level: usize, x: u32, y: u32) -> Option<[f32; 4]> {
+    let (mut w, mut h) = (tex.width, tex.height);
+    for _ in 0..level {
+        (w, h) = (mip_size(w), mip_size(h));
+    }
+    let bytes = tex.mips.get(level)?;
+    let index = y as usize * w as usize + x as usize;
+    if x >= w || y >= h || bytes.len() < (index + 1) * tex.format.bytes_per_texel() {
+        return None;
+    }
+    Some(TexelReader::new(tex.format).read(bytes, index))
+}
+
 /// Size of the mip level below a level of size `n`: half, rounded down, at least 1.
 pub fn mip_size(n: u32) -> u32 {
     (n / 2).max(1)
@@ -532,6 +547,19 @@ mod tests {
         assert_eq!(w[1], vec![(2, 0.2), (3, 0.4), (4, 0.4)]);
         assert_eq!(box_weights(4, 2)[1], vec![(2, 0.5), (3, 0.5)]);
         assert_eq!(box_weights(1, 1), vec![vec![(0, 1.0)]]);
+    }
+
+    #[test]
+    fn size_guards_name_the_file() {
+        let err = check_bytes("big.exr", 16384, 16384, TexelFormat::Rgba16Float).expect_err("2 GiB");
+        assert!(err.contains("big.exr") && err.contains("too large"), "{err}");
+        assert!(
+            check_bytes("ok.png", 16384, 16384, TexelFormat::Rgba8Srgb).is_ok(),
+            "exactly 1 GiB"
+        );
+        let err = check_size("wide.png", 16385, 1).expect_err("too wide");
+        assert!(err.contains("wide.png") && err.contains("16385x1"), "{err}");
+        assert!(check_size("empty.png", 0, 4).is_err());
     }
 
     #[test]
