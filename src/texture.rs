@@ -42,8 +42,45 @@ pub enum ColorSpace {
 /// Decodes an image file's bytes; `name` is only for messages (and, for formats with no
 /// signature such as TGA, its extension tells the format).
 pub fn decode(bytes: &[u8], name: &str, color_space: ColorSpace) -> Result<Texture, String> {
+    let mut tex = decode_level0(bytes, name, color_space)?;
+    let level0 = std::mem::take(&mut tex.mips);
+    tex.mips = build_mips(
+        level0.into_iter().next().unwrap_or_default(),
+        tex.width,
+        tex.height,
+        tex.format,
+    );
+    Ok(tex)
+}
+
+/// [`decode`] without the mip chain (`mips` holds level 0 alone): for UDIM tiles, whose mips are
+/// built on the atlas.
+pub fn decode_level0(bytes: &[u8], name: &str, color_space: ColorSpace) -> Result<Texture, String> {
     use image::ImageDecoder;
 
+    let decoder = reader(bytes, name)?.into_decoder().map_err(|e| describe(name, e))?;
+    let (width, height) = decoder.dimensions();
+    check_size(name, width, height)?;
+    // Refuse before decoding what would exceed the limit once stored (16-bit and float images
+    // take at least 8 bytes a texel).
+    let least = if decoder.color_type().bytes_per_pixel() / decoder.color_type().channel_count() > 1 {
+        TexelFormat::Rgba16Float
+    } else {
+        TexelFormat::Rgba8Unorm
+    };
+    check_bytes(name, width, height, least)?;
+    let image = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
+    from_image(image, name, color_space)
+}
+
+/// The image's size, read from its header only.
+pub fn dimensions(bytes: &[u8], name: &str) -> Result<(u32, u32), String> {
+    reader(bytes, name)?.into_dimensions().map_err(|e| describe(name, e))
+}
+
+/// An image reader for `bytes` with its format guessed (signature first, then the name's
+/// extension) and usdrender's size limits set.
+fn reader<'a>(bytes: &'a [u8], name: &str) -> Result<image::ImageReader<Cursor<&'a [u8]>>, String> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("{name}: cannot read the image: {e}"))?;
@@ -59,11 +96,7 @@ pub fn decode(bytes: &[u8], name: &str, color_space: ColorSpace) -> Result<Textu
     // The decoder's own buffers (EXR decodes to 32-bit floats) may be larger than ours.
     limits.max_alloc = Some(4 * MAX_BYTES);
     reader.limits(limits);
-    let decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
-    let (width, height) = decoder.dimensions();
-    check_size(name, width, height)?;
-    let image = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
-    from_image(image, name, color_space)
+    Ok(reader)
 }
 
 fn describe(name: &str, e: image::ImageError) -> String {
@@ -159,13 +192,12 @@ fn from_image(image: image::DynamicImage, name: &str, color_space: ColorSpace) -
             (format, bytes)
         }
     };
-    let mips = build_mips(level0, width, height, format);
     Ok(Texture {
         name: name.to_string(),
         width,
         height,
         format,
-        mips,
+        mips: vec![level0],
         udim_tiles: [1, 1],
     })
 }
@@ -348,6 +380,34 @@ pub fn build_mips(level0: Vec<u8>, width: u32, height: u32, format: TexelFormat)
     mips
 }
 
+/// The atlas layout of UDIM tiles given as (tile number, width, height): `[columns, rows,
+/// tile width, tile height]`, or an error naming `name` when a number is outside 1001..1100 or
+/// the atlas would exceed [`MAX_SIDE`]. Callers may check a set from image headers
+/// ([`dimensions`]) before decoding any tile.
+pub fn udim_layout(name: &str, tiles: &[(u32, u32, u32)]) -> Result<[u32; 4], String> {
+    if tiles.is_empty() {
+        return Err(format!("{name}: UDIM set has no tiles"));
+    }
+    let (mut cols, mut rows, mut tw, mut th) = (1, 1, 1, 1);
+    for &(number, w, h) in tiles {
+        if !(1001..=1100).contains(&number) {
+            return Err(format!("{name}: UDIM tile number {number} outside 1001..1100"));
+        }
+        let i = number - 1001;
+        cols = cols.max(i % 10 + 1);
+        rows = rows.max(i / 10 + 1);
+        tw = tw.max(w);
+        th = th.max(h);
+    }
+    let (width, height) = (u64::from(cols) * u64::from(tw), u64::from(rows) * u64::from(th));
+    if width > u64::from(MAX_SIDE) || height > u64::from(MAX_SIDE) {
+        return Err(format!(
+            "{name}: UDIM atlas too large ({cols}x{rows} tiles of {tw}x{th} = {width}x{height}; at most {MAX_SIDE} a side)"
+        ));
+    }
+    Ok([cols, rows, tw, th])
+}
+
 /// Assembles UDIM tiles (tile number 1001 and up, with their images) into one atlas.
 ///
 /// Tile `1001 + u + 10 v` covers st in `[u, u+1] x [v, v+1]`. The atlas has `[columns, rows]` =
@@ -355,24 +415,11 @@ pub fn build_mips(level0: Vec<u8>, width: u32, height: u32, format: TexelFormat)
 /// Tile row v sits at image row block `rows - 1 - v`, so that the atlas is sampled exactly like
 /// a plain image at `st / udim_tiles` (t = 0 at the bottom of the image). Missing tiles are
 /// black and transparent. Tiles of one format keep it; mixed formats become `Rgba16Float`, or
-/// `Rgba32Float` if any tile is.
+/// `Rgba32Float` if any tile is. Only each tile's level 0 is read ([`decode_level0`] suffices).
 pub fn assemble_udim(tiles: Vec<(u32, Texture)>) -> Result<Texture, String> {
-    let names = || tiles.first().map(|(_, t)| t.name.clone()).unwrap_or_default();
-    if tiles.is_empty() {
-        return Err("UDIM set has no tiles".into());
-    }
-    let mut cols = 1;
-    let mut rows = 1;
-    for (number, tex) in &tiles {
-        if !(1001..=1100).contains(number) {
-            return Err(format!("{}: UDIM tile number {number} outside 1001..1100", tex.name));
-        }
-        let i = number - 1001;
-        cols = cols.max(i % 10 + 1);
-        rows = rows.max(i / 10 + 1);
-    }
-    let tw = tiles.iter().map(|(_, t)| t.width).max().unwrap_or(1);
-    let th = tiles.iter().map(|(_, t)| t.height).max().unwrap_or(1);
+    let name = tiles.first().map(|(_, t)| t.name.clone()).unwrap_or_default();
+    let sizes: Vec<(u32, u32, u32)> = tiles.iter().map(|(n, t)| (*n, t.width, t.height)).collect();
+    let [cols, rows, tw, th] = udim_layout(&name, &sizes)?;
     let first = tiles[0].1.format;
     let format = if tiles.iter().all(|(_, t)| t.format == first) {
         first
@@ -381,14 +428,7 @@ pub fn assemble_udim(tiles: Vec<(u32, Texture)>) -> Result<Texture, String> {
     } else {
         TexelFormat::Rgba16Float
     };
-    let (width, height) = (u64::from(cols) * u64::from(tw), u64::from(rows) * u64::from(th));
-    let name = names();
-    if width > u64::from(MAX_SIDE) || height > u64::from(MAX_SIDE) {
-        return Err(format!(
-            "{name}: UDIM atlas too large ({cols}x{rows} tiles of {tw}x{th} = {width}x{height}; at most {MAX_SIDE} a side)"
-        ));
-    }
-    let (width, height) = (width as u32, height as u32);
+    let (width, height) = (cols * tw, rows * th);
     check_bytes(&name, width, height, format)?;
     let bpt = format.bytes_per_texel();
     let mut atlas = vec![0u8; width as usize * height as usize * bpt];
@@ -560,6 +600,15 @@ mod tests {
         let err = check_size("wide.png", 16385, 1).expect_err("too wide");
         assert!(err.contains("wide.png") && err.contains("16385x1"), "{err}");
         assert!(check_size("empty.png", 0, 4).is_err());
+    }
+
+    #[test]
+    fn udim_layout_counts_columns_and_rows_and_refuses_huge_atlases() {
+        assert_eq!(udim_layout("t", &[(1001, 8, 4), (1013, 2, 16)]), Ok([3, 2, 8, 16]));
+        let err = udim_layout("t_<UDIM>.exr", &[(1001, 16384, 4), (1002, 16384, 4)]).expect_err("32768 wide");
+        assert!(err.contains("t_<UDIM>.exr") && err.contains("too large"), "{err}");
+        assert!(udim_layout("t", &[(1000, 1, 1)]).is_err());
+        assert!(udim_layout("t", &[]).is_err());
     }
 
     #[test]

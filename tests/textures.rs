@@ -281,6 +281,16 @@ fn mip_chain_of_odd_sizes_weighs_by_area() {
     let img = ImageBuffer::from_fn(5, 3, |x, _| image::Luma([x as u8 * 50]));
     let t = decode(&encode(img.into(), ImageFormat::Png), "odd.png", ColorSpace::Raw).unwrap();
     assert_eq!(mip_sizes(&t), vec![(5, 3), (2, 1), (1, 1)]);
+    let bytes = encode(
+        ImageBuffer::from_fn(5, 3, |x, _| image::Luma([x as u8 * 50])).into(),
+        ImageFormat::Png,
+    );
+    let tile = texture::decode_level0(&bytes, "odd.png", ColorSpace::Raw).unwrap();
+    assert_eq!(
+        (tile.mips.len(), &tile.mips[0]),
+        (1, &t.mips[0]),
+        "level 0 alone, same texels"
+    );
     // Texel 0 of level 1 covers columns 0, 1 and half of 2: (0 + 50 + 50) / 2.5 = 40.
     assert_eq!(t.mips[1], vec![40, 40, 40, 255, 160, 160, 160, 255]);
     assert_eq!(t.mips[2], vec![100, 100, 100, 255]);

@@ -47,6 +47,13 @@ fn locate(stage: &usd::Stage, anchor: Option<&str>, asset: &str) -> Result<Strin
         Some(a) => a.to_string(),
         None => stage.root_layer().identifier().to_string(),
     };
+    // An anchor with no location (an anonymous layer) would anchor to the working directory.
+    let anchor_outer = ar::split_package_relative_path_outer(&anchor).map_or_else(|| anchor.clone(), |(p, _)| p);
+    if !Path::new(&anchor_outer).is_absolute() && !Path::new(asset).is_absolute() {
+        return Err(format!(
+            "{asset}: cannot anchor a relative path to layer {anchor}, which has no location"
+        ));
+    }
     let id = DefaultResolver::new().create_identifier(asset, Some(&ResolvedPath::new(&anchor)));
     let outer = ar::split_package_relative_path_outer(&id).map_or_else(|| id.clone(), |(package, _)| package);
     // A relative identifier means the resolver did not find the file beside the layer and left
@@ -117,10 +124,17 @@ pub fn load_texture(
             "{asset}: no UDIM tiles found (looked for tiles 1001..1100, e.g. {looked})"
         ));
     }
+    // Check the atlas size from the image headers before decoding any tile.
+    let mut sizes = Vec::with_capacity(tiles.len());
+    for (number, bytes, id) in &tiles {
+        let (w, h) = crate::texture::dimensions(bytes, id)?;
+        sizes.push((*number, w, h));
+    }
+    crate::texture::udim_layout(asset, &sizes)?;
     let tile_numbers: Vec<u32> = tiles.iter().map(|(n, _, _)| *n).collect();
     let decoded: Result<Vec<(u32, Texture)>, String> = tiles
         .into_par_iter()
-        .map(|(number, bytes, id)| Ok((number, crate::texture::decode(&bytes, &id, color_space)?)))
+        .map(|(number, bytes, id)| Ok((number, crate::texture::decode_level0(&bytes, &id, color_space)?)))
         .collect();
     let mut atlas = crate::texture::assemble_udim(decoded?)?;
     // Name the set by its pattern: the first tile's resolved name with `<UDIM>` put back.
