@@ -3,12 +3,14 @@
 //! no USD (the bytes come from `stage::assets`) and no wgpu (the GPU side uploads the result).
 //!
 //! Decisions, each with its reason:
-//! - **Colour space** follows Storm (`HioImage::IsColorSpaceSRGB` for the stb-read formats):
-//!   `sRGB` and `raw` are obeyed as authored on 8-bit images; `auto` means sRGB for an 8-bit image
-//!   with 3 or 4 channels (RGB, RGBA, palette) and raw for 1 or 2 channels (grey, grey+alpha).
-//!   Alpha is never sRGB-encoded.
-//! - **16-bit integer** images become `Rgba16Float` holding value / 65535. `auto` reads them as
-//!   raw (Storm's auto rule is 8-bit only); an explicit `sRGB` decodes them to linear first.
+//! - **Colour space** follows Storm's `Hio_StbImage::IsColorSpaceSRGB` (pxr/imaging/hio/
+//!   stbImage.cpp), which reads PNG, JPEG, TGA, BMP and HDR: `sRGB` and `raw` are obeyed as
+//!   authored on integer images. `auto` first trusts a PNG `gAMA` chunk (within 0.1 of 0.45455:
+//!   sRGB; of 1.0: raw), and otherwise means sRGB for an image with 3 or 4 channels (RGB, RGBA,
+//!   palette) and raw for 1 or 2 (grey, grey+alpha). Alpha is never sRGB-encoded.
+//! - **16-bit integer** images become `Rgba16Float` holding value / 65535, sRGB-decoded to linear
+//!   when the rule above says sRGB. Storm's stb reader reduces a 16-bit PNG to 8 bits and applies
+//!   the same 3/4-channel rule, so decoding it keeps Storm's look with more precision.
 //! - **Float** images (EXR, HDR, 32-bit TIFF) are linear whatever the colour space says, and
 //!   become `Rgba16Float` unless a finite value lies beyond half range (|v| > 65504: a sun in an
 //!   HDR sky), in which case `Rgba32Float`, so that nothing saturates to infinity.
@@ -31,8 +33,8 @@ pub const MAX_BYTES: u64 = 1 << 30;
 /// UsdUVTexture `sourceColorSpace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum ColorSpace {
-    /// 8-bit colour images are sRGB, everything else (float images, single-channel 8-bit
-    /// images) is read as it is.
+    /// Storm's guess: a PNG's `gAMA` chunk if it has one, else integer images with 3 or 4
+    /// channels are sRGB; grey images and float images are read as they are.
     #[default]
     Auto,
     Raw,
@@ -70,7 +72,37 @@ pub fn decode_level0(bytes: &[u8], name: &str, color_space: ColorSpace) -> Resul
     };
     check_bytes(name, width, height, least)?;
     let image = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
-    from_image(image, name, color_space)
+    let gamma_hint = png_gamma(bytes).and_then(|g| {
+        if (g - 0.45455).abs() < 0.1 {
+            Some(true)
+        } else if (g - 1.0).abs() < 0.1 {
+            Some(false)
+        } else {
+            None
+        }
+    });
+    from_image(image, name, color_space, gamma_hint)
+}
+
+/// The gamma a PNG's `gAMA` chunk declares (before the image data), if it has one.
+fn png_gamma(bytes: &[u8]) -> Option<f32> {
+    let mut at = 8;
+    if bytes.get(..8)? != b"\x89PNG\r\n\x1a\n" {
+        return None;
+    }
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = &header[4..8];
+        if kind == b"IDAT" || kind == b"IEND" {
+            return None;
+        }
+        if kind == b"gAMA" && len == 4 {
+            let g = bytes.get(at + 8..at + 12)?;
+            return Some(u32::from_be_bytes([g[0], g[1], g[2], g[3]]) as f32 / 100_000.0);
+        }
+        at = at.checked_add(12)?.checked_add(len)?;
+    }
+    None
 }
 
 /// The image's size, read from its header only.
@@ -146,17 +178,23 @@ fn check_bytes(name: &str, width: u32, height: u32, format: TexelFormat) -> Resu
 }
 
 /// Converts a decoded image into a texture of the format the colour-space rule picks.
-fn from_image(image: image::DynamicImage, name: &str, color_space: ColorSpace) -> Result<Texture, String> {
+/// `gamma_hint` is what the file says of its encoding (true: sRGB), if anything.
+fn from_image(
+    image: image::DynamicImage,
+    name: &str,
+    color_space: ColorSpace,
+    gamma_hint: Option<bool>,
+) -> Result<Texture, String> {
     use image::DynamicImage as D;
     let (width, height) = (image.width(), image.height());
     let channels = image.color().channel_count();
+    let srgb = match color_space {
+        ColorSpace::Srgb => true,
+        ColorSpace::Raw => false,
+        ColorSpace::Auto => gamma_hint.unwrap_or(channels >= 3),
+    };
     let (format, level0) = match image {
         D::ImageLuma8(_) | D::ImageLumaA8(_) | D::ImageRgb8(_) | D::ImageRgba8(_) => {
-            let srgb = match color_space {
-                ColorSpace::Srgb => true,
-                ColorSpace::Raw => false,
-                ColorSpace::Auto => channels >= 3,
-            };
             let format = if srgb {
                 TexelFormat::Rgba8Srgb
             } else {
@@ -167,7 +205,7 @@ fn from_image(image: image::DynamicImage, name: &str, color_space: ColorSpace) -
         }
         D::ImageLuma16(_) | D::ImageLumaA16(_) | D::ImageRgb16(_) | D::ImageRgba16(_) => {
             check_bytes(name, width, height, TexelFormat::Rgba16Float)?;
-            let lut = u16_lut(color_space == ColorSpace::Srgb);
+            let lut = u16_lut(srgb);
             let raw = image.into_rgba16().into_raw();
             let mut out = Vec::with_capacity(raw.len() * 2);
             for px in raw.chunks_exact(4) {

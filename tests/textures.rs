@@ -98,27 +98,87 @@ fn png_16bit_becomes_half_float() {
         image::Rgba([[0u16, 32768, 65535][x as usize], 1000, 65535, 16384])
     });
     let bytes = encode(DynamicImage::ImageRgba16(img), ImageFormat::Png);
-    let t = decode(&bytes, "deep.png", ColorSpace::Auto).unwrap();
+    let t = decode(&bytes, "deep.png", ColorSpace::Raw).unwrap();
     assert_eq!(t.format, TexelFormat::Rgba16Float);
     assert_close(
         texel(&t, 1, 0),
         [32768.0 / 65535.0, 1000.0 / 65535.0, 1.0, 16384.0 / 65535.0],
         HALF,
-        "auto = raw",
+        "raw",
     );
-    let t = decode(&bytes, "deep.png", ColorSpace::Srgb).unwrap();
     let s = texture::srgb_to_linear;
     let want = [s(32768.0 / 65535.0), s(1000.0 / 65535.0), 1.0, 16384.0 / 65535.0];
-    assert_close(texel(&t, 1, 0), want, HALF, "sRGB decoded, alpha linear");
+    for space in [ColorSpace::Srgb, ColorSpace::Auto] {
+        let t = decode(&bytes, "deep.png", space).unwrap();
+        assert_close(
+            texel(&t, 1, 0),
+            want,
+            HALF,
+            "sRGB decoded (auto: a colour image), alpha linear",
+        );
+    }
 
-    let grey = ImageBuffer::from_fn(2, 1, |x, _| image::Luma([x as u16 * 65535]));
+    let grey = ImageBuffer::from_fn(2, 1, |x, _| image::Luma([x as u16 * 21845]));
     let t = decode(
         &encode(DynamicImage::ImageLuma16(grey), ImageFormat::Png),
         "g16.png",
         ColorSpace::Auto,
     )
     .unwrap();
-    assert_eq!(texel(&t, 1, 0), [1.0, 1.0, 1.0, 1.0]);
+    assert_close(
+        texel(&t, 1, 0),
+        [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0],
+        HALF,
+        "grey 16-bit reads raw",
+    );
+}
+
+/// A 2x1 8-bit PNG of `color` type with a `gAMA` chunk of `gamma`.
+fn png_with_gamma(color: png::ColorType, gamma: f32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 2, 1);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_source_gamma(png::ScaledFloat::new(gamma));
+        let mut writer = enc.write_header().unwrap();
+        let samples = if color == png::ColorType::Grayscale { 2 } else { 6 };
+        writer.write_image_data(&vec![128; samples]).unwrap();
+    }
+    bytes
+}
+
+#[test]
+fn png_gamma_chunk_decides_auto_as_storm_does() {
+    let grey_srgb = png_with_gamma(png::ColorType::Grayscale, 0.45455);
+    let rgb_linear = png_with_gamma(png::ColorType::Rgb, 1.0);
+    let rgb_odd = png_with_gamma(png::ColorType::Rgb, 0.7);
+    let format = |bytes: &[u8], space| decode(bytes, "g.png", space).unwrap().format;
+    assert_eq!(
+        format(&grey_srgb, ColorSpace::Auto),
+        TexelFormat::Rgba8Srgb,
+        "gAMA 1/2.2 on grey"
+    );
+    assert_eq!(
+        format(&rgb_linear, ColorSpace::Auto),
+        TexelFormat::Rgba8Unorm,
+        "gAMA 1.0 on rgb"
+    );
+    assert_eq!(
+        format(&rgb_odd, ColorSpace::Auto),
+        TexelFormat::Rgba8Srgb,
+        "unknown gamma: channel rule"
+    );
+    assert_eq!(
+        format(&rgb_linear, ColorSpace::Srgb),
+        TexelFormat::Rgba8Srgb,
+        "authored wins"
+    );
+    assert_eq!(
+        format(&grey_srgb, ColorSpace::Raw),
+        TexelFormat::Rgba8Unorm,
+        "authored wins"
+    );
 }
 
 #[test]
@@ -126,6 +186,7 @@ fn colour_space_rule_picks_the_texel_format() {
     let rgb = encode(DynamicImage::ImageRgb8(ImageBuffer::new(2, 2)), ImageFormat::Png);
     let grey = encode(DynamicImage::ImageLuma8(ImageBuffer::new(2, 2)), ImageFormat::Png);
     let float = encode(DynamicImage::ImageRgba32F(ImageBuffer::new(2, 2)), ImageFormat::OpenExr);
+    let deep = encode(DynamicImage::ImageRgb16(ImageBuffer::new(2, 2)), ImageFormat::Png);
     let cases = [
         (&rgb, ColorSpace::Auto, TexelFormat::Rgba8Srgb),
         (&rgb, ColorSpace::Srgb, TexelFormat::Rgba8Srgb),
@@ -135,6 +196,7 @@ fn colour_space_rule_picks_the_texel_format() {
         (&grey, ColorSpace::Raw, TexelFormat::Rgba8Unorm),
         (&float, ColorSpace::Auto, TexelFormat::Rgba16Float),
         (&float, ColorSpace::Srgb, TexelFormat::Rgba16Float),
+        (&deep, ColorSpace::Auto, TexelFormat::Rgba16Float),
     ];
     for (bytes, space, want) in cases {
         let name = if bytes == &float { "f.exr" } else { "i.png" };
@@ -272,7 +334,13 @@ fn tga_bmp_and_tiff() {
     )
     .unwrap();
     assert_eq!(t.format, TexelFormat::Rgba16Float);
-    assert_close(texel(&t, 1, 1), [1.0, 0.0, 0.2, 1.0], HALF, "16-bit tiff");
+    let blue = texture::srgb_to_linear(0.2);
+    assert_close(
+        texel(&t, 1, 1),
+        [1.0, 0.0, blue, 1.0],
+        HALF,
+        "16-bit colour tiff, auto = sRGB",
+    );
 }
 
 #[test]
