@@ -513,13 +513,27 @@ pub fn assemble_udim(tiles: Vec<(u32, Texture)>) -> Result<Texture, String> {
 
 /// Direction a lat-long texel centre looks toward, UsdLux DomeLight convention (the OpenEXR
 /// lat-long map, +Y up): u = 0 is longitude +pi, the image centre (u = 0.5) is longitude 0 =
-/// +Z, u = 0.25 is longitude pi/2 = +X; the top row is latitude +pi/2 = +Y.
-/// Direction = (cos(lat) sin(lon), sin(lat), cos(lat) cos(lon)).
+/// +Z, u = 0.25 is longitude pi/2 = +X; the top row (v = 0, image rows top down) is latitude
+/// +pi/2 = +Y. Direction = (cos(lat) sin(lon), sin(lat), cos(lat) cos(lon)).
+///
+/// Storm's baselines agree: in testUsdImagingGLDomeLight_YupFront/YupBack the mirror sphere
+/// reflects the image's u = 0.25 column toward +X, u = 0.5 toward +Z, and the top rows toward
+/// +Y (Storm's domeLight.glslfx formula alone would put u = 0.5 at +X; the dome transform it is
+/// given accounts for the difference). The dome prim's own transform is applied by the caller.
+/// Shader mirror: `u = 0.5 + atan2(x, z) / (2 pi)`, `v = acos(y) / pi` ([`latlong_uv`]).
 pub fn latlong_direction(u: f32, v: f32) -> [f32; 3] {
     use std::f32::consts::PI;
     let lon = PI - 2.0 * PI * u;
     let lat = 0.5 * PI - PI * v;
     [lat.cos() * lon.sin(), lat.sin(), lat.cos() * lon.cos()]
+}
+
+/// The lat-long texture coordinate (u right, v down the image rows) that a unit direction looks
+/// up; the inverse of [`latlong_direction`].
+pub fn latlong_uv(d: [f32; 3]) -> [f32; 2] {
+    use std::f32::consts::PI;
+    let [x, y, z] = d;
+    [0.5 + x.atan2(z) / (2.0 * PI), y.clamp(-1.0, 1.0).acos() / PI]
 }
 
 /// The 9 real SH basis functions at unit direction `n`, in the order
@@ -744,5 +758,12 @@ mod tests {
         assert!(close(latlong_direction(0.75, 0.5), [-1.0, 0.0, 0.0]));
         assert!(close(latlong_direction(0.0, 0.5), [0.0, 0.0, -1.0]));
         assert!(close(latlong_direction(0.3, 0.0), [0.0, 1.0, 0.0]));
+        for (u, v) in [(0.1, 0.2), (0.5, 0.5), (0.7, 0.9), (0.26, 0.4)] {
+            let [u2, v2] = latlong_uv(latlong_direction(u, v));
+            assert!(
+                (u - u2).abs() < 1e-5 && (v - v2).abs() < 1e-5,
+                "({u}, {v}) -> ({u2}, {v2})"
+            );
+        }
     }
 }

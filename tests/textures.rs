@@ -559,6 +559,26 @@ fn corpus_float_environments_and_dome_irradiance() {
     assert!(up.iter().zip(down).all(|(u, d)| *u > d), "a beach is lit from the sky");
     assert!(up.iter().all(|v| v.is_finite() && *v > 0.0));
 
+    // The lat-long orientation checked against Storm's dome-light baselines (see
+    // texture::latlong_direction): testImage.png's bands land where the mirror sphere shows them.
+    let dome = decode_file(
+        &corpus.join("openusd/usdImagingGL/testUsdImagingGLDomeLight/testImage.png"),
+        ColorSpace::Auto,
+    );
+    let look = |d: [f32; 3]| {
+        let [u, v] = texture::latlong_uv(d);
+        let x = ((u * dome.width as f32) as u32).min(dome.width - 1);
+        let y = ((v * dome.height as f32) as u32).min(dome.height - 1);
+        let i = (y * dome.width + x) as usize * 4;
+        dome.mips[0][i..i + 3].to_vec()
+    };
+    assert_eq!(look([1.0, 0.0, 0.0]), vec![0, 255, 0], "+X: green");
+    assert_eq!(look([0.0, 0.0, 1.0]), vec![255, 0, 255], "+Z: magenta");
+    assert_eq!(look([-1.0, 0.0, 0.0]), vec![255, 255, 0], "-X: yellow");
+    assert_eq!(look([0.0, 0.0, -1.0]), vec![255, 0, 0], "-Z: red");
+    assert_eq!(look([0.0, 1.0, 0.0])[2], 255, "+Y: cyan sky");
+    assert_eq!(look([0.0, -1.0, 0.0]), vec![0, 0, 255], "-Y: blue ground");
+
     let exr = decode_file(
         &corpus.join("openusd/usdImagingGL/testUsdImagingGLCards/WoodPlanksDonut.exr"),
         ColorSpace::Auto,
