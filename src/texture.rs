@@ -520,7 +520,7 @@ pub fn assemble_udim(tiles: Vec<(u32, Texture)>) -> Result<Texture, String> {
 /// reflects the image's u = 0.25 column toward +X, u = 0.5 toward +Z, and the top rows toward
 /// +Y (Storm's domeLight.glslfx formula alone would put u = 0.5 at +X; the dome transform it is
 /// given accounts for the difference). The dome prim's own transform is applied by the caller.
-/// Shader mirror: `u = 0.5 + atan2(x, z) / (2 pi)`, `v = acos(y) / pi` ([`latlong_uv`]).
+/// Shader mirror: `u = 0.5 - atan2(x, z) / (2 pi)`, `v = acos(y) / pi` ([`latlong_uv`]).
 pub fn latlong_direction(u: f32, v: f32) -> [f32; 3] {
     use std::f32::consts::PI;
     let lon = PI - 2.0 * PI * u;
@@ -533,7 +533,7 @@ pub fn latlong_direction(u: f32, v: f32) -> [f32; 3] {
 pub fn latlong_uv(d: [f32; 3]) -> [f32; 2] {
     use std::f32::consts::PI;
     let [x, y, z] = d;
-    [0.5 + x.atan2(z) / (2.0 * PI), y.clamp(-1.0, 1.0).acos() / PI]
+    [0.5 - x.atan2(z) / (2.0 * PI), y.clamp(-1.0, 1.0).acos() / PI]
 }
 
 /// The 9 real SH basis functions at unit direction `n`, in the order
