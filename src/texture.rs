@@ -405,9 +405,15 @@ fn downsample(src: &[u8], width: u32, height: u32, format: TexelFormat) -> (Vec<
     (out, dw, dh)
 }
 
-/// The full mip chain from level 0 down to 1x1.
+/// The full mip chain from level 0 down to 1x1. A level 0 whose length does not match its size
+/// is returned alone (no chain) rather than read out of bounds.
 pub fn build_mips(level0: Vec<u8>, width: u32, height: u32, format: TexelFormat) -> Vec<Vec<u8>> {
+    let expected = width as usize * height as usize * format.bytes_per_texel();
+    let consistent = level0.len() == expected;
     let mut mips = vec![level0];
+    if !consistent {
+        return mips;
+    }
     let (mut w, mut h) = (width, height);
     while w > 1 || h > 1 {
         let Some(last) = mips.last() else { break };

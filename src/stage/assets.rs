@@ -36,54 +36,79 @@ pub fn anchor_of(stage: &usd::Stage, prim_path: &str, attr_name: &str) -> Option
     info.spec_site().map(|site| site.layer.clone())
 }
 
-/// Where `asset` points: the identifier openusd's resolver makes of it, anchored to `anchor`
-/// (a layer identifier; `None` = the root layer). A package member comes back as
-/// `/abs/pkg.usdz[member]`.
-fn locate(stage: &usd::Stage, anchor: Option<&str>, asset: &str) -> Result<String, String> {
-    if asset.trim().is_empty() {
-        return Err("empty asset path".into());
-    }
-    let anchor = match anchor {
-        Some(a) => a.to_string(),
-        None => stage.root_layer().identifier().to_string(),
-    };
-    // An anchor with no location (an anonymous layer) would anchor to the working directory.
-    let anchor_outer = ar::split_package_relative_path_outer(&anchor).map_or_else(|| anchor.clone(), |(p, _)| p);
-    if !Path::new(&anchor_outer).is_absolute() && !Path::new(asset).is_absolute() {
-        return Err(format!(
-            "{asset}: cannot anchor a relative path to layer {anchor}, which has no location"
-        ));
-    }
-    let id = DefaultResolver::new().create_identifier(asset, Some(&ResolvedPath::new(&anchor)));
-    let outer = ar::split_package_relative_path_outer(&id).map_or_else(|| id.clone(), |(package, _)| package);
-    // A relative identifier means the resolver did not find the file beside the layer and left
-    // it for a search-path lookup, which usdrender does not do.
-    if !Path::new(&outer).is_absolute() {
-        let dir = Path::new(&anchor).parent().unwrap_or(Path::new(""));
-        return Err(format!("{asset}: not found (looked beside {})", dir.display()));
-    }
-    Ok(id)
+/// Asset lookups for one anchor, through one resolver (so that, inside an [`ar::CacheScope`], a
+/// package's directory is read once however many members are asked for).
+struct Lookup {
+    resolver: DefaultResolver,
+    anchor: String,
 }
 
-/// Whether the located asset exists (a file, or a member of an existing package).
-fn exists(id: &str) -> bool {
-    match ar::split_package_relative_path_outer(id) {
-        // package_contains says yes for a package it cannot open, so the read reports why.
-        Some((package, inner)) => {
-            Path::new(&package).is_file() && openusd::usdz::package_contains(&DefaultResolver::new(), &package, &inner)
+impl Lookup {
+    /// `anchor` is a layer identifier; `None` means the root layer.
+    fn new(stage: &usd::Stage, anchor: Option<&str>) -> Lookup {
+        let anchor = match anchor {
+            Some(a) => a.to_string(),
+            None => stage.root_layer().identifier().to_string(),
+        };
+        Lookup {
+            resolver: DefaultResolver::new(),
+            anchor,
         }
-        None => Path::new(id).is_file(),
+    }
+
+    /// Where `asset` points: the identifier openusd's resolver makes of it, anchored to the
+    /// layer. A package member comes back as `/abs/pkg.usdz[member]`.
+    fn locate(&self, asset: &str) -> Result<String, String> {
+        if asset.trim().is_empty() {
+            return Err("empty asset path".into());
+        }
+        let anchor = &self.anchor;
+        // An anchor with no location (an anonymous layer) would anchor to the working directory.
+        if !Path::new(&outer_file(anchor)).is_absolute() && !Path::new(asset).is_absolute() {
+            return Err(format!(
+                "{asset}: cannot anchor a relative path to layer {anchor}, which has no location"
+            ));
+        }
+        let id = self.resolver.create_identifier(asset, Some(&ResolvedPath::new(anchor)));
+        // A relative identifier means the resolver did not find the file beside the layer and
+        // left it for a search-path lookup, which usdrender does not do.
+        if !Path::new(&outer_file(&id)).is_absolute() {
+            let dir = Path::new(&outer_file(anchor))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            return Err(format!("{asset}: not found (looked beside {})", dir.display()));
+        }
+        Ok(id)
+    }
+
+    /// Whether the located asset exists (a file, or a member of an existing package).
+    fn exists(&self, id: &str) -> bool {
+        match ar::split_package_relative_path_outer(id) {
+            // package_contains says yes for a package it cannot open, so the read reports why.
+            Some((package, inner)) => {
+                Path::new(&package).is_file() && openusd::usdz::package_contains(&self.resolver, &package, &inner)
+            }
+            None => Path::new(id).is_file(),
+        }
+    }
+
+    /// The bytes of a located asset; `asset` (as authored) is for messages.
+    fn read(&self, asset: &str, id: &str) -> Result<Vec<u8>, String> {
+        if !self.exists(id) {
+            return Err(format!("{asset}: not found (looked for {id})"));
+        }
+        let mut handle = self
+            .resolver
+            .open_asset(&ResolvedPath::new(id))
+            .map_err(|e| format!("{asset}: cannot open {id}: {e}"))?;
+        handle.read_all().map_err(|e| format!("{asset}: cannot read {id}: {e}"))
     }
 }
 
-fn read_located(asset: &str, id: &str) -> Result<Vec<u8>, String> {
-    if !exists(id) {
-        return Err(format!("{asset}: not found (looked for {id})"));
-    }
-    let mut handle = DefaultResolver::new()
-        .open_asset(&ResolvedPath::new(id))
-        .map_err(|e| format!("{asset}: cannot open {id}: {e}"))?;
-    handle.read_all().map_err(|e| format!("{asset}: cannot read {id}: {e}"))
+/// The file part of an identifier: the outermost package of `pkg.usdz[member]`, else itself.
+fn outer_file(id: &str) -> String {
+    ar::split_package_relative_path_outer(id).map_or_else(|| id.to_string(), |(package, _)| package)
 }
 
 /// Resolves `asset` (as authored; `anchor` is the identifier of the layer that authored it, or
@@ -91,8 +116,9 @@ fn read_located(asset: &str, id: &str) -> Result<Vec<u8>, String> {
 /// Absolute paths are read as they are; `pkg.usdz[member]` and paths relative to a layer inside
 /// a usdz read package members.
 pub fn read_asset(stage: &usd::Stage, anchor: Option<&str>, asset: &str) -> Result<(String, Vec<u8>), String> {
-    let id = locate(stage, anchor, asset)?;
-    let bytes = read_located(asset, &id)?;
+    let lookup = Lookup::new(stage, anchor);
+    let id = lookup.locate(asset)?;
+    let bytes = lookup.read(asset, &id)?;
     Ok((id, bytes))
 }
 
@@ -109,17 +135,21 @@ pub fn load_texture(
         let (name, bytes) = read_asset(stage, anchor, asset)?;
         return crate::texture::decode(&bytes, &name, color_space);
     }
+    let lookup = Lookup::new(stage, anchor);
+    // One scope for the whole set: a package holding the tiles is opened once, not per tile.
+    let scope = ar::CacheScope::begin();
     let mut tiles = Vec::new();
     for number in UDIM_TILES {
         let tile = asset.replace(UDIM, &number.to_string());
-        let Ok(id) = locate(stage, anchor, &tile) else { continue };
-        if exists(&id) {
-            tiles.push((number, read_located(&tile, &id)?, id));
+        let Ok(id) = lookup.locate(&tile) else { continue };
+        if lookup.exists(&id) {
+            tiles.push((number, lookup.read(&tile, &id)?, id));
         }
     }
+    drop(scope);
     if tiles.is_empty() {
         let first = asset.replace(UDIM, "1001");
-        let looked = locate(stage, anchor, &first).unwrap_or(first);
+        let looked = lookup.locate(&first).unwrap_or(first);
         return Err(format!(
             "{asset}: no UDIM tiles found (looked for tiles 1001..1100, e.g. {looked})"
         ));
@@ -280,8 +310,10 @@ mod tests {
         let (_, same) = read_asset(&s.stage, Some(&inner), "../tex/c.png").expect("from a layer inside");
         assert_eq!(same, bytes);
 
-        // UDIM tiles inside the package.
+        // UDIM tiles inside the package, its directory read once for the 100 tile lookups.
+        let parses = openusd::usdz::package_stats().directory_parses;
         let atlas = load_texture(&s.stage, None, "tex/d_<UDIM>.png", ColorSpace::Auto).expect("udim");
+        assert_eq!(openusd::usdz::package_stats().directory_parses - parses, 1);
         assert_eq!(atlas.udim_tiles, [2, 1]);
         assert_eq!((atlas.width, atlas.height), (4, 2));
         assert_eq!(&atlas.mips[0][..4], &[255, 0, 0, 255]);
