@@ -344,4 +344,59 @@ mod tests {
         let err = load_texture(&s.stage, None, "none_<UDIM>.png", ColorSpace::Auto).expect_err("no tiles");
         assert!(err.contains("none_<UDIM>.png") && err.contains("1001"), "{err}");
     }
+
+    /// The shared corpus, or `None` after saying why (a failure under `CI=true`).
+    fn corpus() -> Option<PathBuf> {
+        let dir = match std::env::var_os("USDRENDER_CORPUS") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        };
+        if dir.join("openusd/usdImagingGL").is_dir() {
+            return Some(dir);
+        }
+        let msg = "shared corpus not found (../shared/corpus or USDRENDER_CORPUS): asset corpus test skipped";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+        eprintln!("{msg}");
+        None
+    }
+
+    #[test]
+    fn corpus_usdz_members_and_udim_sets() {
+        let Some(corpus) = corpus() else { return };
+        // A texture authored `@./r_normal_map.png@` by the layer inside a usd-wg package.
+        let s = open(&corpus.join("usd-wg/test_assets/NormalsTextureBiasAndScale/NormalsTextureBiasAndScale.usdz"));
+        let shader = "/NormalsTextureBiasAndScale/Looks/RNormals/NormalTexture";
+        let anchor = anchor_of(&s.stage, shader, "inputs:file").expect("authored");
+        let tex = load_texture(&s.stage, Some(&anchor), "./r_normal_map.png", ColorSpace::Raw).expect("member");
+        assert!(
+            tex.name.ends_with("NormalsTextureBiasAndScale.usdz[r_normal_map.png]"),
+            "{}",
+            tex.name
+        );
+        assert_eq!((tex.width, tex.height, tex.format), (256, 256, TexelFormat::Rgba8Unorm));
+        // As PIL reads the member.
+        assert_eq!(&tex.mips[0][(5 * 256 + 3) * 4..][..4], &[127, 127, 255, 255]);
+        assert_eq!(&tex.mips[0][(50 * 256 + 100) * 4..][..4], &[126, 246, 175, 255]);
+
+        let s = open(&corpus.join("tinyusdz/models/texture-cat-plane.usdz"));
+        let tex = load_texture(&s.stage, None, "textures/texture-cat.jpg", ColorSpace::Auto).expect("member");
+        assert_eq!((tex.width, tex.height, tex.format), (768, 768, TexelFormat::Rgba8Srgb));
+
+        // Storm's UDIM test: tiles 1001..1013 without 1007, beside the layer.
+        let s = open(&corpus.join("openusd/usdImagingGL/testUsdImagingGLUsdUdims/usdUdims.usda"));
+        let anchor = anchor_of(&s.stage, "/Scene/Looks/MainMaterial/Diffuse", "inputs:file");
+        let start = std::time::Instant::now();
+        let atlas = load_texture(&s.stage, anchor.as_deref(), "texture_<UDIM>.jpg", ColorSpace::Auto).expect("udim");
+        eprintln!(
+            "usdUdims: 12 tiles read, decoded and assembled in {:.0} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        assert_eq!(atlas.udim_tiles, [10, 2]);
+        assert_eq!((atlas.width, atlas.height), (5120, 1024));
+        assert!(
+            atlas.name.ends_with("testUsdImagingGLUsdUdims/texture_<UDIM>.jpg"),
+            "{}",
+            atlas.name
+        );
+    }
 }
