@@ -19,6 +19,7 @@
 //!   straight (not premultiplied) alpha.
 
 use std::io::Cursor;
+use std::sync::OnceLock;
 
 use half::f16;
 use rayon::prelude::*;
@@ -39,6 +40,18 @@ pub enum ColorSpace {
     Auto,
     Raw,
     Srgb,
+}
+
+impl ColorSpace {
+    /// From UsdUVTexture's `sourceColorSpace` token (`auto`, `raw`, `sRGB`); anything else is
+    /// `auto`, the schema's fallback.
+    pub fn from_token(token: &str) -> ColorSpace {
+        match token {
+            "raw" => ColorSpace::Raw,
+            "sRGB" => ColorSpace::Srgb,
+            _ => ColorSpace::Auto,
+        }
+    }
 }
 
 /// Decodes an image file's bytes; `name` is only for messages (and, for formats with no
@@ -275,15 +288,13 @@ pub fn linear_to_srgb(v: f32) -> f32 {
 /// Decodes `format` texels to linear RGBA floats (sRGB colour decoded, 8-bit scaled to 0..1).
 struct TexelReader {
     format: TexelFormat,
-    srgb_lut: [f32; 256],
+    srgb_lut: &'static [f32; 256],
 }
 
 impl TexelReader {
     fn new(format: TexelFormat) -> TexelReader {
-        let mut srgb_lut = [0.0; 256];
-        for (i, v) in srgb_lut.iter_mut().enumerate() {
-            *v = srgb_to_linear(i as f32 / 255.0);
-        }
+        static LUT: OnceLock<[f32; 256]> = OnceLock::new();
+        let srgb_lut = LUT.get_or_init(|| std::array::from_fn(|i| srgb_to_linear(i as f32 / 255.0)));
         TexelReader { format, srgb_lut }
     }
 
@@ -306,13 +317,22 @@ impl TexelReader {
     }
 }
 
+/// A linear value as the nearest 8-bit sRGB code: a binary search over the 255 boundaries
+/// between codes (exactly `round(linear_to_srgb(v) * 255)`, without a `powf` per channel, which
+/// dominated mip building on large sRGB images).
+fn srgb_encode8(v: f32) -> u8 {
+    static BOUNDS: OnceLock<[f32; 255]> = OnceLock::new();
+    let bounds = BOUNDS.get_or_init(|| std::array::from_fn(|i| srgb_to_linear((i as f32 + 0.5) / 255.0)));
+    bounds.partition_point(|&b| b < v) as u8
+}
+
 /// Encodes linear RGBA floats as `format` texels (the inverse of [`TexelReader::read`]).
 fn encode_texel(px: [f32; 4], format: TexelFormat, out: &mut Vec<u8>) {
     let unorm = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     match format {
         TexelFormat::Rgba8Srgb => {
             for &v in &px[..3] {
-                out.push(unorm(linear_to_srgb(v.clamp(0.0, 1.0))));
+                out.push(srgb_encode8(v));
             }
             out.push(unorm(px[3]));
         }
@@ -648,6 +668,14 @@ mod tests {
     }
 
     #[test]
+    fn colour_space_tokens() {
+        assert_eq!(ColorSpace::from_token("raw"), ColorSpace::Raw);
+        assert_eq!(ColorSpace::from_token("sRGB"), ColorSpace::Srgb);
+        assert_eq!(ColorSpace::from_token("auto"), ColorSpace::Auto);
+        assert_eq!(ColorSpace::from_token("srgb_texture"), ColorSpace::Auto);
+    }
+
+    #[test]
     fn size_guards_name_the_file() {
         let err = check_bytes("big.exr", 16384, 16384, TexelFormat::Rgba16Float).expect_err("2 GiB");
         assert!(err.contains("big.exr") && err.contains("too large"), "{err}");
@@ -667,6 +695,19 @@ mod tests {
         assert!(err.contains("t_<UDIM>.exr") && err.contains("too large"), "{err}");
         assert!(udim_layout("t", &[(1000, 1, 1)]).is_err());
         assert!(udim_layout("t", &[]).is_err());
+    }
+
+    #[test]
+    fn srgb_encoding_matches_the_curve_between_codes() {
+        for i in 0..=4000 {
+            let v = i as f32 / 4000.0;
+            let want = (linear_to_srgb(v) * 255.0).round() as u8;
+            assert_eq!(srgb_encode8(v), want, "{v}");
+        }
+        assert_eq!(
+            (srgb_encode8(-1.0), srgb_encode8(2.0), srgb_encode8(f32::NAN)),
+            (0, 255, 0)
+        );
     }
 
     #[test]
