@@ -312,9 +312,10 @@ fn dome_dir(world_dir: vec3<f32>) -> vec3<f32> {
     return normalize(m * world_dir);
 }
 
-// Lat-long lookup of a dome-space direction (UsdLux: +Y up; see texture::latlong_uv).
+// Lat-long lookup of a dome-space direction (UsdLux: +Y up; keep in sync with texture::latlong_uv).
 fn latlong_uv(d: vec3<f32>) -> vec2<f32> {
-    let u = 0.5 + atan2(d.x, -d.z) / (2.0 * PI);
+    // The image centre faces +Z, u = 0.25 faces +X (texture::latlong_uv; UsdLux's convention).
+    let u = 0.5 - atan2(d.x, d.z) / (2.0 * PI);
     let v = acos(clamp(d.y, -1.0, 1.0)) / PI;
     return vec2<f32>(u, v);
 }

@@ -834,8 +834,3 @@ mod tests {
         }
     }
 }
-
-/// Diffuse irradiance of a lat-long environment as 9 spherical-harmonic coefficients (rgb).
-pub fn irradiance_sh9(_tex: &Texture) -> [[f32; 3]; 9] {
-    [[0.0; 3]; 9]
-}
