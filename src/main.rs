@@ -568,6 +568,11 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         slice: task.as_ref().map(|(slice, _)| *slice),
         write: true,
         cycle: None,
+        look: Default::default(),
+        headlight: Default::default(),
+        clear_color: [0.0; 4],
+        dome_visible: false,
+        harness_view: None,
     };
     if args.dry_run {
         let plan = schedule::plan(&job)?;

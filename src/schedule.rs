@@ -285,6 +285,8 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         let _ = todo_tx.send((todo, credit_tx));
         drop(todo_tx);
 
+        // Every field is named today; the update keeps this building when the GPU side adds one.
+        #[allow(clippy::needless_update)]
         let settings = RenderSettings {
             width: job.width,
             height,
@@ -297,6 +299,11 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                 .iter()
                 .filter_map(|name| gpu::AovKind::from_name(name))
                 .collect(),
+            look: job.look,
+            headlight: job.headlight,
+            clear_color: job.clear_color,
+            dome_visible: job.dome_visible,
+            // Fields the GPU side adds later keep their defaults.
             ..RenderSettings::default()
         };
         alive.store(workers, Ordering::Release);
@@ -428,9 +435,10 @@ pub fn plan(job: &Job) -> Result<Plan> {
         .collect();
     Ok(Plan {
         stage: job.stage.clone(),
-        camera: match &scene.camera.path {
-            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
-            None => "framing camera (the stage has none)".to_string(),
+        camera: match (&scene.camera.path, &job.harness_view, &job.camera) {
+            (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
+            (Some(p), _, _) => format!("{p} ({})", scene.camera.rule.as_str()),
+            (None, _, _) => "framing camera (the stage has none)".to_string(),
         },
         width: job.width,
         height: job.height_for(state.camera.lens.aspect()),
@@ -533,9 +541,10 @@ fn stage_thread(
         for w in &warnings {
             log::warn!("{w}");
         }
-        let camera = match &scene.camera.path {
-            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
-            None => "framing camera (the stage has none)".to_string(),
+        let camera = match (&scene.camera.path, &job.harness_view, &job.camera) {
+            (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
+            (Some(p), _, _) => format!("{p} ({})", scene.camera.rule.as_str()),
+            (None, _, _) => "framing camera (the stage has none)".to_string(),
         };
         Ok((
             stage,
@@ -571,7 +580,10 @@ fn stage_thread(
             break;
         }
         match stage.evaluate(&scene, job.time_of(frame)) {
-            Ok(state) => {
+            Ok(mut state) => {
+                // The harness's view (--harness) replaces the camera the stage's rules chose.
+                let height = job.height_for(state.camera.lens.aspect());
+                state.camera = job.frame_camera(&scene, &state.camera, job.width, height);
                 // A credit per queued frame; blocks while enough frames are in flight.
                 if credit_tx.send(()).is_err() {
                     break;
