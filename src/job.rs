@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::frames::FrameSlice;
-use crate::gpu::AdapterSelection;
+use crate::gpu::{self, AdapterSelection, RenderSettings};
 use crate::output::{self, Encoding, Format, Pattern};
 use crate::scene::{Camera, HarnessView, Headlight, Look, Scene};
 use crate::{Error, Result};
@@ -181,6 +181,31 @@ impl Job {
             view.stage_camera(evaluated, aspect)
         } else {
             view.builtin_camera(&scene.bounds, scene.up_axis, aspect)
+        }
+    }
+
+    /// What the GPU needs from this job for an image `height` pixels high: size, MSAA, linear
+    /// output, AOVs, look, headlight, clear colour and dome visibility.
+    // Every field is named today; the update keeps this building when the GPU side adds one.
+    #[allow(clippy::needless_update)]
+    pub fn render_settings(&self, height: u32) -> RenderSettings {
+        RenderSettings {
+            width: self.width,
+            height,
+            msaa: 4,
+            // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
+            linear: self.needs_linear(),
+            // `validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).
+            aovs: self
+                .aovs
+                .iter()
+                .filter_map(|name| gpu::AovKind::from_name(name))
+                .collect(),
+            look: self.look,
+            headlight: self.headlight,
+            clear_color: self.clear_color,
+            dome_visible: self.dome_visible,
+            ..RenderSettings::default()
         }
     }
 

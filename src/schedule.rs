@@ -285,27 +285,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         let _ = todo_tx.send((todo, credit_tx));
         drop(todo_tx);
 
-        // Every field is named today; the update keeps this building when the GPU side adds one.
-        #[allow(clippy::needless_update)]
-        let settings = RenderSettings {
-            width: job.width,
-            height,
-            msaa: 4,
-            // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
-            linear: job.needs_linear(),
-            // `Job::validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).
-            aovs: job
-                .aovs
-                .iter()
-                .filter_map(|name| gpu::AovKind::from_name(name))
-                .collect(),
-            look: job.look,
-            headlight: job.headlight,
-            clear_color: job.clear_color,
-            dome_visible: job.dome_visible,
-            // Fields the GPU side adds later keep their defaults.
-            ..RenderSettings::default()
-        };
+        let settings = job.render_settings(height);
         alive.store(workers, Ordering::Release);
         // The encoders get the cores the adapter workers and the stage thread do not need: a
         // worker starved by a full encoder pool delays its GPU, which is the expensive part.
