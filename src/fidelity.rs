@@ -762,10 +762,32 @@ fn render_case(case: &Case, adapter: &GpuAdapter, out_dir: &Path) -> Vec<Row> {
     if let Some(p) = &case.problem {
         return error_rows(case, p);
     }
-    let started = Instant::now();
+    let dir = out_dir.join(&case.suite).join(&case.test);
+    let mut rows = Vec::new();
+    let mut t0 = Instant::now();
+    render_shots(case, adapter, |shot, image| {
+        let mut row = blank_row(case, shot);
+        match image {
+            Err(e) => row.error = Some(e.to_string()),
+            Ok(ours) => compare_shot(case, shot, &ours, &dir, &mut row),
+        }
+        row.ms = t0.elapsed().as_secs_f64() * 1e3;
+        t0 = Instant::now();
+        rows.push(row);
+    });
+    rows
+}
+
+/// Renders each of `case`'s shots in order and hands each image (or why there is none) to `each`.
+fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, Result<RgbaImage>)) {
+    let fail_all = |e: Error, each: &mut dyn FnMut(&Shot, Result<RgbaImage>)| {
+        for shot in &case.shots {
+            each(shot, Err(Error::Option(e.to_string())));
+        }
+    };
     let (job, stage_path) = match case_job(case) {
         Ok(j) => j,
-        Err(e) => return error_rows(case, &e.to_string()),
+        Err(e) => return fail_all(e, &mut each),
     };
     let opened = LoadedStage::open(
         &stage_path,
@@ -775,7 +797,7 @@ fn render_case(case: &Case, adapter: &GpuAdapter, out_dir: &Path) -> Vec<Row> {
     );
     let mut stage = match opened {
         Ok(s) => s,
-        Err(e) => return error_rows(case, &e.to_string()),
+        Err(e) => return fail_all(e, &mut each),
     };
     // The stage's default time: its start time code, else 0 (pxr's UsdTimeCode::Default() reads
     // default values only, which openusd cannot ask for; for stages whose animated attributes
@@ -793,7 +815,7 @@ fn render_case(case: &Case, adapter: &GpuAdapter, out_dir: &Path) -> Vec<Row> {
         time: first,
     }) {
         Ok(s) => s,
-        Err(e) => return error_rows(case, &e.to_string()),
+        Err(e) => return fail_all(e, &mut each),
     };
     let encoding = match case.mode {
         Mode::Harness(_) => ImageEncoding::Srgb,
@@ -801,15 +823,18 @@ fn render_case(case: &Case, adapter: &GpuAdapter, out_dir: &Path) -> Vec<Row> {
     };
     // usdrecord's camera rules are main_cam, then --camera, then its framing camera: usdrender's
     // RenderSettings and only-camera rules are not usdrecord's.
+    // (A RenderSettings or only camera named main_cam is usdrecord's choice too.)
+    let named_main_cam = scene
+        .camera
+        .path
+        .as_deref()
+        .is_some_and(|p| p.rsplit('/').next() == Some("main_cam"));
     let usdrecord_framing = matches!(case.mode, Mode::Usdrecord(_))
-        && matches!(scene.camera.rule, CameraRule::RenderSettings | CameraRule::Only);
-    let dir = out_dir.join(&case.suite).join(&case.test);
+        && matches!(scene.camera.rule, CameraRule::RenderSettings | CameraRule::Only)
+        && !named_main_cam;
     let mut renderer: Option<(Renderer, u32)> = None;
-    let mut rows = Vec::new();
-    let mut t0 = started;
     for shot in &case.shots {
-        let mut row = blank_row(case, shot);
-        let result = (|| -> Result<(RgbaImage, u32, u32)> {
+        let result = (|| -> Result<RgbaImage> {
             let mut state = stage.evaluate(&scene, shot.time.unwrap_or(default_time))?;
             if usdrecord_framing {
                 state.camera = Camera::framing(&scene.bounds, scene.up_axis);
@@ -825,19 +850,93 @@ fn render_case(case: &Case, adapter: &GpuAdapter, out_dir: &Path) -> Vec<Row> {
             };
             let mut buffers = FrameBuffers::for_settings(&settings);
             r.render_frame(&state, &mut buffers)?;
-            let image = RgbaImage::from_raw(job.width, height, buffers.rgba)
-                .ok_or_else(|| Error::Option("the renderer returned an image of the wrong size".into()))?;
-            Ok((image, job.width, height))
+            RgbaImage::from_raw(job.width, height, buffers.rgba)
+                .ok_or_else(|| Error::Option("the renderer returned an image of the wrong size".into()))
         })();
-        match result {
-            Err(e) => row.error = Some(e.to_string()),
-            Ok((ours, _, _)) => compare_shot(case, shot, &ours, &dir, &mut row),
-        }
-        row.ms = t0.elapsed().as_secs_f64() * 1e3;
-        t0 = Instant::now();
-        rows.push(row);
+        each(shot, result);
     }
-    rows
+}
+
+/// `usdrender harness`: renders one testUsdImagingGLBasicDrawing command line as the harness
+/// would, writing its images under the names it gives them (`-write`, `_%03d` per time).
+/// Relative `-stage` and `-write` paths are taken from `dir`. Returns each image's path, or why
+/// it was not written.
+pub fn render_harness(
+    args: &HarnessArgs,
+    dir: &Path,
+    adapters: &AdapterSelection,
+) -> Result<Vec<(PathBuf, std::result::Result<(), String>)>> {
+    let stage = args
+        .stage
+        .as_ref()
+        .ok_or_else(|| Error::Option("harness arguments: no -stage".into()))?;
+    let write = args
+        .write
+        .as_ref()
+        .ok_or_else(|| Error::Option("harness arguments: no -write".into()))?;
+    let mut args = args.clone();
+    args.stage = Some(dir.join(stage));
+    let name = |time: Option<f64>, complexity: Option<f64>| {
+        dir.join(args.image_name(time, complexity).unwrap_or_else(|| write.clone()))
+    };
+    let shots: Vec<Shot> = if !args.times.is_empty() {
+        args.times
+            .iter()
+            .map(|&t| Shot {
+                image: name(Some(t), None).to_string_lossy().into_owned(),
+                baseline: PathBuf::new(),
+                time: Some(t),
+            })
+            .collect()
+    } else if !args.complexities.is_empty() {
+        args.complexities
+            .iter()
+            .map(|&c| Shot {
+                image: name(None, Some(c)).to_string_lossy().into_owned(),
+                baseline: PathBuf::new(),
+                time: None,
+            })
+            .collect()
+    } else {
+        vec![Shot {
+            image: name(None, None).to_string_lossy().into_owned(),
+            baseline: PathBuf::new(),
+            time: None,
+        }]
+    };
+    let missing = args
+        .features()
+        .into_iter()
+        .filter(|f| !feature_exists(f))
+        .collect::<Vec<_>>();
+    if !missing.is_empty() {
+        log::warn!("not reproduced yet: {}", missing.join(", "));
+    }
+    let adapter = gpu::select_adapters(adapters)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Option("no adapter".into()))?;
+    let case = Case {
+        suite: String::new(),
+        test: String::new(),
+        features: args.features(),
+        mode: Mode::Harness(args),
+        shots,
+        flip_target: false,
+        problem: None,
+    };
+    let mut out = Vec::new();
+    render_shots(&case, &adapter, |shot, image| {
+        let path = PathBuf::from(&shot.image);
+        let written = image.map_err(|e| e.to_string()).and_then(|img| {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            img.save(&path).map_err(|e| format!("{}: {e}", path.display()))
+        });
+        out.push((path, written));
+    });
+    Ok(out)
 }
 
 /// Compares our image of `shot` with its reference; fills the row's figures, verdict and files.
