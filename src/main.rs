@@ -999,6 +999,10 @@ fn print_plan(plan: &schedule::Plan) {
         plan.existing.len()
     );
     println!("triangles per frame: {}", plan.triangles_per_frame);
+    println!(
+        "look:     {}, headlight {}, clear colour {:?}, dome visible {}",
+        plan.look, plan.headlight, plan.clear_color, plan.dome_visible
+    );
     for a in &plan.adapters {
         println!("adapter:  {}: {} ({}, {})", a.index, a.name, a.backend, a.device_type);
     }

@@ -375,6 +375,13 @@ pub struct Plan {
     pub adapters: Vec<gpu::AdapterSummary>,
     pub triangles_per_frame: u64,
     pub warnings: Vec<String>,
+    /// The lighting settings the frames would be drawn with (`--harness`, `--headlight`,
+    /// `--clear-color`, `--enable-dome-light-visibility`), as Rust writes them (`HarnessSimple {
+    /// camera_light: true }`).
+    pub look: String,
+    pub headlight: String,
+    pub clear_color: [f32; 4],
+    pub dome_visible: bool,
 }
 
 /// Opens the stage and the adapters and says what `run` would do; writes nothing.
@@ -428,6 +435,10 @@ pub fn plan(job: &Job) -> Result<Plan> {
         adapters,
         triangles_per_frame: scene.drawn_triangles(),
         warnings: stage.warnings(),
+        look: format!("{:?}", job.look),
+        headlight: format!("{:?}", job.headlight),
+        clear_color: job.clear_color,
+        dome_visible: job.dome_visible,
     })
 }
 

@@ -118,3 +118,66 @@ fn session_layer_overrides_display_color_like_usdrecord() {
 fn tempdir_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
+
+/// `usdrender fidelity --filter` on one small test: the report has its row with finite figures,
+/// the JSON and our image exist, and the committed docs/fidelity.md is left alone.
+#[test]
+fn fidelity_report_on_one_small_test_has_finite_figures() {
+    let Some(corpus) = corpus() else { return };
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("fidelity_filter");
+    let o = run_in(
+        &dir,
+        &[
+            "fidelity",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            "fid",
+            "--filter",
+            "testUsdImagingGLSphereWithFloatRadius",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !dir.join("docs").exists(),
+        "a filtered run must not write docs/fidelity.md"
+    );
+    let md = std::fs::read_to_string(dir.join("fid/fidelity.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.contains("| testUsdImagingGLSphereWithFloatRadius | testUsdImagingGLSphere_006.png |"))
+        .unwrap_or_else(|| panic!("no row in:\n{md}"));
+    assert!(!row.contains("error"), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fid/fidelity.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "the filter selects one test with one image");
+    let r = &rows[0];
+    let iou = r["iou"].as_f64().expect("IoU");
+    let flip = r["flip_mean"].as_f64().expect("FLIP mean");
+    assert!((0.0..=1.0).contains(&iou) && (0.0..=1.0).contains(&flip), "{r}");
+    // The sphere is drawn: its silhouette overlaps the baseline's at least a little.
+    assert!(iou > 0.1, "{r}");
+    assert_eq!(r["mode"], "harness");
+    assert!(dir
+        .join("fid/openusd/usdImagingGL/testUsdImagingGLSphere/testUsdImagingGLSphereWithFloatRadius/testUsdImagingGLSphere_006.png")
+        .is_file());
+    assert_eq!(json["summary"]["compared"], 1);
+    // A filter that selects nothing is an error, not an empty report.
+    let o = run_in(
+        &dir,
+        &[
+            "fidelity",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            "fid2",
+            "--filter",
+            "no-such-test",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -266,7 +266,9 @@ impl HarnessArgs {
         // The harness's lights are all in the look; usdrecord's headlight is not one of them.
         job.headlight = Headlight::Off;
         job.clear_color = self.clear_color();
-        job.dome_visible = false;
+        // Storm shows dome lights to the camera unless told not to; usdrecord is what turns
+        // that off (the DomeLight baselines show the dome texture behind the sphere).
+        job.dome_visible = true;
         job.harness_view = Some(self.view());
         job.camera = self.camera.clone();
         job.purposes = self.purposes();
@@ -384,6 +386,7 @@ mod tests {
         a.apply(&mut job, false);
         assert_eq!((job.width, job.height), (640, Some(480)));
         assert_eq!(job.headlight, Headlight::Off);
+        assert!(job.dome_visible, "the harness shows dome lights");
         let view = job.harness_view.unwrap();
         assert!(view.frame_all);
         assert_eq!(view.window_policy, WindowPolicy::MatchVertically);
