@@ -833,6 +833,9 @@ struct FidelityArgs {
     /// JSON report [default: fidelity.json in --out].
     #[arg(long)]
     json: Option<PathBuf>,
+    /// A sentence placed under the report's title (which code state it measures).
+    #[arg(long)]
+    note: Option<String>,
     #[command(flatten)]
     adapters: AdapterArgs,
 }
@@ -847,10 +850,17 @@ fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
         adapters: args.adapters.selection(),
     };
     let report = fidelity::run(&options)?;
-    let command = std::iter::once("usdrender fidelity".to_string())
-        .chain(std::env::args().skip(2))
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The command that regenerates the report, without the note (which is not a setting).
+    let mut command = vec!["usdrender fidelity".to_string()];
+    let mut words = std::env::args().skip(2);
+    while let Some(w) = words.next() {
+        if w == "--note" {
+            words.next();
+        } else if !w.starts_with("--note=") {
+            command.push(if w.contains(' ') { format!("{w:?}") } else { w });
+        }
+    }
+    let command = command.join(" ");
     let doc = args.doc.clone().unwrap_or_else(|| {
         if options.filter.is_empty() {
             PathBuf::from("docs/fidelity.md")
@@ -860,7 +870,7 @@ fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
     });
     let json = args.json.clone().unwrap_or_else(|| args.out.join("fidelity.json"));
     for (path, text) in [
-        (&doc, fidelity::markdown(&report, &command)),
+        (&doc, fidelity::markdown(&report, &command, args.note.as_deref())),
         (&json, serde_json::to_string_pretty(&report)?),
     ] {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
