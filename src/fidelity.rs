@@ -150,8 +150,8 @@ fn suite_features(suite: &str, test: &str) -> Vec<&'static str> {
 /// How a test was rendered upstream.
 #[derive(Debug, Clone)]
 pub enum Mode {
-    /// testUsdImagingGLBasicDrawing with these arguments.
-    Harness(HarnessArgs),
+    /// testUsdImagingGLBasicDrawing with these arguments (boxed: they are the large variant).
+    Harness(Box<HarnessArgs>),
     /// usdrecord (or UsdAppUtils' FrameRecorder) with these settings.
     Usdrecord(UsdrecordArgs),
 }
@@ -328,7 +328,7 @@ fn harness_cases(corpus: &Path, dir: &Path) -> Result<Vec<Case>> {
         let mut case = Case {
             suite: suite.clone(),
             test: test.clone(),
-            mode: Mode::Harness(HarnessArgs::default()),
+            mode: Mode::Harness(Box::default()),
             shots: Vec::new(),
             features: suite_features(&suite, &test),
             flip_target,
@@ -377,7 +377,7 @@ fn harness_cases(corpus: &Path, dir: &Path) -> Result<Vec<Case>> {
                 }
                 let mut a = a;
                 a.stage = a.stage.map(|s| dir.join(s));
-                case.mode = Mode::Harness(a);
+                case.mode = Mode::Harness(Box::new(a));
             }
         }
         case.features.sort_unstable();
@@ -920,7 +920,7 @@ pub fn render_harness(
         suite: String::new(),
         test: String::new(),
         features: args.features(),
-        mode: Mode::Harness(args),
+        mode: Mode::Harness(Box::new(args)),
         shots,
         flip_target: false,
         problem: None,

@@ -181,3 +181,51 @@ fn fidelity_report_on_one_small_test_has_finite_figures() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Discovery finds every usdImagingGL test and reference image listed in the corpus' TESTS.json
+/// files, plus usdrecord's and usd-wg's, and can read every one's arguments (no GPU needed).
+#[test]
+fn fidelity_discovers_every_test_with_a_reference_image() {
+    let Some(corpus) = corpus() else { return };
+    let cases = usdrender::fidelity::discover(&corpus).expect("discover");
+    let gl = corpus.join("openusd/usdImagingGL");
+    let (mut tests, mut images) = (0, 0);
+    for entry in std::fs::read_dir(&gl).unwrap() {
+        let json = entry.unwrap().path().join("TESTS.json");
+        if let Ok(text) = std::fs::read_to_string(&json) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for t in v["tests"].as_array().unwrap() {
+                tests += 1;
+                images += t["baseline_images"].as_array().unwrap().len();
+            }
+        }
+    }
+    assert!(tests > 0, "no TESTS.json under {}", gl.display());
+    let harness: Vec<_> = cases
+        .iter()
+        .filter(|c| c.suite.starts_with("openusd/usdImagingGL/"))
+        .collect();
+    assert_eq!(harness.len(), tests);
+    assert_eq!(harness.iter().map(|c| c.shots.len()).sum::<usize>(), images);
+    // Every harness test parses and names each of its references by a time or complexity.
+    for c in &harness {
+        assert!(c.problem.is_none(), "{}: {:?}", c.id(), c.problem);
+        for s in &c.shots {
+            assert!(s.baseline.is_file(), "{}", s.baseline.display());
+        }
+    }
+    let multi = harness
+        .iter()
+        .find(|c| c.test == "testUsdImagingGLVelocityMotion")
+        .expect("VelocityMotion");
+    let times: Vec<Option<f64>> = multi.shots.iter().map(|s| s.time).collect();
+    assert_eq!(times, [Some(1.0), Some(2.5), Some(4.0)]);
+    assert!(multi.missing_features().contains(&"velocity-motion"));
+    // usdrecord's AnimCube frames, and usd-wg's screenshots with a stage beside them.
+    assert!(cases
+        .iter()
+        .any(|c| c.test == "testUsdRecordMultipleFrames" && c.problem.is_none() && c.shots.len() == 3));
+    let wg: Vec<_> = cases.iter().filter(|c| c.suite.starts_with("usd-wg/")).collect();
+    assert!(wg.len() >= 50, "{} usd-wg screenshots", wg.len());
+    assert!(wg.iter().all(|c| c.problem.is_none()), "a screenshot without its stage");
+}
