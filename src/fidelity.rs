@@ -666,18 +666,6 @@ fn summarise(rows: &[Row], tests: usize, adapter: String, seconds: f64) -> Summa
         .filter(|r| r.iou.is_some() && r.flip_mean.is_some())
         .collect();
     let with_features: Vec<&&Row> = compared.iter().filter(|r| r.missing_features.is_empty()).collect();
-    let median = |mut v: Vec<f64>| -> Option<f64> {
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        Some(if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        })
-    };
     Summary {
         tests,
         images: rows.len(),
@@ -701,6 +689,20 @@ fn summarise(rows: &[Row], tests: usize, adapter: String, seconds: f64) -> Summa
         adapter,
         seconds,
     }
+}
+
+/// The median (the mean of the middle two for an even count); `None` for no values.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 fn blank_row(case: &Case, shot: &Shot) -> Row {
@@ -1066,6 +1068,35 @@ pub fn markdown(report: &FidelityReport, command: &str, note: Option<&str>) -> S
     let _ = writeln!(md, "| adapter | {} |", s.adapter);
     let _ = writeln!(md, "| runtime | {:.0} s |\n", s.seconds);
 
+    let _ = writeln!(
+        md,
+        "## By suite\n\n| suite | images | compared | IoU >= {IOU_TARGET} | median IoU | median FLIP | passing |\n|---|---|---|---|---|---|---|"
+    );
+    let mut suites: Vec<&str> = report.rows.iter().map(|r| r.suite.as_str()).collect();
+    suites.dedup();
+    for suite in suites {
+        let rows: Vec<&Row> = report.rows.iter().filter(|r| r.suite == suite).collect();
+        let compared: Vec<&&Row> = rows
+            .iter()
+            .filter(|r| r.iou.is_some() && r.flip_mean.is_some())
+            .collect();
+        let short = suite.strip_prefix("openusd/usdImagingGL/").unwrap_or(suite);
+        let _ = writeln!(
+            md,
+            "| {short} | {} | {} | {} | {} | {} | {} |",
+            rows.len(),
+            compared.len(),
+            compared
+                .iter()
+                .filter(|r| r.iou.is_some_and(|i| i >= IOU_TARGET))
+                .count(),
+            figure(median(compared.iter().filter_map(|r| r.iou).collect())),
+            figure(median(compared.iter().filter_map(|r| r.flip_mean).collect())),
+            rows.iter().filter(|r| r.pass == Some(true)).count()
+        );
+    }
+    let _ = writeln!(md);
+
     let _ = writeln!(md, "## Features\n\n| feature | usdrender | what |\n|---|---|---|");
     for f in FEATURES {
         let _ = writeln!(
@@ -1238,6 +1269,10 @@ mod tests {
         let report = FidelityReport { summary: s, rows };
         let md = markdown(&report, "usdrender fidelity", Some("before"));
         assert!(md.contains("> before"), "{md}");
+        assert!(
+            md.contains("| s | 4 | 3 | 1 | 0.5000 | 0.4000 | 1 |"),
+            "per-suite line: {md}"
+        );
         assert!(md.contains("| 1 of 2 (50.0%) |"), "{md}");
         assert!(md.contains("comes later: curves"), "{md}");
         assert!(md.contains("error: no stage"), "{md}");
