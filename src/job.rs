@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use crate::frames::FrameSlice;
-use crate::gpu::AdapterSelection;
+use crate::gpu::{self, AdapterSelection, RenderSettings};
 use crate::output::{self, Encoding, Format, Pattern};
+use crate::scene::{Camera, HarnessView, Headlight, Look, Scene};
 use crate::{Error, Result};
 
 /// What to do when an output file already exists.
@@ -51,6 +52,17 @@ pub struct Job {
     /// Benchmarks only: frame number `n` shows time code `cycle[n % len]`, so a short range can be
     /// rendered many times under distinct file names.
     pub cycle: Option<Vec<f64>>,
+    /// Whose lighting rig lights the stage ([`Look::Usdrecord`] unless `--harness` says otherwise).
+    pub look: Look,
+    /// When the camera headlight is lit (`--headlight auto|on|off`; auto: only without stage lights).
+    pub headlight: Headlight,
+    /// Linear RGBA behind the geometry (`--clear-color`; usdrecord's transparent black by default).
+    pub clear_color: [f32; 4],
+    /// Draw the dome light's texture as the background (`--enable-dome-light-visibility`).
+    pub dome_visible: bool,
+    /// `--harness`: frame the stage as Pixar's usdImagingGL test harness does (its built-in camera,
+    /// or the `-camera` prim with the harness's window policy). `None`: usdrender's camera rules.
+    pub harness_view: Option<HarnessView>,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -78,6 +90,11 @@ impl Job {
             slice: None,
             write: true,
             cycle: None,
+            look: Look::default(),
+            headlight: Headlight::default(),
+            clear_color: [0.0; 4],
+            dome_visible: false,
+            harness_view: None,
         })
     }
 
@@ -108,6 +125,12 @@ impl Job {
                     output::aov_name(aov)?
                 )));
             }
+        }
+        if self.clear_color.iter().any(|c| !c.is_finite()) {
+            return Err(Error::Option(format!(
+                "--clear-color {:?} must be four finite numbers",
+                self.clear_color
+            )));
         }
         for p in &self.purposes {
             if !matches!(p.as_str(), "render" | "proxy" | "guide") {
@@ -145,6 +168,47 @@ impl Job {
         }
     }
 
+    /// The camera a frame is drawn through, for an image of `width` x `height`: the evaluated one
+    /// (`evaluated`, from the stage's camera rules) unless [`Job::harness_view`] is set; then the
+    /// harness's built-in camera, or with `--camera` the stage camera under the harness's window
+    /// policy.
+    pub fn frame_camera(&self, scene: &Scene, evaluated: &Camera, width: u32, height: u32) -> Camera {
+        let Some(view) = &self.harness_view else {
+            return *evaluated;
+        };
+        let aspect = width as f64 / height.max(1) as f64;
+        if self.camera.is_some() && scene.camera.path.is_some() {
+            view.stage_camera(evaluated, aspect)
+        } else {
+            view.builtin_camera(&scene.bounds, scene.up_axis, aspect)
+        }
+    }
+
+    /// What the GPU needs from this job for an image `height` pixels high: size, MSAA, linear
+    /// output, AOVs, look, headlight, clear colour and dome visibility.
+    // Every field is named today; the update keeps this building when the GPU side adds one.
+    #[allow(clippy::needless_update)]
+    pub fn render_settings(&self, height: u32) -> RenderSettings {
+        RenderSettings {
+            width: self.width,
+            height,
+            msaa: 4,
+            // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
+            linear: self.needs_linear(),
+            // `validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).
+            aovs: self
+                .aovs
+                .iter()
+                .filter_map(|name| gpu::AovKind::from_name(name))
+                .collect(),
+            look: self.look,
+            headlight: self.headlight,
+            clear_color: self.clear_color,
+            dome_visible: self.dome_visible,
+            ..RenderSettings::default()
+        }
+    }
+
     /// The image height for a camera of `aspect` (width over height), as usdrecord computes it.
     pub fn height_for(&self, aspect: f64) -> u32 {
         match self.height {
@@ -176,6 +240,48 @@ mod tests {
             ..job
         };
         assert_eq!(job.height_for(1.5), 200);
+    }
+
+    #[test]
+    fn harness_view_replaces_the_camera_only_when_asked() {
+        use crate::scene::{Bounds, CameraChoice, CameraRule, DVec3};
+        let job = Job::new("s.usda", "o.####.png").unwrap();
+        let scene = Scene {
+            bounds: Bounds {
+                min: DVec3::splat(-1.0),
+                max: DVec3::splat(1.0),
+            },
+            ..Scene::default()
+        };
+        let stage_cam = Camera::default();
+        assert_eq!(job.frame_camera(&scene, &stage_cam, 640, 480), stage_cam);
+        let harness = Job {
+            harness_view: Some(HarnessView {
+                frame_all: true,
+                ..HarnessView::default()
+            }),
+            ..job
+        };
+        let cam = harness.frame_camera(&scene, &stage_cam, 640, 480);
+        // Framed: centre at the origin, backed off by the diagonal (2 * sqrt(3)).
+        let eye = cam.to_world.w_axis.truncate();
+        assert!((eye - DVec3::new(0.0, 0.0, 12f64.sqrt())).length() < 1e-12, "{eye}");
+        // With -camera the stage camera stays, its window matched vertically to 4:3.
+        let with_camera = Job {
+            camera: Some("/cam".into()),
+            ..harness
+        };
+        let scene = Scene {
+            camera: CameraChoice {
+                path: Some("/cam".into()),
+                rule: CameraRule::Flag,
+            },
+            ..scene
+        };
+        let cam = with_camera.frame_camera(&scene, &stage_cam, 640, 480);
+        assert_eq!(cam.to_world, stage_cam.to_world);
+        assert_eq!(cam.lens.vertical_aperture, stage_cam.lens.vertical_aperture);
+        assert!((cam.lens.horizontal_aperture - stage_cam.lens.vertical_aperture * 4.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

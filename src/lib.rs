@@ -9,6 +9,7 @@ pub mod bench;
 pub mod compare;
 pub mod error;
 pub mod farm;
+pub mod fidelity;
 pub mod frames;
 pub mod gpu;
 pub mod job;

@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use usdrender::gpu::{self, AdapterSelection};
 use usdrender::job::{Existing, Job};
 use usdrender::output::{self, AovFiles, BitDepth, Encoding, ExrCompression, ExrPrecision, Format, Pattern};
+use usdrender::scene::Headlight;
 use usdrender::schedule::{Control, Event};
 
 mod jobfile;
@@ -53,6 +54,12 @@ enum Command {
     Compare(CompareArgs),
     /// Print a job spec that renders a stage in chunks on a farm engine (see docs/farm.md).
     Farm(FarmArgs),
+    /// Render a testUsdImagingGLBasicDrawing command line as Pixar's usdImagingGL test harness does:
+    /// `usdrender harness -- -lighting -frameAll -stage s.usda -write s.png` (docs/fidelity.md).
+    Harness(HarnessCmdArgs),
+    /// Render every corpus test that has a reference image and report silhouette IoU and FLIP
+    /// (writes docs/fidelity.md; see docs/fidelity.md).
+    Fidelity(FidelityArgs),
 }
 
 #[derive(Args)]
@@ -78,18 +85,38 @@ struct RenderArgs {
     /// Camera prim path, or a camera name that is unique in the stage.
     #[arg(long)]
     camera: Option<String>,
-    /// Image width in pixels.
-    #[arg(long, short = 'w', default_value_t = 960)]
-    width: u32,
-    /// Image height in pixels. Default: from the width and the camera's aperture aspect.
+    /// Image width in pixels [default: 960, as usdrecord; 640 with --harness].
+    #[arg(long, short = 'w')]
+    width: Option<u32>,
+    /// Image height in pixels. Default: from the width and the camera's aperture aspect (480 with
+    /// --harness).
     #[arg(long)]
     height: Option<u32>,
     /// A layer composed over the stage, as usdrecord's --sessionLayer.
     #[arg(long)]
     session_layer: Option<PathBuf>,
-    /// Purposes drawn besides `default`, comma-separated (render, proxy, guide).
-    #[arg(long, default_value = "render", value_delimiter = ',')]
-    purposes: Vec<String>,
+    /// Purposes drawn besides `default`, comma-separated (render, proxy, guide) [default: render;
+    /// with --harness, the harness's: proxy].
+    #[arg(long, value_delimiter = ',')]
+    purposes: Option<Vec<String>>,
+    /// The camera headlight: auto (lit only when the stage has no lights, usdrecord's rule), on,
+    /// off [default: auto; off with --harness, whose lights are its look's].
+    #[arg(long, value_parser = ["auto", "on", "off"])]
+    headlight: Option<String>,
+    /// Draw the dome light's texture as the background (usdrecord's --enableDomeLightVisibility).
+    #[arg(long)]
+    enable_dome_light_visibility: bool,
+    /// Background behind the geometry, linear R,G,B,A in 0..1 [default: 0,0,0,0, transparent as
+    /// usdrecord; with --harness, its clear colour].
+    #[arg(long, value_name = "R,G,B,A")]
+    clear_color: Option<String>,
+    /// Draw as Pixar's usdImagingGL test harness (testUsdImagingGLBasicDrawing): its flags, in
+    /// one string, e.g. "-lighting -camlight -frameAll" or "-camera /cam -clear 0 0 0 1". Takes
+    /// -lighting -camlight -sceneLights -frameAll -camera -translate -widgetSize -clear
+    /// -windowPolicy -guidesPurpose/-renderPurpose/-proxyPurpose show|hide (and parses its
+    /// others); the stage, output and frames stay STAGE, -o and --frames. See docs/fidelity.md.
+    #[arg(long, value_name = "HARNESS FLAGS", allow_hyphen_values = true)]
+    harness: Option<String>,
     /// Image format (png, jpg, exr, tif). Default: the output's extension.
     #[arg(long)]
     format: Option<String>,
@@ -485,6 +512,8 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench(args),
         Command::Compare(args) => compare(args),
         Command::Farm(args) => farm(args),
+        Command::Harness(args) => harness(args),
+        Command::Fidelity(args) => fidelity(args),
         Command::Info(args) => {
             let open = OpenOptions {
                 session_layer: args.session_layer.clone(),
@@ -545,17 +574,17 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         frames.as_ref().map(Vec::len),
         |k| std::env::var(k).ok(),
     )?;
-    let job = Job {
+    let mut job = Job {
         stage,
-        session_layer: args.session_layer,
+        session_layer: args.session_layer.clone(),
         frames,
         output,
         format,
         aovs,
-        camera: args.camera,
-        width: args.width,
+        camera: args.camera.clone(),
+        width: args.width.unwrap_or(960),
         height: args.height,
-        purposes: args.purposes,
+        purposes: args.purposes.clone().unwrap_or_else(|| vec!["render".into()]),
         adapters: args.adapters.selection(),
         existing: if args.skip_existing {
             Existing::Skip
@@ -568,7 +597,13 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         slice: task.as_ref().map(|(slice, _)| *slice),
         write: true,
         cycle: None,
+        look: Default::default(),
+        headlight: Default::default(),
+        clear_color: [0.0; 4],
+        dome_visible: false,
+        harness_view: None,
     };
+    apply_look_flags(&mut job, &args)?;
     if args.dry_run {
         let plan = schedule::plan(&job)?;
         if args.json {
@@ -680,6 +715,185 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--harness`, `--headlight`, `--clear-color`, `--enable-dome-light-visibility`: the harness's
+/// settings first, then the flags typed beside them win.
+fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
+    use usdrender::fidelity::HarnessArgs;
+    if let Some(text) = &args.harness {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let harness = HarnessArgs::parse(&words)?;
+        if harness.stage.is_some() || harness.write.is_some() || !harness.times.is_empty() {
+            anyhow::bail!(
+                "--harness: give the stage as STAGE, the output as -o and the times as --frames \
+                 (or run the harness's whole command line with `usdrender harness -- ...`)"
+            );
+        }
+        if !harness.complexities.is_empty() {
+            anyhow::bail!("--harness: -complexities renders several images; use `usdrender harness -- ...`");
+        }
+        let camera = job.camera.take();
+        harness.apply(job, args.width.is_some() || args.height.is_some());
+        if let Some(w) = args.width {
+            job.width = w;
+        }
+        if args.height.is_some() {
+            job.height = args.height;
+        }
+        // --camera beside --harness is the harness's -camera.
+        job.camera = camera.or(job.camera.take());
+        if let Some(p) = &args.purposes {
+            job.purposes = p.clone();
+        }
+        let missing: Vec<&str> = harness
+            .features()
+            .into_iter()
+            .filter(|f| !usdrender::fidelity::feature_exists(f))
+            .collect();
+        if !missing.is_empty() {
+            log::warn!("--harness: not reproduced yet: {}", missing.join(", "));
+        }
+    }
+    if let Some(h) = &args.headlight {
+        job.headlight = match h.as_str() {
+            "on" => Headlight::On,
+            "off" => Headlight::Off,
+            _ => Headlight::Auto,
+        };
+    }
+    if let Some(c) = &args.clear_color {
+        job.clear_color = parse_clear_color(c)?;
+    }
+    if args.enable_dome_light_visibility {
+        job.dome_visible = true;
+    }
+    Ok(())
+}
+
+/// `R,G,B,A`, four finite numbers.
+fn parse_clear_color(text: &str) -> anyhow::Result<[f32; 4]> {
+    let parts: Vec<f32> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .with_context(|| format!("--clear-color {text:?}: expected four numbers R,G,B,A such as 0,0,0,1"))?;
+    match parts[..] {
+        [r, g, b, a] => Ok([r, g, b, a]),
+        _ => anyhow::bail!("--clear-color {text:?}: expected four numbers R,G,B,A such as 0,0,0,1"),
+    }
+}
+
+/// `usdrender harness -- HARNESS ARGS`.
+#[derive(Args)]
+struct HarnessCmdArgs {
+    #[command(flatten)]
+    adapters: AdapterArgs,
+    /// testUsdImagingGLBasicDrawing's arguments after `--`, as in TESTS.json: -stage FILE -write
+    /// FILE.png [-times t ...] [-lighting] [-camlight] [-frameAll] [-camera PATH] ...
+    #[arg(last = true, required = true)]
+    args: Vec<String>,
+}
+
+fn harness(args: HarnessCmdArgs) -> anyhow::Result<ExitCode> {
+    let parsed = usdrender::fidelity::HarnessArgs::parse(&args.args)?;
+    let written = usdrender::fidelity::render_harness(&parsed, Path::new(""), &args.adapters.selection())?;
+    let mut failed = 0;
+    for (path, result) in &written {
+        match result {
+            Ok(()) => println!("{}", path.display()),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{}: {e}", path.display());
+            }
+        }
+    }
+    Ok(ExitCode::from(u8::from(failed > 0)))
+}
+
+/// `usdrender fidelity`.
+#[derive(Args)]
+struct FidelityArgs {
+    /// The shared corpus (openusd/usdImagingGL/*/TESTS.json, openusd/usdrecord, usd-wg).
+    #[arg(long, default_value = "../shared/corpus")]
+    corpus: PathBuf,
+    /// Folder for our images, FLIP heat maps and fidelity.json.
+    #[arg(long, default_value = "target/fidelity")]
+    out: PathBuf,
+    /// Only tests whose suite/test name contains one of these (comma-separated, case-insensitive).
+    #[arg(long, value_delimiter = ',')]
+    filter: Vec<String>,
+    /// Tests rendered at once (threads sharing the one adapter).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Markdown report [default: docs/fidelity.md; with --filter, fidelity.md in --out, so a
+    /// partial run never replaces the committed report].
+    #[arg(long)]
+    doc: Option<PathBuf>,
+    /// JSON report [default: fidelity.json in --out].
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A sentence placed under the report's title (which code state it measures).
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    adapters: AdapterArgs,
+}
+
+fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
+    use usdrender::fidelity::{self, FidelityOptions};
+    let options = FidelityOptions {
+        corpus: args.corpus.clone(),
+        out_dir: args.out.clone(),
+        filter: args.filter.iter().filter(|f| !f.trim().is_empty()).cloned().collect(),
+        jobs: args.jobs,
+        adapters: args.adapters.selection(),
+    };
+    let report = fidelity::run(&options)?;
+    // The command that regenerates the report, without the note (which is not a setting).
+    let mut command = vec!["usdrender fidelity".to_string()];
+    let mut words = std::env::args().skip(2);
+    while let Some(w) = words.next() {
+        if w == "--note" {
+            words.next();
+        } else if !w.starts_with("--note=") {
+            command.push(if w.contains(' ') { format!("{w:?}") } else { w });
+        }
+    }
+    let command = command.join(" ");
+    let doc = args.doc.clone().unwrap_or_else(|| {
+        if options.filter.is_empty() {
+            PathBuf::from("docs/fidelity.md")
+        } else {
+            args.out.join("fidelity.md")
+        }
+    });
+    let json = args.json.clone().unwrap_or_else(|| args.out.join("fidelity.json"));
+    for (path, text) in [
+        (&doc, fidelity::markdown(&report, &command, args.note.as_deref())),
+        (&json, serde_json::to_string_pretty(&report)?),
+    ] {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let s = &report.summary;
+    eprintln!(
+        "{} test(s), {} image(s): {} compared, {} error(s); IoU >= {} on {} of {} images of tests whose features exist; median FLIP {}; {:.0} s on {}",
+        s.tests,
+        s.images,
+        s.compared,
+        s.errors,
+        fidelity::IOU_TARGET,
+        s.iou_pass_with_features,
+        s.compared_with_features,
+        s.median_flip.map_or("-".into(), |f| format!("{f:.4}")),
+        s.seconds,
+        s.adapter
+    );
+    eprintln!("report: {} and {}", doc.display(), json.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -795,6 +1009,10 @@ fn print_plan(plan: &schedule::Plan) {
         plan.existing.len()
     );
     println!("triangles per frame: {}", plan.triangles_per_frame);
+    println!(
+        "look:     {}, headlight {}, clear colour {:?}, dome visible {}",
+        plan.look, plan.headlight, plan.clear_color, plan.dome_visible
+    );
     for a in &plan.adapters {
         println!("adapter:  {}: {} ({}, {})", a.index, a.name, a.backend, a.device_type);
     }

@@ -285,20 +285,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         let _ = todo_tx.send((todo, credit_tx));
         drop(todo_tx);
 
-        let settings = RenderSettings {
-            width: job.width,
-            height,
-            msaa: 4,
-            // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
-            linear: job.needs_linear(),
-            // `Job::validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).
-            aovs: job
-                .aovs
-                .iter()
-                .filter_map(|name| gpu::AovKind::from_name(name))
-                .collect(),
-            ..RenderSettings::default()
-        };
+        let settings = job.render_settings(height);
         alive.store(workers, Ordering::Release);
         // The encoders get the cores the adapter workers and the stage thread do not need: a
         // worker starved by a full encoder pool delays its GPU, which is the expensive part.
@@ -388,6 +375,13 @@ pub struct Plan {
     pub adapters: Vec<gpu::AdapterSummary>,
     pub triangles_per_frame: u64,
     pub warnings: Vec<String>,
+    /// The lighting settings the frames would be drawn with (`--harness`, `--headlight`,
+    /// `--clear-color`, `--enable-dome-light-visibility`), as Rust writes them (`HarnessSimple {
+    /// camera_light: true }`).
+    pub look: String,
+    pub headlight: String,
+    pub clear_color: [f32; 4],
+    pub dome_visible: bool,
 }
 
 /// Opens the stage and the adapters and says what `run` would do; writes nothing.
@@ -428,9 +422,10 @@ pub fn plan(job: &Job) -> Result<Plan> {
         .collect();
     Ok(Plan {
         stage: job.stage.clone(),
-        camera: match &scene.camera.path {
-            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
-            None => "framing camera (the stage has none)".to_string(),
+        camera: match (&scene.camera.path, &job.harness_view, &job.camera) {
+            (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
+            (Some(p), _, _) => format!("{p} ({})", scene.camera.rule.as_str()),
+            (None, _, _) => "framing camera (the stage has none)".to_string(),
         },
         width: job.width,
         height: job.height_for(state.camera.lens.aspect()),
@@ -440,6 +435,10 @@ pub fn plan(job: &Job) -> Result<Plan> {
         adapters,
         triangles_per_frame: scene.drawn_triangles(),
         warnings: stage.warnings(),
+        look: format!("{:?}", job.look),
+        headlight: format!("{:?}", job.headlight),
+        clear_color: job.clear_color,
+        dome_visible: job.dome_visible,
     })
 }
 
@@ -533,9 +532,10 @@ fn stage_thread(
         for w in &warnings {
             log::warn!("{w}");
         }
-        let camera = match &scene.camera.path {
-            Some(p) => format!("{p} ({})", scene.camera.rule.as_str()),
-            None => "framing camera (the stage has none)".to_string(),
+        let camera = match (&scene.camera.path, &job.harness_view, &job.camera) {
+            (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
+            (Some(p), _, _) => format!("{p} ({})", scene.camera.rule.as_str()),
+            (None, _, _) => "framing camera (the stage has none)".to_string(),
         };
         Ok((
             stage,
@@ -571,7 +571,10 @@ fn stage_thread(
             break;
         }
         match stage.evaluate(&scene, job.time_of(frame)) {
-            Ok(state) => {
+            Ok(mut state) => {
+                // The harness's view (--harness) replaces the camera the stage's rules chose.
+                let height = job.height_for(state.camera.lens.aspect());
+                state.camera = job.frame_camera(&scene, &state.camera, job.width, height);
                 // A credit per queued frame; blocks while enough frames are in flight.
                 if credit_tx.send(()).is_err() {
                     break;

@@ -327,3 +327,182 @@ fn render_compare_updates_references_only_when_asked_then_checks_against_them() 
 }
 
 static DEFAULT_SCENE_ABS: std::sync::LazyLock<String> = std::sync::LazyLock::new(scene);
+
+/// The `--dry-run --json` plan of the default scene with `extra` flags.
+fn plan_with(name: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempdir(name);
+    let scene = scene();
+    let mut args = vec![
+        "render",
+        scene.as_str(),
+        "-o",
+        "f.####.png",
+        "--frames",
+        "1",
+        "--dry-run",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run_in(&dir, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+}
+
+#[test]
+fn headlight_clear_color_and_dome_visibility_flags_reach_the_job() {
+    if !have_adapter() {
+        return;
+    }
+    let plan = plan_with("cli_look_defaults", &[]);
+    assert_eq!(plan["look"], "Usdrecord");
+    assert_eq!(plan["headlight"], "Auto");
+    assert_eq!(plan["clear_color"], serde_json::json!([0.0, 0.0, 0.0, 0.0]));
+    assert_eq!(plan["dome_visible"], false);
+    let plan = plan_with(
+        "cli_look_flags",
+        &[
+            "--headlight",
+            "on",
+            "--clear-color",
+            "0.25,0.5,1,1",
+            "--enable-dome-light-visibility",
+        ],
+    );
+    assert_eq!(plan["headlight"], "On");
+    assert_eq!(plan["clear_color"], serde_json::json!([0.25, 0.5, 1.0, 1.0]));
+    assert_eq!(plan["dome_visible"], true);
+    assert_eq!(plan["width"], 960);
+}
+
+#[test]
+fn harness_flag_takes_the_harness_size_look_camera_and_clear_colour() {
+    if !have_adapter() {
+        return;
+    }
+    let plan = plan_with(
+        "cli_harness",
+        &["--harness", "-offscreen -lighting -camlight -frameAll"],
+    );
+    assert_eq!(
+        (plan["width"].as_u64(), plan["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(plan["look"], "HarnessSimple { camera_light: true }");
+    assert_eq!(plan["headlight"], "Off");
+    assert_eq!(plan["dome_visible"], true, "Storm shows dome lights in the harness");
+    assert!(
+        plan["camera"].as_str().unwrap().contains("harness"),
+        "{}",
+        plan["camera"]
+    );
+    // Orange, decoded from sRGB so the sRGB target stores Storm's 255, 127, 25.
+    let clear = &plan["clear_color"];
+    assert_eq!(clear[0], 1.0);
+    assert!((clear[1].as_f64().unwrap() - 0.214).abs() < 1e-3, "{clear}");
+    // Flags typed beside --harness win over its settings.
+    let plan = plan_with(
+        "cli_harness_flags_win",
+        &[
+            "--harness",
+            "-lighting -sceneLights -widgetSize 320 200 -clear 0 0 0 1",
+            "--width",
+            "100",
+            "--height",
+            "50",
+            "--headlight",
+            "on",
+            "--clear-color",
+            "0,1,0,1",
+        ],
+    );
+    assert_eq!((plan["width"].as_u64(), plan["height"].as_u64()), (Some(100), Some(50)));
+    assert_eq!(plan["look"], "HarnessSceneLights");
+    assert_eq!(plan["headlight"], "On");
+    assert_eq!(plan["clear_color"], serde_json::json!([0.0, 1.0, 0.0, 1.0]));
+    let plan = plan_with("cli_harness_unlit", &["--harness", "-widgetSize 320 200"]);
+    assert_eq!(plan["look"], "HarnessUnlit");
+    assert_eq!(
+        (plan["width"].as_u64(), plan["height"].as_u64()),
+        (Some(320), Some(200))
+    );
+}
+
+#[test]
+fn job_files_take_the_look_keys() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_look_job");
+    fs::write(
+        dir.join("shot.toml"),
+        format!(
+            "stage = {:?}\noutput = \"f.####.png\"\nframes = \"1\"\nharness = \"-lighting -frameAll\"\nheadlight = \"off\"\nclear_color = \"0,0,0,1\"\nenable_dome_light_visibility = true\n",
+            scene()
+        ),
+    )
+    .unwrap();
+    let o = run_in(&dir, &["render", "--job", "shot.toml", "--dry-run", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["look"], "HarnessSimple { camera_light: false }");
+    assert_eq!(plan["headlight"], "Off");
+    assert_eq!(plan["clear_color"], serde_json::json!([0.0, 0.0, 0.0, 1.0]));
+    assert_eq!(plan["dome_visible"], true);
+    assert_eq!(plan["width"], 640);
+}
+
+#[test]
+fn bad_look_flags_are_usage_errors_naming_the_flag() {
+    let dir = tempdir("cli_look_bad");
+    let scene = scene();
+    for (flags, needle) in [
+        (vec!["--clear-color", "1,2"], "--clear-color"),
+        (vec!["--clear-color", "1,2,x,1"], "--clear-color"),
+        (vec!["--headlight", "maybe"], "maybe"),
+        (vec!["--harness", "-bogus"], "-bogus"),
+        (vec!["--harness", "-lighting -stage other.usda"], "STAGE"),
+        (vec!["--harness", "-times 1 2"], "--frames"),
+        (vec!["--harness", "-widgetSize 640"], "-widgetSize"),
+    ] {
+        let mut args = vec!["render", scene.as_str(), "-o", "f.####.png", "--dry-run"];
+        args.extend(flags.iter().copied());
+        let o = run_in(&dir, &args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{flags:?}: {}", text(&o));
+    }
+}
+
+#[test]
+fn harness_subcommand_names_images_as_the_harness_does() {
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("cli_harness_cmd");
+    let scene = scene();
+    let o = run_in(
+        &dir,
+        &[
+            "harness",
+            "--",
+            "-offscreen",
+            "-lighting",
+            "-frameAll",
+            "-stage",
+            &scene,
+            "-times",
+            "1",
+            "2.5",
+            "-write",
+            "out/h.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(names(&dir.join("out")), ["h_001.png", "h_2.5.png"]);
+    let img = load_rgba(&dir.join("out/h_001.png"));
+    assert_eq!(img.dimensions(), (640, 480));
+    assert!(img.pixels().any(|p| p[3] == 255), "something is drawn");
+    // Without -write there is nothing to name the image after.
+    let o = run_in(&dir, &["harness", "--", "-stage", &scene]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("-write"), "{}", text(&o));
+}

@@ -118,3 +118,114 @@ fn session_layer_overrides_display_color_like_usdrecord() {
 fn tempdir_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
+
+/// `usdrender fidelity --filter` on one small test: the report has its row with finite figures,
+/// the JSON and our image exist, and the committed docs/fidelity.md is left alone.
+#[test]
+fn fidelity_report_on_one_small_test_has_finite_figures() {
+    let Some(corpus) = corpus() else { return };
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("fidelity_filter");
+    let o = run_in(
+        &dir,
+        &[
+            "fidelity",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            "fid",
+            "--filter",
+            "testUsdImagingGLSphereWithFloatRadius",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !dir.join("docs").exists(),
+        "a filtered run must not write docs/fidelity.md"
+    );
+    let md = std::fs::read_to_string(dir.join("fid/fidelity.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.contains("| testUsdImagingGLSphereWithFloatRadius | testUsdImagingGLSphere_006.png |"))
+        .unwrap_or_else(|| panic!("no row in:\n{md}"));
+    assert!(!row.contains("error"), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fid/fidelity.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "the filter selects one test with one image");
+    let r = &rows[0];
+    let iou = r["iou"].as_f64().expect("IoU");
+    let flip = r["flip_mean"].as_f64().expect("FLIP mean");
+    assert!((0.0..=1.0).contains(&iou) && (0.0..=1.0).contains(&flip), "{r}");
+    // The sphere is drawn: its silhouette overlaps the baseline's at least a little.
+    assert!(iou > 0.1, "{r}");
+    assert_eq!(r["mode"], "harness");
+    assert!(dir
+        .join("fid/openusd/usdImagingGL/testUsdImagingGLSphere/testUsdImagingGLSphereWithFloatRadius/testUsdImagingGLSphere_006.png")
+        .is_file());
+    assert_eq!(json["summary"]["compared"], 1);
+    // A filter that selects nothing is an error, not an empty report.
+    let o = run_in(
+        &dir,
+        &[
+            "fidelity",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            "fid2",
+            "--filter",
+            "no-such-test",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// Discovery finds every usdImagingGL test and reference image listed in the corpus' TESTS.json
+/// files, plus usdrecord's and usd-wg's, and can read every one's arguments (no GPU needed).
+#[test]
+fn fidelity_discovers_every_test_with_a_reference_image() {
+    let Some(corpus) = corpus() else { return };
+    let cases = usdrender::fidelity::discover(&corpus).expect("discover");
+    let gl = corpus.join("openusd/usdImagingGL");
+    let (mut tests, mut images) = (0, 0);
+    for entry in std::fs::read_dir(&gl).unwrap() {
+        let json = entry.unwrap().path().join("TESTS.json");
+        if let Ok(text) = std::fs::read_to_string(&json) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for t in v["tests"].as_array().unwrap() {
+                tests += 1;
+                images += t["baseline_images"].as_array().unwrap().len();
+            }
+        }
+    }
+    assert!(tests > 0, "no TESTS.json under {}", gl.display());
+    let harness: Vec<_> = cases
+        .iter()
+        .filter(|c| c.suite.starts_with("openusd/usdImagingGL/"))
+        .collect();
+    assert_eq!(harness.len(), tests);
+    assert_eq!(harness.iter().map(|c| c.shots.len()).sum::<usize>(), images);
+    // Every harness test parses and names each of its references by a time or complexity.
+    for c in &harness {
+        assert!(c.problem.is_none(), "{}: {:?}", c.id(), c.problem);
+        for s in &c.shots {
+            assert!(s.baseline.is_file(), "{}", s.baseline.display());
+        }
+    }
+    let multi = harness
+        .iter()
+        .find(|c| c.test == "testUsdImagingGLVelocityMotion")
+        .expect("VelocityMotion");
+    let times: Vec<Option<f64>> = multi.shots.iter().map(|s| s.time).collect();
+    assert_eq!(times, [Some(1.0), Some(2.5), Some(4.0)]);
+    assert!(multi.missing_features().contains(&"velocity-motion"));
+    // usdrecord's AnimCube frames, and usd-wg's screenshots with a stage beside them.
+    assert!(cases
+        .iter()
+        .any(|c| c.test == "testUsdRecordMultipleFrames" && c.problem.is_none() && c.shots.len() == 3));
+    let wg: Vec<_> = cases.iter().filter(|c| c.suite.starts_with("usd-wg/")).collect();
+    assert!(wg.len() >= 50, "{} usd-wg screenshots", wg.len());
+    assert!(wg.iter().all(|c| c.problem.is_none()), "a screenshot without its stage");
+}

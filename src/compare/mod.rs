@@ -9,6 +9,7 @@
 mod metrics;
 mod pairing;
 mod report;
+pub mod silhouette;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

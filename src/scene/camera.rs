@@ -197,6 +197,145 @@ impl Camera {
     }
 }
 
+/// How a camera's window is conformed to an image of another aspect (Hydra's
+/// `CameraUtilConformWindowPolicy`; the usdImagingGL harness's `-windowPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowPolicy {
+    /// Grow one side so the whole aperture stays visible (usdrecord's behaviour).
+    #[default]
+    Fit,
+    /// Keep the vertical aperture, change the horizontal one (the harness's default).
+    MatchVertically,
+    /// Keep the horizontal aperture, change the vertical one.
+    MatchHorizontally,
+    /// Shrink one side so the image is filled (part of the aperture is cut off).
+    Crop,
+}
+
+impl WindowPolicy {
+    /// The names the harness's `-windowPolicy` takes.
+    pub fn from_name(name: &str) -> Option<WindowPolicy> {
+        match name {
+            "fit" => Some(WindowPolicy::Fit),
+            "matchVertically" => Some(WindowPolicy::MatchVertically),
+            "matchHorizontally" => Some(WindowPolicy::MatchHorizontally),
+            "crop" => Some(WindowPolicy::Crop),
+            _ => None,
+        }
+    }
+}
+
+impl Lens {
+    /// The lens with its window conformed to `image_aspect` by `policy`; offsets are kept.
+    pub fn conformed(&self, policy: WindowPolicy, image_aspect: f64) -> Lens {
+        if !(image_aspect.is_finite() && image_aspect > 0.0) {
+            return *self;
+        }
+        let mut lens = *self;
+        let wider = image_aspect > self.aspect();
+        match policy {
+            WindowPolicy::Fit => return self.fitted_to(image_aspect),
+            WindowPolicy::MatchVertically => lens.horizontal_aperture = lens.vertical_aperture * image_aspect,
+            WindowPolicy::MatchHorizontally => lens.vertical_aperture = lens.horizontal_aperture / image_aspect,
+            WindowPolicy::Crop if wider => lens.vertical_aperture = lens.horizontal_aperture / image_aspect,
+            WindowPolicy::Crop => lens.horizontal_aperture = lens.vertical_aperture * image_aspect,
+        }
+        lens
+    }
+}
+
+/// The view of Pixar's usdImagingGL test harness (`testUsdImagingGLBasicDrawing`), which rendered
+/// the Storm baselines of `openusd/usdImagingGL`. See the corpus' `HARNESS_NOTES.md`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HarnessView {
+    /// `-frameAll`: the translation comes from the stage's bounds instead of `translate`.
+    pub frame_all: bool,
+    /// `-translate x y z`: the view matrix of the built-in camera (default (0, -1000, -2500)).
+    pub translate: DVec3,
+    /// `-windowPolicy` for a stage camera (`-camera`) whose aspect differs from the image's.
+    pub window_policy: WindowPolicy,
+}
+
+impl Default for HarnessView {
+    fn default() -> Self {
+        HarnessView {
+            frame_all: false,
+            translate: HARNESS_TRANSLATE,
+            window_policy: WindowPolicy::MatchVertically,
+        }
+    }
+}
+
+/// The harness's default `-translate`.
+pub const HARNESS_TRANSLATE: DVec3 = DVec3::new(0.0, -1000.0, -2500.0);
+/// The harness's built-in camera: 60 degree vertical field of view, clipping 1 to 100,000.
+pub const HARNESS_FOV_Y_DEGREES: f64 = 60.0;
+pub const HARNESS_CLIPPING: (f64, f64) = (1.0, 100_000.0);
+
+impl HarnessView {
+    /// The translation of the built-in camera's view: `translate`, or with `frame_all` the one the
+    /// harness computes from the world bounds (centre c, size s = length of the diagonal):
+    /// (-cx, -cy, -cz - s) for Y-up stages and (-cx, -cz, -cy - s) for Z-up ones. The Z-up formula
+    /// is the harness's own (it swaps y and z before the -90 degree turn about X that
+    /// [`HarnessView::builtin_camera`] applies, so a box centred off y = 0 sits a little further
+    /// away than its size); it is kept as it is because the baselines were made with it.
+    pub fn translation(&self, bounds: &Bounds, up_axis: UpAxis) -> DVec3 {
+        if !self.frame_all || bounds.is_empty() {
+            return self.translate;
+        }
+        let c = bounds.center();
+        let s = bounds.size().length();
+        match up_axis {
+            UpAxis::Y => DVec3::new(-c.x, -c.y, -c.z - s),
+            UpAxis::Z => DVec3::new(-c.x, -c.z, -c.y - s),
+        }
+    }
+
+    /// World to camera space of the built-in camera: translate(t), after turning Z-up worlds
+    /// -90 degrees about X into Y-up (the harness does that whether or not it frames all).
+    pub fn view_matrix(&self, bounds: &Bounds, up_axis: UpAxis) -> DMat4 {
+        let translate = DMat4::from_translation(self.translation(bounds, up_axis));
+        match up_axis {
+            UpAxis::Y => translate,
+            UpAxis::Z => translate * DMat4::from_rotation_x((-90f64).to_radians()),
+        }
+    }
+
+    /// The built-in camera (no `-camera`) for an image of `aspect` (width over height): a
+    /// perspective camera with a 60 degree vertical field of view, near 1 and far 100,000.
+    pub fn builtin_camera(&self, bounds: &Bounds, up_axis: UpAxis, aspect: f64) -> Camera {
+        let aspect = if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        };
+        // Only ratios matter for a perspective lens: tan(fov / 2) = (aperture / 2) / focal length.
+        let focal_length = 50.0;
+        let vertical_aperture = 2.0 * focal_length * (HARNESS_FOV_Y_DEGREES.to_radians() / 2.0).tan();
+        Camera {
+            to_world: self.view_matrix(bounds, up_axis).inverse(),
+            lens: Lens {
+                orthographic: false,
+                focal_length,
+                horizontal_aperture: vertical_aperture * aspect,
+                vertical_aperture,
+                horizontal_aperture_offset: 0.0,
+                vertical_aperture_offset: 0.0,
+            },
+            clipping: HARNESS_CLIPPING,
+        }
+    }
+
+    /// A stage camera (`-camera`) as the harness draws it: its window conformed by
+    /// `window_policy` to the image's aspect.
+    pub fn stage_camera(&self, camera: &Camera, aspect: f64) -> Camera {
+        Camera {
+            lens: camera.lens.conformed(self.window_policy, aspect),
+            ..*camera
+        }
+    }
+}
+
 /// Clipping ranges from files can be zero, negative or reversed: keep them usable.
 fn sane_clipping((near, far): (f64, f64)) -> (f64, f64) {
     let near = if near.is_finite() && near > 0.0 { near } else { 1e-3 };
@@ -339,5 +478,101 @@ mod tests {
             let c = ndc(&m, b.center());
             assert!(c.x.abs() < 1e-9 && c.y.abs() < 1e-9, "{up:?} {c}");
         }
+    }
+
+    #[test]
+    fn harness_camera_default_view_is_the_fixed_translation() {
+        let view = HarnessView::default();
+        let cam = view.builtin_camera(&Bounds::EMPTY, UpAxis::Y, 640.0 / 480.0);
+        // Camera at -translate = (0, 1000, 2500), looking down -Z, no rotation.
+        assert_eq!(cam.to_world, DMat4::from_translation(DVec3::new(0.0, 1000.0, 2500.0)));
+        assert_eq!(cam.clipping, (1.0, 100_000.0));
+        // 60 degree vertical field of view: a point at height d * tan(30) at distance d is on the top edge.
+        let m = cam.view_projection(640, 480);
+        let d = 2500.0;
+        let top = ndc(&m, DVec3::new(0.0, 1000.0 + d * 30f64.to_radians().tan(), 0.0));
+        assert!((top.y - 1.0).abs() < 1e-9 && top.x.abs() < 1e-9, "{top}");
+        // Aspect 4:3: the right edge is 4/3 as far out.
+        let right = ndc(&m, DVec3::new(d * 30f64.to_radians().tan() * 4.0 / 3.0, 1000.0, 0.0));
+        assert!((right.x - 1.0).abs() < 1e-9 && right.y.abs() < 1e-9, "{right}");
+        // Near 1, far 100000 (reversed Z).
+        assert!((ndc(&m, DVec3::new(0.0, 1000.0, 2499.0)).z - 1.0).abs() < 1e-9);
+        assert!(ndc(&m, DVec3::new(0.0, 1000.0, 2500.0 - 100_000.0)).z.abs() < 1e-9);
+    }
+
+    #[test]
+    fn harness_frame_all_y_up_backs_off_by_the_diagonal() {
+        let b = Bounds {
+            min: DVec3::new(0.0, 0.0, 0.0),
+            max: DVec3::new(2.0, 4.0, 4.0),
+        };
+        let view = HarnessView {
+            frame_all: true,
+            ..HarnessView::default()
+        };
+        // centre (1, 2, 2), diagonal sqrt(4 + 16 + 16) = 6: translate (-1, -2, -2 - 6).
+        assert_eq!(view.translation(&b, UpAxis::Y), DVec3::new(-1.0, -2.0, -8.0));
+        let v = view.view_matrix(&b, UpAxis::Y);
+        assert_eq!(v.transform_point3(b.center()), DVec3::new(0.0, 0.0, -6.0));
+    }
+
+    #[test]
+    fn harness_frame_all_z_up_turns_the_world_and_swaps_y_and_z() {
+        let b = Bounds {
+            min: DVec3::new(-1.0, -1.0, 0.0),
+            max: DVec3::new(1.0, 1.0, 2.0),
+        };
+        let view = HarnessView {
+            frame_all: true,
+            ..HarnessView::default()
+        };
+        let s = 12f64.sqrt();
+        // centre (0, 0, 1): translate (-cx, -cz, -cy - s) = (0, -1, -s).
+        let t = view.translation(&b, UpAxis::Z);
+        assert!((t - DVec3::new(0.0, -1.0, -s)).length() < 1e-12, "{t}");
+        // -90 degrees about X takes +Z (up) to +Y: (x, y, z) -> (x, z, -y).
+        let v = view.view_matrix(&b, UpAxis::Z);
+        let up = v.transform_vector3(DVec3::Z);
+        assert!((up - DVec3::Y).length() < 1e-12, "{up}");
+        let c = v.transform_point3(b.center());
+        assert!((c - DVec3::new(0.0, 0.0, -s)).length() < 1e-12, "{c}");
+        // The default view of a Z-up stage turns too: (0, 0, 10) -> (0, 10, 0) + (0, -1000, -2500).
+        let plain = HarnessView::default().view_matrix(&b, UpAxis::Z);
+        let p = plain.transform_point3(DVec3::new(0.0, 0.0, 10.0));
+        assert!((p - DVec3::new(0.0, -990.0, -2500.0)).length() < 1e-9, "{p}");
+        // An empty stage keeps the fixed translation.
+        assert_eq!(view.translation(&Bounds::EMPTY, UpAxis::Y), HARNESS_TRANSLATE);
+    }
+
+    #[test]
+    fn window_policies_conform_the_aperture() {
+        let lens = Lens {
+            horizontal_aperture: 36.0,
+            vertical_aperture: 24.0,
+            ..Lens::default()
+        };
+        let v = lens.conformed(WindowPolicy::MatchVertically, 4.0 / 3.0);
+        assert_eq!((v.horizontal_aperture, v.vertical_aperture), (32.0, 24.0));
+        let h = lens.conformed(WindowPolicy::MatchHorizontally, 2.0);
+        assert_eq!((h.horizontal_aperture, h.vertical_aperture), (36.0, 18.0));
+        let f = lens.conformed(WindowPolicy::Fit, 1.0);
+        assert_eq!((f.horizontal_aperture, f.vertical_aperture), (36.0, 36.0));
+        let c = lens.conformed(WindowPolicy::Crop, 1.0);
+        assert_eq!((c.horizontal_aperture, c.vertical_aperture), (24.0, 24.0));
+        let c = lens.conformed(WindowPolicy::Crop, 3.0);
+        assert_eq!((c.horizontal_aperture, c.vertical_aperture), (36.0, 12.0));
+        assert_eq!(
+            WindowPolicy::from_name("matchVertically"),
+            Some(WindowPolicy::MatchVertically)
+        );
+        assert_eq!(WindowPolicy::from_name("dontConform"), None);
+        // A stage camera under the harness keeps its vertical field of view at any image aspect.
+        let cam = Camera {
+            lens,
+            ..Camera::default()
+        };
+        let drawn = HarnessView::default().stage_camera(&cam, 640.0 / 480.0);
+        assert_eq!(drawn.lens.vertical_aperture, 24.0);
+        assert_eq!(drawn.lens.horizontal_aperture, 32.0);
     }
 }
