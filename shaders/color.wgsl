@@ -16,6 +16,11 @@ struct ColorParams {
     premultiplied: u32,
     // 1: also write the straight-alpha linear floats.
     write_linear: u32,
+    // 1: sRGB-encode the 8-bit image; 0: write linear values (colour correction disabled).
+    srgb: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Keep in sync with `BackgroundParams` in src/gpu/layout.rs.
@@ -93,5 +98,6 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let shown = select(straight, c.rgb, params.premultiplied != 0u);
     // pack4x8unorm rounds to nearest; byte 0 (red) is the low byte, as RGBA8 lies in memory.
-    rgba8[i] = pack4x8unorm(vec4<f32>(encode_srgb(shown), a));
+    let encoded = select(clamp(shown, vec3<f32>(0.0), vec3<f32>(1.0)), encode_srgb(shown), params.srgb != 0u);
+    rgba8[i] = pack4x8unorm(vec4<f32>(encoded, a));
 }

@@ -165,6 +165,9 @@ pub struct UsdrecordArgs {
     /// `--imageWidth` (960 by default; usd-wg's screenshots are 512).
     pub width: u32,
     pub dome_visible: bool,
+    /// The images are sRGB-encoded (usdrecord 22.08's screenshots, FrameRecorderTest); usdrecord
+    /// 24.08's default writes linear values.
+    pub color_correction: bool,
 }
 
 /// One image of a test: its reference and the time (or refinement level) it shows.
@@ -471,6 +474,8 @@ fn usdrecord_cases(corpus: &Path) -> Result<Vec<Case>> {
                 stage: dir.join("AnimCube.usda"),
                 camera: Some("main_cam".into()),
                 width,
+                // FrameRecorderTest asks for sRGB colour correction.
+                color_correction: true,
                 ..UsdrecordArgs::default()
             }),
             shots,
@@ -571,6 +576,8 @@ fn usd_wg_cases(corpus: &Path) -> Vec<Case> {
             mode: Mode::Usdrecord(UsdrecordArgs {
                 stage: stage.unwrap_or_default(),
                 width: 512,
+                // usdrecord 22.08 encoded its screenshots to sRGB.
+                color_correction: true,
                 ..UsdrecordArgs::default()
             }),
             shots: vec![Shot {
@@ -752,6 +759,7 @@ fn case_job(case: &Case) -> Result<(Job, PathBuf)> {
             job.session_layer = u.session_layer.clone();
             job.camera = u.camera.clone();
             job.dome_visible = u.dome_visible;
+            job.color_correction = u.color_correction;
             // usdrecord draws default and proxy purposes.
             job.purposes = vec!["proxy".into()];
             Ok((job, u.stage.clone()))

@@ -60,6 +60,10 @@ pub struct Job {
     pub clear_color: [f32; 4],
     /// Draw the dome light's texture as the background (`--enable-dome-light-visibility`).
     pub dome_visible: bool,
+    /// Encode 8-bit images to sRGB (`--color-correction sRGB`, the default); `false` writes the
+    /// linear values as they are (`disabled`: what usdrecord 24.08 and the usdImagingGL harness
+    /// write by default, so their images compare like for like).
+    pub color_correction: bool,
     /// `--harness`: frame the stage as Pixar's usdImagingGL test harness does (its built-in camera,
     /// or the `-camera` prim with the harness's window policy). `None`: usdrender's camera rules.
     pub harness_view: Option<HarnessView>,
@@ -94,6 +98,7 @@ impl Job {
             headlight: Headlight::default(),
             clear_color: [0.0; 4],
             dome_visible: false,
+            color_correction: true,
             harness_view: None,
         })
     }
@@ -205,6 +210,7 @@ impl Job {
             headlight: self.headlight,
             clear_color: self.clear_color,
             dome_visible: self.dome_visible,
+            srgb: self.color_correction,
             ..RenderSettings::default()
         }
     }

@@ -110,6 +110,11 @@ struct RenderArgs {
     /// usdrecord; with --harness, its clear colour].
     #[arg(long, value_name = "R,G,B,A")]
     clear_color: Option<String>,
+    /// 8-bit images: sRGB-encode the linear render (sRGB), or write the linear values as they
+    /// are (disabled: usdrecord's default, and the usdImagingGL harness's) [default: sRGB;
+    /// disabled with --harness].
+    #[arg(long, value_parser = ["sRGB", "disabled"])]
+    color_correction: Option<String>,
     /// Draw as Pixar's usdImagingGL test harness (testUsdImagingGLBasicDrawing): its flags, in
     /// one string, e.g. "-lighting -camlight -frameAll" or "-camera /cam -clear 0 0 0 1". Takes
     /// -lighting -camlight -sceneLights -frameAll -camera -translate -widgetSize -clear
@@ -601,6 +606,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         headlight: Default::default(),
         clear_color: [0.0; 4],
         dome_visible: false,
+        color_correction: true,
         harness_view: None,
     };
     apply_look_flags(&mut job, &args)?;
@@ -767,6 +773,9 @@ fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
     }
     if args.enable_dome_light_visibility {
         job.dome_visible = true;
+    }
+    if let Some(c) = &args.color_correction {
+        job.color_correction = c == "sRGB";
     }
     Ok(())
 }

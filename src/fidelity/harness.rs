@@ -214,12 +214,11 @@ impl HarnessArgs {
         }
     }
 
-    /// The clear colour as usdrender's linear `clear_color`: the harness stores its values in
-    /// the image without encoding (orange 1, 0.5, 0.1 is 255, 127, 25), and usdrender's colour
-    /// target encodes to sRGB, so the values are decoded from sRGB here for the bytes to match.
+    /// The clear colour as usdrender's `clear_color`: the harness writes its values without
+    /// encoding (orange 1, 0.5, 0.1 is 255, 127, 25), and so does usdrender with colour
+    /// correction disabled, which the harness mode sets.
     pub fn clear_color(&self) -> [f32; 4] {
-        let c = self.clear.unwrap_or(CLEAR);
-        [srgb_to_linear(c[0]), srgb_to_linear(c[1]), srgb_to_linear(c[2]), c[3]]
+        self.clear.unwrap_or(CLEAR)
     }
 
     /// The clear colour as the baseline images store it (8-bit, for silhouettes).
@@ -265,6 +264,7 @@ impl HarnessArgs {
         job.look = self.look();
         // The harness's lights are all in the look; usdrecord's headlight is not one of them.
         job.headlight = Headlight::Off;
+        job.color_correction = false;
         job.clear_color = self.clear_color();
         // Storm shows dome lights to the camera unless told not to; usdrecord is what turns
         // that off (the DomeLight baselines show the dome texture behind the sphere).
@@ -390,10 +390,9 @@ mod tests {
         let view = job.harness_view.unwrap();
         assert!(view.frame_all);
         assert_eq!(view.window_policy, WindowPolicy::MatchVertically);
-        // Orange stored as 1, 0.5, 0.1: decoded so that the sRGB target writes those bytes back.
-        assert_eq!(job.clear_color[0], 1.0);
-        assert!((job.clear_color[1] - 0.214).abs() < 1e-3, "{:?}", job.clear_color);
-        assert_eq!(job.clear_color[3], 1.0);
+        // Orange written as 1, 0.5, 0.1, without encoding, as the harness does.
+        assert_eq!(job.clear_color, [1.0, 0.5, 0.1, 1.0]);
+        assert!(!job.color_correction, "the harness writes linear values");
         assert!(a.features().is_empty());
     }
 

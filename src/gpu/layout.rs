@@ -167,6 +167,9 @@ pub struct ColorParams {
     pub premultiplied: u32,
     /// 1: also write the linear f32 image.
     pub write_linear: u32,
+    /// 1: sRGB-encode the 8-bit image; 0: write the linear values.
+    pub srgb: u32,
+    pub _pad: [u32; 3],
 }
 
 /// What the colour pass composites behind and over the opaque image, per frame. Keep in sync
@@ -256,7 +259,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<BackgroundParams>(), 144);
         assert_eq!(std::mem::size_of::<LookupRaw>(), 96);
         assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
-        assert_eq!(std::mem::size_of::<ColorParams>(), 16);
+        assert_eq!(std::mem::size_of::<ColorParams>(), 32);
         assert_eq!(std::mem::size_of::<AovParams>(), 16);
     }
 

@@ -103,6 +103,9 @@ pub struct RenderSettings {
     /// Draw the dome light's texture as the background (usdrecord's
     /// `--enableDomeLightVisibility`); off by default.
     pub dome_visible: bool,
+    /// 8-bit images are sRGB-encoded (true) or hold the linear values (usdrecord's
+    /// `--colorCorrectionMode disabled`).
+    pub srgb: bool,
 }
 
 impl Default for RenderSettings {
@@ -117,6 +120,7 @@ impl Default for RenderSettings {
             headlight: Headlight::Auto,
             clear_color: [0.0; 4],
             dome_visible: false,
+            srgb: true,
         }
     }
 }
@@ -760,12 +764,16 @@ impl Renderer {
             ..Default::default()
         });
         // Shadow maps, where a light may cast shadows (a 1x1 placeholder otherwise).
-        let casts = scene.lights.iter().any(|l| {
-            l.shadow
-                && (matches!(l.kind, crate::scene::LightKind::Distant { .. }) || l.shaping.is_some())
-        });
+        let casts = scene
+            .lights
+            .iter()
+            .any(|l| l.shadow && (matches!(l.kind, crate::scene::LightKind::Distant { .. }) || l.shaping.is_some()));
         let shadow_layers = if casts { MAX_SHADOW_MAPS as u32 } else { 1 };
-        let shadow_size = if casts { SHADOW_MAP_SIZE.min(limits.max_texture_dimension_2d) } else { 1 };
+        let shadow_size = if casts {
+            SHADOW_MAP_SIZE.min(limits.max_texture_dimension_2d)
+        } else {
+            1
+        };
         let shadow_texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("shadow maps"),
             size: wgpu::Extent3d {
@@ -1182,6 +1190,8 @@ impl Renderer {
                     height: settings.height,
                     premultiplied: (encoding == ImageEncoding::UsdRecord) as u32,
                     write_linear: settings.linear as u32,
+                    srgb: settings.srgb as u32,
+                    _pad: [0; 3],
                 }),
             );
             let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -1586,7 +1596,9 @@ impl Renderer {
                 if light.cone[2] < 0.5 || shadows.active == shadows.layers.len() {
                     continue;
                 }
-                let Some(m) = shadow_view(light, &shadows.bounds) else { continue };
+                let Some(m) = shadow_view(light, &shadows.bounds) else {
+                    continue;
+                };
                 let layer = &mut shadows.layers[shadows.active];
                 let m = m.to_cols_array_2d();
                 if layer.matrix != m {

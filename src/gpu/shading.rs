@@ -365,7 +365,10 @@ pub fn shadow_view(light: &LightRaw, bounds: &crate::scene::Bounds) -> Option<gl
     }
     let eye = Vec3::from_slice(&light.position[..3]);
     let dir = Vec3::from_slice(&light.axis[..3]).normalize_or(Vec3::NEG_Z);
-    let half = light.axis[3].clamp(-1.0, 1.0).acos().clamp(1f32.to_radians(), 80f32.to_radians());
+    let half = light.axis[3]
+        .clamp(-1.0, 1.0)
+        .acos()
+        .clamp(1f32.to_radians(), 80f32.to_radians());
     let far = eye.distance(center) + radius;
     let near = (far * 1e-3).max(1e-4);
     let view = glam::Mat4::look_at_rh(eye, eye + dir, up_for(dir));
@@ -395,7 +398,10 @@ mod shadow_tests {
         assert!(top.z < bottom.z, "nearer the light is smaller depth: {top} {bottom}");
         for corner in [Vec3::splat(-1.0), Vec3::splat(1.0), Vec3::new(1.0, -1.0, 1.0)] {
             let c = clip(corner);
-            assert!(c.x.abs() <= 1.0 && c.y.abs() <= 1.0 && (0.0..=1.0).contains(&c.z), "{corner} -> {c}");
+            assert!(
+                c.x.abs() <= 1.0 && c.y.abs() <= 1.0 && (0.0..=1.0).contains(&c.z),
+                "{corner} -> {c}"
+            );
         }
         // A point light without a cone gets no map.
         assert!(shadow_view(&point(Vec3::ZERO, [1.0; 3], 1.0), &bounds).is_none());
