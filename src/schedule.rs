@@ -382,6 +382,8 @@ pub struct Plan {
     pub headlight: String,
     pub clear_color: [f32; 4],
     pub dome_visible: bool,
+    /// 8-bit images sRGB-encoded (`false`: linear values, `--color-correction disabled`).
+    pub color_correction: bool,
 }
 
 /// Opens the stage and the adapters and says what `run` would do; writes nothing.
@@ -439,6 +441,7 @@ pub fn plan(job: &Job) -> Result<Plan> {
         headlight: format!("{:?}", job.headlight),
         clear_color: job.clear_color,
         dome_visible: job.dome_visible,
+        color_correction: job.color_correction,
     })
 }
 

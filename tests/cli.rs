@@ -395,10 +395,10 @@ fn harness_flag_takes_the_harness_size_look_camera_and_clear_colour() {
         "{}",
         plan["camera"]
     );
-    // Orange, decoded from sRGB so the sRGB target stores Storm's 255, 127, 25.
+    // Orange, written as Storm writes it: linear values, no sRGB encoding (255, 127, 25).
     let clear = &plan["clear_color"];
-    assert_eq!(clear[0], 1.0);
-    assert!((clear[1].as_f64().unwrap() - 0.214).abs() < 1e-3, "{clear}");
+    assert_eq!(clear, &serde_json::json!([1.0, 0.5, 0.1, 1.0]), "{clear}");
+    assert_eq!(plan["color_correction"], false);
     // Flags typed beside --harness win over its settings.
     let plan = plan_with(
         "cli_harness_flags_win",
