@@ -308,7 +308,7 @@ fn corpus_info_matches_pxr() {
 /// Material binding against pxr: for every gprim and materialBind GeomSubset of the usdImagingGL
 /// material tests, the Material we bind equals what `UsdShadeMaterialBindingAPI::
 /// ComputeBoundMaterial(preview)` gave (`tests/data/bound_materials.jsonl`, written by
-/// `scripts/bound_materials.py`). Every prim must agree.
+/// `tests/data/bound_materials.py`). Every prim must agree.
 #[test]
 fn material_binding_matches_pxr() {
     let Some(corpus) = corpus_dir() else {

@@ -4,7 +4,7 @@ gprim (instance proxies and PointInstancer prototypes included) and the Material
 for the `preview` purpose (then all-purpose), as Storm resolves it. Writes one JSON object per line:
 {"file": <corpus-relative path>, "prim": <path>, "material": <path or null>}.
 
-Usage: python3 scripts/bound_materials.py [corpus dir] > tests/data/bound_materials.jsonl
+Usage: python3 tests/data/bound_materials.py [corpus dir] > tests/data/bound_materials.jsonl
 """
 import json
 import os
