@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use glam::{DMat3, DVec3};
 use image::RgbaImage;
-use usdrender::compare::{compare_with_error_map, heat_map, Thresholds};
+use usdrender::compare::{compare_with_error_map, heat_map, Thresholds, Verdict};
 use util::*;
 
 const WIDTH: u32 = 160;
@@ -26,15 +26,21 @@ const HEIGHT: u32 = 120;
 // Golden tolerance
 
 /// Largest FLIP mean (0..1) a golden tolerates. lavapipe renders a frame bit-identically run after
-/// run (0 here), so this is room for other adapters only: lavapipe and an H100 differ by 0.044/255
-/// on average, at most 21/255 on 0.0002% of pixels (../shared/GPU.md), a FLIP mean far below
-/// 0.001. docs/ci.md suggests `--flip-fail 0.01` for whole frames; these scenes are small and
-/// their features cover a few hundred pixels each (a shadow, a cone's disc, a cut-out hole), and
-/// one of them gone moves the mean by about 0.005 to 0.01, so the mean alone is kept at 0.003...
-const FLIP_MEAN_MAX: f64 = 0.003;
-/// ...and at most 1% of pixels (192 of 19200) may have a FLIP error above 0.1, caught through the
-/// 99th percentile: adapter differences touch a handful of edge pixels, a lost feature hundreds.
+/// run (0 here), so the room is for other adapters: lavapipe and an H100 differ by 0.044/255 on
+/// average, at most 21/255 on 0.0002% of pixels (../shared/GPU.md, measured on other scenes; these
+/// could not be run on the H100 from this worktree), a FLIP mean far below 0.001. docs/ci.md
+/// suggests `--flip-fail 0.01` for whole frames, but here the features are small: measured on
+/// lavapipe, the shadow turned off moves the mean by 0.0074, the cut-out's threshold by 0.0073,
+/// the GeomSubset binding dropped by 0.015, so the mean is held at 0.005...
+const FLIP_MEAN_MAX: f64 = 0.005;
+/// ...the 99th percentile of FLIP's error at 0.1 (at most 192 of 19200 pixels visibly off: those
+/// three changes give 0.18, 0.24 and 0.65; adapter differences touch a few edge pixels)...
 const FLIP_P99_MAX: f64 = 0.1;
+/// ...and, as docs/ci.md's `--fail 0.1`, at most 0.1% of pixels (19) may differ by more than
+/// 0.1 (25/255) in any channel: above the 21/255 seen between lavapipe and the H100, below the
+/// 107 to 254 pixels that each change above moves by more.
+const PIXEL_FAIL: f64 = 0.1;
+const PIXEL_FAIL_PERCENT: f64 = 0.1;
 /// Coverage (alpha >= 0.5) must agree almost everywhere: 0.995 allows a few edge pixels.
 const ALPHA_IOU_MIN: f64 = 0.995;
 
@@ -98,7 +104,8 @@ fn golden(name: &str, img: &RgbaImage) {
         }
     };
     let thresholds = Thresholds {
-        fail: 1.0, // per-pixel differences are judged through FLIP below
+        fail: PIXEL_FAIL,
+        fail_percent: PIXEL_FAIL_PERCENT,
         flip_fail: Some(FLIP_MEAN_MAX),
         iou_fail: Some(ALPHA_IOU_MIN),
         ..Thresholds::default()
@@ -107,10 +114,12 @@ fn golden(name: &str, img: &RgbaImage) {
         .unwrap_or_else(|e| panic!("{name}: against {}: {e}", golden_path.display()));
     let m = &c.metrics;
     println!(
-        "{name}: FLIP mean {:.5} p99 {:.4} max {:.4}, mean diff {:.3}/255, max {}/255, alpha IoU {:.4}",
-        m.flip_mean, m.flip_p99, m.flip_max, m.mean_diff, m.max_diff, m.alpha_iou
+        "{name}: FLIP mean {:.5} p99 {:.4} max {:.4}, mean diff {:.3}/255, max {}/255, {:.3}% pixels over \
+         {PIXEL_FAIL}, alpha IoU {:.4}",
+        m.flip_mean, m.flip_p99, m.flip_max, m.mean_diff, m.max_diff, m.percent_over_fail, m.alpha_iou
     );
-    let ok = m.flip_mean <= FLIP_MEAN_MAX && m.flip_p99 <= FLIP_P99_MAX && m.alpha_iou >= ALPHA_IOU_MIN;
+    // The verdict covers the FLIP mean, the pixels over PIXEL_FAIL and the IoU; p99 is ours.
+    let ok = m.verdict != Verdict::Fail && m.flip_p99 <= FLIP_P99_MAX;
     if ok {
         return;
     }
@@ -128,10 +137,12 @@ fn golden(name: &str, img: &RgbaImage) {
     }
     panic!(
         "{name}: differs from {}: FLIP mean {:.5} (max {FLIP_MEAN_MAX}), p99 {:.4} (max {FLIP_P99_MAX}), \
-         alpha IoU {:.4} (min {ALPHA_IOU_MIN}); see {} and {} (FLIP heat map)",
+         {:.3}% pixels over {PIXEL_FAIL} (max {PIXEL_FAIL_PERCENT}%), alpha IoU {:.4} (min {ALPHA_IOU_MIN}); \
+         see {} and {} (FLIP heat map)",
         golden_path.display(),
         m.flip_mean,
         m.flip_p99,
+        m.percent_over_fail,
         m.alpha_iou,
         actual.display(),
         diff.display()
@@ -175,6 +186,20 @@ impl Cam {
 fn at(img: &RgbaImage, cam: &Cam, p: [f64; 3]) -> [i32; 4] {
     let (x, y) = cam.project(p);
     img.get_pixel(x, y).0.map(i32::from)
+}
+
+/// The largest luma in the square of pixels around a sphere of `radius` at `centre`.
+fn max_luma_near(img: &RgbaImage, cam: &Cam, centre: [f64; 3], radius: f64) -> f64 {
+    let (cx, cy) = cam.project(centre);
+    let (ex, _) = cam.project([centre[0] + radius, centre[1], centre[2]]);
+    let r = ex.abs_diff(cx) + 1;
+    let mut best = 0.0f64;
+    for y in cy.saturating_sub(r)..(cy + r).min(HEIGHT) {
+        for x in cx.saturating_sub(r)..(cx + r).min(WIDTH) {
+            best = best.max(luma(img.get_pixel(x, y).0.map(i32::from)));
+        }
+    }
+    best
 }
 
 /// Rec. 709 luma of sRGB bytes: enough to say "darker".
@@ -225,6 +250,13 @@ fn materials_inputs_and_bindings() {
         spec[1] > spec[0] + 30,
         "specular workflow: green specularColor over dark blue shows green {spec:?}"
     );
+    // Clearcoat adds a sharp highlight over the same base as the uncoated twin in row 2.
+    let brightest = |x: f64, y: f64| max_luma_near(&img, &cam, [x, y, 0.0], 0.45);
+    let (coated, uncoated) = (brightest(2.5, 0.8), brightest(2.6, -0.8));
+    assert!(
+        coated > uncoated + 20.0,
+        "clearcoat highlight {coated:.0} against uncoated {uncoated:.0}"
+    );
     // Row 2, cubes of size 0.8 at y = -0.8 turned by rotateXYZ (25, 35, 0): the centres of the
     // front (+Z) and top (+Y) faces.
     let turn = DMat3::from_rotation_y(35f64.to_radians()) * DMat3::from_rotation_x(25f64.to_radians());
@@ -232,23 +264,23 @@ fn materials_inputs_and_bindings() {
         let p = DVec3::new(x, -0.8, 0.0) + turn * (0.4 * n);
         at(&img, &cam, p.to_array())
     };
-    let inherited = face(-2.4, DVec3::Z);
+    let inherited = face(-2.6, DVec3::Z);
     assert!(
         inherited[1] > inherited[0] + 40 && inherited[1] > inherited[2] + 40,
         "inherited binding: green cube {inherited:?}"
     );
-    let collected = face(-0.8, DVec3::Z);
+    let collected = face(-1.3, DVec3::Z);
     assert!(
         collected[2] > collected[1] + 40 && collected[0] > collected[1] + 20,
         "collection binding: purple cube {collected:?}"
     );
-    let outside = face(0.8, DVec3::Z);
+    let outside = face(0.0, DVec3::Z);
     assert!(
         (outside[0] - outside[1]).abs() < 12 && (outside[1] - outside[2]).abs() < 12,
         "outside the collection: grey displayColor {outside:?}"
     );
-    let top = face(2.4, DVec3::Y);
-    let side = face(2.4, DVec3::Z);
+    let top = face(1.3, DVec3::Y);
+    let side = face(1.3, DVec3::Z);
     assert!(
         top[0] > top[2] + 60 && top[1] > top[2] + 60,
         "GeomSubset Top: yellow {top:?}"
@@ -427,6 +459,19 @@ fn transparency_blends_and_cuts_out() {
     assert!(
         rim[3] == 255 && rim[0] > rim[1] && rim[1] > rim[2],
         "cut-out rim {rim:?}"
+    );
+    // A cut-out keeps or drops whole fragments: inside the quad (2 pixels in from its edges, where
+    // MSAA covers partially) alpha is 0 or 1. Blending the texture's alpha instead (threshold 0)
+    // leaves about 160 pixels of partial alpha around the hole's edge.
+    let (x0, y0) = cam.project(on_quad([-2.4, 0.0, 0.0], 1.4, 0.0, 1.0));
+    let (x1, y1) = cam.project(on_quad([-2.4, 0.0, 0.0], 1.4, 1.0, 0.0));
+    let partial = (y0 + 2..y1 - 1)
+        .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
+        .filter(|&(x, y)| (10..245).contains(&img.get_pixel(x, y)[3]))
+        .count();
+    assert!(
+        partial <= 4,
+        "cut-out: {partial} pixels of partial alpha inside the quad"
     );
     // Opacity 0.5 over nothing: alpha 0.5; two of them: 1 - 0.5 * 0.5 = 0.75.
     let red_only = at(&img, &cam, [-1.0, 0.8, 0.0]);

@@ -215,8 +215,11 @@ MAT_SPHERES = [  # name, x, inputs
     ("RoughMetal", -0.5, [("color3f", "diffuseColor", (0.9, 0.9, 0.9)), ("float", "metallic", 1.0), ("float", "roughness", 0.8)]),
     ("SpecularWorkflow", 0.5, [("color3f", "diffuseColor", (0.05, 0.1, 0.4)), ("int", "useSpecularWorkflow", 1), ("color3f", "specularColor", (0.2, 1.0, 0.3)), ("float", "roughness", 0.3)]),
     ("Emissive", 1.5, [("color3f", "diffuseColor", (0, 0, 0)), ("color3f", "emissiveColor", (1.0, 0.5, 0.0))]),
-    ("Clearcoat", 2.5, [("color3f", "diffuseColor", (0.1, 0.2, 0.8)), ("float", "roughness", 0.7), ("float", "clearcoat", 1.0), ("float", "clearcoatRoughness", 0.05)]),
+    ("Clearcoat", 2.5, [("color3f", "diffuseColor", (0.1, 0.2, 0.8)), ("float", "roughness", 0.7), ("float", "clearcoat", 1.0), ("float", "clearcoatRoughness", 0.25)]),
 ]
+# Row 2: x of the inherited, collected (in, out) and subset cubes, and of the uncoated twin of
+# the Clearcoat sphere (same base, no clearcoat).
+MAT_ROW2_X = (-2.6, -1.3, 0.0, 1.3, 2.6)
 MAT_ROW1_Y = 0.8
 MAT_ROW2_Y = -0.8
 MAT_CUBE_ROTATE = (25, 35, 0)
@@ -247,6 +250,7 @@ def materials():
     out.append(surface("Purple", [("color3f", "diffuseColor", (0.55, 0.1, 0.75)), ("float", "roughness", 0.5)]))
     out.append(surface("Yellow", [("color3f", "diffuseColor", (0.9, 0.8, 0.05)), ("float", "roughness", 0.5)]))
     out.append(surface("Teal", [("color3f", "diffuseColor", (0.05, 0.6, 0.6)), ("float", "roughness", 0.5)]))
+    out.append(surface("Uncoated", [("color3f", "diffuseColor", (0.1, 0.2, 0.8)), ("float", "roughness", 0.7)]))
     out.append("    }\n")
     # Row 1: direct bindings.
     for name, x, _ in MAT_SPHERES:
@@ -267,7 +271,7 @@ def materials():
         def Cube "Cube"
         {{
             double size = 0.8
-{xform((-2.4, MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
+{xform((MAT_ROW2_X[0], MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
     }}
     def Xform "Collected" (
         prepend apiSchemas = ["MaterialBindingAPI", "CollectionAPI:purple"]
@@ -279,12 +283,12 @@ def materials():
         def Cube "In"
         {{
             double size = 0.8
-{xform((-0.8, MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
+{xform((MAT_ROW2_X[1], MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
         def Cube "Out"
         {{
             double size = 0.8
             color3f[] primvars:displayColor = [(0.5, 0.5, 0.5)]
-{xform((0.8, MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
+{xform((MAT_ROW2_X[2], MAT_ROW2_Y, 0), MAT_CUBE_ROTATE, "            ")}        }}
     }}
 """)
     points, counts, indices = cube_faces(0.4)
@@ -295,7 +299,7 @@ def materials():
         point3f[] points = [{', '.join(fmt(p) for p in points)}]
         uniform token subdivisionScheme = "none"
         uniform token subsetFamily:materialBind:familyType = "partition"
-{xform((2.4, MAT_ROW2_Y, 0), MAT_CUBE_ROTATE)}        def GeomSubset "Top" (
+{xform((MAT_ROW2_X[3], MAT_ROW2_Y, 0), MAT_CUBE_ROTATE)}        def GeomSubset "Top" (
             prepend apiSchemas = ["MaterialBindingAPI"]
         )
         {{
@@ -314,6 +318,13 @@ def materials():
             rel material:binding = </World/Looks/Teal>
         }}
     }}
+    def Sphere "Uncoated" (
+        prepend apiSchemas = ["MaterialBindingAPI"]
+    )
+    {{
+        double radius = 0.45
+        rel material:binding = </World/Looks/Uncoated>
+{xform((MAT_ROW2_X[4], MAT_ROW2_Y, 0))}    }}
 }}
 """)
     return "".join(out)
