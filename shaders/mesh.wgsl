@@ -442,8 +442,9 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
             f0 = input_color(m, 2u, st, vc, d);
             f90 = vec3<f32>(1.0);
         } else {
+            // Storm's metallic workflow: a pure metal reflects its full colour.
             let spec = mix(vec3<f32>(1.0), diffuse_color, metallic);
-            f0 = r * r * spec;
+            f0 = mix(r * r * spec, spec, metallic);
             f90 = spec;
             diffuse_color = diffuse_color * (1.0 - metallic);
         }
@@ -465,7 +466,9 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
                 let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
                 let f = schlick(f0, f90, e_dot_h);
                 let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
-                var direct = diffuse_color * occlusion * light.color.rgb + spec * light.color.rgb * light.color.w;
+                // What the specular lobe reflects is not diffused (as Storm: d * (1 - F)).
+                var direct = diffuse_color * (vec3<f32>(1.0) - f) * occlusion * light.color.rgb
+                    + spec * light.color.rgb * light.color.w;
                 if clearcoat > 0.0 {
                     let fc = schlick(cc_f0, vec3<f32>(1.0), e_dot_h) * clearcoat;
                     direct += fc * (ggx(cc_roughness, n_dot_h) * geometric(cc_roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4)) * light.color.rgb * light.color.w;
@@ -475,8 +478,13 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
             if globals.lighting.z != 0u {
                 let refl = reflect(-v, n);
                 let lod = roughness * f32(max(globals.lighting.w, 1u) - 1u);
-                lit += diffuse_color * dome_irradiance(n) * occlusion;
+                let f = schlick(f0, f90, n_dot_e);
+                lit += diffuse_color * (vec3<f32>(1.0) - f) * dome_irradiance(n) * occlusion;
                 lit += dome_radiance(refl, lod) * env_brdf(f0, roughness, n_dot_e) * occlusion;
+                if clearcoat > 0.0 {
+                    let cc_lod = cc_roughness * f32(max(globals.lighting.w, 1u) - 1u);
+                    lit += dome_radiance(refl, cc_lod) * env_brdf(cc_f0, cc_roughness, n_dot_e) * clearcoat * occlusion;
+                }
             }
             lit += emissive;
         }
