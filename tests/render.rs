@@ -1287,8 +1287,8 @@ fn assert_linear(tag: &str, what: &str, got: [f32; 4], want: [f32; 4], tol: f32)
 
 #[test]
 fn preview_surface_defaults_under_the_headlight_give_lambert_plus_ggx() {
-    // Facing the headlight: N.L = N.E = N.H = E.H = 1. Diffuse 0.18; specular F0 = ((1-1.5)/(1+1.5))^2
-    // = 0.04, GGX D = 1/(pi a^2) with a = 0.5^2, G = 1: 0.04 * 5.093 / 4 = 0.0509.
+    // Facing the headlight: N.L = N.E = N.H = E.H = 1. Specular F = F0 = ((1-1.5)/(1+1.5))^2 = 0.04,
+    // GGX D = 1/(pi a^2) with a = 0.5^2, G = 1: 0.04 * 5.093 / 4 = 0.0509; diffuse 0.18 * (1 - F).
     let scene = with_material(
         scene_of(vec![quad(2.0, [1.0, 0.0, 0.0, 1.0])], vec![(0, Mat4::IDENTITY)]),
         Material::preview_surface_defaults("/M"),
@@ -1297,7 +1297,7 @@ fn preview_surface_defaults_under_the_headlight_give_lambert_plus_ggx() {
         return;
     };
     let d = 1.0 / (std::f32::consts::PI * 0.0625);
-    let want = 0.18 + 0.04 * d / 4.0;
+    let want = 0.18 * 0.96 + 0.04 * d / 4.0;
     assert_linear(
         &tag,
         "default PreviewSurface (vertex colour ignored)",
@@ -1336,7 +1336,7 @@ fn distant_light_at_60_degrees_halves_the_diffuse_and_no_headlight_is_added() {
         &tag,
         "diffuse * 2 * 0.5 + specular",
         px,
-        [0.5 + spec, 0.25 + spec, 1.0 + spec, 1.0],
+        [0.5 * 0.96 + spec, 0.25 * 0.96 + spec, 1.0 * 0.96 + spec, 1.0],
         2e-3,
     );
     // The cone of a shaped light: outside it, nothing (no headlight: the stage has a light).
@@ -1501,9 +1501,9 @@ fn a_uniform_dome_lights_diffuse_and_shows_behind_only_when_asked() {
     let Some((px, tag, linear)) = centre_linear("dome", &scene, small()) else {
         return;
     };
-    // Radiance 1 all round: diffuse 0.18, and the split-sum specular fit at roughness 1 facing
-    // the viewer: 0.04 * 0.4524 - 0.0024.
-    let want = 0.18 + 0.04 * 0.4524 - 0.0024;
+    // Radiance 1 all round: diffuse 0.18 * (1 - F0), and the split-sum specular fit at roughness 1
+    // facing the viewer: 0.04 * 0.4524 - 0.0024.
+    let want = 0.18 * 0.96 + 0.04 * 0.4524 - 0.0024;
     assert_linear(&tag, "dome-lit", px, [want, want, want, 1.0], 3e-3);
     assert_eq!(linear[3], 0.0, "{tag}: the background stays transparent by default");
     let settings = RenderSettings {
