@@ -731,6 +731,10 @@ impl Renderer {
             .iter()
             .map(|m| pack_material(m, |i| textures.tiles(i)))
             .collect();
+        // Materials equal but for their path (each reference of an asset brings its own copy:
+        // the teapot field has 1,600) share one entry, so their instances stay one draw. Animated
+        // ones keep their own.
+        let canonical = canonical_materials(&materials, &packed, &scene.dynamic_materials, material_shift);
         let materials_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("materials"),
             contents: bytemuck::cast_slice(&packed),
@@ -935,7 +939,7 @@ impl Renderer {
             ],
         });
 
-        let geometry = Geometry::build(scene, &materials, material_shift);
+        let geometry = Geometry::build(scene, &materials, material_shift, &canonical);
         // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
         // creation but a panic when create_buffer_init then maps it.
         let too_big = [
@@ -2011,6 +2015,35 @@ impl Renderer {
     }
 }
 
+/// For each material, the first material equal to it but for its path (its own index when none
+/// is, or when it is animated). Equality is by packed values, texture indices and wrap modes.
+fn canonical_materials(
+    materials: &[crate::scene::Material],
+    packed: &[MaterialRaw],
+    dynamic: &[u32],
+    shift: u32,
+) -> Vec<u32> {
+    let mut first: std::collections::HashMap<(&[u8], Vec<(Option<u32>, u8, u8)>), u32> =
+        std::collections::HashMap::new();
+    materials
+        .iter()
+        .zip(packed)
+        .enumerate()
+        .map(|(i, (m, raw))| {
+            let i = i as u32;
+            if dynamic.iter().any(|&d| d + shift == i) {
+                return i;
+            }
+            let lookups = m
+                .lookups()
+                .iter()
+                .map(|l| l.map_or((None, 0, 0), |l| (l.texture, l.wrap_s as u8, l.wrap_t as u8)))
+                .collect();
+            *first.entry((bytemuck::bytes_of(raw), lookups)).or_insert(i)
+        })
+        .collect()
+}
+
 /// A target of the blended pass: cleared to `clear`, resolved where multisampled.
 fn oit_attachment<'a>(
     msaa: Option<&'a wgpu::TextureView>,
@@ -2201,7 +2234,8 @@ struct Geometry {
 impl Geometry {
     /// `materials` is the renderer's list (the scene's, shifted by `material_shift` when the
     /// fallback had to be put first).
-    fn build(scene: &Scene, materials: &[crate::scene::Material], material_shift: u32) -> Geometry {
+    /// `canonical[i]` is the material drawn for material `i` (the first one equal to it).
+    fn build(scene: &Scene, materials: &[crate::scene::Material], material_shift: u32, canonical: &[u32]) -> Geometry {
         let mut g = Geometry {
             positions: Vec::new(),
             normals: Vec::new(),
@@ -2247,11 +2281,7 @@ impl Geometry {
             // One draw per material among the mesh's instances.
             let material_of = |i: usize| {
                 let id = scene.instances[i].material + material_shift;
-                if (id as usize) < materials.len() {
-                    id
-                } else {
-                    0
-                }
+                canonical.get(id as usize).copied().unwrap_or(0)
             };
             users.sort_by_key(|&i| (material_of(i), is_dynamic[i]));
             let vertex_translucent = g.colors[first_vertex..].iter().any(|c| c[3] < 1.0);
@@ -2376,6 +2406,22 @@ mod tests {
     }
 
     #[test]
+    fn materials_equal_but_for_their_path_share_one_entry_unless_animated() {
+        use crate::scene::Material;
+        let a = Material::preview_surface_defaults("/A/Ceramic");
+        let b = Material::preview_surface_defaults("/B/Ceramic");
+        let mut c = Material::preview_surface_defaults("/C/Other");
+        c.roughness = crate::scene::material::Input::Value(0.9);
+        let d = Material::preview_surface_defaults("/D/Animated");
+        let materials = vec![Material::display_color(), a, b, c, d];
+        let packed: Vec<MaterialRaw> = materials
+            .iter()
+            .map(|m| crate::gpu::shading::pack_material(m, |_| None))
+            .collect();
+        assert_eq!(canonical_materials(&materials, &packed, &[4], 0), [0, 1, 1, 3, 4]);
+    }
+
+    #[test]
     fn geometry_draws_once_per_mesh_and_material() {
         let mut scene = Scene {
             meshes: vec![tri([1.0; 4])],
@@ -2391,7 +2437,7 @@ mod tests {
         let mut translucent = crate::scene::Material::preview_surface_defaults("/Glass");
         translucent.opacity = crate::scene::material::Input::Value(0.5);
         scene.materials = vec![crate::scene::Material::display_color(), translucent];
-        let g = Geometry::build(&scene, &scene.materials, 0);
+        let g = Geometry::build(&scene, &scene.materials, 0, &[0, 1]);
         assert_eq!(g.draws.len(), 2);
         assert_eq!((g.draws[0].material, g.draws[0].translucent), (0, false));
         assert_eq!((g.draws[1].material, g.draws[1].translucent), (1, true));
@@ -2434,7 +2480,7 @@ mod tests {
             dynamic_meshes: vec![1, 2],
             ..Scene::default()
         };
-        let g = Geometry::build(&scene, &[crate::scene::Material::display_color()], 0);
+        let g = Geometry::build(&scene, &[crate::scene::Material::display_color()], 0, &[0]);
         assert_eq!(g.positions.len(), 6);
         assert_eq!(g.indices, vec![0, 1, 2, 0, 1, 2]);
         assert_eq!(g.draws.len(), 2);
