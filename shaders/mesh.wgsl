@@ -126,7 +126,7 @@ struct VertexIn {
 }
 
 struct VertexOut {
-    @builtin(position) clip: vec4<f32>,
+    @invariant @builtin(position) clip: vec4<f32>,
     @location(0) world: vec3<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) color: vec4<f32>,
@@ -345,7 +345,15 @@ struct Shaded {
     normal: vec3<f32>,
 }
 
-fn shade(in: VertexOut, front_facing: bool) -> Shaded {
+// What every shading model needs: screen derivatives, the view direction, the shading normal.
+struct Surface {
+    d: Derivs,
+    v: vec3<f32>,
+    n: vec3<f32>,
+}
+
+// Called first in every fragment entry point: the derivatives need uniform control flow.
+fn surface(in: VertexOut, front_facing: bool) -> Surface {
     let d = Derivs(dpdx(in.uv), dpdy(in.uv), dpdx(in.world), dpdy(in.world));
     // Towards the viewer: from the fragment to the eye (perspective) or the fixed view axis
     // (orthographic).
@@ -364,129 +372,32 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
     // No back-face culling, and Storm's rule for the back side (as usdrecord shows it): a
     // double-sided mesh flips its normal towards the viewer, so both sides shade alike; a
     // single-sided mesh keeps it, so its back side gets the ambient term only.
-    var n = select(authored, -authored, in.flags.x > 0.5 && !facing);
+    let n = select(authored, -authored, in.flags.x > 0.5 && !facing);
+    return Surface(d, v, n);
+}
 
-    let m = in.ids.z;
-    let st = in.uv;
-    let vc = in.color;
-    let model = materials[m].flags.x;
-
-    // Opacity, and opacityThreshold cut-outs (a cut-out surface is otherwise opaque).
-    var opacity = input_scalar(m, 7u, st, vc, d);
-    if model == 1u {
-        let threshold = input_scalar(m, 8u, st, vc, d);
-        if threshold > 0.0 {
-            if opacity < threshold {
-                discard;
-            }
-            opacity = 1.0;
+// displayColor (material 0) under Storm's fallback lighting. Reads no material: the vertex colour
+// is the colour and its alpha the opacity.
+fn shade_display(in: VertexOut, sf: Surface) -> Shaded {
+    let color = in.color.rgb;
+    let opacity = clamp(in.color.a, 0.0, 1.0);
+    let n = sf.n;
+    var lit = color;
+    if globals.lighting.y == 0u {
+        let s = globals.shading;
+        var diffuse = vec3<f32>(0.0);
+        var specular = vec3<f32>(0.0);
+        for (var i = 0u; i < globals.lighting.x; i++) {
+            let light = lights[i];
+            let l = to_light(light, in.world);
+            let h = normalize(l + sf.v);
+            let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
+            diffuse += light.color.rgb * (atten * max(dot(n, l), 0.0));
+            specular += light.color.rgb * light.color.w * (atten * pow(max(dot(n, h), 0.0), s.w));
         }
-    }
-    opacity = clamp(opacity, 0.0, 1.0);
-
-    let count = globals.lighting.x;
-    var lit = vec3<f32>(0.0);
-    if model == 0u {
-        // displayColor under Storm's fallback lighting.
-        let color = input_color(m, 0u, st, vc, d);
-        if globals.lighting.y != 0u {
-            lit = color;
-        } else {
-            let s = globals.shading;
-            var diffuse = vec3<f32>(0.0);
-            var specular = vec3<f32>(0.0);
-            for (var i = 0u; i < count; i++) {
-                let light = lights[i];
-                let l = to_light(light, in.world);
-                let h = normalize(l + v);
-                let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
-                diffuse += light.color.rgb * (atten * max(dot(n, l), 0.0));
-                specular += light.color.rgb * light.color.w * (atten * pow(max(dot(n, h), 0.0), s.w));
-            }
-            lit = s.x + color * (s.y * diffuse) + s.z * specular;
-            if globals.lighting.z != 0u {
-                lit += color * dome_irradiance(n);
-            }
-        }
-    } else {
-        // UsdPreviewSurface.
-        if materials[m].flags.z != 0u {
-            // Tangent-space normal map, in a frame built from screen derivatives of position
-            // and st (no authored tangents needed).
-            let t_ts = input4(m, 10u, st, vc, d).xyz;
-            let dp1 = d.p_dx;
-            let dp2 = d.p_dy;
-            let duv1 = d.uv_dx;
-            let duv2 = d.uv_dy;
-            let dp2perp = cross(dp2, n);
-            let dp1perp = cross(n, dp1);
-            let tangent = dp2perp * duv1.x + dp1perp * duv2.x;
-            let bitangent = dp2perp * duv1.y + dp1perp * duv2.y;
-            let scale = inverseSqrt(max(max(dot(tangent, tangent), dot(bitangent, bitangent)), 1e-30));
-            let mapped = tangent * scale * t_ts.x + bitangent * scale * t_ts.y + n * t_ts.z;
-            let ml = dot(mapped, mapped);
-            n = select(n, mapped * inverseSqrt(ml), ml > 1e-20);
-        }
-        var diffuse_color = input_color(m, 0u, st, vc, d);
-        let emissive = input_color(m, 1u, st, vc, d);
-        let metallic = clamp(input_scalar(m, 3u, st, vc, d), 0.0, 1.0);
-        let roughness = clamp(input_scalar(m, 4u, st, vc, d), 0.0, 1.0);
-        let clearcoat = max(input_scalar(m, 5u, st, vc, d), 0.0);
-        let cc_roughness = clamp(input_scalar(m, 6u, st, vc, d), 0.0, 1.0);
-        let ior = input_scalar(m, 9u, st, vc, d);
-        let occlusion = clamp(input_scalar(m, 11u, st, vc, d), 0.0, 1.0);
-        let r = (1.0 - ior) / (1.0 + ior);
-        var f0: vec3<f32>;
-        var f90: vec3<f32>;
-        if materials[m].flags.y != 0u {
-            f0 = input_color(m, 2u, st, vc, d);
-            f90 = vec3<f32>(1.0);
-        } else {
-            // Storm's metallic workflow: a pure metal reflects its full colour.
-            let spec = mix(vec3<f32>(1.0), diffuse_color, metallic);
-            f0 = mix(r * r * spec, spec, metallic);
-            f90 = spec;
-            diffuse_color = diffuse_color * (1.0 - metallic);
-        }
-        let cc_f0 = vec3<f32>(r * r);
-        if globals.lighting.y != 0u {
-            lit = diffuse_color + emissive;
-        } else {
-            let n_dot_e = max(dot(n, v), 1e-4);
-            for (var i = 0u; i < count; i++) {
-                let light = lights[i];
-                let l = to_light(light, in.world);
-                let n_dot_l = max(dot(n, l), 0.0);
-                if n_dot_l <= 0.0 {
-                    continue;
-                }
-                let h = normalize(l + v);
-                let n_dot_h = max(dot(n, h), 0.0);
-                let e_dot_h = max(dot(v, h), 0.0);
-                let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
-                let f = schlick(f0, f90, e_dot_h);
-                let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
-                // What the specular lobe reflects is not diffused (as Storm: d * (1 - F)).
-                var direct = diffuse_color * (vec3<f32>(1.0) - f) * occlusion * light.color.rgb
-                    + spec * light.color.rgb * light.color.w;
-                if clearcoat > 0.0 {
-                    let fc = schlick(cc_f0, vec3<f32>(1.0), e_dot_h) * clearcoat;
-                    direct += fc * (ggx(cc_roughness, n_dot_h) * geometric(cc_roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4)) * light.color.rgb * light.color.w;
-                }
-                lit += direct * (n_dot_l * atten);
-            }
-            if globals.lighting.z != 0u {
-                let refl = reflect(-v, n);
-                let lod = roughness * f32(max(globals.lighting.w, 1u) - 1u);
-                let f = schlick(f0, f90, n_dot_e);
-                lit += diffuse_color * (vec3<f32>(1.0) - f) * dome_irradiance(n) * occlusion;
-                lit += dome_radiance(refl, lod) * env_brdf(f0, roughness, n_dot_e) * occlusion;
-                if clearcoat > 0.0 {
-                    let cc_lod = cc_roughness * f32(max(globals.lighting.w, 1u) - 1u);
-                    lit += dome_radiance(refl, cc_lod) * env_brdf(cc_f0, cc_roughness, n_dot_e) * clearcoat * occlusion;
-                }
-            }
-            lit += emissive;
+        lit = s.x + color * (s.y * diffuse) + s.z * specular;
+        if globals.lighting.z != 0u {
+            lit += color * dome_irradiance(n);
         }
     }
     // Premultiplied: the MSAA resolve then averages correctly; the colour pass divides by alpha
@@ -494,9 +405,137 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
     return Shaded(vec4<f32>(lit * opacity, opacity), n);
 }
 
+// UsdPreviewSurface.
+fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
+    let d = sf.d;
+    let v = sf.v;
+    var n = sf.n;
+    let m = in.ids.z;
+    let st = in.uv;
+    let vc = in.color;
+
+    // Opacity, and opacityThreshold cut-outs (a cut-out surface is otherwise opaque).
+    var opacity = input_scalar(m, 7u, st, vc, d);
+    let threshold = input_scalar(m, 8u, st, vc, d);
+    if threshold > 0.0 {
+        if opacity < threshold {
+            discard;
+        }
+        opacity = 1.0;
+    }
+    opacity = clamp(opacity, 0.0, 1.0);
+
+    let count = globals.lighting.x;
+    var lit = vec3<f32>(0.0);
+    if materials[m].flags.z != 0u {
+        // Tangent-space normal map, in a frame built from screen derivatives of position
+        // and st (no authored tangents needed).
+        let t_ts = input4(m, 10u, st, vc, d).xyz;
+        let dp1 = d.p_dx;
+        let dp2 = d.p_dy;
+        let duv1 = d.uv_dx;
+        let duv2 = d.uv_dy;
+        let dp2perp = cross(dp2, n);
+        let dp1perp = cross(n, dp1);
+        let tangent = dp2perp * duv1.x + dp1perp * duv2.x;
+        let bitangent = dp2perp * duv1.y + dp1perp * duv2.y;
+        let scale = inverseSqrt(max(max(dot(tangent, tangent), dot(bitangent, bitangent)), 1e-30));
+        let mapped = tangent * scale * t_ts.x + bitangent * scale * t_ts.y + n * t_ts.z;
+        let ml = dot(mapped, mapped);
+        n = select(n, mapped * inverseSqrt(ml), ml > 1e-20);
+    }
+    var diffuse_color = input_color(m, 0u, st, vc, d);
+    let emissive = input_color(m, 1u, st, vc, d);
+    let metallic = clamp(input_scalar(m, 3u, st, vc, d), 0.0, 1.0);
+    let roughness = clamp(input_scalar(m, 4u, st, vc, d), 0.0, 1.0);
+    let clearcoat = max(input_scalar(m, 5u, st, vc, d), 0.0);
+    let cc_roughness = clamp(input_scalar(m, 6u, st, vc, d), 0.0, 1.0);
+    let ior = input_scalar(m, 9u, st, vc, d);
+    let occlusion = clamp(input_scalar(m, 11u, st, vc, d), 0.0, 1.0);
+    let r = (1.0 - ior) / (1.0 + ior);
+    var f0: vec3<f32>;
+    var f90: vec3<f32>;
+    if materials[m].flags.y != 0u {
+        f0 = input_color(m, 2u, st, vc, d);
+        f90 = vec3<f32>(1.0);
+    } else {
+        // Storm's metallic workflow: a pure metal reflects its full colour.
+        let spec = mix(vec3<f32>(1.0), diffuse_color, metallic);
+        f0 = mix(r * r * spec, spec, metallic);
+        f90 = spec;
+        diffuse_color = diffuse_color * (1.0 - metallic);
+    }
+    let cc_f0 = vec3<f32>(r * r);
+    if globals.lighting.y != 0u {
+        lit = diffuse_color + emissive;
+    } else {
+        let n_dot_e = max(dot(n, v), 1e-4);
+        for (var i = 0u; i < count; i++) {
+            let light = lights[i];
+            let l = to_light(light, in.world);
+            let n_dot_l = max(dot(n, l), 0.0);
+            if n_dot_l <= 0.0 {
+                continue;
+            }
+            let h = normalize(l + v);
+            let n_dot_h = max(dot(n, h), 0.0);
+            let e_dot_h = max(dot(v, h), 0.0);
+            let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
+            let f = schlick(f0, f90, e_dot_h);
+            let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
+            // What the specular lobe reflects is not diffused (as Storm: d * (1 - F)).
+            var direct = diffuse_color * (vec3<f32>(1.0) - f) * occlusion * light.color.rgb
+                + spec * light.color.rgb * light.color.w;
+            if clearcoat > 0.0 {
+                let fc = schlick(cc_f0, vec3<f32>(1.0), e_dot_h) * clearcoat;
+                direct += fc * (ggx(cc_roughness, n_dot_h) * geometric(cc_roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4)) * light.color.rgb * light.color.w;
+            }
+            lit += direct * (n_dot_l * atten);
+        }
+        if globals.lighting.z != 0u {
+            let refl = reflect(-v, n);
+            let lod = roughness * f32(max(globals.lighting.w, 1u) - 1u);
+            let f = schlick(f0, f90, n_dot_e);
+            lit += diffuse_color * (vec3<f32>(1.0) - f) * dome_irradiance(n) * occlusion;
+            lit += dome_radiance(refl, lod) * env_brdf(f0, roughness, n_dot_e) * occlusion;
+            if clearcoat > 0.0 {
+                let cc_lod = cc_roughness * f32(max(globals.lighting.w, 1u) - 1u);
+                lit += dome_radiance(refl, cc_lod) * env_brdf(cc_f0, cc_roughness, n_dot_e) * clearcoat * occlusion;
+            }
+        }
+        lit += emissive;
+    }
+    return Shaded(vec4<f32>(lit * opacity, opacity), n);
+}
+
+// Either model, chosen per fragment by its material (the blended pass, where draws mix).
+fn shade(in: VertexOut, front_facing: bool) -> Shaded {
+    let sf = surface(in, front_facing);
+    if materials[in.ids.z].flags.x == 0u {
+        return shade_display(in, sf);
+    }
+    return shade_preview(in, sf);
+}
+
+// One entry point per shading model, so a displayColor draw runs a small shader (fragment work
+// is the expensive kind on the H100: docs/design.md, "Shading").
 @fragment
-fn fs_main(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
-    return shade(in, front_facing).color;
+fn fs_display(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
+    return shade_display(in, surface(in, front_facing)).color;
+}
+
+@fragment
+fn fs_preview(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
+    return shade_preview(in, surface(in, front_facing)).color;
+}
+
+// The depth-only prepass: the same clip position as vs_main (invariant), so the shading pass
+// can test for equality and shade each pixel once.
+@vertex
+fn vs_depth(v: VertexIn) -> @invariant @builtin(position) vec4<f32> {
+    let model = mat4x4<f32>(v.model0, v.model1, v.model2, v.model3);
+    let world = model * vec4<f32>(v.position, 1.0);
+    return globals.view_proj * world;
 }
 
 // Weighted blended order-independent transparency (McGuire and Bavoil): each blended fragment
@@ -532,9 +571,7 @@ struct AovOut {
     @location(4) instance_id: u32,
 }
 
-@fragment
-fn fs_aov(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
-    let shaded = shade(in, front_facing);
+fn aov_out(in: VertexOut, shaded: Shaded) -> AovOut {
     var out: AovOut;
     out.color = shaded.color;
     out.depth = -(dot(globals.view_z.xyz, in.world) + globals.view_z.w);
@@ -542,4 +579,14 @@ fn fs_aov(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
     out.prim_id = in.ids.x;
     out.instance_id = in.ids.y;
     return out;
+}
+
+@fragment
+fn fs_aov_display(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
+    return aov_out(in, shade_display(in, surface(in, front_facing)));
+}
+
+@fragment
+fn fs_aov_preview(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
+    return aov_out(in, shade_preview(in, surface(in, front_facing)));
 }

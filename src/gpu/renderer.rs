@@ -182,6 +182,10 @@ struct MeshDraw {
     instances: Range<u32>,
     /// The material of these instances (its index in `Scene::materials` and the bind group list).
     material: u32,
+    /// Shaded as UsdPreviewSurface (else displayColor).
+    preview: bool,
+    /// Its material may discard fragments (opacityThreshold): left out of the depth prepass.
+    cutout: bool,
     /// Blended (displayOpacity < 1 on some vertex, or a material that is not opaque): drawn after
     /// the opaque meshes.
     translucent: bool,
@@ -209,7 +213,8 @@ pub struct Renderer {
     color_pass: Option<ComputeStage>,
     /// AOV attachments and the pass that gathers them, when AOVs are asked for.
     aov: Option<AovStage>,
-    opaque_pipeline: wgpu::RenderPipeline,
+    opaque_pipelines: OpaquePipelines,
+    depth_pipeline: wgpu::RenderPipeline,
     translucent_pipeline: wgpu::RenderPipeline,
     /// Present when the scene has blended draws.
     oit: Option<Oit>,
@@ -286,6 +291,27 @@ struct ComputeStage {
 struct AovStage {
     views: [wgpu::TextureView; 4],
     gather: ComputeStage,
+}
+
+/// The opaque mesh pipelines: a shader per shading model (the displayColor one is small), and
+/// shading either what the depth prepass laid down (equal, no depth write: each pixel shaded
+/// once) or, for cut-outs, which the prepass cannot know, with their own depth test and write.
+struct OpaquePipelines {
+    display_equal: wgpu::RenderPipeline,
+    preview_equal: wgpu::RenderPipeline,
+    display_write: wgpu::RenderPipeline,
+    preview_write: wgpu::RenderPipeline,
+}
+
+impl OpaquePipelines {
+    fn for_draw(&self, d: &MeshDraw) -> &wgpu::RenderPipeline {
+        match (d.preview, d.cutout) {
+            (false, false) => &self.display_equal,
+            (true, false) => &self.preview_equal,
+            (false, true) => &self.display_write,
+            (true, true) => &self.preview_write,
+        }
+    }
 }
 
 /// Shadow map size (square, per light).
@@ -664,7 +690,13 @@ impl Renderer {
                 write_mask: wgpu::ColorWrites::ALL,
             }),
         ];
-        let make_pipeline = |name: &str, entry: &str, targets: &[Option<wgpu::ColorTargetState>], depth_write: bool| {
+        // `depth_write` false: the depth was laid down by the prepass and the pipeline shades what
+        // is equal to it (each pixel once); the blended pass tests against it the same way.
+        let make_pipeline = |name: &str,
+                             entry: Option<&str>,
+                             targets: &[Option<wgpu::ColorTargetState>],
+                             depth_write: bool,
+                             compare: wgpu::CompareFunction| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pipeline_layout),
@@ -686,7 +718,7 @@ impl Renderer {
                     format: DEPTH_FORMAT,
                     depth_write_enabled: Some(depth_write),
                     // Reversed Z: nearer is greater.
-                    depth_compare: Some(wgpu::CompareFunction::Greater),
+                    depth_compare: Some(compare),
                     stencil: Default::default(),
                     bias: Default::default(),
                 }),
@@ -695,7 +727,7 @@ impl Renderer {
                     mask: !0,
                     alpha_to_coverage_enabled: false,
                 },
-                fragment: Some(wgpu::FragmentState {
+                fragment: entry.map(|entry| wgpu::FragmentState {
                     module: &shader,
                     entry_point: Some(entry),
                     compilation_options: Default::default(),
@@ -705,13 +737,75 @@ impl Renderer {
                 cache: None,
             })
         };
-        let opaque_pipeline = make_pipeline(
-            "mesh pipeline (opaque)",
-            if with_aovs { "fs_aov" } else { "fs_main" },
-            &opaque_targets[..if with_aovs { 5 } else { 1 }],
-            true,
+        use wgpu::CompareFunction::{Greater, GreaterEqual};
+        let targets = &opaque_targets[..if with_aovs { 5 } else { 1 }];
+        let (display, preview) = if with_aovs {
+            ("fs_aov_display", "fs_aov_preview")
+        } else {
+            ("fs_display", "fs_preview")
+        };
+        let opaque_pipelines = OpaquePipelines {
+            display_equal: make_pipeline(
+                "mesh pipeline (displayColor)",
+                Some(display),
+                targets,
+                false,
+                GreaterEqual,
+            ),
+            preview_equal: make_pipeline(
+                "mesh pipeline (PreviewSurface)",
+                Some(preview),
+                targets,
+                false,
+                GreaterEqual,
+            ),
+            display_write: make_pipeline(
+                "mesh pipeline (displayColor, depth)",
+                Some(display),
+                targets,
+                true,
+                Greater,
+            ),
+            preview_write: make_pipeline("mesh pipeline (cut-outs)", Some(preview), targets, true, Greater),
+        };
+        let depth_pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("depth prepass pipeline"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &shader,
+                entry_point: Some("vs_depth"),
+                compilation_options: Default::default(),
+                buffers: &vertex_buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                topology: wgpu::PrimitiveTopology::TriangleList,
+                front_face: wgpu::FrontFace::Ccw,
+                cull_mode: None,
+                ..Default::default()
+            },
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: DEPTH_FORMAT,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(Greater),
+                stencil: Default::default(),
+                bias: Default::default(),
+            }),
+            multisample: wgpu::MultisampleState {
+                count: sample_count,
+                mask: !0,
+                alpha_to_coverage_enabled: false,
+            },
+            fragment: None,
+            multiview_mask: None,
+            cache: None,
+        });
+        let translucent_pipeline = make_pipeline(
+            "mesh pipeline (blended, OIT)",
+            Some("fs_oit"),
+            &oit_targets,
+            false,
+            Greater,
         );
-        let translucent_pipeline = make_pipeline("mesh pipeline (blended, OIT)", "fs_oit", &oit_targets, false);
         let globals_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -1370,7 +1464,8 @@ impl Renderer {
             encoding,
             color_pass,
             aov,
-            opaque_pipeline,
+            opaque_pipelines,
+            depth_pipeline,
             translucent_pipeline,
             oit,
             shadows,
@@ -1734,11 +1829,26 @@ impl Renderer {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         // The GPU time spans the opaque pass and, where there is one, the blended pass.
-        let timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
+        // `draws` holds the opaque meshes first, those the prepass covers before the cut-outs
+        // (see `Geometry::build`).
+        let first_blended = self.draws.partition_point(|d| !d.translucent);
+        let prepassed = self.draws[..first_blended].partition_point(|d| !d.cutout);
+        // The GPU time spans the prepass (where there is one) to the opaque or blended pass.
+        let prepass_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
             beginning_of_pass_write_index: Some(2 * slot as u32),
-            end_of_pass_write_index: self.oit.is_none().then_some(2 * slot as u32 + 1),
+            end_of_pass_write_index: None,
         });
+        // (wgpu refuses timestamp writes with neither index.)
+        let timestamp_writes = self
+            .timestamps
+            .as_ref()
+            .filter(|_| prepassed == 0 || self.oit.is_none())
+            .map(|t| wgpu::RenderPassTimestampWrites {
+                query_set: &t.query_set,
+                beginning_of_pass_write_index: (prepassed == 0).then_some(2 * slot as u32),
+                end_of_pass_write_index: self.oit.is_none().then_some(2 * slot as u32 + 1),
+            });
         let oit_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
             beginning_of_pass_write_index: None,
@@ -1753,9 +1863,18 @@ impl Renderer {
             pass.set_vertex_buffer(4, self.uvs.slice(..));
             pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
         };
-        let draw = |pass: &mut wgpu::RenderPass<'_>, draws: &[MeshDraw]| {
+        // `choose`: the pipeline for a draw (switched only when it changes); `None` keeps the
+        // one set.
+        let draw = |pass: &mut wgpu::RenderPass<'_>, draws: &[MeshDraw], choose: Option<&OpaquePipelines>| {
             let mut bound = u32::MAX;
+            let mut current: Option<&wgpu::RenderPipeline> = None;
             for d in draws {
+                if let Some(p) = choose.map(|c| c.for_draw(d)) {
+                    if !current.is_some_and(|c| std::ptr::eq(c, p)) {
+                        pass.set_pipeline(p);
+                        current = Some(p);
+                    }
+                }
                 if d.material != bound {
                     pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
                     bound = d.material;
@@ -1763,8 +1882,6 @@ impl Renderer {
                 pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
             }
         };
-        // `draws` holds the opaque meshes first (see `Geometry::build`).
-        let first_blended = self.draws.partition_point(|d| !d.translucent);
         if let Some(shadows) = &self.shadows {
             for layer in &shadows.layers[..shadows.active] {
                 let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -1790,6 +1907,32 @@ impl Renderer {
                 for d in &self.draws[..first_blended] {
                     pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
                 }
+            }
+        }
+        // Depth prepass: positions only, so the shading pass below shades each pixel once, not once
+        // per overlapping surface (fragment work is the slow kind on the H100).
+        if prepassed > 0 {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("depth prepass"),
+                color_attachments: &[],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &self.depth_view,
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(0.0),
+                        store: wgpu::StoreOp::Store,
+                    }),
+                    stencil_ops: None,
+                }),
+                timestamp_writes: prepass_timestamp_writes,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            set_buffers(&mut pass);
+            // The layout has the material group; the prepass reads none of it.
+            pass.set_bind_group(1, &self.material_groups[0], &[]);
+            pass.set_pipeline(&self.depth_pipeline);
+            for d in &self.draws[..prepassed] {
+                pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
             }
         }
         {
@@ -1849,7 +1992,11 @@ impl Renderer {
                     view: &self.depth_view,
                     // Reversed Z: 0 is the far plane.
                     depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(0.0),
+                        load: if prepassed > 0 {
+                            wgpu::LoadOp::Load
+                        } else {
+                            wgpu::LoadOp::Clear(0.0)
+                        },
                         // The blended pass tests against it.
                         store: if self.oit.is_some() {
                             wgpu::StoreOp::Store
@@ -1865,8 +2012,7 @@ impl Renderer {
             });
             if first_blended > 0 {
                 set_buffers(&mut pass);
-                pass.set_pipeline(&self.opaque_pipeline);
-                draw(&mut pass, &self.draws[..first_blended]);
+                draw(&mut pass, &self.draws[..first_blended], Some(&self.opaque_pipelines));
             }
         }
         if let Some(oit) = &self.oit {
@@ -1890,7 +2036,7 @@ impl Renderer {
             });
             set_buffers(&mut pass);
             pass.set_pipeline(&self.translucent_pipeline);
-            draw(&mut pass, &self.draws[first_blended..]);
+            draw(&mut pass, &self.draws[first_blended..], None);
         }
         // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
         // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.
@@ -2309,18 +2455,23 @@ impl Geometry {
                                 || vertex_translucent)
                     }
                 };
+                let preview = mat.model == crate::scene::material::ShadingModel::PreviewSurface;
                 g.draws.push(MeshDraw {
                     indices: first_index as u32..(first_index + index_count) as u32,
                     base_vertex: first_vertex as i32,
                     instances: first_slot as u32..g.instances.len() as u32,
                     material,
+                    preview,
+                    cutout: preview
+                        && !matches!(mat.opacity_threshold, crate::scene::material::Input::Value(t) if t <= 0.0),
                     translucent,
                 });
                 run_start = run_end;
             }
         }
-        // Opaque first, then translucent; stable, so scene order holds within each group.
-        g.draws.sort_by_key(|d| d.translucent);
+        // Opaque first (prepassed ones, then cut-outs; by shading model, to switch pipelines
+        // rarely), then translucent; stable, so scene order holds within each group.
+        g.draws.sort_by_key(|d| (d.translucent, d.cutout, d.preview));
         g.dynamic_slots = scene
             .dynamic_instances
             .iter()
