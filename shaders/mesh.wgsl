@@ -8,6 +8,10 @@
 
 const PI: f32 = 3.14159265358979;
 
+// False in the pipeline for materials without textures: the texture paths then compile away,
+// which keeps the shader small (fragment work is the expensive kind on the H100).
+override TEXTURED: bool = true;
+
 // Keep in sync with `Globals` in src/gpu/layout.rs.
 struct Globals {
     // World to clip space, reversed Z (depth 1 at near, 0 at far).
@@ -213,7 +217,12 @@ fn input_kind(m: u32, i: u32) -> u32 {
 
 fn input4(m: u32, i: u32, st: vec2<f32>, vcolor: vec4<f32>, d: Derivs) -> vec4<f32> {
     switch input_kind(m, i) {
-        case 1u: { return lookup(m, i, st, d); }
+        case 1u: {
+            if TEXTURED {
+                return lookup(m, i, st, d);
+            }
+            return materials[m].values[i];
+        }
         case 2u: { return vcolor; }
         case 3u: {
             let l = materials[m].lookups[i];
@@ -427,7 +436,7 @@ fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
 
     let count = globals.lighting.x;
     var lit = vec3<f32>(0.0);
-    if materials[m].flags.z != 0u {
+    if TEXTURED && materials[m].flags.z != 0u {
         // Tangent-space normal map, in a frame built from screen derivatives of position
         // and st (no authored tangents needed).
         let t_ts = input4(m, 10u, st, vc, d).xyz;

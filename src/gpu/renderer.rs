@@ -37,8 +37,12 @@ pub enum ImageEncoding {
     UsdRecord,
 }
 
-/// The colour target: the shader writes linear colour and the sRGB target encodes it on store
-/// (and the MSAA resolve averages in linear space).
+/// The colour target of 8-bit-only output: linear shading and blending, stored sRGB-encoded (values
+/// above 1 clip per sample, as the 8-bit file would clip them). Measured on the H100 at 1080p with
+/// 4x MSAA, Rgba16Float instead costs the bundled scene 1.1 ms of its 2.9 ms GPU pass
+/// (benches/results/h100-2026-11-24-issue3/).
+const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+
 /// The colour target when linear output is asked for: half floats keep the linear values (and
 /// values over 1) through the resolve; shaders/color.wgsl derives the 8-bit image from them.
 const LINEAR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
@@ -184,6 +188,8 @@ struct MeshDraw {
     material: u32,
     /// Shaded as UsdPreviewSurface (else displayColor).
     preview: bool,
+    /// Its material reads a texture (else the smaller untextured shader does).
+    textured: bool,
     /// Its material may discard fragments (opacityThreshold): left out of the depth prepass.
     cutout: bool,
     /// Blended (displayOpacity < 1 on some vertex, or a material that is not opaque): drawn after
@@ -215,6 +221,7 @@ pub struct Renderer {
     aov: Option<AovStage>,
     opaque_pipelines: OpaquePipelines,
     depth_pipeline: wgpu::RenderPipeline,
+    prepass: bool,
     translucent_pipeline: wgpu::RenderPipeline,
     /// Present when the scene has blended draws.
     oit: Option<Oit>,
@@ -299,17 +306,21 @@ struct AovStage {
 struct OpaquePipelines {
     display_equal: wgpu::RenderPipeline,
     preview_equal: wgpu::RenderPipeline,
+    untextured_equal: wgpu::RenderPipeline,
     display_write: wgpu::RenderPipeline,
     preview_write: wgpu::RenderPipeline,
+    untextured_write: wgpu::RenderPipeline,
 }
 
 impl OpaquePipelines {
-    fn for_draw(&self, d: &MeshDraw) -> &wgpu::RenderPipeline {
-        match (d.preview, d.cutout) {
-            (false, false) => &self.display_equal,
-            (true, false) => &self.preview_equal,
-            (false, true) => &self.display_write,
-            (true, true) => &self.preview_write,
+    fn for_draw(&self, d: &MeshDraw, prepassed: bool) -> &wgpu::RenderPipeline {
+        match (d.preview, d.textured, d.cutout || !prepassed) {
+            (false, _, false) => &self.display_equal,
+            (true, true, false) => &self.preview_equal,
+            (true, false, false) => &self.untextured_equal,
+            (false, _, true) => &self.display_write,
+            (true, true, true) => &self.preview_write,
+            (true, false, true) => &self.untextured_write,
         }
     }
 }
@@ -525,9 +536,10 @@ impl Renderer {
         settings: &RenderSettings,
         encoding: ImageEncoding,
     ) -> Result<Renderer> {
-        // Shading is linear HDR: the colour target is half float, and the colour pass derives the
-        // 8-bit sRGB image (and the linear floats when asked) from it.
-        let color_format = LINEAR_FORMAT;
+        // Shading and blending are linear; the colour pass derives the 8-bit image (and the
+        // linear floats when asked) from the resolved target: half float for linear output, 8-bit
+        // sRGB-encoded otherwise (COLOR_FORMAT says why).
+        let color_format = if settings.linear { LINEAR_FORMAT } else { COLOR_FORMAT };
         let with_aovs = !settings.aovs.is_empty();
         let label = adapter.summary.label();
         let gpu = adapter.slot.device()?;
@@ -693,7 +705,7 @@ impl Renderer {
         // `depth_write` false: the depth was laid down by the prepass and the pipeline shades what
         // is equal to it (each pixel once); the blended pass tests against it the same way.
         let make_pipeline = |name: &str,
-                             entry: Option<&str>,
+                             entry: Option<(&str, bool)>,
                              targets: &[Option<wgpu::ColorTargetState>],
                              depth_write: bool,
                              compare: wgpu::CompareFunction| {
@@ -727,10 +739,13 @@ impl Renderer {
                     mask: !0,
                     alpha_to_coverage_enabled: false,
                 },
-                fragment: entry.map(|entry| wgpu::FragmentState {
+                fragment: entry.map(|(entry, textured)| wgpu::FragmentState {
                     module: &shader,
                     entry_point: Some(entry),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: if textured { &[] } else { &[("TEXTURED", 0.0)] },
+                        ..Default::default()
+                    },
                     targets,
                 }),
                 multiview_mask: None,
@@ -746,27 +761,47 @@ impl Renderer {
         };
         let opaque_pipelines = OpaquePipelines {
             display_equal: make_pipeline(
-                "mesh pipeline (displayColor)",
-                Some(display),
+                "mesh (displayColor)",
+                Some((display, false)),
                 targets,
                 false,
                 GreaterEqual,
             ),
             preview_equal: make_pipeline(
-                "mesh pipeline (PreviewSurface)",
-                Some(preview),
+                "mesh (PreviewSurface)",
+                Some((preview, true)),
+                targets,
+                false,
+                GreaterEqual,
+            ),
+            untextured_equal: make_pipeline(
+                "mesh (PreviewSurface, no textures)",
+                Some((preview, false)),
                 targets,
                 false,
                 GreaterEqual,
             ),
             display_write: make_pipeline(
-                "mesh pipeline (displayColor, depth)",
-                Some(display),
+                "mesh (displayColor, depth)",
+                Some((display, false)),
                 targets,
                 true,
                 Greater,
             ),
-            preview_write: make_pipeline("mesh pipeline (cut-outs)", Some(preview), targets, true, Greater),
+            preview_write: make_pipeline(
+                "mesh (PreviewSurface, depth)",
+                Some((preview, true)),
+                targets,
+                true,
+                Greater,
+            ),
+            untextured_write: make_pipeline(
+                "mesh (PreviewSurface, no textures, depth)",
+                Some((preview, false)),
+                targets,
+                true,
+                Greater,
+            ),
         };
         let depth_pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("depth prepass pipeline"),
@@ -801,7 +836,7 @@ impl Renderer {
         });
         let translucent_pipeline = make_pipeline(
             "mesh pipeline (blended, OIT)",
-            Some("fs_oit"),
+            Some(("fs_oit", true)),
             &oit_targets,
             false,
             Greater,
@@ -1034,6 +1069,10 @@ impl Renderer {
         });
 
         let geometry = Geometry::build(scene, &materials, material_shift, &canonical);
+        // The prepass pays where shading is expensive (PreviewSurface); on displayColor-only
+        // scenes it costs more than it saves (H100, 1080p: the bundled scene 2.73 -> 2.94 ms, the
+        // teapot field 23.2 -> 19.2 ms, the lit teapot field 47.7 -> 30.3 ms).
+        let prepass = geometry.draws.iter().any(|d| d.preview && !d.translucent && !d.cutout);
         // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
         // creation but a panic when create_buffer_init then maps it.
         let too_big = [
@@ -1466,6 +1505,7 @@ impl Renderer {
             aov,
             opaque_pipelines,
             depth_pipeline,
+            prepass,
             translucent_pipeline,
             oit,
             shadows,
@@ -1832,7 +1872,11 @@ impl Renderer {
         // `draws` holds the opaque meshes first, those the prepass covers before the cut-outs
         // (see `Geometry::build`).
         let first_blended = self.draws.partition_point(|d| !d.translucent);
-        let prepassed = self.draws[..first_blended].partition_point(|d| !d.cutout);
+        let prepassed = if self.prepass {
+            self.draws[..first_blended].partition_point(|d| !d.cutout)
+        } else {
+            0
+        };
         // The GPU time spans the prepass (where there is one) to the opaque or blended pass.
         let prepass_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
@@ -1869,7 +1913,7 @@ impl Renderer {
             let mut bound = u32::MAX;
             let mut current: Option<&wgpu::RenderPipeline> = None;
             for d in draws {
-                if let Some(p) = choose.map(|c| c.for_draw(d)) {
+                if let Some(p) = choose.map(|c| c.for_draw(d, prepassed > 0)) {
                     if !current.is_some_and(|c| std::ptr::eq(c, p)) {
                         pass.set_pipeline(p);
                         current = Some(p);
@@ -2456,12 +2500,14 @@ impl Geometry {
                     }
                 };
                 let preview = mat.model == crate::scene::material::ShadingModel::PreviewSurface;
+                let textured = mat.lookups().iter().flatten().any(|l| l.texture.is_some());
                 g.draws.push(MeshDraw {
                     indices: first_index as u32..(first_index + index_count) as u32,
                     base_vertex: first_vertex as i32,
                     instances: first_slot as u32..g.instances.len() as u32,
                     material,
                     preview,
+                    textured,
                     cutout: preview
                         && !matches!(mat.opacity_threshold, crate::scene::material::Input::Value(t) if t <= 0.0),
                     translucent,
@@ -2471,7 +2517,8 @@ impl Geometry {
         }
         // Opaque first (prepassed ones, then cut-outs; by shading model, to switch pipelines
         // rarely), then translucent; stable, so scene order holds within each group.
-        g.draws.sort_by_key(|d| (d.translucent, d.cutout, d.preview));
+        g.draws
+            .sort_by_key(|d| (d.translucent, d.cutout, d.preview, d.textured));
         g.dynamic_slots = scene
             .dynamic_instances
             .iter()
