@@ -3,6 +3,7 @@
 //! [`crate::scene`] data, then evaluates what changes per frame.
 
 pub mod assets;
+mod bounds;
 mod camera;
 mod extract;
 mod info;
@@ -221,7 +222,7 @@ impl LoadedStage {
             choice.path.as_deref().unwrap_or("framing camera"),
             choice.rule.as_str()
         );
-        let framing = Camera::framing(&scene.bounds, scene.up_axis);
+        let framing = Camera::framing(scene.framing_bounds(), scene.up_axis);
         let camera = choice.path.as_ref().and_then(|p| self.stage.prim(p.as_str()).ok());
         scene.camera = choice;
         log::debug!(
