@@ -149,9 +149,80 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
     let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
     let root = NodeState::default();
     for path in &order {
-        let Ok(prim) = stage.prim(path.clone()) else { continue };
+        visit(stage, cache, mode, path, &root, &mut nodes, &mut children);
+    }
+    if mode == Walk::Draw {
+        add_hidden_prototypes(stage, cache, &order, &mut nodes, &mut children);
+    }
+    Graph { order, nodes, children }
+}
+
+/// PointInstancer prototypes the traversal did not reach: a prototype root below an `over`
+/// (Storm's ni_pi keeps its prototypes in `over "Dumb"`) is still drawn through the instancer,
+/// as UsdImaging walks each prototype from its root. Their subtrees join `nodes` and `children`
+/// (not `order`: they are drawn only through the instancer), marked as under an instancer and
+/// inheriting nothing from above the prototype root.
+fn add_hidden_prototypes(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    order: &[sdf::Path],
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    let instancers: Vec<sdf::Path> = order
+        .iter()
+        .filter(|p| nodes.get(*p).is_some_and(|n| n.type_name == "PointInstancer"))
+        .cloned()
+        .collect();
+    let proto_parent = NodeState {
+        under_instancer: true,
+        defined: true,
+        ..NodeState::default()
+    };
+    for pi in instancers {
+        let Ok(prim) = stage.prim(pi) else { continue };
+        for target in prim.relationship("prototypes").targets().unwrap_or_default() {
+            if nodes.contains_key(&target) {
+                continue;
+            }
+            let mut stack = vec![target];
+            while let Some(path) = stack.pop() {
+                let Ok(p) = stage.prim(path.clone()) else { continue };
+                if !p.is_valid().unwrap_or(false) || !p.is_active().unwrap_or(false) {
+                    continue;
+                }
+                visit(stage, cache, Walk::Draw, &path, &proto_parent, nodes, children);
+                let mut kids: Vec<sdf::Path> = p
+                    .children()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.path().clone())
+                    .collect();
+                kids.reverse(); // depth-first in namespace order
+                stack.extend(kids);
+            }
+        }
+    }
+}
+
+/// Computes one prim's [`NodeState`] from its parent's (`fallback_parent` when the parent was
+/// not visited) and records it and its place among its parent's children.
+fn visit(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    mode: Walk,
+    path: &sdf::Path,
+    fallback_parent: &NodeState,
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    {
+        let Ok(prim) = stage.prim(path.clone()) else { return };
         let parent_path = path.parent();
-        let parent = parent_path.as_ref().and_then(|p| nodes.get(p)).unwrap_or(&root);
+        let parent = parent_path
+            .as_ref()
+            .and_then(|p| nodes.get(p))
+            .unwrap_or(fallback_parent);
         let authored_type = || {
             prim.type_name()
                 .ok()
@@ -224,7 +295,6 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
         }
         nodes.insert(path.clone(), node);
     }
-    Graph { order, nodes, children }
 }
 
 /// Whether `prim`'s world transform may vary: an animated op on it or an ancestor, up to a reset.

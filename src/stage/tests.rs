@@ -1351,3 +1351,47 @@ def BasisCurves "curve" {
     assert_eq!(b.min, glam::DVec3::new(-1.0, -1.0, -1.0));
     assert_eq!(b.max, glam::DVec3::new(12.5, 1.5, 1.0));
 }
+
+/// A prototype root below an `over` is drawn through its instancer, as UsdImaging walks each
+/// prototype from its root (Storm's ni_pi: `over "Dumb" { def Sphere "ValidPrototype" }`), also
+/// when the instancer is inside an instanceable prim.
+#[test]
+fn point_instancer_prototype_below_an_over_is_drawn() {
+    let dir = temp_dir();
+    write(
+        &dir,
+        "inst.usda",
+        r#"#usda 1.0
+def Xform "World" {
+    def PointInstancer "Instancer" {
+        point3f[] positions = [(0, 0, 0), (200, 0, 0)]
+        int[] protoIndices = [0, 0]
+        rel prototypes = [</World/Instancer/Dumb/ValidPrototype>, </World/Instancer/Dumb/Dumber>]
+        over "Dumb" {
+            def Sphere "ValidPrototype" { double radius = 20 }
+            over "Dumber" { def Sphere "IgnoredPrototype" { } }
+        }
+    }
+}
+"#,
+    );
+    let root = write(
+        &dir,
+        "root.usda",
+        r#"#usda 1.0
+def Xform "A" (instanceable = true
+    prepend references = @inst.usda@</World>) { }
+def Xform "B" (instanceable = true
+    prepend references = @inst.usda@</World>) {
+    double3 xformOp:translate = (-1000, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    let mut s = LoadedStage::open(&root, &OpenOptions::default()).unwrap();
+    let scene = s.extract(&ExtractOptions::default()).unwrap();
+    assert_eq!(scene.instances.len(), 4, "two spheres per instance of the instancer");
+    assert_eq!(scene.meshes.len(), 1, "one prototype mesh shared by both instances");
+    assert_eq!(scene.bounds.min.x, -1020.0);
+    assert_eq!(scene.bounds.max.x, 220.0);
+}
