@@ -271,10 +271,7 @@ fn visit(
                 // UsdGeom's rule: the topmost authored purpose wins over anything below it.
                 let purpose = match &parent.purpose {
                     Some(p) => Some(p.clone()),
-                    None if prim.attribute("purpose").has_authored_value().unwrap_or(false) => {
-                        values::token_attr(&prim, "purpose", None)
-                    }
-                    None => None,
+                    None => authored_purpose(&prim),
                 };
                 let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
                 let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
@@ -310,6 +307,15 @@ pub fn transform_chain_varies(cache: &mut XformCache, prim: &usd::Prim) -> bool 
         current = p.parent();
     }
     false
+}
+
+/// A prim's own authored purpose, which counts only on an Imageable prim (UsdGeomImageable's
+/// rule: a typeless `def` or a Material passes its parent's purpose on but authors none).
+fn authored_purpose(prim: &usd::Prim) -> Option<String> {
+    if !prim.attribute("purpose").has_authored_value().unwrap_or(false) || !prim.is_a("Imageable").unwrap_or(false) {
+        return None;
+    }
+    values::token_attr(prim, "purpose", None)
 }
 
 /// Whether a prim of this purpose is drawn: `default` always, others when asked for.
@@ -476,6 +482,7 @@ pub fn expand_instancer(
                 time,
                 purposes,
                 depth,
+                None,
                 warnings,
                 &mut contents,
             );
@@ -549,17 +556,24 @@ fn collect_prototype(
     time: Time,
     purposes: &[String],
     depth: usize,
+    inherited_purpose: Option<&str>,
     warnings: &mut Vec<String>,
     out: &mut Vec<Expanded>,
 ) {
     let path = prim.path().clone();
     let Some(node) = graph.nodes.get(&path) else { return };
+    // Purpose inside a prototype is inherited from the prototype root down only, as UsdImaging
+    // computes it: neither the instancer's purpose nor its ancestors' reach the prototypes.
+    let purpose = match inherited_purpose {
+        Some(p) => Some(p.to_string()),
+        None => authored_purpose(prim),
+    };
     // Visibility inside a prototype: its own opinions (the prototype root's ancestors are the
     // instancer's business, already checked).
     if values::token_attr(prim, "visibility", time).as_deref() == Some("invisible") {
         return;
     }
-    if !purpose_drawn(&node.purpose, purposes) {
+    if !purpose_drawn(&purpose, purposes) {
         return;
     }
     if node.type_name == "PointInstancer" {
@@ -584,7 +598,17 @@ fn collect_prototype(
         for k in kids {
             if let Ok(child) = stage.prim(k.clone()) {
                 collect_prototype(
-                    stage, graph, cache, &child, anchor, time, purposes, depth, warnings, out,
+                    stage,
+                    graph,
+                    cache,
+                    &child,
+                    anchor,
+                    time,
+                    purposes,
+                    depth,
+                    purpose.as_deref(),
+                    warnings,
+                    out,
                 );
             }
         }
@@ -807,11 +831,20 @@ pub fn extract(
 
     for path in &graph.order {
         let Some(node) = graph.nodes.get(path) else { continue };
-        if node.under_instancer || !purpose_drawn(&node.purpose, purposes) {
-            continue;
-        }
         let drawable = is_drawable_type(&node.type_name);
         let instancer = node.type_name == "PointInstancer";
+        // An instancer's own purpose does not hide its instances (Storm's pi_varying draws a
+        // render-purpose instancer with render purpose hidden): only an ancestor's counts.
+        let purpose = if instancer {
+            path.parent()
+                .and_then(|p| graph.nodes.get(&p))
+                .and_then(|n| n.purpose.clone())
+        } else {
+            node.purpose.clone()
+        };
+        if node.under_instancer || !purpose_drawn(&purpose, purposes) {
+            continue;
+        }
         if !drawable && !instancer {
             continue;
         }

@@ -1395,3 +1395,49 @@ def Xform "B" (instanceable = true
     assert_eq!(scene.bounds.min.x, -1020.0);
     assert_eq!(scene.bounds.max.x, 220.0);
 }
+
+/// Purpose in PointInstancer prototypes, as Storm's pi_varying draws it: a typeless prim's
+/// purpose is ignored (not Imageable), purpose inherits from the prototype root down, and the
+/// instancer's own purpose (render, hidden by default) neither hides its instances nor reaches
+/// its prototypes.
+#[test]
+fn point_instancer_prototype_purposes() {
+    let mut s = open(
+        r#"#usda 1.0
+def PointInstancer "PI" {
+    point3f[] positions = [(0, 0, 0), (10, 0, 0), (20, 0, 0)]
+    int[] protoIndices = [0, 1, 2]
+    rel prototypes = [</PI/Protos/P1>, </PI/Protos/P2>, </PI/Protos/P3>]
+    token purpose = "render"
+    def "Protos" {
+        token purpose = "guide"
+        def Scope "P1" {
+            def Cube "Cube" { }
+            def Sphere "Sphere" { token purpose = "proxy" }
+            def Cone "Cone" { token purpose = "guide" }
+        }
+        def Scope "P2" {
+            token purpose = "proxy"
+            def Cube "Cube" { }
+            def Cone "Cone" { token purpose = "guide" }
+        }
+        def Scope "P3" {
+            token purpose = "guide"
+            def Cube "Cube" { }
+        }
+    }
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    // P1 (at x = 0): its Cube and proxy Sphere; P2 (x = 10): Cube and Cone, proxy from P2;
+    // P3 (x = 20): nothing.
+    let mut xs: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
+    xs.sort_by(f32::total_cmp);
+    assert_eq!(xs, vec![0.0, 0.0, 10.0, 10.0]);
+}
