@@ -177,7 +177,7 @@ impl LoadedStage {
         }
         if let Some(axis) = timing::authored_up_axis(&self.stage).filter(|a| a != "Y" && a != "Z") {
             out.push(format!(
-                "{}: upAxis {axis:?} is neither Y nor Z; Y is used",
+                "{}: upAxis {axis:?} is neither Y nor Z; framed as Z (usdrecord's rule)",
                 self.path.display()
             ));
         }

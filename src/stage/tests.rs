@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use glam::{Mat4, Vec3};
 
 use super::*;
-use crate::scene::CameraRule;
+use crate::scene::{CameraRule, UpAxis};
 
 /// A fresh temporary directory per test (no shared state between parallel tests).
 fn temp_dir() -> PathBuf {
@@ -1440,4 +1440,25 @@ def PointInstancer "PI" {
     let mut xs: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
     xs.sort_by(f32::total_cmp);
     assert_eq!(xs, vec![0.0, 0.0, 10.0, 10.0]);
+}
+
+/// An upAxis that is neither Y nor Z is framed Z-up, as usdrecord does (UsdAppUtils tests for Y
+/// only; usd-wg's upAxis_X and upAxis_invalid screenshots show the Z-up view), with a warning.
+#[test]
+fn invalid_up_axis_is_framed_z_up() {
+    for (axis, want) in [
+        ("X", UpAxis::Z),
+        ("invalid", UpAxis::Z),
+        ("Y", UpAxis::Y),
+        ("Z", UpAxis::Z),
+    ] {
+        let (s, scene) = extract(&format!(
+            "#usda 1.0\n(\n    upAxis = \"{axis}\"\n)\ndef Cube \"C\" {{ }}\n"
+        ));
+        assert_eq!(scene.up_axis, want, "{axis}");
+        let warned = s.warnings().iter().any(|w| w.contains("neither Y nor Z"));
+        assert_eq!(warned, want == UpAxis::Z && axis != "Z", "{axis}");
+    }
+    let (_, scene) = extract("#usda 1.0\ndef Cube \"C\" { }\n");
+    assert_eq!(scene.up_axis, UpAxis::Y);
 }
