@@ -142,9 +142,13 @@ pub fn frame_bounds(
         }
         pruned = None;
         let Some(node) = graph.nodes.get(path) else { continue };
-        if node.invisible || !purpose_drawn(&node.purpose, purposes) || node.under_instancer {
-            // Invisible or unwanted here means invisible or unwanted below, too.
+        if node.invisible || node.under_instancer {
+            // Invisible here means invisible below, too.
             pruned = Some(path);
+            continue;
+        }
+        if !purpose_drawn(&node.purpose, purposes) {
+            // A descendant may author a purpose that is drawn.
             continue;
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };

@@ -43,7 +43,7 @@ pub struct NodeState {
     pub invisible: bool,
     /// Visibility authored with time samples here or above.
     pub vis_animated: bool,
-    /// The purpose, inherited from the topmost ancestor that authors one (UsdGeom's rule).
+    /// The purpose: the prim's own authored one, else its nearest ancestor's (UsdGeom's rule).
     pub purpose: Option<String>,
     /// The world transform may vary over time (an animated op here or above, up to a reset).
     pub xform_animated: bool,
@@ -268,11 +268,9 @@ fn visit(
                 let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
                 let invisible =
                     parent.invisible || values::token_attr(&prim, "visibility", None).as_deref() == Some("invisible");
-                // UsdGeom's rule: the topmost authored purpose wins over anything below it.
-                let purpose = match &parent.purpose {
-                    Some(p) => Some(p.clone()),
-                    None => authored_purpose(&prim),
-                };
+                // UsdGeom's rule (pxr's ComputePurpose): a prim's own authored purpose wins, else
+                // the nearest ancestor's; only Imageable prims author one.
+                let purpose = authored_purpose(&prim).or_else(|| parent.purpose.clone());
                 let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
                 let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
                 NodeState {
@@ -482,7 +480,6 @@ pub fn expand_instancer(
                 time,
                 purposes,
                 depth,
-                None,
                 warnings,
                 &mut contents,
             );
@@ -556,26 +553,18 @@ fn collect_prototype(
     time: Time,
     purposes: &[String],
     depth: usize,
-    inherited_purpose: Option<&str>,
     warnings: &mut Vec<String>,
     out: &mut Vec<Expanded>,
 ) {
     let path = prim.path().clone();
     let Some(node) = graph.nodes.get(&path) else { return };
-    // Purpose inside a prototype is inherited from the prototype root down only, as UsdImaging
-    // computes it: neither the instancer's purpose nor its ancestors' reach the prototypes.
-    let purpose = match inherited_purpose {
-        Some(p) => Some(p.to_string()),
-        None => authored_purpose(prim),
-    };
     // Visibility inside a prototype: its own opinions (the prototype root's ancestors are the
     // instancer's business, already checked).
     if values::token_attr(prim, "visibility", time).as_deref() == Some("invisible") {
         return;
     }
-    if !purpose_drawn(&purpose, purposes) {
-        return;
-    }
+    // A prim's purpose hides the prim only: a descendant may author a purpose that is drawn.
+    let drawn = purpose_drawn(&node.purpose, purposes);
     if node.type_name == "PointInstancer" {
         let base = relative_to(cache, prim, anchor);
         for e in expand_instancer(stage, graph, cache, prim, time, purposes, true, depth + 1, warnings) {
@@ -587,7 +576,7 @@ fn collect_prototype(
         }
         return; // an instancer's children are its prototypes, drawn only through it
     }
-    if is_drawable_type(&node.type_name) {
+    if drawn && is_drawable_type(&node.type_name) {
         out.push(Expanded {
             prim: prim.clone(),
             key: Rc::from(node.key.as_str()),
@@ -598,17 +587,7 @@ fn collect_prototype(
         for k in kids {
             if let Ok(child) = stage.prim(k.clone()) {
                 collect_prototype(
-                    stage,
-                    graph,
-                    cache,
-                    &child,
-                    anchor,
-                    time,
-                    purposes,
-                    depth,
-                    purpose.as_deref(),
-                    warnings,
-                    out,
+                    stage, graph, cache, &child, anchor, time, purposes, depth, warnings, out,
                 );
             }
         }
@@ -833,15 +812,10 @@ pub fn extract(
         let Some(node) = graph.nodes.get(path) else { continue };
         let drawable = is_drawable_type(&node.type_name);
         let instancer = node.type_name == "PointInstancer";
-        // An instancer's own purpose does not hide its instances (Storm's pi_varying draws a
-        // render-purpose instancer with render purpose hidden): only an ancestor's counts.
-        let purpose = if instancer {
-            path.parent()
-                .and_then(|p| graph.nodes.get(&p))
-                .and_then(|n| n.purpose.clone())
-        } else {
-            node.purpose.clone()
-        };
+        // An instancer is not hidden by its purpose: each prototype prim is, by the purpose it
+        // computes through the instancer (Storm's pi_varying draws the proxy-purpose prims of a
+        // render-purpose instancer with render purpose hidden, and not its default ones).
+        let purpose = if instancer { None } else { node.purpose.clone() };
         if node.under_instancer || !purpose_drawn(&purpose, purposes) {
             continue;
         }

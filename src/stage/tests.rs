@@ -1396,10 +1396,11 @@ def Xform "B" (instanceable = true
     assert_eq!(scene.bounds.max.x, 220.0);
 }
 
-/// Purpose in PointInstancer prototypes, as Storm's pi_varying draws it: a typeless prim's
-/// purpose is ignored (not Imageable), purpose inherits from the prototype root down, and the
-/// instancer's own purpose (render, hidden by default) neither hides its instances nor reaches
-/// its prototypes.
+/// Purpose as pxr computes it (a prim's own authored purpose wins, else the nearest ancestor's,
+/// and only Imageable prims author one) decides each PointInstancer prototype prim, through the
+/// instancer; the instancer's own purpose does not hide it whole. Storm's pi_varying frame 27
+/// (a render-purpose instancer, render hidden): the proxy spheres drawn, the default cubes not,
+/// a guide cone under a proxy prototype not, a proxy sphere under a guide prototype drawn.
 #[test]
 fn point_instancer_prototype_purposes() {
     let mut s = open(
@@ -1424,6 +1425,7 @@ def PointInstancer "PI" {
         def Scope "P3" {
             token purpose = "guide"
             def Cube "Cube" { }
+            def Sphere "Sphere" { token purpose = "proxy" }
         }
     }
 }
@@ -1435,11 +1437,11 @@ def PointInstancer "PI" {
             ..ExtractOptions::default()
         })
         .unwrap();
-    // P1 (at x = 0): its Cube and proxy Sphere; P2 (x = 10): Cube and Cone, proxy from P2;
-    // P3 (x = 20): nothing.
+    // P1 (at x = 0): its proxy Sphere; P2 (x = 10): its Cube (proxy from P2); P3 (x = 20): its
+    // proxy Sphere. The typeless Protos' guide purpose counts for nothing.
     let mut xs: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
     xs.sort_by(f32::total_cmp);
-    assert_eq!(xs, vec![0.0, 0.0, 10.0, 10.0]);
+    assert_eq!(xs, vec![0.0, 10.0, 20.0]);
 }
 
 /// An upAxis that is neither Y nor Z is framed Z-up, as usdrecord does (UsdAppUtils tests for Y
@@ -1461,4 +1463,33 @@ fn invalid_up_axis_is_framed_z_up() {
     }
     let (_, scene) = extract("#usda 1.0\ndef Cube \"C\" { }\n");
     assert_eq!(scene.up_axis, UpAxis::Y);
+}
+
+/// pxr's ComputePurpose: an authored purpose on the prim wins over its parent's, and a
+/// non-Imageable prim's is ignored (pxr 26.11: /P/S proxy, /P/C guide, /Q/T/C default).
+#[test]
+fn purpose_is_the_nearest_authored_on_an_imageable_prim() {
+    let mut s = open(
+        r#"#usda 1.0
+def Xform "P" {
+    token purpose = "guide"
+    def Sphere "S" { token purpose = "proxy" }
+    def Cube "C" { }
+}
+def Scope "Q" {
+    def "T" {
+        token purpose = "guide"
+        def Cube "C" { }
+    }
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    // /P/S (proxy) and /Q/T/C (default) are drawn; /P/C (guide) is not.
+    assert_eq!(scene.instances.len(), 2);
 }
