@@ -847,7 +847,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         let result = (|| -> Result<RgbaImage> {
             let mut state = stage.evaluate(&scene, shot.time.unwrap_or(default_time))?;
             if usdrecord_framing {
-                state.camera = Camera::framing(&scene.bounds, scene.up_axis);
+                state.camera = Camera::framing(scene.framing_bounds(), scene.up_axis);
             }
             let height = job.height_for(state.camera.lens.aspect());
             state.camera = job.frame_camera(&scene, &state.camera, job.width, height);

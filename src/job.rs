@@ -185,7 +185,7 @@ impl Job {
         if self.camera.is_some() && scene.camera.path.is_some() {
             view.stage_camera(evaluated, aspect)
         } else {
-            view.builtin_camera(&scene.bounds, scene.up_axis, aspect)
+            view.builtin_camera(scene.framing_bounds(), scene.up_axis, aspect)
         }
     }
 

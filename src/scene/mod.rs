@@ -30,6 +30,10 @@ pub struct Scene {
     pub dynamic_meshes: Vec<u32>,
     /// World-space bounds of everything drawn, at load time (the framing camera uses it).
     pub bounds: Bounds,
+    /// World bounds for framing, as `UsdGeomBBoxCache` computes them (authored `extent` and
+    /// models' `extentsHint` where present, else the drawn geometry); empty when not computed.
+    /// See [`Scene::framing_bounds`].
+    pub frame_bounds: Bounds,
     /// The stage's up axis; the framing camera respects it.
     pub up_axis: UpAxis,
     /// The camera chosen for the render, and by which rule.
@@ -66,6 +70,16 @@ impl Scene {
         }
         for d in &mut self.dynamic_materials {
             *d += 1;
+        }
+    }
+
+    /// The bounds the framing cameras use (usdrecord's, the harness's `-frameAll`):
+    /// `frame_bounds`, or the drawn `bounds` for a scene that has none (built by hand).
+    pub fn framing_bounds(&self) -> &Bounds {
+        if self.frame_bounds.is_empty() {
+            &self.bounds
+        } else {
+            &self.frame_bounds
         }
     }
 

@@ -43,7 +43,7 @@ pub struct NodeState {
     pub invisible: bool,
     /// Visibility authored with time samples here or above.
     pub vis_animated: bool,
-    /// The purpose, inherited from the topmost ancestor that authors one (UsdGeom's rule).
+    /// The purpose: the prim's own authored one, else its nearest ancestor's (UsdGeom's rule).
     pub purpose: Option<String>,
     /// The world transform may vary over time (an animated op here or above, up to a reset).
     pub xform_animated: bool,
@@ -104,6 +104,9 @@ pub struct DynMesh {
     pub point_count: usize,
     /// Authored normals that vary over time are re-read each frame through this map.
     pub animated_normals: Option<Vec<Option<u32>>>,
+    /// An implicit shape (its type name) whose parameters are animated: rebuilt each frame from
+    /// them instead of reading `points`.
+    pub shape: Option<String>,
     /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget;
     /// shared by the parts (GeomSubsets) of one prim, so they are decoded and held once.
     pub samples: Rc<RefCell<Samples>>,
@@ -146,15 +149,99 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
     let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
     let root = NodeState::default();
     for path in &order {
-        let Ok(prim) = stage.prim(path.clone()) else { continue };
+        visit(stage, cache, mode, path, &root, &mut nodes, &mut children);
+    }
+    if mode == Walk::Draw {
+        add_hidden_prototypes(stage, cache, &order, &mut nodes, &mut children);
+    }
+    Graph { order, nodes, children }
+}
+
+/// PointInstancer prototypes the traversal did not reach: a prototype root below an `over`
+/// (Storm's ni_pi keeps its prototypes in `over "Dumb"`) is still drawn through the instancer,
+/// as UsdImaging walks each prototype from its root. Their subtrees join `nodes` and `children`
+/// (not `order`: they are drawn only through the instancer), marked as under an instancer and
+/// inheriting nothing from above the prototype root.
+fn add_hidden_prototypes(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    order: &[sdf::Path],
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    let instancers: Vec<sdf::Path> = order
+        .iter()
+        .filter(|p| nodes.get(*p).is_some_and(|n| n.type_name == "PointInstancer"))
+        .cloned()
+        .collect();
+    let proto_parent = NodeState {
+        under_instancer: true,
+        defined: true,
+        ..NodeState::default()
+    };
+    for pi in instancers {
+        let Ok(prim) = stage.prim(pi) else { continue };
+        for target in prim.relationship("prototypes").targets().unwrap_or_default() {
+            if nodes.contains_key(&target) {
+                continue;
+            }
+            let mut stack = vec![target];
+            while let Some(path) = stack.pop() {
+                let Ok(p) = stage.prim(path.clone()) else { continue };
+                if !p.is_valid().unwrap_or(false) || !p.is_active().unwrap_or(false) {
+                    continue;
+                }
+                visit(stage, cache, Walk::Draw, &path, &proto_parent, nodes, children);
+                let mut kids: Vec<sdf::Path> = p
+                    .children()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.path().clone())
+                    .collect();
+                kids.reverse(); // depth-first in namespace order
+                stack.extend(kids);
+            }
+        }
+    }
+}
+
+/// Computes one prim's [`NodeState`] from its parent's (`fallback_parent` when the parent was
+/// not visited) and records it and its place among its parent's children.
+fn visit(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    mode: Walk,
+    path: &sdf::Path,
+    fallback_parent: &NodeState,
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    {
+        let Ok(prim) = stage.prim(path.clone()) else { return };
         let parent_path = path.parent();
-        let parent = parent_path.as_ref().and_then(|p| nodes.get(p)).unwrap_or(&root);
-        let type_name = prim
-            .type_name()
-            .ok()
-            .flatten()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default();
+        let parent = parent_path
+            .as_ref()
+            .and_then(|p| nodes.get(p))
+            .unwrap_or(fallback_parent);
+        let authored_type = || {
+            prim.type_name()
+                .ok()
+                .flatten()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default()
+        };
+        // Drawing goes by the schema the type resolves to, which for a type the registry does not
+        // know is the first known one the stage's `fallbackPrimTypes` lists for it (as pxr's
+        // UsdPrimTypeInfo); `info` counts the authored type names, as pxr's GetTypeName does.
+        let type_name = match mode {
+            Walk::Count => authored_type(),
+            Walk::Draw => prim
+                .prim_type_info()
+                .ok()
+                .map(|info| info.schema_type_name().as_str().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(authored_type),
+        };
         let proxy_key = || match prim.is_instance_proxy() {
             Ok(true) => prim
                 .prim_in_prototype()
@@ -181,14 +268,9 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
                 let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
                 let invisible =
                     parent.invisible || values::token_attr(&prim, "visibility", None).as_deref() == Some("invisible");
-                // UsdGeom's rule: the topmost authored purpose wins over anything below it.
-                let purpose = match &parent.purpose {
-                    Some(p) => Some(p.clone()),
-                    None if prim.attribute("purpose").has_authored_value().unwrap_or(false) => {
-                        values::token_attr(&prim, "purpose", None)
-                    }
-                    None => None,
-                };
+                // UsdGeom's rule (pxr's ComputePurpose): a prim's own authored purpose wins, else
+                // the nearest ancestor's; only Imageable prims author one.
+                let purpose = authored_purpose(&prim).or_else(|| parent.purpose.clone());
                 let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
                 let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
                 NodeState {
@@ -208,7 +290,6 @@ pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
         }
         nodes.insert(path.clone(), node);
     }
-    Graph { order, nodes, children }
 }
 
 /// Whether `prim`'s world transform may vary: an animated op on it or an ancestor, up to a reset.
@@ -226,8 +307,17 @@ pub fn transform_chain_varies(cache: &mut XformCache, prim: &usd::Prim) -> bool 
     false
 }
 
+/// A prim's own authored purpose, which counts only on an Imageable prim (UsdGeomImageable's
+/// rule: a typeless `def` or a Material passes its parent's purpose on but authors none).
+fn authored_purpose(prim: &usd::Prim) -> Option<String> {
+    if !prim.attribute("purpose").has_authored_value().unwrap_or(false) || !prim.is_a("Imageable").unwrap_or(false) {
+        return None;
+    }
+    values::token_attr(prim, "purpose", None)
+}
+
 /// Whether a prim of this purpose is drawn: `default` always, others when asked for.
-fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
+pub(super) fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
     match purpose.as_deref() {
         None | Some("default") | Some("") => true,
         Some(p) => purposes.iter().any(|q| q == p),
@@ -473,9 +563,8 @@ fn collect_prototype(
     if values::token_attr(prim, "visibility", time).as_deref() == Some("invisible") {
         return;
     }
-    if !purpose_drawn(&node.purpose, purposes) {
-        return;
-    }
+    // A prim's purpose hides the prim only: a descendant may author a purpose that is drawn.
+    let drawn = purpose_drawn(&node.purpose, purposes);
     if node.type_name == "PointInstancer" {
         let base = relative_to(cache, prim, anchor);
         for e in expand_instancer(stage, graph, cache, prim, time, purposes, true, depth + 1, warnings) {
@@ -487,7 +576,7 @@ fn collect_prototype(
         }
         return; // an instancer's children are its prototypes, drawn only through it
     }
-    if is_drawable_type(&node.type_name) {
+    if drawn && is_drawable_type(&node.type_name) {
         out.push(Expanded {
             prim: prim.clone(),
             key: Rc::from(node.key.as_str()),
@@ -526,7 +615,7 @@ fn local_bounds(mesh: &Mesh) -> Bounds {
 }
 
 /// Grows `bounds` by a local box seen through `m` (its 8 corners: cheap for large meshes).
-fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
+pub(super) fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
     if local.is_empty() {
         return;
     }
@@ -539,6 +628,9 @@ fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
         bounds.include_point(m.transform_point3(c));
     }
 }
+
+/// The attributes that shape an implicit gprim; any of them animated makes its mesh dynamic.
+const SHAPE_PARAMETERS: [&str; 6] = ["size", "radius", "height", "axis", "width", "length"];
 
 /// Collects meshes as they are first met, keyed by prototype prim and the primvars its material
 /// reads. A mesh with material GeomSubsets is stored as one mesh per part.
@@ -573,7 +665,8 @@ impl MeshTable {
             self.index.insert(table_key, none.clone());
             return none;
         };
-        let animated = type_name == "Mesh" && values::varies(prim, "points");
+        let shape_animated = type_name != "Mesh" && SHAPE_PARAMETERS.iter().any(|a| values::varies(prim, a));
+        let animated = shape_animated || (type_name == "Mesh" && values::varies(prim, "points"));
         let animated_normals = !b.computed_normals
             && animated
             && (values::varies(prim, "primvars:normals") || values::varies(prim, "normals"));
@@ -632,6 +725,7 @@ impl MeshTable {
                     computed_normals: b.computed_normals,
                     point_count,
                     samples: samples.clone(),
+                    shape: shape_animated.then(|| type_name.to_string()),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
                 });
             }
@@ -709,16 +803,22 @@ pub fn extract(
         local_bounds: Vec::new(),
     };
     let mut bounds = Bounds::EMPTY;
+    // World bounds of what was drawn per top-level prim: the framing bounds' fallback.
+    let mut drawn: HashMap<sdf::Path, Bounds> = HashMap::new();
     // The prim each instance draws (for light-linking), in `scene.instances` order.
     let mut instance_paths: Vec<sdf::Path> = Vec::new();
 
     for path in &graph.order {
         let Some(node) = graph.nodes.get(path) else { continue };
-        if node.under_instancer || !purpose_drawn(&node.purpose, purposes) {
-            continue;
-        }
         let drawable = is_drawable_type(&node.type_name);
         let instancer = node.type_name == "PointInstancer";
+        // An instancer is not hidden by its purpose: each prototype prim is, by the purpose it
+        // computes through the instancer (Storm's pi_varying draws the proxy-purpose prims of a
+        // render-purpose instancer with render purpose hidden, and not its default ones).
+        let purpose = if instancer { None } else { node.purpose.clone() };
+        if node.under_instancer || !purpose_drawn(&purpose, purposes) {
+            continue;
+        }
         if !drawable && !instancer {
             continue;
         }
@@ -750,6 +850,11 @@ pub fn extract(
             for &(mesh, material) in &parts {
                 if visible_now {
                     include_box(&mut bounds, &m, &table.local_bounds[mesh as usize]);
+                    include_box(
+                        drawn.entry(path.clone()).or_default(),
+                        &m,
+                        &table.local_bounds[mesh as usize],
+                    );
                 }
                 if dynamic {
                     scene.dynamic_instances.push(scene.instances.len() as u32);
@@ -773,10 +878,14 @@ pub fn extract(
             let pi_world = world(cache, &prim);
             let dynamic = node.xform_animated || node.vis_animated || instancer_varies(&prim, graph);
             let expanded = expand_instancer(stage, graph, cache, &prim, t, purposes, dynamic, 0, warnings);
+            let mut slots: Vec<(usize, Expanded)> = expanded.into_iter().enumerate().collect();
+            if dynamic {
+                later_slots(stage, graph, cache, &prim, time, purposes, &mut slots);
+            }
             let mut keys = Vec::new();
             // Every instance of one prototype prim has the same parts and bindings.
             let mut parts_of: HashMap<sdf::Path, Vec<(u32, u32)>> = HashMap::new();
-            for (slot, e) in expanded.into_iter().enumerate() {
+            for (slot, e) in slots {
                 let parts = match parts_of.get(e.prim.path()) {
                     Some(p) => p,
                     None => {
@@ -804,6 +913,11 @@ pub fn extract(
                 for &(mesh, material) in parts {
                     if let Some(m) = &m {
                         include_box(&mut bounds, m, &table.local_bounds[mesh as usize]);
+                        include_box(
+                            drawn.entry(path.clone()).or_default(),
+                            m,
+                            &table.local_bounds[mesh as usize],
+                        );
                     }
                     if dynamic {
                         keys.push((slot, e.key.clone()));
@@ -827,6 +941,12 @@ pub fn extract(
     let instance_paths: Vec<sdf::Path> = order.iter().map(|&old| instance_paths[old as usize].clone()).collect();
     scene.ensure_fallback_material();
     scene.bounds = bounds;
+    scene.frame_bounds = super::bounds::frame_bounds(stage, graph, cache, t, purposes, &drawn);
+    log::debug!(
+        "framing bounds {:?}, drawn bounds {:?}",
+        scene.frame_bounds,
+        scene.bounds
+    );
     let (lights, dyn_lights) = lights::extract(
         stage,
         graph,
@@ -844,6 +964,68 @@ pub fn extract(
     plan.lights = dyn_lights;
     plan.materials = materials;
     (scene, plan)
+}
+
+/// The PointInstancer attributes whose samples decide which instances exist at a time.
+const INSTANCER_ATTRIBUTES: [&str; 7] = [
+    "positions",
+    "orientations",
+    "orientationsf",
+    "scales",
+    "protoIndices",
+    "invisibleIds",
+    "ids",
+];
+
+/// Most sample times of one instancer looked at for instances that exist later than load time.
+const MAX_SLOT_TIMES: usize = 512;
+
+/// Adds to a dynamic instancer's `slots` (position in the expansion, drawable), hidden at load
+/// time, every (position, mesh key) that its expansion holds at one of its attributes' sample
+/// times but not at load time: instances that appear later (protoIndices growing from empty,
+/// a prototype index changing) then have a place to be drawn in. `evaluate` shows a slot only
+/// when the expansion at that frame has the same key at that position.
+fn later_slots(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    pi: &usd::Prim,
+    load_time: f64,
+    purposes: &[String],
+    slots: &mut Vec<(usize, Expanded)>,
+) {
+    let mut times: Vec<f64> = INSTANCER_ATTRIBUTES
+        .iter()
+        .flat_map(|a| pi.attribute(*a).time_sample_times().unwrap_or_default())
+        .filter(|t| t.is_finite() && *t != load_time)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    times.truncate(MAX_SLOT_TIMES);
+    let mut seen: HashSet<(usize, Rc<str>)> = slots.iter().map(|(i, e)| (*i, e.key.clone())).collect();
+    // Warnings at other times than the load time would repeat the load time's; they are dropped.
+    let mut ignored = Vec::new();
+    for time in times {
+        let expanded = expand_instancer(
+            stage,
+            graph,
+            cache,
+            pi,
+            Some(TimeCode::new(time)),
+            purposes,
+            true,
+            0,
+            &mut ignored,
+        );
+        for (i, e) in expanded.into_iter().enumerate() {
+            if slots.len() >= MAX_EXPANDED {
+                return;
+            }
+            if seen.insert((i, e.key.clone())) {
+                slots.push((i, Expanded { matrix: None, ..e }));
+            }
+        }
+    }
 }
 
 /// Orders instances by mesh (stable, so traversal order holds within a mesh), letting the GPU side
@@ -865,15 +1047,7 @@ fn group_by_mesh(scene: &mut Scene) -> Vec<u32> {
 
 /// Whether a PointInstancer's own attributes, or its prototypes' transforms, may vary.
 fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
-    let attrs = [
-        "positions",
-        "orientations",
-        "orientationsf",
-        "scales",
-        "protoIndices",
-        "invisibleIds",
-        "ids",
-    ];
+    let attrs = INSTANCER_ATTRIBUTES;
     if attrs.iter().any(|a| values::varies(pi, a)) {
         return true;
     }
@@ -926,6 +1100,29 @@ fn animated_points(stage: &usd::Stage, dm: &DynMesh, used: &Cell<usize>, frame: 
     match &*samples {
         Samples::Cached(s) => s.at(frame, linear),
         _ => values::vec3_array_attr(&dm.prim, "points", Some(TimeCode::new(frame))).unwrap_or_default(),
+    }
+}
+
+/// An animated implicit shape rebuilt at `time`. Its tessellation does not depend on the
+/// parameters, so the vertices line up with the load-time mesh; should they not, the load-time
+/// vertices are kept.
+fn shape_vertices(
+    dm: &DynMesh,
+    type_name: &str,
+    template: Option<&Mesh>,
+    time: Time,
+    warnings: &mut Vec<String>,
+) -> MeshVertices {
+    let load_time = || MeshVertices {
+        positions: template.map(|m| m.positions.clone()).unwrap_or_default(),
+        normals: template.map(|m| m.normals.clone()).unwrap_or_default(),
+    };
+    match build_mesh(&dm.prim, type_name, time, &PrimvarNeeds::default(), warnings) {
+        Some(b) if template.is_some_and(|m| m.positions.len() == b.mesh.positions.len()) => MeshVertices {
+            positions: b.mesh.positions,
+            normals: b.mesh.normals,
+        },
+        _ => load_time(),
     }
 }
 
@@ -985,11 +1182,15 @@ pub fn evaluate(
     let mut vertices = Vec::with_capacity(plan.meshes.len());
     let linear = stage.interpolation_type() == usd::InterpolationType::Linear;
     for (slot, dm) in plan.meshes.iter().enumerate() {
-        let points = animated_points(stage, dm, &plan.sample_bytes, frame, linear);
         let template = scene
             .dynamic_meshes
             .get(slot)
             .and_then(|&m| scene.meshes.get(m as usize));
+        if let Some(type_name) = &dm.shape {
+            vertices.push(shape_vertices(dm, type_name, template, t, warnings));
+            continue;
+        }
+        let points = animated_points(stage, dm, &plan.sample_bytes, frame, linear);
         let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
         let positions: Vec<[f32; 3]> = dm
             .vertex_points

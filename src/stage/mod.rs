@@ -3,6 +3,7 @@
 //! [`crate::scene`] data, then evaluates what changes per frame.
 
 pub mod assets;
+mod bounds;
 mod camera;
 mod extract;
 mod info;
@@ -176,7 +177,7 @@ impl LoadedStage {
         }
         if let Some(axis) = timing::authored_up_axis(&self.stage).filter(|a| a != "Y" && a != "Z") {
             out.push(format!(
-                "{}: upAxis {axis:?} is neither Y nor Z; Y is used",
+                "{}: upAxis {axis:?} is neither Y nor Z; framed as Z (usdrecord's rule)",
                 self.path.display()
             ));
         }
@@ -221,7 +222,7 @@ impl LoadedStage {
             choice.path.as_deref().unwrap_or("framing camera"),
             choice.rule.as_str()
         );
-        let framing = Camera::framing(&scene.bounds, scene.up_axis);
+        let framing = Camera::framing(scene.framing_bounds(), scene.up_axis);
         let camera = choice.path.as_ref().and_then(|p| self.stage.prim(p.as_str()).ok());
         scene.camera = choice;
         log::debug!(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use glam::{Mat4, Vec3};
 
 use super::*;
-use crate::scene::CameraRule;
+use crate::scene::{CameraRule, UpAxis};
 
 /// A fresh temporary directory per test (no shared state between parallel tests).
 fn temp_dir() -> PathBuf {
@@ -1156,4 +1156,340 @@ def Mesh "M" {{
         assert_eq!(v.positions.len(), scene.meshes[m as usize].positions.len());
         assert!(v.positions.iter().all(|p| p[2] == 5.0), "{:?}", v.positions);
     }
+}
+
+/// Framing bounds follow UsdGeomBBoxCache: a PointInstancer by its extent (its far prototype
+/// not visited), a boundable light by its radius, a model by its extentsHint (default + proxy
+/// here; a non-model's hint is ignored), curves by their extent. pxr 26.11 answers
+/// (-3, -40, -30)..(6, 50.5, 6) for this stage with purposes default and proxy.
+#[test]
+fn frame_bounds_use_extents_as_bbox_cache_does() {
+    let mut s = open(
+        r#"#usda 1.0
+def PointInstancer "pi" {
+    float3[] extent = [(-1,-1,-1),(1,1,1)]
+    point3f[] positions = [(0,0,0)]
+    int[] protoIndices = [0]
+    rel prototypes = </pi/protos/a>
+    def Scope "protos" {
+        def Sphere "a" { double radius = 1 }
+        def Cube "far" {
+            double3 xformOp:translate = (100,0,0)
+            uniform token[] xformOpOrder = ["xformOp:translate"]
+        }
+    }
+}
+def SphereLight "l" {
+    float inputs:radius = 0.5
+    double3 xformOp:translate = (0,50,0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def Xform "m" (kind = "component") {
+    float3[] extentsHint = [(0,0,-30),(1,1,1), (0,0,0),(0,0,0), (5,5,5),(6,6,6)]
+    def Cube "c" { }
+}
+def BasisCurves "curves" { float3[] extent = [(-3,-40,-3),(3,3,3)] }
+def Sphere "s" (kind = "component") { double radius = 2 }
+def Xform "nm" {
+    float3[] extentsHint = [(0,0,0),(70,1,1)]
+    def Cube "c" { }
+}
+def Cube "hidden" {
+    token visibility = "invisible"
+    double3 xformOp:translate = (0,0,500)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    let b = scene.framing_bounds();
+    assert_eq!(b.min, glam::DVec3::new(-3.0, -40.0, -30.0));
+    assert_eq!(b.max, glam::DVec3::new(6.0, 50.5, 6.0));
+    // The drawn bounds still hold the drawn geometry (the instancer's prototype sphere, the cubes).
+    assert_eq!(scene.bounds.max.z, 2.0);
+}
+
+/// An extent smaller than the points frames the smaller box, as usdrecord does (usd-wg's
+/// scaled_extent); a mesh without one is framed by its points.
+#[test]
+fn frame_bounds_take_an_authored_extent_over_points() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Mesh "m" {
+    float3[] extent = [(-0.1,-0.1,-0.1),(0.1,0.1,0.1)]
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points = [(-1,-1,0), (1,-1,0), (0,1,0)]
+}
+"#,
+    );
+    assert_eq!(scene.framing_bounds().max.x as f32, 0.1);
+    assert_eq!(scene.bounds.max.x, 1.0);
+}
+
+/// An implicit shape with animated parameters is a dynamic mesh rebuilt per frame (Storm's
+/// testUsdImagingGLSphere animates a Sphere's radius from 0.5 to 1.5).
+#[test]
+fn animated_sphere_radius_is_applied_per_frame() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 11
+)
+def Sphere "S" {
+    double radius = 10
+    double radius.timeSamples = { 1: 0.5, 11: 1.5 }
+}
+def Cylinder "C" {
+    double3 xformOp:translate = (5, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    assert_eq!(scene.dynamic_meshes.len(), 1, "only the sphere is animated");
+    let sphere = scene.dynamic_meshes[0] as usize;
+    let max_x = |p: &[[f32; 3]]| p.iter().map(|v| v[0]).fold(f32::MIN, f32::max);
+    for (frame, radius) in [(1.0, 0.5), (6.0, 1.0), (11.0, 1.5)] {
+        let state = s.evaluate(&scene, frame).unwrap();
+        let v = &state.mesh_vertices[0];
+        assert_eq!(v.positions.len(), scene.meshes[sphere].positions.len());
+        assert!((max_x(&v.positions) - radius).abs() < 1e-5, "frame {frame}");
+        assert_eq!(v.normals.len(), v.positions.len());
+    }
+}
+
+/// Instances that appear after load time are drawn (Storm's pi_varying Instancer22_24: no
+/// instances at frame 22, one at 23, two of two prototypes at 24; load time is frame 0).
+#[test]
+fn point_instancer_instances_appearing_later_are_drawn() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+(
+    startTimeCode = 0
+    endTimeCode = 30
+)
+def PointInstancer "PI" {
+    point3f[] positions = []
+    point3f[] positions.timeSamples = { 22: [], 23: [(0, 0, 0)], 24: [(0, 0, 0), (1, 1, 1)] }
+    int[] protoIndices = []
+    int[] protoIndices.timeSamples = { 22: [], 23: [0], 24: [0, 1] }
+    rel prototypes = [</PI/Protos/A>, </PI/Protos/B>]
+    def "Protos" {
+        def "A" { def Sphere "S" { } }
+        def "B" { def Cube "C" { } }
+    }
+}
+"#,
+    );
+    let drawn = |frame: f64, s: &mut LoadedStage| {
+        let state = s.evaluate(&scene, frame).unwrap();
+        state.instance_transforms.iter().filter(|m| **m != Mat4::ZERO).count()
+    };
+    assert_eq!(drawn(0.0, &mut s), 0);
+    assert_eq!(drawn(23.0, &mut s), 1);
+    assert_eq!(drawn(24.0, &mut s), 2);
+    assert_eq!(drawn(30.0, &mut s), 2, "held after the last sample");
+}
+
+/// A prim of a type the schema registry does not know is drawn as the first known type the
+/// stage's `fallbackPrimTypes` lists for it, as pxr resolves it (Storm's
+/// testUsdImagingGLFallbackPrimTypes fallbacks3: UnknownCylinder -> [UnknownCone, Cone]).
+#[test]
+fn fallback_prim_types_are_drawn_as_their_fallback() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+(
+    fallbackPrimTypes = {
+        token[] UnknownCone = ["UnknownCylinder", "Cylinder"]
+        token[] UnknownCylinder = ["UnknownCone", "Cone"]
+    }
+)
+def UnknownCylinder "A" { double radius = 2 }
+def UnknownCone "B" { }
+def UnknownSphere "C" { }
+"#,
+    );
+    assert_eq!(scene.instances.len(), 2, "the type with no fallback draws nothing");
+    let paths: Vec<&str> = scene.meshes.iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(scene.meshes.len(), 2, "{paths:?}");
+    // A is a Cone of radius 2 (its apex on +Z); B a Cylinder of radius 1.
+    let widest = |m: &crate::scene::Mesh| m.positions.iter().map(|p| p[0]).fold(f32::MIN, f32::max);
+    let mut widths: Vec<f32> = scene.meshes.iter().map(widest).collect();
+    widths.sort_by(f32::total_cmp);
+    assert_eq!(widths, vec![1.0, 2.0]);
+}
+
+/// A malformed extent (not two points) is ignored and the bounds computed, and curves with no
+/// extent count by their points grown by half their width (Storm's testUsdImagingGLExtents; pxr:
+/// x from -1 (the sphere with an empty extent) to 18.71 (the curve)).
+#[test]
+fn frame_bounds_compute_what_a_malformed_extent_does_not_give() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Sphere "s" {
+    float3[] extent = [(0, 0, 0)]
+}
+def Cube "c" {
+    float3[] extent = [(-1, -1, -1), (1, 1, 1), (2, 2, 2)]
+    double3 xformOp:translate = (4, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def BasisCurves "curve" {
+    int[] curveVertexCounts = [2]
+    point3f[] points = [(10, 0, 0), (12, 1, 0)]
+    float[] widths = [1]
+}
+"#,
+    );
+    let b = scene.framing_bounds();
+    assert_eq!(b.min, glam::DVec3::new(-1.0, -1.0, -1.0));
+    assert_eq!(b.max, glam::DVec3::new(12.5, 1.5, 1.0));
+}
+
+/// A prototype root below an `over` is drawn through its instancer, as UsdImaging walks each
+/// prototype from its root (Storm's ni_pi: `over "Dumb" { def Sphere "ValidPrototype" }`), also
+/// when the instancer is inside an instanceable prim.
+#[test]
+fn point_instancer_prototype_below_an_over_is_drawn() {
+    let dir = temp_dir();
+    write(
+        &dir,
+        "inst.usda",
+        r#"#usda 1.0
+def Xform "World" {
+    def PointInstancer "Instancer" {
+        point3f[] positions = [(0, 0, 0), (200, 0, 0)]
+        int[] protoIndices = [0, 0]
+        rel prototypes = [</World/Instancer/Dumb/ValidPrototype>, </World/Instancer/Dumb/Dumber>]
+        over "Dumb" {
+            def Sphere "ValidPrototype" { double radius = 20 }
+            over "Dumber" { def Sphere "IgnoredPrototype" { } }
+        }
+    }
+}
+"#,
+    );
+    let root = write(
+        &dir,
+        "root.usda",
+        r#"#usda 1.0
+def Xform "A" (instanceable = true
+    prepend references = @inst.usda@</World>) { }
+def Xform "B" (instanceable = true
+    prepend references = @inst.usda@</World>) {
+    double3 xformOp:translate = (-1000, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    let mut s = LoadedStage::open(&root, &OpenOptions::default()).unwrap();
+    let scene = s.extract(&ExtractOptions::default()).unwrap();
+    assert_eq!(scene.instances.len(), 4, "two spheres per instance of the instancer");
+    assert_eq!(scene.meshes.len(), 1, "one prototype mesh shared by both instances");
+    assert_eq!(scene.bounds.min.x, -1020.0);
+    assert_eq!(scene.bounds.max.x, 220.0);
+}
+
+/// Purpose as pxr computes it (a prim's own authored purpose wins, else the nearest ancestor's,
+/// and only Imageable prims author one) decides each PointInstancer prototype prim, through the
+/// instancer; the instancer's own purpose does not hide it whole. Storm's pi_varying frame 27
+/// (a render-purpose instancer, render hidden): the proxy spheres drawn, the default cubes not,
+/// a guide cone under a proxy prototype not, a proxy sphere under a guide prototype drawn.
+#[test]
+fn point_instancer_prototype_purposes() {
+    let mut s = open(
+        r#"#usda 1.0
+def PointInstancer "PI" {
+    point3f[] positions = [(0, 0, 0), (10, 0, 0), (20, 0, 0)]
+    int[] protoIndices = [0, 1, 2]
+    rel prototypes = [</PI/Protos/P1>, </PI/Protos/P2>, </PI/Protos/P3>]
+    token purpose = "render"
+    def "Protos" {
+        token purpose = "guide"
+        def Scope "P1" {
+            def Cube "Cube" { }
+            def Sphere "Sphere" { token purpose = "proxy" }
+            def Cone "Cone" { token purpose = "guide" }
+        }
+        def Scope "P2" {
+            token purpose = "proxy"
+            def Cube "Cube" { }
+            def Cone "Cone" { token purpose = "guide" }
+        }
+        def Scope "P3" {
+            token purpose = "guide"
+            def Cube "Cube" { }
+            def Sphere "Sphere" { token purpose = "proxy" }
+        }
+    }
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    // P1 (at x = 0): its proxy Sphere; P2 (x = 10): its Cube (proxy from P2); P3 (x = 20): its
+    // proxy Sphere. The typeless Protos' guide purpose counts for nothing.
+    let mut xs: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
+    xs.sort_by(f32::total_cmp);
+    assert_eq!(xs, vec![0.0, 10.0, 20.0]);
+}
+
+/// An upAxis that is neither Y nor Z is framed Z-up, as usdrecord does (UsdAppUtils tests for Y
+/// only; usd-wg's upAxis_X and upAxis_invalid screenshots show the Z-up view), with a warning.
+#[test]
+fn invalid_up_axis_is_framed_z_up() {
+    for (axis, want) in [
+        ("X", UpAxis::Z),
+        ("invalid", UpAxis::Z),
+        ("Y", UpAxis::Y),
+        ("Z", UpAxis::Z),
+    ] {
+        let (s, scene) = extract(&format!(
+            "#usda 1.0\n(\n    upAxis = \"{axis}\"\n)\ndef Cube \"C\" {{ }}\n"
+        ));
+        assert_eq!(scene.up_axis, want, "{axis}");
+        let warned = s.warnings().iter().any(|w| w.contains("neither Y nor Z"));
+        assert_eq!(warned, want == UpAxis::Z && axis != "Z", "{axis}");
+    }
+    let (_, scene) = extract("#usda 1.0\ndef Cube \"C\" { }\n");
+    assert_eq!(scene.up_axis, UpAxis::Y);
+}
+
+/// pxr's ComputePurpose: an authored purpose on the prim wins over its parent's, and a
+/// non-Imageable prim's is ignored (pxr 26.11: /P/S proxy, /P/C guide, /Q/T/C default).
+#[test]
+fn purpose_is_the_nearest_authored_on_an_imageable_prim() {
+    let mut s = open(
+        r#"#usda 1.0
+def Xform "P" {
+    token purpose = "guide"
+    def Sphere "S" { token purpose = "proxy" }
+    def Cube "C" { }
+}
+def Scope "Q" {
+    def "T" {
+        token purpose = "guide"
+        def Cube "C" { }
+    }
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    // /P/S (proxy) and /Q/T/C (default) are drawn; /P/C (guide) is not.
+    assert_eq!(scene.instances.len(), 2);
 }

@@ -51,11 +51,13 @@ pub fn authored_up_axis(stage: &usd::Stage) -> Option<String> {
         .and_then(values::as_token)
 }
 
-/// The stage's upAxis metadata (Y unless Z is authored).
+/// The stage's upAxis metadata as the framing cameras use it: Y when unauthored or Y, else Z.
 pub fn up_axis(stage: &usd::Stage) -> UpAxis {
+    // pxr keeps an invalid upAxis as authored, and usdrecord's framing camera (UsdAppUtils) tests
+    // for Y only: anything else is framed Z-up (usd-wg's upAxis_X and upAxis_invalid screenshots).
     match authored_up_axis(stage).as_deref() {
-        Some("Z") => UpAxis::Z,
-        _ => UpAxis::Y,
+        None | Some("Y") => UpAxis::Y,
+        Some(_) => UpAxis::Z,
     }
 }
 
