@@ -232,6 +232,7 @@ pub struct Renderer {
     background_buffer: wgpu::Buffer,
     last_background: Option<BackgroundParams>,
     dome_visible: bool,
+    shows_dome: bool,
     globals_buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     /// One per `Scene::materials` entry: its textures and samplers.
@@ -1513,6 +1514,12 @@ impl Renderer {
             background_buffer,
             last_background: None,
             dome_visible: settings.dome_visible,
+            // The dome, when shown, is what is behind the geometry: it replaces the clear colour.
+            shows_dome: settings.dome_visible
+                && scene
+                    .lights
+                    .iter()
+                    .any(|l| matches!(l.kind, crate::scene::LightKind::Dome { .. })),
             globals_buffer,
             bind_group,
             material_groups,
@@ -1755,10 +1762,8 @@ impl Renderer {
         self.written_lights.clone_from(&self.light_scratch);
         globals.shading = rig.fallback;
         globals.lighting = [self.light_scratch.len() as u32, rig.unlit as u32, 0, self.dome_mips];
-        if let Some((texture, color, rotation)) = rig.dome {
-            let textured = texture.is_some() && self.dome_mips > 0;
-            globals.lighting[2] = 1;
-            globals.dome_color = [color[0], color[1], color[2], textured as u32 as f32];
+        // The dome: lighting where the look lights with it, and the background where asked.
+        let dome_space = |rotation: glam::Mat3| {
             // World to dome space: the inverse of the dome's (orthonormalized) rotation.
             let r = glam::Mat3::from_cols(
                 rotation.x_axis.normalize_or(glam::Vec3::X),
@@ -1766,14 +1771,26 @@ impl Renderer {
                 rotation.z_axis.normalize_or(glam::Vec3::Z),
             )
             .transpose();
-            globals.dome_from_world = [
+            [
                 r.x_axis.extend(0.0).to_array(),
                 r.y_axis.extend(0.0).to_array(),
                 r.z_axis.extend(0.0).to_array(),
-            ];
-            globals.dome_sh = if textured { self.dome_sh } else { uniform_sh() };
+            ]
+        };
+        let dome_color = |texture: Option<u32>, color: [f32; 3]| {
+            let textured = texture.is_some() && self.dome_mips > 0;
+            [color[0], color[1], color[2], textured as u32 as f32]
+        };
+        if let Some((texture, color, rotation)) = rig.dome {
+            globals.lighting[2] = 1;
+            globals.dome_color = dome_color(texture, color);
+            globals.dome_from_world = dome_space(rotation);
+            globals.dome_sh = if globals.dome_color[3] > 0.5 {
+                self.dome_sh
+            } else {
+                uniform_sh()
+            };
         }
-
         // What the colour pass composites: the dome behind (when asked), the blended surfaces over.
         let clip_to_world = view_proj.inverse();
         let background = BackgroundParams {
@@ -1782,10 +1799,14 @@ impl Renderer {
             } else {
                 glam::Mat4::IDENTITY.to_cols_array_2d()
             },
-            dome_from_world: globals.dome_from_world,
-            dome_color: globals.dome_color,
+            dome_from_world: rig
+                .background
+                .map_or(globals.dome_from_world, |(_, _, rotation)| dome_space(rotation)),
+            dome_color: rig
+                .background
+                .map_or([0.0; 4], |(texture, color, _)| dome_color(texture, color)),
             flags: [
-                (self.dome_visible && globals.lighting[2] != 0) as u32,
+                (self.dome_visible && rig.background.is_some()) as u32,
                 self.oit.is_some() as u32,
                 0,
                 0,
@@ -1990,7 +2011,11 @@ impl Renderer {
                 resolve_target,
                 ops: wgpu::Operations {
                     // Transparent black: alpha is coverage, as usdrecord writes it.
-                    load: wgpu::LoadOp::Clear(self.clear_color),
+                    load: wgpu::LoadOp::Clear(if self.shows_dome {
+                        wgpu::Color::TRANSPARENT
+                    } else {
+                        self.clear_color
+                    }),
                     // The multisampled image is only needed until it is resolved.
                     store: if resolve_target.is_some() {
                         wgpu::StoreOp::Discard

@@ -123,8 +123,12 @@ pub struct Rig {
     /// The displayColor fallback's terms: ambient, diffuse, specular weight, shininess.
     pub fallback: [f32; 4],
     pub unlit: bool,
-    /// The first visible dome light, if any (its texture index and radiance scale).
+    /// The first dome light, if it lights the scene (its texture index, radiance scale and
+    /// rotation).
     pub dome: Option<(Option<u32>, [f32; 3], Mat3)>,
+    /// The first dome light, for the background, whether or not the look lights with it: the
+    /// test harness shows the dome behind its own light rig (Storm draws it as a skydome).
+    pub background: Option<(Option<u32>, [f32; 3], Mat3)>,
 }
 
 /// Fills `out` with the frame's lights (stage lights per `look`, plus the headlight when lit)
@@ -144,17 +148,17 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
             point(eye, [1.0; 3], 1.0)
         })
     };
+    let background = lights.iter().find_map(|l| match l.kind {
+        LightKind::Dome { texture } => Some((texture, scaled(l.color, l.diffuse), Mat3::from_mat4(l.transform))),
+        _ => None,
+    });
     let mut dome = None;
     let mut stage = |out: &mut Vec<LightRaw>| {
+        dome = background;
         for l in lights {
-            if let LightKind::Dome { texture } = l.kind {
-                if dome.is_none() {
-                    let rot = Mat3::from_mat4(l.transform);
-                    dome = Some((texture, scaled(l.color, l.diffuse), rot));
-                }
-                continue;
+            if !matches!(l.kind, LightKind::Dome { .. }) {
+                out.push(pack_light(l));
             }
-            out.push(pack_light(l));
         }
     };
     let rig = |fallback, unlit| (fallback, unlit);
@@ -183,7 +187,12 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
         }
         Look::HarnessUnlit => rig([0.0, 1.0, 0.0, SHININESS], true),
     };
-    Rig { fallback, unlit, dome }
+    Rig {
+        fallback,
+        unlit,
+        dome,
+        background,
+    }
 }
 
 fn scaled(c: [f32; 3], k: f32) -> [f32; 3] {
