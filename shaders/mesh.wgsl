@@ -492,8 +492,8 @@ fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
             let atten = cone_factor(light, l) * shadow_factor(light, in.world, n, l);
             let f = schlick(f0, f90, e_dot_h);
             let spec = f * (ggx(roughness, n_dot_h) * geometric(roughness, n_dot_l, n_dot_e) / (4.0 * n_dot_l * n_dot_e + 1e-4));
-            // What the specular lobe reflects is not diffused (as Storm: d * (1 - F)).
-            var direct = diffuse_color * (vec3<f32>(1.0) - f) * occlusion * light.color.rgb
+            // Lambert (albedo / pi), less what the specular lobe reflects (as Storm: d * (1 - F)).
+            var direct = diffuse_color * (vec3<f32>(1.0) - f) * (occlusion / PI) * light.color.rgb
                 + spec * light.color.rgb * light.color.w;
             if clearcoat > 0.0 {
                 let fc = schlick(cc_f0, vec3<f32>(1.0), e_dot_h) * clearcoat;

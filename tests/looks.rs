@@ -343,13 +343,14 @@ fn textures_wrap_transform_scale_bias_fallback_primvar() {
         "scale/bias: dark cell turns red {sb_dark:?} (was {dark:?})"
     );
     assert!(
-        sb_white[0] > sb_white[1] + 40 && sb_white[1] > 100,
+        // (Lambert's 1/pi keeps the lit values well below 255.)
+        sb_white[0] > sb_white[1] + 30 && sb_white[1] > 70,
         "scale/bias: white cell turns pink {sb_white:?}"
     );
     // A missing file: the fallback (0.1, 0.7, 0.2), uniform.
     let missing = [0.0, -1.0];
     let (m1, m2) = (px(missing, 0.5, 0.5), px(missing, 0.2, 0.8));
-    assert!(m1[1] > m1[0] + 60 && m1[1] > m1[2] + 60, "fallback green {m1:?}");
+    assert!(m1[1] > m1[0] + 40 && m1[1] > m1[2] + 40, "fallback green {m1:?}");
     assert!((m1[1] - m2[1]).abs() < 25, "fallback is uniform: {m1:?} {m2:?}");
     // UsdPrimvarReader_float3 of a vertex primvar: red, green, blue, white corners.
     let pv = [2.0, -1.0];
@@ -360,11 +361,11 @@ fn textures_wrap_transform_scale_bias_fallback_primvar() {
     ];
     for (p, c, what) in corners {
         let others = (0..3).filter(|&i| i != c).map(|i| p[i]).max().unwrap_or(0);
-        assert!(p[c] > others + 60, "primvar reader: {what} {p:?}");
+        assert!(p[c] > others + 40, "primvar reader: {what} {p:?}");
     }
     let white_corner = px(pv, 0.06, 0.94);
     assert!(
-        white_corner[..3].iter().all(|&v| v > 150),
+        white_corner[..3].iter().all(|&v| v > 110),
         "primvar reader: white top-left {white_corner:?}"
     );
     golden("textures", &img);
@@ -401,7 +402,7 @@ fn lights_colours_cone_and_shadow() {
     let under_red = at(&img, &cam, [2.4, 0.0, -1.3]);
     let under_blue = at(&img, &cam, [-2.4, 0.0, -2.3]);
     assert!(
-        under_red[0] - under_red[2] > under_blue[0] - under_blue[2] + 30,
+        under_red[0] - under_red[2] > under_blue[0] - under_blue[2] + 15,
         "red light {under_red:?} against blue light {under_blue:?}"
     );
     golden("lights", &img);
@@ -511,7 +512,7 @@ fn headlight_auto_lights_a_lightless_stage_and_off_leaves_ambient() {
     // where it faces the camera and darker towards its rim.
     let centre = at(&auto, &cam, [-1.0, 0.0, 0.8]);
     let rim = at(&auto, &cam, [-1.0 + 0.75, 0.0, 0.28]);
-    assert!(luma(centre) > 150.0, "headlight auto: lit sphere {centre:?}");
+    assert!(luma(centre) > 110.0, "headlight auto: lit sphere {centre:?}");
     assert!(
         luma(rim) < luma(centre) - 20.0,
         "headlight auto: rim {rim:?} darker than {centre:?}"

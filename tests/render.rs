@@ -1288,7 +1288,8 @@ fn assert_linear(tag: &str, what: &str, got: [f32; 4], want: [f32; 4], tol: f32)
 #[test]
 fn preview_surface_defaults_under_the_headlight_give_lambert_plus_ggx() {
     // Facing the headlight: N.L = N.E = N.H = E.H = 1. Specular F = F0 = ((1-1.5)/(1+1.5))^2 = 0.04,
-    // GGX D = 1/(pi a^2) with a = 0.5^2, G = 1: 0.04 * 5.093 / 4 = 0.0509; diffuse 0.18 * (1 - F).
+    // GGX D = 1/(pi a^2) with a = 0.5^2, G = 1: 0.04 * 5.093 / 4 = 0.0509; Lambert diffuse
+    // 0.18 * (1 - F) / pi.
     let scene = with_material(
         scene_of(vec![quad(2.0, [1.0, 0.0, 0.0, 1.0])], vec![(0, Mat4::IDENTITY)]),
         Material::preview_surface_defaults("/M"),
@@ -1297,7 +1298,7 @@ fn preview_surface_defaults_under_the_headlight_give_lambert_plus_ggx() {
         return;
     };
     let d = 1.0 / (std::f32::consts::PI * 0.0625);
-    let want = 0.18 * 0.96 + 0.04 * d / 4.0;
+    let want = 0.18 * 0.96 / std::f32::consts::PI + 0.04 * d / 4.0;
     assert_linear(
         &tag,
         "default PreviewSurface (vertex colour ignored)",
@@ -1334,9 +1335,14 @@ fn distant_light_at_60_degrees_halves_the_diffuse_and_no_headlight_is_added() {
     let spec = 0.0042;
     assert_linear(
         &tag,
-        "diffuse * 2 * 0.5 + specular",
+        "Lambert: diffuse / pi * 2 * 0.5, plus specular",
         px,
-        [0.5 * 0.96 + spec, 0.25 * 0.96 + spec, 1.0 * 0.96 + spec, 1.0],
+        [
+            0.5 * 0.96 / std::f32::consts::PI + spec,
+            0.25 * 0.96 / std::f32::consts::PI + spec,
+            0.96 / std::f32::consts::PI + spec,
+            1.0,
+        ],
         2e-3,
     );
     // The cone of a shaped light: outside it, nothing (no headlight: the stage has a light).
@@ -1360,7 +1366,8 @@ fn distant_light_at_60_degrees_halves_the_diffuse_and_no_headlight_is_added() {
         return;
     };
     assert!(
-        lit[0] > 0.9,
+        // 0.5 * 2 / pi of diffuse, facing the light.
+        lit[0] > 0.3,
         "{tag}: the quad's centre is inside the cone below the light: {lit:?}"
     );
     // Turned half a turn about X it emits along +Z, away from the quad: outside the 10 degree cone.
