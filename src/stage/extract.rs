@@ -955,6 +955,7 @@ pub fn extract(
         &mut materials.textures,
         &mut scene.textures,
         &instance_paths,
+        purposes,
         warnings,
     );
     scene.lights = lights;

@@ -42,6 +42,7 @@ pub fn extract(
     textures: &mut Textures,
     store: &mut Vec<Arc<Texture>>,
     instance_paths: &[sdf::Path],
+    purposes: &[String],
     warnings: &mut Vec<String>,
 ) -> (Vec<Light>, Vec<DynLight>) {
     let mut lights = Vec::new();
@@ -55,6 +56,12 @@ pub fn extract(
             continue;
         }
         if node.invisible && !node.vis_animated {
+            continue;
+        }
+        // A light of a purpose not drawn is left out, as Storm does: the usdImagingGL baseline
+        // of testPreviewSurfaceTextureScaleAndBias has a render-purpose DomeLight that neither
+        // lights nor shows, while instancedCubes' default-purpose one shows.
+        if !super::extract::purpose_drawn(&node.purpose, purposes) {
             continue;
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };

@@ -1493,3 +1493,32 @@ def Scope "Q" {
     // /P/S (proxy) and /Q/T/C (default) are drawn; /P/C (guide) is not.
     assert_eq!(scene.instances.len(), 2);
 }
+
+#[test]
+fn lights_of_a_purpose_not_drawn_are_left_out() {
+    // As Storm: a render-purpose light neither lights nor shows when render purpose is hidden
+    // (usdImagingGL's testPreviewSurfaceTextureScaleAndBias); a default-purpose one does.
+    let text = r#"#usda 1.0
+def Xform "Lights" {
+    uniform token purpose = "render"
+    def DomeLight "RenderDome" {
+    }
+}
+def DistantLight "Sun" {
+}
+"#;
+    let hidden = open(text)
+        .extract(&ExtractOptions {
+            purposes: vec!["proxy".into()],
+            ..ExtractOptions::default()
+        })
+        .expect("extract");
+    let paths: Vec<&str> = hidden.lights.iter().map(|l| l.path.as_str()).collect();
+    assert_eq!(paths, ["/Sun"]);
+    let (_, shown) = extract(text);
+    assert_eq!(
+        shown.lights.len(),
+        2,
+        "drawn when its purpose is (usdrender's default: render shown)"
+    );
+}
