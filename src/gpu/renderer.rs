@@ -715,7 +715,8 @@ impl Renderer {
                 layout: Some(&pipeline_layout),
                 vertex: wgpu::VertexState {
                     module: &shader,
-                    entry_point: Some("vs_main"),
+                    // No fragment stage: the depth prepass, whose vertex shader passes positions only.
+                    entry_point: Some(if entry.is_some() { "vs_main" } else { "vs_depth" }),
                     compilation_options: Default::default(),
                     buffers: &vertex_buffers,
                 },
@@ -804,37 +805,7 @@ impl Renderer {
                 Greater,
             ),
         };
-        let depth_pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("depth prepass pipeline"),
-            layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: &shader,
-                entry_point: Some("vs_depth"),
-                compilation_options: Default::default(),
-                buffers: &vertex_buffers,
-            },
-            primitive: wgpu::PrimitiveState {
-                topology: wgpu::PrimitiveTopology::TriangleList,
-                front_face: wgpu::FrontFace::Ccw,
-                cull_mode: None,
-                ..Default::default()
-            },
-            depth_stencil: Some(wgpu::DepthStencilState {
-                format: DEPTH_FORMAT,
-                depth_write_enabled: Some(true),
-                depth_compare: Some(Greater),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
-            multisample: wgpu::MultisampleState {
-                count: sample_count,
-                mask: !0,
-                alpha_to_coverage_enabled: false,
-            },
-            fragment: None,
-            multiview_mask: None,
-            cache: None,
-        });
+        let depth_pipeline = make_pipeline("depth prepass pipeline", None, &[], true, Greater);
         let translucent_pipeline = make_pipeline(
             "mesh pipeline (blended, OIT)",
             Some(("fs_oit", true)),
@@ -1247,22 +1218,6 @@ impl Renderer {
             })
         };
         let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
-        let placeholder_float = device
-            .create_texture(&wgpu::TextureDescriptor {
-                label: Some("placeholder float texture"),
-                size: wgpu::Extent3d {
-                    width: 1,
-                    height: 1,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R16Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING,
-                view_formats: &[],
-            })
-            .create_view(&view("placeholder float view"));
 
         // Blended surfaces: weighted blended order-independent transparency. Their pass adds into
         // `accum` and multiplies `reveal`; the colour pass composites both over the opaque image.
@@ -1355,13 +1310,13 @@ impl Renderer {
                     wgpu::BindGroupEntry {
                         binding: 4,
                         resource: wgpu::BindingResource::TextureView(
-                            oit.as_ref().map_or(&placeholder_float, |o| &o.accum),
+                            oit.as_ref().map_or(&textures.placeholder, |o| &o.accum),
                         ),
                     },
                     wgpu::BindGroupEntry {
                         binding: 5,
                         resource: wgpu::BindingResource::TextureView(
-                            oit.as_ref().map_or(&placeholder_float, |o| &o.reveal),
+                            oit.as_ref().map_or(&textures.placeholder, |o| &o.reveal),
                         ),
                     },
                     wgpu::BindGroupEntry {
