@@ -144,7 +144,7 @@ fn encoding(c: &mut Criterion) {
         ),
     ] {
         g.bench_function(name, |b| {
-            b.iter(|| encode_and_discard(encoding.clone(), frame, &path).expect("encode"))
+            b.iter(|| encode_and_discard(encoding, frame, &path).expect("encode"))
         });
     }
     // The encoder we replaced, for the ratio: image's JPEG encoder at the same quality.
