@@ -3,14 +3,21 @@
 //! no usable material, displayColor under Storm's fallback lighting; lit by the frame's lights
 //! (UsdLux lights, the headlight, or the test harness's rig) and a dome light.
 //!
-//! Shading is forward, in the fragment stage, with one evaluation per pixel (MSAA samples share
-//! it). docs/design.md ("Shading") gives the H100 measurements behind that choice.
+//! The shading functions serve two paths. Forward: the fragment entry points below, one evaluation
+//! per pixel (MSAA samples share it). Compute: shaders/visibility.wgsl, appended to this file,
+//! rasterizes a visibility buffer and shades it in a compute pass with the same functions
+//! (src/gpu/visibility.rs). docs/design.md ("Shading") gives the H100 measurements behind both.
 
 const PI: f32 = 3.14159265358979;
 
 // False in the pipeline for materials without textures: the texture paths then compile away,
 // which keeps the shader small (fragment work is the expensive kind on the H100).
 override TEXTURED: bool = true;
+
+// True in the compute shading pass: its group 1 holds the scene's texture table (every texture and
+// wrap pair any material reads, `LookupRaw.info.w` naming the entry) instead of one material's
+// textures by input.
+override TABLE_SLOTS: bool = false;
 
 // Keep in sync with `Globals` in src/gpu/layout.rs.
 struct Globals {
@@ -54,7 +61,7 @@ struct LookupRaw {
     // Rows of the st transform (xyz); w = 1: that axis wraps to black.
     st_s: vec4<f32>,
     st_t: vec4<f32>,
-    // x channel (0..3 r g b a, 4 rgb), y/z UDIM columns/rows.
+    // x channel (0..3 r g b a, 4 rgb), y/z UDIM columns/rows, w its entry in the texture table.
     info: vec4<u32>,
 }
 
@@ -127,6 +134,8 @@ struct VertexIn {
     // InstanceRaw.ids: mesh, instance (the id AOVs), material.
     @location(10) ids: vec4<u32>,
     @location(11) uv: vec2<f32>,
+    // Its slot in the instance buffer (the visibility buffer names it).
+    @builtin(instance_index) slot: u32,
 }
 
 struct VertexOut {
@@ -138,6 +147,24 @@ struct VertexOut {
     @location(3) @interpolate(flat) flags: vec2<f32>,
     @location(4) @interpolate(flat) ids: vec4<u32>,
     @location(5) uv: vec2<f32>,
+    @location(6) @interpolate(flat) slot: u32,
+}
+
+// A point of a surface, as either path finds it: interpolated by the rasterizer (fragment) or
+// rebuilt from its triangle (compute).
+struct Frag {
+    world: vec3<f32>,
+    normal: vec3<f32>,
+    color: vec4<f32>,
+    // x: double-sided, y: mirrored.
+    flags: vec2<f32>,
+    // mesh, instance, material, spare (InstanceRaw.ids).
+    ids: vec4<u32>,
+    uv: vec2<f32>,
+}
+
+fn frag_of(in: VertexOut) -> Frag {
+    return Frag(in.world, in.normal, in.color, in.flags, in.ids, in.uv);
 }
 
 @vertex
@@ -153,6 +180,7 @@ fn vs_main(v: VertexIn) -> VertexOut {
     out.flags = vec2<f32>(v.normal0.w, v.normal1.w);
     out.ids = v.ids;
     out.uv = v.uv;
+    out.slot = v.slot;
     return out;
 }
 
@@ -195,6 +223,7 @@ fn pick_channel(c: vec4<f32>, channel: u32) -> vec4<f32> {
 // UsdUVTexture: st through the UsdTransform2d, wrap, sample, scale and bias, pick the output.
 fn lookup(m: u32, slot: u32, st: vec2<f32>, d: Derivs) -> vec4<f32> {
     let l = materials[m].lookups[slot];
+    let bound = select(slot, l.info.w, TABLE_SLOTS);
     let uv = vec2<f32>(dot(l.st_s.xyz, vec3<f32>(st, 1.0)), dot(l.st_t.xyz, vec3<f32>(st, 1.0)));
     let dx = vec2<f32>(dot(l.st_s.xy, d.uv_dx), dot(l.st_t.xy, d.uv_dx));
     let dy = vec2<f32>(dot(l.st_s.xy, d.uv_dy), dot(l.st_t.xy, d.uv_dy));
@@ -204,7 +233,7 @@ fn lookup(m: u32, slot: u32, st: vec2<f32>, d: Derivs) -> vec4<f32> {
     // bottom, like a single image.
     let tiles = vec2<f32>(f32(max(l.info.y, 1u)), f32(max(l.info.z, 1u)));
     let at = vec2<f32>(uv.x / tiles.x, 1.0 - uv.y / tiles.y);
-    var texel = sample_slot(slot, at, dx / tiles, dy / tiles);
+    var texel = sample_slot(bound, at, dx / tiles, dy / tiles);
     if outside_s || outside_t {
         texel = vec4<f32>(0.0);
     }
@@ -348,10 +377,12 @@ fn dome_irradiance(world_n: vec3<f32>) -> vec3<f32> {
     return max(e, vec3<f32>(0.0)) * globals.dome_color.rgb;
 }
 
-// A shaded fragment: premultiplied colour and the world-space shading normal.
+// A shaded fragment: premultiplied colour, the world-space shading normal, and whether an
+// opacityThreshold cuts it out (the fragment entry points discard it).
 struct Shaded {
     color: vec4<f32>,
     normal: vec3<f32>,
+    cut: bool,
 }
 
 // What every shading model needs: screen derivatives, the view direction, the shading normal.
@@ -362,8 +393,15 @@ struct Surface {
 }
 
 // Called first in every fragment entry point: the derivatives need uniform control flow.
+fn derivs_of(in: VertexOut) -> Derivs {
+    return Derivs(dpdx(in.uv), dpdy(in.uv), dpdx(in.world), dpdy(in.world));
+}
+
 fn surface(in: VertexOut, front_facing: bool) -> Surface {
-    let d = Derivs(dpdx(in.uv), dpdy(in.uv), dpdx(in.world), dpdy(in.world));
+    return surface_at(frag_of(in), derivs_of(in), front_facing);
+}
+
+fn surface_at(in: Frag, d: Derivs, front_facing: bool) -> Surface {
     // Towards the viewer: from the fragment to the eye (perspective) or the fixed view axis
     // (orthographic).
     let v = normalize(globals.eye.xyz - in.world * globals.eye.w);
@@ -387,7 +425,7 @@ fn surface(in: VertexOut, front_facing: bool) -> Surface {
 
 // displayColor (material 0) under Storm's fallback lighting. Reads no material: the vertex colour
 // is the colour and its alpha the opacity.
-fn shade_display(in: VertexOut, sf: Surface) -> Shaded {
+fn shade_display(in: Frag, sf: Surface) -> Shaded {
     let color = in.color.rgb;
     let opacity = clamp(in.color.a, 0.0, 1.0);
     let n = sf.n;
@@ -411,11 +449,17 @@ fn shade_display(in: VertexOut, sf: Surface) -> Shaded {
     }
     // Premultiplied: the MSAA resolve then averages correctly; the colour pass divides by alpha
     // again where straight alpha is wanted.
-    return Shaded(vec4<f32>(lit * opacity, opacity), n);
+    return Shaded(vec4<f32>(lit * opacity, opacity), n, false);
+}
+
+// Whether a PreviewSurface material's opacityThreshold cuts this point out.
+fn cut_out(m: u32, st: vec2<f32>, vc: vec4<f32>, d: Derivs) -> bool {
+    let threshold = input_scalar(m, 8u, st, vc, d);
+    return threshold > 0.0 && input_scalar(m, 7u, st, vc, d) < threshold;
 }
 
 // UsdPreviewSurface.
-fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
+fn shade_preview(in: Frag, sf: Surface) -> Shaded {
     let d = sf.d;
     let v = sf.v;
     var n = sf.n;
@@ -426,10 +470,8 @@ fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
     // Opacity, and opacityThreshold cut-outs (a cut-out surface is otherwise opaque).
     var opacity = input_scalar(m, 7u, st, vc, d);
     let threshold = input_scalar(m, 8u, st, vc, d);
+    let cut = threshold > 0.0 && opacity < threshold;
     if threshold > 0.0 {
-        if opacity < threshold {
-            discard;
-        }
         opacity = 1.0;
     }
     opacity = clamp(opacity, 0.0, 1.0);
@@ -514,12 +556,11 @@ fn shade_preview(in: VertexOut, sf: Surface) -> Shaded {
         }
         lit += emissive;
     }
-    return Shaded(vec4<f32>(lit * opacity, opacity), n);
+    return Shaded(vec4<f32>(lit * opacity, opacity), n, cut);
 }
 
 // Either model, chosen per fragment by its material (the blended pass, where draws mix).
-fn shade(in: VertexOut, front_facing: bool) -> Shaded {
-    let sf = surface(in, front_facing);
+fn shade(in: Frag, sf: Surface) -> Shaded {
     if materials[in.ids.z].flags.x == 0u {
         return shade_display(in, sf);
     }
@@ -530,12 +571,16 @@ fn shade(in: VertexOut, front_facing: bool) -> Shaded {
 // is the expensive kind on the H100: docs/design.md, "Shading").
 @fragment
 fn fs_display(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
-    return shade_display(in, surface(in, front_facing)).color;
+    return shade_display(frag_of(in), surface(in, front_facing)).color;
 }
 
 @fragment
 fn fs_preview(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @location(0) vec4<f32> {
-    return shade_preview(in, surface(in, front_facing)).color;
+    let shaded = shade_preview(frag_of(in), surface(in, front_facing));
+    if shaded.cut {
+        discard;
+    }
+    return shaded.color;
 }
 
 // The depth-only prepass: the same clip position as vs_main (invariant), so the shading pass
@@ -557,7 +602,11 @@ struct OitOut {
 
 @fragment
 fn fs_oit(in: VertexOut, @builtin(front_facing) front_facing: bool) -> OitOut {
-    let c = shade(in, front_facing).color;
+    let shaded = shade(frag_of(in), surface(in, front_facing));
+    if shaded.cut {
+        discard;
+    }
+    let c = shaded.color;
     // Reversed Z: clip.z is 1 at the near plane and falls towards 0 with distance, so the weight
     // grows for nearer surfaces whatever the scene's units.
     let z = 1.0 - in.clip.z;
@@ -592,10 +641,14 @@ fn aov_out(in: VertexOut, shaded: Shaded) -> AovOut {
 
 @fragment
 fn fs_aov_display(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
-    return aov_out(in, shade_display(in, surface(in, front_facing)));
+    return aov_out(in, shade_display(frag_of(in), surface(in, front_facing)));
 }
 
 @fragment
 fn fs_aov_preview(in: VertexOut, @builtin(front_facing) front_facing: bool) -> AovOut {
-    return aov_out(in, shade_preview(in, surface(in, front_facing)));
+    let shaded = shade_preview(frag_of(in), surface(in, front_facing));
+    if shaded.cut {
+        discard;
+    }
+    return aov_out(in, shaded);
 }

@@ -41,6 +41,8 @@ pub struct BenchOptions {
     pub skip_end_to_end: bool,
     /// End to end: fsync each file before its rename (the `render` default).
     pub fsync: bool,
+    /// Where opaque surfaces are shaded (`--shading-pass`).
+    pub shading: gpu::ShadingPath,
 }
 
 /// Timing of one measurement.
@@ -52,6 +54,10 @@ pub struct Figures {
     pub ms_p95: f64,
     /// GPU time of the render pass from timestamp queries, where the adapter has them.
     pub gpu_ms_median: Option<f64>,
+    /// GPU time of the whole frame but the readback copies (shadow maps, shading and post passes);
+    /// absent from reports made before it existed.
+    #[serde(default)]
+    pub gpu_frame_ms_median: Option<f64>,
 }
 
 /// One set of adapters measured together (or one adapter alone).
@@ -128,18 +134,16 @@ fn percentiles(ms: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.95))
 }
 
-fn figures(frames: usize, seconds: f64, mut ms: Vec<f64>, mut gpu_ms: Vec<f64>) -> Figures {
+fn figures(frames: usize, seconds: f64, mut ms: Vec<f64>, mut gpu_ms: Vec<f64>, mut gpu_frame_ms: Vec<f64>) -> Figures {
     let (ms_median, ms_p95) = percentiles(&mut ms);
+    let median = |v: &mut Vec<f64>| (!v.is_empty()).then(|| percentiles(v).0);
     Figures {
         frames,
         fps: if seconds > 0.0 { frames as f64 / seconds } else { 0.0 },
         ms_median,
         ms_p95,
-        gpu_ms_median: if gpu_ms.is_empty() {
-            None
-        } else {
-            Some(percentiles(&mut gpu_ms).0)
-        },
+        gpu_ms_median: median(&mut gpu_ms),
+        gpu_frame_ms_median: median(&mut gpu_frame_ms),
     }
 }
 
@@ -175,6 +179,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         width: options.width,
         height: options.height,
         msaa: 4,
+        shading: options.shading,
         ..RenderSettings::default()
     };
     log::info!(
@@ -283,12 +288,13 @@ fn measure_direct(
         .map(|a| Renderer::new(a, scene, settings))
         .collect::<Result<_>>()?;
     let barrier = std::sync::Barrier::new(renderers.len());
-    let results: Vec<Result<(Vec<f64>, Vec<f64>, f64)>> = std::thread::scope(|s| {
+    type Timings = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
+    let results: Vec<Result<Timings>> = std::thread::scope(|s| {
         let handles: Vec<_> = renderers
             .iter_mut()
             .map(|r| {
                 let barrier = &barrier;
-                s.spawn(move || -> Result<(Vec<f64>, Vec<f64>, f64)> {
+                s.spawn(move || -> Result<Timings> {
                     let mut pixels = Vec::new();
                     let mut frame = |r: &mut Renderer, i: usize| -> Result<()> {
                         let state = &states[i % states.len()];
@@ -303,7 +309,8 @@ fn measure_direct(
                     }
                     barrier.wait();
                     let start = Instant::now();
-                    let (mut ms, mut gpu_ms) = (Vec::with_capacity(options.count), Vec::new());
+                    let (mut ms, mut gpu_ms, mut gpu_frame_ms) =
+                        (Vec::with_capacity(options.count), Vec::new(), Vec::new());
                     for i in 0..options.count {
                         let t = Instant::now();
                         frame(r, options.warmup + i)?;
@@ -311,8 +318,11 @@ fn measure_direct(
                         if let Some(g) = r.last_gpu_ms() {
                             gpu_ms.push(g);
                         }
+                        if let Some(g) = r.last_gpu_frame_ms() {
+                            gpu_frame_ms.push(g);
+                        }
                     }
-                    Ok((ms, gpu_ms, start.elapsed().as_secs_f64()))
+                    Ok((ms, gpu_ms, gpu_frame_ms, start.elapsed().as_secs_f64()))
                 })
             })
             .collect();
@@ -324,14 +334,15 @@ fn measure_direct(
             })
             .collect()
     });
-    let (mut ms, mut gpu_ms, mut wall) = (Vec::new(), Vec::new(), 0f64);
+    let (mut ms, mut gpu_ms, mut gpu_frame_ms, mut wall) = (Vec::new(), Vec::new(), Vec::new(), 0f64);
     for r in results {
-        let (m, g, w) = r?;
+        let (m, g, f, w) = r?;
         ms.extend(m);
         gpu_ms.extend(g);
+        gpu_frame_ms.extend(f);
         wall = wall.max(w);
     }
-    Ok(figures(ms.len(), wall, ms, gpu_ms))
+    Ok(figures(ms.len(), wall, ms, gpu_ms, gpu_frame_ms))
 }
 
 /// The real pipeline (`schedule::run_with`) on these adapters, writing PNGs into the scratch
@@ -353,6 +364,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     };
     job.existing = Existing::Overwrite;
     job.write = options.write;
+    job.shading = options.shading;
     job.adapters = AdapterSelection {
         spec: Some(
             adapters
@@ -412,6 +424,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
         ms_median,
         ms_p95,
         gpu_ms_median: None,
+        gpu_frame_ms_median: None,
     })
 }
 
@@ -431,18 +444,20 @@ pub fn table(report: &BenchReport) -> String {
         s.evaluate_ms_per_frame
     ));
     out.push_str(&format!(
-        "{:<10} {:<36} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
-        "mode", "adapters", "render fps", "ms med", "ms p95", "gpu ms", "+readback", "end2end"
+        "{:<10} {:<36} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+        "mode", "adapters", "render fps", "ms med", "ms p95", "gpu ms", "gpu frame", "+readback", "end2end"
     ));
+    let ms = |g: Option<f64>| g.map_or("-".into(), |g| format!("{g:.2}"));
     for r in &report.runs {
         out.push_str(&format!(
-            "{:<10} {:<36} {:>10.1} {:>10.2} {:>10.2} {:>10} {:>10.1} {:>10}\n",
+            "{:<10} {:<36} {:>10.1} {:>10.2} {:>10.2} {:>10} {:>10} {:>10.1} {:>10}\n",
             r.mode,
             truncate(&r.adapters.join(" + "), 36),
             r.render_only.fps,
             r.render_only.ms_median,
             r.render_only.ms_p95,
-            r.render_only.gpu_ms_median.map_or("-".into(), |g| format!("{g:.2}")),
+            ms(r.render_only.gpu_ms_median),
+            ms(r.render_only.gpu_frame_ms_median),
             r.render_readback.fps,
             r.end_to_end.as_ref().map_or("-".into(), |f| format!("{:.1}", f.fps)),
         ));
@@ -506,6 +521,7 @@ mod tests {
             ms_median: 1.0,
             ms_p95: 2.0,
             gpu_ms_median: None,
+            gpu_frame_ms_median: None,
         }
     }
 
@@ -543,7 +559,8 @@ mod tests {
 
     #[test]
     fn figures_from_samples() {
-        let f = figures(4, 2.0, vec![4.0, 1.0, 3.0, 2.0], vec![]);
+        let f = figures(4, 2.0, vec![4.0, 1.0, 3.0, 2.0], vec![], vec![5.0, 7.0, 6.0]);
         assert_eq!((f.fps, f.ms_median, f.ms_p95, f.gpu_ms_median), (2.0, 2.0, 4.0, None));
+        assert_eq!(f.gpu_frame_ms_median, Some(6.0));
     }
 }

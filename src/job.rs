@@ -67,6 +67,8 @@ pub struct Job {
     /// `--harness`: frame the stage as Pixar's usdImagingGL test harness does (its built-in camera,
     /// or the `-camera` prim with the harness's window policy). `None`: usdrender's camera rules.
     pub harness_view: Option<HarnessView>,
+    /// Where opaque surfaces are shaded (`--shading-pass`; a compute pass where possible).
+    pub shading: gpu::ShadingPath,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -100,6 +102,7 @@ impl Job {
             dome_visible: false,
             color_correction: true,
             harness_view: None,
+            shading: gpu::ShadingPath::Auto,
         })
     }
 
@@ -211,6 +214,7 @@ impl Job {
             clear_color: self.clear_color,
             dome_visible: self.dome_visible,
             srgb: self.color_correction,
+            shading: self.shading,
             ..RenderSettings::default()
         }
     }

@@ -115,6 +115,11 @@ struct RenderArgs {
     /// disabled with --harness].
     #[arg(long, value_parser = ["sRGB", "disabled"])]
     color_correction: Option<String>,
+    /// Where opaque surfaces are shaded: auto (a compute pass over a visibility buffer where the
+    /// GPU and scene allow, else forward), compute (fail where it cannot), forward (the fragment
+    /// stage) [default: auto].
+    #[arg(long, value_parser = ["auto", "compute", "forward"])]
+    shading_pass: Option<String>,
     /// Draw as Pixar's usdImagingGL test harness (testUsdImagingGLBasicDrawing): its flags, in
     /// one string, e.g. "-lighting -camlight -frameAll" or "-camera /cam -clear 0 0 0 1". Takes
     /// -lighting -camlight -sceneLights -frameAll -camera -translate -widgetSize -clear
@@ -250,6 +255,9 @@ struct BenchArgs {
     /// Folder for end-to-end frames (emptied before and after). Default: a temporary folder.
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Where opaque surfaces are shaded, as `render --shading-pass` [default: auto].
+    #[arg(long, value_parser = ["auto", "compute", "forward"])]
+    shading_pass: Option<String>,
 }
 
 #[derive(Args)]
@@ -608,6 +616,11 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         dome_visible: false,
         color_correction: true,
         harness_view: None,
+        shading: args
+            .shading_pass
+            .as_deref()
+            .and_then(usdrender::gpu::ShadingPath::from_name)
+            .unwrap_or_default(),
     };
     apply_look_flags(&mut job, &args)?;
     if args.dry_run {
@@ -935,6 +948,11 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| std::env::temp_dir().join(format!("usdrender-bench-{}", std::process::id()))),
         skip_end_to_end: args.no_end_to_end,
         fsync: !args.no_fsync,
+        shading: args
+            .shading_pass
+            .as_deref()
+            .and_then(usdrender::gpu::ShadingPath::from_name)
+            .unwrap_or_default(),
     };
     let report = usdrender::bench::run(&options)?;
     print!("{}", usdrender::bench::table(&report));

@@ -1529,3 +1529,103 @@ fn a_uniform_dome_lights_diffuse_and_shows_behind_only_when_asked() {
         1e-3,
     );
 }
+
+/// Shadow maps are kept while nothing moves and drawn again when something does: a quad held
+/// above the ground by a dynamic instance, lit by a distant light at 45 degrees, throws its shadow
+/// one unit aside; moving it moves the shadow, and rendering a state again gives the same image
+/// as the first time (with the maps kept from the frame before).
+#[test]
+fn shadows_follow_a_moving_occluder_and_still_frames_repeat() {
+    let grey = [0.6, 0.6, 0.6, 1.0];
+    let mut scene = scene_of(
+        vec![quad(4.0, grey), quad(1.0, grey)],
+        vec![
+            (0, Mat4::IDENTITY),
+            (1, Mat4::from_translation(Vec3::new(1.0, 0.0, 1.0))),
+        ],
+    );
+    scene.dynamic_instances = vec![1];
+    scene.bounds = usdrender::scene::Bounds {
+        min: DVec3::new(-2.0, -2.0, 0.0),
+        max: DVec3::new(2.0, 2.0, 1.0),
+    };
+    // Emits along -Z turned 45 degrees about Y: towards -X and down, so a point at height 1
+    // shades the ground one unit to its -X side.
+    scene.lights = vec![Light {
+        path: "/Sun".into(),
+        kind: LightKind::Distant { angle: 0.53 },
+        transform: Mat4::from_rotation_y(45f32.to_radians()),
+        color: [1.0, 1.0, 1.0],
+        normalize: false,
+        diffuse: 1.0,
+        specular: 0.0,
+        shaping: None,
+        shadow: true,
+        linked_instances: None,
+    }];
+    let Some(mut s) = setup("moving_shadow", &scene, 64, 64) else {
+        return;
+    };
+    let mut state = frame(ortho(4.0, 64, 64));
+    let at = |x: f32| Mat4::from_translation(Vec3::new(x, 0.0, 1.0));
+    // Ground pixels at x = 0 (column 32) and x = -1 (column 16), away from the quad's own edges.
+    let luma = |img: &Image, col: u32| {
+        let p = img.px(col, 32);
+        p[0] as u32 + p[1] as u32 + p[2] as u32
+    };
+    state.instance_transforms = vec![at(1.0)];
+    let first = s.render(&state);
+    assert!(
+        luma(&first, 32) + 60 < luma(&first, 16),
+        "{}: the quad at x = 1 shades x = 0 ({}), not x = -1 ({})",
+        s.tag,
+        luma(&first, 32),
+        luma(&first, 16)
+    );
+    state.instance_transforms = vec![at(0.0)];
+    let moved = s.render(&state);
+    assert!(
+        luma(&moved, 16) + 60 < luma(&first, 16),
+        "{}: moved to x = 0, it shades x = -1 ({} against {} before)",
+        s.tag,
+        luma(&moved, 16),
+        luma(&first, 16)
+    );
+    let again = s.render(&state);
+    assert_eq!(again.rgba, moved.rgba, "{}: the same state, maps kept", s.tag);
+    state.instance_transforms = vec![at(1.0)];
+    let back = s.render(&state);
+    assert_eq!(back.rgba, first.rgba, "{}: back where it started", s.tag);
+}
+
+/// Asking for compute shading where it cannot be done is an error that says why, not a silent
+/// fallback; the default falls back to forward shading.
+#[test]
+fn compute_shading_refused_with_a_reason_where_it_cannot_run() {
+    let scene = scene_of(vec![quad(2.0, ORANGE)], vec![(0, Mat4::IDENTITY)]);
+    let Some(adapter) = adapter() else {
+        return;
+    };
+    let with_aovs = RenderSettings {
+        aovs: vec![usdrender::gpu::AovKind::Depth],
+        shading: usdrender::gpu::ShadingPath::Compute,
+        ..small()
+    };
+    match Renderer::new(&adapter, &scene, &with_aovs) {
+        Ok(_) => panic!("compute shading with AOVs was accepted"),
+        Err(e) => assert!(
+            e.to_string().contains("cannot shade in a compute pass") && e.to_string().contains("AOV"),
+            "{e}"
+        ),
+    }
+    let auto = Renderer::new(
+        &adapter,
+        &scene,
+        &RenderSettings {
+            shading: usdrender::gpu::ShadingPath::Auto,
+            ..with_aovs
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!auto.shades_in_compute(), "AOVs are drawn forward");
+}

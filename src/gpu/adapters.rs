@@ -108,8 +108,11 @@ impl AdapterSlot {
         // Asked for only where offered; the renderer works without them. Timestamp queries time the
         // render pass on the GPU (bench figures, `last_gpu_ms`). Adapter-specific format features
         // let the id AOVs (R32Uint) be multisampled where the hardware can (WebGPU guarantees 1x).
+        // The primitive index lets the visibility buffer name triangles (compute shading).
         let required_features = self.adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES
+                | wgpu::Features::PRIMITIVE_INDEX);
         let desc = wgpu::DeviceDescriptor {
             label: Some("usdrender device"),
             required_features,

@@ -152,7 +152,8 @@ pub struct LookupRaw {
     /// Rows of the st transform (xyz); w: 1 when that axis wraps to black outside [0, 1].
     pub st_s: [f32; 4],
     pub st_t: [f32; 4],
-    /// x: output channel (0 r, 1 g, 2 b, 3 a, 4 rgb), y, z: UDIM columns and rows, w: spare.
+    /// x: output channel (0 r, 1 g, 2 b, 3 a, 4 rgb), y, z: UDIM columns and rows, w: its entry
+    /// in the scene's texture table (the compute shading pass reads textures through it).
     pub info: [u32; 4],
 }
 
@@ -185,6 +186,19 @@ pub struct BackgroundParams {
     pub dome_color: [f32; 4],
     /// x: 1 to draw the dome behind the image, y: 1 to composite the blended (OIT) targets.
     pub flags: [u32; 4],
+}
+
+/// Per-frame parameters of the compute shading pass. Keep in sync with `ShadeParams` in
+/// `shaders/visibility.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct ShadeParams {
+    /// Clip space to world (for the view ray of a pixel).
+    pub clip_to_world: [[f32; 4]; 4],
+    /// What a sample no surface covers holds: the clear colour, premultiplied.
+    pub clear: [f32; 4],
+    /// x, y: the image size; z: MSAA samples per pixel; w: spare.
+    pub size: [u32; 4],
 }
 
 /// Parameters of the AOV gather pass. Keep in sync with `AovParams` in `shaders/aov.wgsl`.
@@ -261,6 +275,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
         assert_eq!(std::mem::size_of::<ColorParams>(), 32);
         assert_eq!(std::mem::size_of::<AovParams>(), 16);
+        assert_eq!(std::mem::size_of::<ShadeParams>(), 96);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod readback;
 mod renderer;
 pub mod shading;
 mod textures;
+pub mod visibility;
 
 pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};
 pub use renderer::{AovKind, FrameBuffers, ImageEncoding, RenderSettings, Renderer, Ticket, FRAMES_IN_FLIGHT};
+pub use visibility::ShadingPath;

@@ -16,11 +16,13 @@ use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::layout::{
-    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES,
+    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, ShadeParams,
+    INSTANCE_ATTRIBUTES,
 };
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
-use super::shading::{build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
-use super::textures::{material_layout, SceneTextures};
+use super::shading::{assign_table_entries, build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
+use super::textures::{material_layout, SceneTextures, TableEntry};
+use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
 use crate::scene::{FrameState, Headlight, Light, Look, Mesh, Scene};
 use crate::{Error, Result};
 
@@ -73,8 +75,22 @@ pub const FRAMES_IN_FLIGHT: usize = 3;
 /// Offsets inside a readback buffer are kept at this alignment (texture copies, mapping and query
 /// resolves are all happy with 256).
 const SEGMENT_ALIGN: u64 = 256;
-/// Bytes of one slot's resolved timestamps: begin and end of the render pass, u64 ticks.
-const TIMESTAMP_BYTES: u64 = 16;
+/// Timestamps per frame, at these offsets in the slot's range: the start of the first shading pass
+/// and the end of the last one (the "pass" time), the end of the post passes (colour conversion,
+/// AOV gather), and the start of the frame's commands, shadow passes included (from there to the
+/// end of the post passes is the "frame" time).
+const TIMESTAMPS_PER_FRAME: u32 = 4;
+const TS_PASS_BEGIN: u32 = 0;
+const TS_PASS_END: u32 = 1;
+const TS_POST_END: u32 = 2;
+const TS_FRAME_BEGIN: u32 = 3;
+
+/// The query index of timestamp `which` (`TS_*`) of readback slot `slot`.
+fn ts_index(slot: usize, which: u32) -> u32 {
+    TIMESTAMPS_PER_FRAME * slot as u32 + which
+}
+/// Bytes of one slot's resolved timestamps (u64 ticks).
+const TIMESTAMP_BYTES: u64 = 8 * TIMESTAMPS_PER_FRAME as u64;
 
 /// Map states of a readback slot, shared with wgpu's map callback.
 const MAP_PENDING: u8 = 0;
@@ -110,6 +126,9 @@ pub struct RenderSettings {
     /// 8-bit images are sRGB-encoded (true) or hold the linear values (usdrecord's
     /// `--colorCorrectionMode disabled`).
     pub srgb: bool,
+    /// Where opaque surfaces are shaded: a compute pass over a visibility buffer where the device
+    /// and scene allow it (the default), or forward in the fragment stage.
+    pub shading: ShadingPath,
 }
 
 impl Default for RenderSettings {
@@ -125,6 +144,7 @@ impl Default for RenderSettings {
             clear_color: [0.0; 4],
             dome_visible: false,
             srgb: true,
+            shading: ShadingPath::Auto,
         }
     }
 }
@@ -220,6 +240,11 @@ pub struct Renderer {
     /// AOV attachments and the pass that gathers them, when AOVs are asked for.
     aov: Option<AovStage>,
     opaque_pipelines: OpaquePipelines,
+    /// Present when opaque surfaces are shaded in compute (then the prepass and mesh pass are not
+    /// run).
+    visibility: Option<Visibility>,
+    /// The scene's texture table, as the compute shading pass binds it (empty without it).
+    texture_table: Vec<TableEntry>,
     depth_pipeline: wgpu::RenderPipeline,
     prepass: bool,
     translucent_pipeline: wgpu::RenderPipeline,
@@ -284,6 +309,7 @@ pub struct Renderer {
     /// Render-pass timing, where the device has `TIMESTAMP_QUERY`.
     timestamps: Option<Timestamps>,
     last_gpu_ms: Option<f64>,
+    last_gpu_frame_ms: Option<f64>,
 }
 
 /// A compute pass run after the render pass, and the storage buffers it fills (copied into the
@@ -346,6 +372,11 @@ struct ShadowLayer {
     uniform: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     matrix: [[f32; 4]; 4],
+    /// Its map does not hold what its matrix sees of the current geometry (rendered again this
+    /// frame).
+    stale: bool,
+    /// Rendered in the frame being recorded.
+    redraw: bool,
 }
 
 /// The targets of the blended pass: multisampled where the colour is, and their resolves (which
@@ -567,9 +598,11 @@ impl Renderer {
             label: Some("mesh.wgsl"),
             source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/mesh.wgsl").into()),
         });
+        // The compute shading pass binds it too.
+        let stages = wgpu::ShaderStages::VERTEX_FRAGMENT | wgpu::ShaderStages::COMPUTE;
         let storage_read = |binding: u32| wgpu::BindGroupLayoutEntry {
             binding,
-            visibility: wgpu::ShaderStages::FRAGMENT,
+            visibility: stages,
             ty: wgpu::BindingType::Buffer {
                 ty: wgpu::BufferBindingType::Storage { read_only: true },
                 has_dynamic_offset: false,
@@ -582,7 +615,7 @@ impl Renderer {
             entries: &[
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
-                    visibility: wgpu::ShaderStages::VERTEX | wgpu::ShaderStages::FRAGMENT,
+                    visibility: stages,
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: false,
@@ -594,7 +627,7 @@ impl Renderer {
                 storage_read(2),
                 wgpu::BindGroupLayoutEntry {
                     binding: 3,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: stages,
                     ty: wgpu::BindingType::Texture {
                         sample_type: wgpu::TextureSampleType::Float { filterable: true },
                         view_dimension: wgpu::TextureViewDimension::D2,
@@ -604,14 +637,14 @@ impl Renderer {
                 },
                 wgpu::BindGroupLayoutEntry {
                     binding: 4,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: stages,
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
                 storage_read(5),
                 wgpu::BindGroupLayoutEntry {
                     binding: 6,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: stages,
                     ty: wgpu::BindingType::Texture {
                         sample_type: wgpu::TextureSampleType::Depth,
                         view_dimension: wgpu::TextureViewDimension::D2Array,
@@ -621,7 +654,7 @@ impl Renderer {
                 },
                 wgpu::BindGroupLayoutEntry {
                     binding: 7,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    visibility: stages,
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Comparison),
                     count: None,
                 },
@@ -828,10 +861,20 @@ impl Renderer {
         }
         let material_shift = (materials.len() != scene.materials.len()) as u32;
         let mut textures = SceneTextures::upload(device, &gpu.queue, scene, &label);
-        let packed: Vec<MaterialRaw> = materials
+        let mut packed: Vec<MaterialRaw> = materials
             .iter()
             .map(|m| pack_material(m, |i| textures.tiles(i)))
             .collect();
+        // The compute shading pass reads textures through one table for the whole scene.
+        let texture_table = textures.table_entries(&materials);
+        if let Some(table) = &texture_table {
+            for (raw, m) in packed.iter_mut().zip(&materials) {
+                assign_table_entries(raw, m, table);
+            }
+        }
+        let table_group = texture_table
+            .as_ref()
+            .map(|table| textures.table_bind_group(device, &materials_layout, table));
         // Materials equal but for their path (each reference of an asset brings its own copy:
         // the teapot field has 1,600) share one entry, so their instances stay one draw. Animated
         // ones keep their own.
@@ -991,6 +1034,8 @@ impl Renderer {
                         uniform,
                         bind_group,
                         matrix: [[0.0; 4]; 4],
+                        stale: true,
+                        redraw: false,
                     }
                 })
                 .collect();
@@ -1072,7 +1117,8 @@ impl Renderer {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(name),
                 contents: bytes,
-                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                // The compute shading pass reads them as storage.
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             })
         };
         let positions = vertex_buffer("positions", bytemuck::cast_slice(&geometry.positions));
@@ -1083,7 +1129,60 @@ impl Renderer {
         let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("indices"),
             contents: bytemuck::cast_slice(&geometry.indices),
-            usage: wgpu::BufferUsages::INDEX,
+            usage: wgpu::BufferUsages::INDEX | wgpu::BufferUsages::STORAGE,
+        });
+
+        // Opaque surfaces are shaded in compute over a visibility buffer where the device and the
+        // scene allow it and it pays: with UsdPreviewSurface materials (on the H100 the teapot
+        // field's frame went from 18.1 to 9.4 ms of GPU time); displayColor-only scenes cost more
+        // that way (the bundled scene 2.44 -> 3.46 ms) and are shaded forward unless asked
+        // (docs/design.md, "Shading").
+        let pays = geometry.draws.iter().any(|d| d.preview && !d.translucent);
+        let compute_blocker = if with_aovs {
+            Some("AOVs are drawn by the forward pass".to_string())
+        } else if !geometry.draws.iter().any(|d| !d.translucent) {
+            Some("the scene has no opaque surfaces".to_string())
+        } else if texture_table.is_none() {
+            Some(format!(
+                "its materials read more than {} textures",
+                crate::scene::material::TEXTURE_SLOTS
+            ))
+        } else {
+            super::visibility::unavailable(device, &adapter.slot.adapter, sample_count)
+        };
+        let compute = match (settings.shading, compute_blocker) {
+            (ShadingPath::Forward, _) => false,
+            (ShadingPath::Auto, None) => pays,
+            (ShadingPath::Compute, None) => true,
+            (ShadingPath::Auto, Some(why)) => {
+                log::debug!("{label}: opaque surfaces shaded forward: {why}");
+                false
+            }
+            (ShadingPath::Compute, Some(why)) => {
+                return Err(err(format!("cannot shade in a compute pass: {why}")));
+            }
+        };
+        let texture_table = texture_table.unwrap_or_default();
+        let visibility = table_group.filter(|_| compute).map(|table_group| {
+            Visibility::new(VisibilityInputs {
+                device,
+                width: settings.width,
+                height: settings.height,
+                sample_count,
+                depth_format: DEPTH_FORMAT,
+                globals_layout: &bind_group_layout,
+                materials_layout: &materials_layout,
+                vertex_buffers: &vertex_buffers,
+                table_group,
+                textured: !texture_table.is_empty(),
+                positions: &positions,
+                normals: &normals,
+                colors: &colors,
+                uvs: &uvs,
+                indices: &indices,
+                instances: &instances,
+                mesh_ranges: &geometry.mesh_ranges,
+            })
         });
 
         let size = wgpu::Extent3d {
@@ -1115,7 +1214,8 @@ impl Renderer {
             ..Default::default()
         };
         let resolve_view = resolve_texture.create_view(&view("resolved color view"));
-        let msaa_view = (sample_count > 1).then(|| {
+        // (The compute path resolves as it shades.)
+        let msaa_view = (sample_count > 1 && visibility.is_none()).then(|| {
             texture(
                 "msaa color",
                 color_format,
@@ -1141,7 +1241,7 @@ impl Renderer {
                 query_set: device.create_query_set(&wgpu::QuerySetDescriptor {
                     label: Some("render pass timestamps"),
                     ty: wgpu::QueryType::Timestamp,
-                    count: 2 * FRAMES_IN_FLIGHT as u32,
+                    count: TIMESTAMPS_PER_FRAME * FRAMES_IN_FLIGHT as u32,
                 }),
                 resolve: device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("timestamp resolve"),
@@ -1293,7 +1393,9 @@ impl Renderer {
                 entries: &[
                     wgpu::BindGroupEntry {
                         binding: 0,
-                        resource: wgpu::BindingResource::TextureView(&resolve_view),
+                        resource: wgpu::BindingResource::TextureView(
+                            visibility.as_ref().map_or(&resolve_view, |v| &v.shaded_view),
+                        ),
                     },
                     wgpu::BindGroupEntry {
                         binding: 1,
@@ -1442,12 +1544,14 @@ impl Renderer {
         scope.pop().map_err(|e| err(format!("building the renderer: {e}")))?;
 
         log::debug!(
-            "{label}: uploaded {} vertices, {} triangles, {} instance slots; {}x{} at {sample_count}x MSAA",
+            "{label}: uploaded {} vertices, {} triangles, {} instance slots; {}x{} at {sample_count}x MSAA; \
+             opaque surfaces shaded {}",
             geometry.positions.len(),
             geometry.indices.len() / 3,
             geometry.instances.len(),
             settings.width,
-            settings.height
+            settings.height,
+            if visibility.is_some() { "in compute" } else { "forward" }
         );
         Ok(Renderer {
             summary: adapter.summary.clone(),
@@ -1460,6 +1564,8 @@ impl Renderer {
             color_pass,
             aov,
             opaque_pipelines,
+            visibility,
+            texture_table,
             depth_pipeline,
             prepass,
             translucent_pipeline,
@@ -1525,7 +1631,13 @@ impl Renderer {
             next_slot: 0,
             timestamps,
             last_gpu_ms: None,
+            last_gpu_frame_ms: None,
         })
+    }
+
+    /// Whether opaque surfaces are shaded in the compute pass (else forward).
+    pub fn shades_in_compute(&self) -> bool {
+        self.visibility.is_some()
     }
 
     /// The adapter's name, as wgpu reports it.
@@ -1608,6 +1720,13 @@ impl Renderer {
         self.last_gpu_ms
     }
 
+    /// GPU time of the last finished frame's whole submission but the readback copies: shadow
+    /// maps, the shading passes and the post passes after them (colour conversion, AOV gather), in
+    /// milliseconds, where the adapter has timestamp queries.
+    pub fn last_gpu_frame_ms(&self) -> Option<f64> {
+        self.last_gpu_frame_ms
+    }
+
     fn submit_with(&mut self, state: &FrameState, readback: Readback) -> Result<Ticket> {
         if let Some(lost) = self.gpu.lost_reason() {
             return Err(self.err(lost));
@@ -1653,6 +1772,12 @@ impl Renderer {
             });
         }
         if let Err(e) = scope.pop() {
+            // What this frame drew into the shadow maps cannot be trusted.
+            if let Some(shadows) = &mut self.shadows {
+                for layer in &mut shadows.layers {
+                    layer.stale = true;
+                }
+            }
             if mapped.is_some() {
                 // Cancels the pending mapping, so the slot can be used again.
                 self.slots[slot].buffer.unmap();
@@ -1704,6 +1829,7 @@ impl Renderer {
                 let m = m.to_cols_array_2d();
                 if layer.matrix != m {
                     layer.matrix = m;
+                    layer.stale = true;
                     queue.write_buffer(&layer.uniform, 0, bytemuck::bytes_of(&m));
                     queue.write_buffer(&self.shadow_views, 64 * shadows.active as u64, bytemuck::bytes_of(&m));
                 }
@@ -1775,7 +1901,8 @@ impl Renderer {
         // Animated material inputs.
         for (&i, material) in self.dynamic_materials.iter().zip(&state.materials) {
             let textures = &self.textures;
-            let raw = pack_material(material, |t| textures.tiles(t));
+            let mut raw = pack_material(material, |t| textures.tiles(t));
+            assign_table_entries(&mut raw, material, &self.texture_table);
             queue.write_buffer(
                 &self.materials_buffer,
                 i as u64 * std::mem::size_of::<MaterialRaw>() as u64,
@@ -1789,6 +1916,19 @@ impl Renderer {
         if self.last_globals != Some(globals) {
             queue.write_buffer(&self.globals_buffer, 0, bytemuck::bytes_of(&globals));
             self.last_globals = Some(globals);
+            if let Some(v) = &self.visibility {
+                let c = if self.shows_dome {
+                    wgpu::Color::TRANSPARENT
+                } else {
+                    self.clear_color
+                };
+                let params = ShadeParams {
+                    clip_to_world: background.clip_to_world,
+                    clear: [c.r as f32, c.g as f32, c.b as f32, c.a as f32],
+                    size: [self.width, self.height, self.sample_count, 0],
+                };
+                queue.write_buffer(&v.params, 0, bytemuck::bytes_of(&params));
+            }
         }
 
         let mut changed: Option<(usize, usize)> = None;
@@ -1801,6 +1941,7 @@ impl Renderer {
                 changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));
             }
         }
+        let mut moved = changed.is_some();
         if let Some((lo, hi)) = changed {
             let offset = (lo * std::mem::size_of::<InstanceRaw>()) as u64;
             queue.write_buffer(
@@ -1829,6 +1970,7 @@ impl Renderer {
                 dm.first_vertex * 12,
                 bytemuck::cast_slice(&new.positions),
             );
+            moved = true;
             if new.normals.len() == dm.vertex_count {
                 queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&new.normals));
             } else {
@@ -1838,17 +1980,41 @@ impl Renderer {
                 queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&n));
             }
         }
+
+        // Shadow maps are drawn again only where their light or the geometry moved (on a static
+        // scene, the lit teapot field's two maps cost the H100 as much as shading its image).
+        if let Some(shadows) = &mut self.shadows {
+            for layer in &mut shadows.layers {
+                layer.stale |= moved;
+                layer.redraw = false;
+            }
+            for layer in &mut shadows.layers[..shadows.active] {
+                layer.redraw = layer.stale;
+                layer.stale = false;
+            }
+        }
     }
 
     /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
     fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+        if let Some(t) = &self.timestamps {
+            // An empty pass, for the timestamp that starts the frame.
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("frame start"),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &t.query_set,
+                    beginning_of_pass_write_index: Some(ts_index(slot, TS_FRAME_BEGIN)),
+                    end_of_pass_write_index: None,
+                }),
+            });
+        }
         // The GPU time spans the opaque pass and, where there is one, the blended pass.
         // `draws` holds the opaque meshes first, those the prepass covers before the cut-outs
         // (see `Geometry::build`).
         let first_blended = self.draws.partition_point(|d| !d.translucent);
-        let prepassed = if self.prepass {
+        let prepassed = if self.prepass && self.visibility.is_none() {
             self.draws[..first_blended].partition_point(|d| !d.cutout)
         } else {
             0
@@ -1856,7 +2022,7 @@ impl Renderer {
         // The GPU time spans the prepass (where there is one) to the opaque or blended pass.
         let prepass_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
-            beginning_of_pass_write_index: Some(2 * slot as u32),
+            beginning_of_pass_write_index: Some(ts_index(slot, TS_PASS_BEGIN)),
             end_of_pass_write_index: None,
         });
         // (wgpu refuses timestamp writes with neither index.)
@@ -1866,13 +2032,13 @@ impl Renderer {
             .filter(|_| prepassed == 0 || self.oit.is_none())
             .map(|t| wgpu::RenderPassTimestampWrites {
                 query_set: &t.query_set,
-                beginning_of_pass_write_index: (prepassed == 0).then_some(2 * slot as u32),
-                end_of_pass_write_index: self.oit.is_none().then_some(2 * slot as u32 + 1),
+                beginning_of_pass_write_index: (prepassed == 0).then_some(ts_index(slot, TS_PASS_BEGIN)),
+                end_of_pass_write_index: self.oit.is_none().then_some(ts_index(slot, TS_PASS_END)),
             });
         let oit_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
             query_set: &t.query_set,
             beginning_of_pass_write_index: None,
-            end_of_pass_write_index: Some(2 * slot as u32 + 1),
+            end_of_pass_write_index: Some(ts_index(slot, TS_PASS_END)),
         });
         let set_buffers = |pass: &mut wgpu::RenderPass<'_>| {
             pass.set_bind_group(0, &self.bind_group, &[]);
@@ -1903,7 +2069,8 @@ impl Renderer {
             }
         };
         if let Some(shadows) = &self.shadows {
-            for layer in &shadows.layers[..shadows.active] {
+            // Maps whose light and geometry did not move keep last frame's depth.
+            for layer in shadows.layers[..shadows.active].iter().filter(|l| l.redraw) {
                 let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                     label: Some("shadow pass"),
                     color_attachments: &[],
@@ -1928,6 +2095,9 @@ impl Renderer {
                     pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
                 }
             }
+        }
+        if let Some(vis) = &self.visibility {
+            self.encode_compute_shading(&mut encoder, vis, first_blended, slot, &set_buffers);
         }
         // Depth prepass: positions only, so the shading pass below shades each pixel once, not once
         // per overlapping surface (fragment work is the slow kind on the H100).
@@ -1955,7 +2125,7 @@ impl Renderer {
                 pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
             }
         }
-        {
+        if self.visibility.is_none() {
             let (view, resolve_target) = match &self.msaa_view {
                 Some(msaa) => (msaa, Some(&self.resolve_view)),
                 None => (&self.resolve_view, None),
@@ -2064,11 +2234,20 @@ impl Renderer {
         }
         // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
         // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.
-        let stages = [self.color_pass.as_ref(), self.aov.as_ref().map(|a| &a.gather)];
-        for stage in stages.into_iter().flatten() {
+        let stages: Vec<&ComputeStage> = [self.color_pass.as_ref(), self.aov.as_ref().map(|a| &a.gather)]
+            .into_iter()
+            .flatten()
+            .collect();
+        for (i, stage) in stages.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("post pass"),
-                timestamp_writes: None,
+                timestamp_writes: self.timestamps.as_ref().filter(|_| i + 1 == stages.len()).map(|t| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: &t.query_set,
+                        beginning_of_pass_write_index: None,
+                        end_of_pass_write_index: Some(ts_index(slot, TS_POST_END)),
+                    }
+                }),
             });
             pass.set_pipeline(&stage.pipeline);
             pass.set_bind_group(0, &stage.bind_group, &[]);
@@ -2093,10 +2272,102 @@ impl Renderer {
         }
         if let (Some(t), Some(seg)) = (&self.timestamps, self.layout.timestamps) {
             let at = SEGMENT_ALIGN * slot as u64;
-            encoder.resolve_query_set(&t.query_set, 2 * slot as u32..2 * slot as u32 + 2, &t.resolve, at);
+            encoder.resolve_query_set(&t.query_set, ts_index(slot, 0)..ts_index(slot + 1, 0), &t.resolve, at);
             encoder.copy_buffer_to_buffer(&t.resolve, at, buffer, seg.offset, Some(TIMESTAMP_BYTES));
         }
         self.gpu.queue.submit([encoder.finish()])
+    }
+
+    /// The compute path's opaque surfaces: the visibility pass (instance slot and triangle per
+    /// sample, and the depth the blended pass tests against), then the compute shading pass, which
+    /// writes the resolved image the colour pass reads.
+    fn encode_compute_shading(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        vis: &Visibility,
+        first_blended: usize,
+        slot: usize,
+        set_buffers: &dyn Fn(&mut wgpu::RenderPass<'_>),
+    ) {
+        let attachment = |view, clear| {
+            Some(wgpu::RenderPassColorAttachment {
+                view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(clear),
+                    store: wgpu::StoreOp::Store,
+                },
+            })
+        };
+        // No surface: instance slot u32::MAX (NO_INSTANCE in shaders/visibility.wgsl).
+        let none = wgpu::Color {
+            r: u32::MAX as f64,
+            g: 0.0,
+            b: 0.0,
+            a: 0.0,
+        };
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("visibility pass"),
+            color_attachments: &[
+                attachment(&vis.instance_view, none),
+                attachment(&vis.triangle_view, wgpu::Color::TRANSPARENT),
+            ],
+            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                view: &self.depth_view,
+                // Reversed Z: 0 is the far plane.
+                depth_ops: Some(wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(0.0),
+                    // The blended pass tests against it.
+                    store: if self.oit.is_some() {
+                        wgpu::StoreOp::Store
+                    } else {
+                        wgpu::StoreOp::Discard
+                    },
+                }),
+                stencil_ops: None,
+            }),
+            timestamp_writes: self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
+                query_set: &t.query_set,
+                beginning_of_pass_write_index: Some(ts_index(slot, TS_PASS_BEGIN)),
+                end_of_pass_write_index: None,
+            }),
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        set_buffers(&mut pass);
+        // Only cut-outs read their material's textures (opacity); the others bind any group.
+        pass.set_bind_group(1, &self.material_groups[0], &[]);
+        let mut bound = 0;
+        let mut cutouts = None;
+        for d in &self.draws[..first_blended] {
+            if cutouts != Some(d.cutout) {
+                pass.set_pipeline(if d.cutout { &vis.cutout } else { &vis.plain });
+                cutouts = Some(d.cutout);
+            }
+            if d.cutout && d.material != bound {
+                pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
+                bound = d.material;
+            }
+            pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
+        }
+        drop(pass);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("compute shading pass"),
+            // The GPU time ends here unless a blended pass follows.
+            timestamp_writes: self.timestamps.as_ref().filter(|_| self.oit.is_none()).map(|t| {
+                wgpu::ComputePassTimestampWrites {
+                    query_set: &t.query_set,
+                    beginning_of_pass_write_index: None,
+                    end_of_pass_write_index: Some(ts_index(slot, TS_PASS_END)),
+                }
+            }),
+        });
+        pass.set_pipeline(&vis.shade);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_bind_group(1, &vis.table_group, &[]);
+        pass.set_bind_group(2, &vis.bind_group, &[]);
+        pass.dispatch_workgroups(self.width.div_ceil(8), self.height.div_ceil(8), 1);
     }
 
     /// Waits until the ticket's submission is done and its mapping (if any) complete, then copies
@@ -2140,10 +2411,12 @@ impl Renderer {
                         .and_then(|b| b.try_into().ok())
                         .map(u64::from_le_bytes)
                 };
-                let (begin, end) = (tick(0)?, tick(1)?);
+                let at = |which: u32| tick(which as usize);
+                let (begin, end) = (at(TS_PASS_BEGIN)?, at(TS_PASS_END)?);
+                let (start, post) = (at(TS_FRAME_BEGIN)?, at(TS_POST_END)?);
+                let ms = |ticks: u64| ticks as f64 * self.timestamps.as_ref().map_or(1.0, |t| t.period_ns) / 1e6;
                 // A wrapped or reset counter gives nonsense: leave the last good figure.
-                (end > begin)
-                    .then(|| (end - begin) as f64 * self.timestamps.as_ref().map_or(1.0, |t| t.period_ns) / 1e6)
+                (end > begin && post >= end && begin >= start).then(|| (ms(end - begin), ms(post - start)))
             });
             if let (Some(out), Readback::Frame) = (out, ticket.readback) {
                 let color = part(self.layout.color);
@@ -2168,8 +2441,9 @@ impl Renderer {
         })();
         slot.buffer.unmap();
         let gpu_ms = copied?;
-        if gpu_ms.is_some() {
-            self.last_gpu_ms = gpu_ms;
+        if let Some((pass, frame)) = gpu_ms {
+            self.last_gpu_ms = Some(pass);
+            self.last_gpu_frame_ms = Some(frame);
         }
         log::debug!(
             "{}: frame {}: record+submit {:.2} ms, in flight {:.2} ms, GPU wait {:.2} ms, copy out {:.2} ms, GPU pass {}",
@@ -2179,7 +2453,7 @@ impl Renderer {
             (waited_from - ticket.submitted).as_secs_f64() * 1e3,
             wait_ms,
             copy_from.elapsed().as_secs_f64() * 1e3,
-            gpu_ms.map_or("-".into(), |g| format!("{g:.2} ms"))
+            gpu_ms.map_or("-".into(), |(pass, frame)| format!("{pass:.2} ms, frame {frame:.2} ms"))
         );
         Ok(())
     }
@@ -2193,8 +2467,9 @@ fn canonical_materials(
     dynamic: &[u32],
     shift: u32,
 ) -> Vec<u32> {
-    let mut first: std::collections::HashMap<(&[u8], Vec<(Option<u32>, u8, u8)>), u32> =
-        std::collections::HashMap::new();
+    // Packed bytes, and per lookup its texture and wrap modes.
+    type Key<'a> = (&'a [u8], Vec<(Option<u32>, u8, u8)>);
+    let mut first: std::collections::HashMap<Key, u32> = std::collections::HashMap::new();
     materials
         .iter()
         .zip(packed)
@@ -2399,6 +2674,8 @@ struct Geometry {
     draws: Vec<MeshDraw>,
     dynamic_slots: Vec<Option<usize>>,
     dynamic_meshes: Vec<Option<DynamicMesh>>,
+    /// Per `Scene::meshes` entry: its first index and base vertex (zero where it draws nothing).
+    mesh_ranges: Vec<[u32; 2]>,
 }
 
 impl Geometry {
@@ -2416,6 +2693,7 @@ impl Geometry {
             draws: Vec::new(),
             dynamic_slots: Vec::new(),
             dynamic_meshes: Vec::new(),
+            mesh_ranges: vec![[0; 2]; scene.meshes.len()],
         };
         // Instances of each mesh, in scene order; dynamic ones last within their mesh so the
         // slots written per frame sit closer together.
@@ -2448,6 +2726,7 @@ impl Geometry {
                 continue;
             }
             mesh_vertex_start[m] = Some((first_vertex as u64, mesh.positions.len()));
+            g.mesh_ranges[m] = [first_index as u32, first_vertex as u32];
             // One draw per material among the mesh's instances.
             let material_of = |i: usize| {
                 let id = scene.instances[i].material + material_shift;

@@ -93,6 +93,19 @@ pub fn pack_material(m: &Material, uploaded: impl Fn(u32) -> Option<[u32; 2]>) -
     raw
 }
 
+/// Names, in each texture lookup of a packed material, its entry in the scene's texture table
+/// (what the compute shading pass samples). Lookups whose pair is not in the table keep entry 0;
+/// `SceneTextures::table_entries` lists every pair an uploaded texture is read with.
+pub fn assign_table_entries(raw: &mut MaterialRaw, m: &Material, table: &[super::textures::TableEntry]) {
+    for (slot, lookup) in m.lookups().iter().enumerate() {
+        let Some(l) = lookup else { continue };
+        let Some(t) = l.texture else { continue };
+        if let Some(i) = table.iter().position(|e| *e == (t, l.wrap_s, l.wrap_t)) {
+            raw.lookups[slot].info[3] = i as u32;
+        }
+    }
+}
+
 fn pack_lookup(l: &TextureLookup) -> LookupRaw {
     let black = |w: Wrap| if w == Wrap::Black { 1.0 } else { 0.0 };
     let [s, t] = l.st_transform;

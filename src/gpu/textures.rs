@@ -23,13 +23,18 @@ pub struct SceneTextures {
     samplers: HashMap<(Wrap, Wrap), wgpu::Sampler>,
 }
 
+/// One entry of a scene's texture table: a texture (`Scene::textures` index) and the wrap modes it
+/// is sampled with.
+pub type TableEntry = (u32, Wrap, Wrap);
+
 /// The bind group layout of a material's textures: `TEXTURE_SLOTS` textures, then as many samplers.
+/// The compute shading pass binds the scene's texture table through the same layout.
 pub fn material_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let mut entries = Vec::with_capacity(2 * TEXTURE_SLOTS);
     for i in 0..TEXTURE_SLOTS as u32 {
         entries.push(wgpu::BindGroupLayoutEntry {
             binding: i,
-            visibility: wgpu::ShaderStages::FRAGMENT,
+            visibility: wgpu::ShaderStages::FRAGMENT | wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Texture {
                 sample_type: wgpu::TextureSampleType::Float { filterable: true },
                 view_dimension: wgpu::TextureViewDimension::D2,
@@ -41,7 +46,7 @@ pub fn material_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     for i in 0..TEXTURE_SLOTS as u32 {
         entries.push(wgpu::BindGroupLayoutEntry {
             binding: TEXTURE_SLOTS as u32 + i,
-            visibility: wgpu::ShaderStages::FRAGMENT,
+            visibility: wgpu::ShaderStages::FRAGMENT | wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
             count: None,
         });
@@ -238,6 +243,63 @@ impl SceneTextures {
     /// The dome texture's view and mip count, when it is on the device.
     pub fn get(&self, i: u32) -> Option<&Uploaded> {
         self.uploaded.get(i as usize)?.as_ref()
+    }
+
+    /// The distinct uploaded textures and wrap modes that `materials` read, in first-use order:
+    /// the texture table of the compute shading pass. `None` when they do not fit its
+    /// `TEXTURE_SLOTS` entries.
+    pub fn table_entries(&self, materials: &[Material]) -> Option<Vec<TableEntry>> {
+        let mut entries: Vec<TableEntry> = Vec::new();
+        for m in materials {
+            for l in m.lookups().into_iter().flatten() {
+                let Some(t) = l.texture.filter(|&t| self.get(t).is_some()) else {
+                    continue;
+                };
+                let entry = (t, l.wrap_s, l.wrap_t);
+                if !entries.contains(&entry) {
+                    entries.push(entry);
+                }
+            }
+        }
+        (entries.len() <= TEXTURE_SLOTS).then_some(entries)
+    }
+
+    /// A bind group with the texture table's entries by index (the placeholder after them).
+    pub fn table_bind_group(
+        &mut self,
+        device: &wgpu::Device,
+        layout: &wgpu::BindGroupLayout,
+        table: &[TableEntry],
+    ) -> wgpu::BindGroup {
+        let wrap = |i: usize| table.get(i).map_or((Wrap::Repeat, Wrap::Repeat), |e| (e.1, e.2));
+        for i in 0..TEXTURE_SLOTS {
+            let w = wrap(i);
+            self.samplers
+                .entry(w)
+                .or_insert_with(|| create_sampler(device, w.0, w.1));
+        }
+        let mut entries = Vec::with_capacity(2 * TEXTURE_SLOTS);
+        for i in 0..TEXTURE_SLOTS {
+            let view = table
+                .get(i)
+                .and_then(|e| self.get(e.0))
+                .map_or(&self.placeholder, |u| &u.view);
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::TextureView(view),
+            });
+        }
+        for i in 0..TEXTURE_SLOTS {
+            entries.push(wgpu::BindGroupEntry {
+                binding: (TEXTURE_SLOTS + i) as u32,
+                resource: wgpu::BindingResource::Sampler(&self.samplers[&wrap(i)]),
+            });
+        }
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("texture table"),
+            layout,
+            entries: &entries,
+        })
     }
 
     /// A bind group with `material`'s textures by slot.

@@ -1,0 +1,374 @@
+//! Opaque surfaces shaded in a compute pass (shaders/visibility.wgsl): a thin visibility buffer
+//! (instance slot and triangle per MSAA sample) is rasterized, then one compute invocation per
+//! pixel rebuilds each distinct sample's surface from its triangle and shades it with the forward
+//! pipelines' own functions. On the H100 per-pixel arithmetic runs ~35x faster in compute than as
+//! fragment work (shared/GPU.md); docs/design.md ("Shading") has the measurements.
+//!
+//! The renderer uses it where it can ([`ShadingPath`]); otherwise opaque surfaces are shaded
+//! forward, in the fragment stage.
+
+use wgpu::util::DeviceExt;
+
+use super::layout::ShadeParams;
+
+/// How opaque surfaces are shaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShadingPath {
+    /// In a compute pass where the device and scene allow it ([`unavailable`]) and the scene has
+    /// opaque UsdPreviewSurface materials (where it pays), forward otherwise.
+    #[default]
+    Auto,
+    /// In the fragment stage of the mesh pass.
+    Forward,
+    /// In a compute pass; building the renderer fails where that cannot be done.
+    Compute,
+}
+
+impl ShadingPath {
+    pub fn from_name(name: &str) -> Option<ShadingPath> {
+        match name {
+            "auto" => Some(ShadingPath::Auto),
+            "forward" => Some(ShadingPath::Forward),
+            "compute" => Some(ShadingPath::Compute),
+            _ => None,
+        }
+    }
+}
+
+/// The visibility buffer's format (one attachment for the instance slot, one for the triangle).
+pub const VIS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Uint;
+
+/// The compute path's shader module source: `enable primitive_index;`, shaders/mesh.wgsl, then
+/// shaders/visibility.wgsl (WGSL has no includes).
+pub fn shader_source() -> String {
+    format!(
+        "enable primitive_index;\n{}\n{}",
+        include_str!("../../shaders/mesh.wgsl"),
+        include_str!("../../shaders/visibility.wgsl")
+    )
+}
+
+/// What the compute path needs from a device beyond what the forward path does: `None` when it
+/// has it all, else why not.
+pub fn unavailable(device: &wgpu::Device, adapter: &wgpu::Adapter, sample_count: u32) -> Option<String> {
+    // Measured on llvmpipe's GL: the visibility buffer comes out wrong (every sample names the
+    // same surface), and on NVIDIA's GL compute pipelines fail (shared/GPU.md): GL is the
+    // fallback backend, so it shades forward.
+    if adapter.get_info().backend == wgpu::Backend::Gl {
+        return Some("the GL backend shades forward".into());
+    }
+    if !device.features().contains(wgpu::Features::PRIMITIVE_INDEX) {
+        return Some("the device has no primitive_index".into());
+    }
+    if sample_count < 2 {
+        return Some("it needs MSAA (the visibility buffer is multisampled)".into());
+    }
+    let specific = device
+        .features()
+        .contains(wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
+    let vis = if specific {
+        adapter.get_texture_format_features(VIS_FORMAT)
+    } else {
+        VIS_FORMAT.guaranteed_format_features(device.features())
+    };
+    if !vis.flags.sample_count_supported(sample_count) {
+        return Some(format!("{VIS_FORMAT:?} cannot be multisampled {sample_count}x here"));
+    }
+    let limits = device.limits();
+    // Group 0 (3 storage buffers, 2 textures, 2 samplers), the texture table (12 and 12), and the
+    // visibility group (7 storage buffers, 2 textures, 1 storage texture).
+    if limits.max_storage_buffers_per_shader_stage < 10
+        || limits.max_sampled_textures_per_shader_stage < 16
+        || limits.max_samplers_per_shader_stage < 14
+        || limits.max_storage_textures_per_shader_stage < 1
+        || limits.max_bind_groups < 3
+    {
+        return Some("the device's binding limits are too low".into());
+    }
+    None
+}
+
+/// The visibility buffer, the compute shading pass, and what they bind.
+pub struct Visibility {
+    pub instance_view: wgpu::TextureView,
+    pub triangle_view: wgpu::TextureView,
+    /// The shaded, resolved image (premultiplied linear colour): the colour pass's input.
+    pub shaded_view: wgpu::TextureView,
+    /// Opaque draws that cannot cut out, and those that can (they test their opacity).
+    pub plain: wgpu::RenderPipeline,
+    pub cutout: wgpu::RenderPipeline,
+    pub shade: wgpu::ComputePipeline,
+    /// Group 1 of the shading pass: the scene's texture table.
+    pub table_group: wgpu::BindGroup,
+    /// Group 2 of the shading pass.
+    pub bind_group: wgpu::BindGroup,
+    pub params: wgpu::Buffer,
+}
+
+/// What [`Visibility::new`] builds on: the renderer's layouts, buffers and settings.
+pub struct VisibilityInputs<'a> {
+    pub device: &'a wgpu::Device,
+    pub width: u32,
+    pub height: u32,
+    pub sample_count: u32,
+    pub depth_format: wgpu::TextureFormat,
+    pub globals_layout: &'a wgpu::BindGroupLayout,
+    pub materials_layout: &'a wgpu::BindGroupLayout,
+    pub vertex_buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+    pub table_group: wgpu::BindGroup,
+    /// Whether any material reads a texture (else the texture paths compile away).
+    pub textured: bool,
+    pub positions: &'a wgpu::Buffer,
+    pub normals: &'a wgpu::Buffer,
+    pub colors: &'a wgpu::Buffer,
+    pub uvs: &'a wgpu::Buffer,
+    pub indices: &'a wgpu::Buffer,
+    pub instances: &'a wgpu::Buffer,
+    /// Per mesh: its first index and base vertex.
+    pub mesh_ranges: &'a [[u32; 2]],
+}
+
+impl Visibility {
+    pub fn new(inputs: VisibilityInputs<'_>) -> Visibility {
+        let VisibilityInputs {
+            device,
+            width,
+            height,
+            sample_count,
+            ..
+        } = inputs;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("mesh.wgsl + visibility.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(shader_source().into()),
+        });
+        let size = wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        };
+        let target = |name: &str, format, samples, usage| {
+            device
+                .create_texture(&wgpu::TextureDescriptor {
+                    label: Some(name),
+                    size,
+                    mip_level_count: 1,
+                    sample_count: samples,
+                    dimension: wgpu::TextureDimension::D2,
+                    format,
+                    usage,
+                    view_formats: &[],
+                })
+                .create_view(&wgpu::TextureViewDescriptor::default())
+        };
+        let vis_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        let instance_view = target("visibility: instance", VIS_FORMAT, sample_count, vis_usage);
+        let triangle_view = target("visibility: triangle", VIS_FORMAT, sample_count, vis_usage);
+        let shaded_view = target(
+            "shaded color",
+            wgpu::TextureFormat::Rgba16Float,
+            1,
+            wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
+
+        let raster_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("visibility pipeline layout"),
+            bind_group_layouts: &[Some(inputs.globals_layout), Some(inputs.materials_layout)],
+            immediate_size: 0,
+        });
+        let vis_target = Some(wgpu::ColorTargetState {
+            format: VIS_FORMAT,
+            blend: None,
+            write_mask: wgpu::ColorWrites::ALL,
+        });
+        let targets = [vis_target.clone(), vis_target];
+        let raster = |name: &str, entry: &str| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(name),
+                layout: Some(&raster_layout),
+                vertex: wgpu::VertexState {
+                    module: &module,
+                    entry_point: Some("vs_main"),
+                    compilation_options: Default::default(),
+                    buffers: inputs.vertex_buffers,
+                },
+                // As the forward mesh pipelines: no culling, counter-clockwise fronts.
+                primitive: wgpu::PrimitiveState {
+                    topology: wgpu::PrimitiveTopology::TriangleList,
+                    front_face: wgpu::FrontFace::Ccw,
+                    cull_mode: None,
+                    ..Default::default()
+                },
+                depth_stencil: Some(wgpu::DepthStencilState {
+                    format: inputs.depth_format,
+                    depth_write_enabled: Some(true),
+                    // Reversed Z: nearer is greater.
+                    depth_compare: Some(wgpu::CompareFunction::Greater),
+                    stencil: Default::default(),
+                    bias: Default::default(),
+                }),
+                multisample: wgpu::MultisampleState {
+                    count: sample_count,
+                    mask: !0,
+                    alpha_to_coverage_enabled: false,
+                },
+                fragment: Some(wgpu::FragmentState {
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    targets: &targets,
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let plain = raster("visibility pipeline", "fs_vis");
+        let cutout = raster("visibility pipeline (cut-outs)", "fs_vis_cutout");
+
+        let entry = |binding: u32, ty: wgpu::BindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let vis_texture = wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Uint,
+            view_dimension: wgpu::TextureViewDimension::D2,
+            multisampled: true,
+        };
+        let storage = wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only: true },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("visibility shading layout"),
+            entries: &[
+                entry(0, vis_texture),
+                entry(1, vis_texture),
+                entry(2, storage),
+                entry(3, storage),
+                entry(4, storage),
+                entry(5, storage),
+                entry(6, storage),
+                entry(7, storage),
+                entry(8, storage),
+                entry(
+                    9,
+                    wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<ShadeParams>() as u64),
+                    },
+                ),
+                entry(
+                    10,
+                    wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format: wgpu::TextureFormat::Rgba16Float,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
+                ),
+            ],
+        });
+        let shade_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("compute shading layout"),
+            bind_group_layouts: &[
+                Some(inputs.globals_layout),
+                Some(inputs.materials_layout),
+                Some(&layout),
+            ],
+            immediate_size: 0,
+        });
+        let shade = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("compute shading pipeline"),
+            layout: Some(&shade_layout),
+            module: &module,
+            entry_point: Some("cs_shade"),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: if inputs.textured {
+                    &[("TABLE_SLOTS", 1.0)]
+                } else {
+                    &[("TABLE_SLOTS", 1.0), ("TEXTURED", 0.0)]
+                },
+                ..Default::default()
+            },
+            cache: None,
+        });
+        let mesh_ranges = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("mesh ranges"),
+            contents: bytemuck::cast_slice(if inputs.mesh_ranges.is_empty() {
+                &[[0u32; 2]]
+            } else {
+                inputs.mesh_ranges
+            }),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("shade params"),
+            size: std::mem::size_of::<ShadeParams>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("visibility shading bind group"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(&instance_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&triangle_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: inputs.positions.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: inputs.normals.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: inputs.colors.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: inputs.uvs.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: inputs.indices.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 7,
+                    resource: inputs.instances.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 8,
+                    resource: mesh_ranges.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 9,
+                    resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 10,
+                    resource: wgpu::BindingResource::TextureView(&shaded_view),
+                },
+            ],
+        });
+        Visibility {
+            instance_view,
+            triangle_view,
+            shaded_view,
+            plain,
+            cutout,
+            shade,
+            table_group: inputs.table_group,
+            bind_group,
+            params,
+        }
+    }
+}
