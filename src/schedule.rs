@@ -532,8 +532,8 @@ fn stage_thread(
         let first_state = stage.evaluate(&scene, first)?;
         let aspect = first_state.camera.lens.aspect();
         let warnings = stage.warnings();
-        for w in &warnings {
-            log::warn!("{w}");
+        for line in summarize_warnings(&warnings) {
+            log::warn!("{line}");
         }
         let camera = match (&scene.camera.path, &job.harness_view, &job.camera) {
             (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
@@ -878,9 +878,61 @@ fn leave_pool(
     }
 }
 
+/// How many warnings of one kind are logged before the rest are counted.
+const WARNINGS_PER_KIND: usize = 5;
+
+/// The stage's warnings as logged: at most [`WARNINGS_PER_KIND`] of each kind (the text after the
+/// prim or file path), in their order, then a line per kind counting the rest. A stage whose many
+/// references repeat one problem (the chess grid's 1,344 missing materials) stays readable; the
+/// full list is still in the run's report.
+pub fn summarize_warnings(warnings: &[String]) -> Vec<String> {
+    let kind = |w: &str| -> String { w.split_once(": ").map_or(w, |(_, rest)| rest).to_string() };
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    let mut lines = Vec::new();
+    for w in warnings {
+        let k = kind(w);
+        let seen = match kinds.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                kinds.push((k, 1));
+                1
+            }
+        };
+        if seen <= WARNINGS_PER_KIND {
+            lines.push(w.clone());
+        }
+    }
+    for (k, n) in kinds {
+        if n > WARNINGS_PER_KIND {
+            lines.push(format!("... and {} more: {k}", n - WARNINGS_PER_KIND));
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_warnings_are_counted_after_a_few() {
+        let mut warnings: Vec<String> = (0..8)
+            .map(|i| format!("/World/set_{i}/M: the bound material does not exist; displayColor is used instead"))
+            .collect();
+        warnings.insert(2, "/a.usda: defaultPrim \"X\" names no prim".into());
+        let lines = summarize_warnings(&warnings);
+        assert_eq!(lines.len(), WARNINGS_PER_KIND + 2, "{lines:#?}");
+        assert_eq!(lines[0], warnings[0]);
+        assert_eq!(lines[2], warnings[2], "other kinds keep their place");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("... and 3 more: the bound material does not exist; displayColor is used instead")
+        );
+        assert_eq!(summarize_warnings(&warnings[..3]), warnings[..3].to_vec());
+    }
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
