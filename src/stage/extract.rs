@@ -510,7 +510,8 @@ pub fn expand_instancer(
             .as_ref()
             .and_then(|s| s.get(i))
             .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
-        let instance = DMat4::from_scale_rotation_translation(s, q, DVec3::from(p));
+        // translate * rotate * scale, the rotation from the authored (maybe non-unit) quaternion.
+        let instance = DMat4::from_translation(DVec3::from(p)) * values::quat_matrix(q) * DMat4::from_scale(s);
         if out.len() + contents.len() > MAX_EXPANDED {
             // Nested instancers multiply: a file must not be able to exhaust memory this way.
             warnings.push(format!(

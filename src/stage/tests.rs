@@ -572,6 +572,36 @@ def PointInstancer "P" {
     );
 }
 
+#[test]
+fn non_unit_orientations_are_not_normalised() {
+    // testUsdImagingGLPointInstancer's pi_pi_varying authors orientations of length ~1.04; Storm
+    // and UsdGeomPointInstancer build the matrix from the raw components. The expected rows are
+    // pxr's ComputeInstanceTransformsAtTime for this stage (row vectors, so our columns).
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def PointInstancer "P" {
+    point3f[] positions = [(10, 0, 0)]
+    int[] protoIndices = [0]
+    quatf[] orientationsf = [(0.92, 0.48, 0, 0)]
+    float3[] scales = [(2, 2, 2)]
+    rel prototypes = [</P/C>]
+    def Cube "C" {}
+}
+"#,
+    );
+    let m = scene.instances[0].transform;
+    let expected = [
+        Vec3::new(2.0, 0.0, 0.0),
+        Vec3::new(0.0, 1.0784, 1.7664),
+        Vec3::new(0.0, -1.7664, 1.0784),
+        Vec3::new(10.0, 0.0, 0.0),
+    ];
+    for (i, e) in expected.iter().enumerate() {
+        let got = m.col(i).truncate();
+        assert!((got - *e).length() < 1e-4, "column {i}: {got} != {e}");
+    }
+}
+
 // ---- Materials and lights (issue 3) ----
 
 use crate::scene::material::{Channel, Input, ShadingModel, Wrap};
