@@ -53,6 +53,10 @@ pub struct NodeState {
     pub key: String,
     /// Active, loaded, defined and not abstract: a prim that can be drawn or drawn from.
     pub defined: bool,
+    /// An instance (instanceable, with a composition arc): UsdImaging draws its prototype's
+    /// descendants through it, never the prim itself, even when it is a gprim (Storm's
+    /// instancedCubes2NoInstancing references a Cube into six instanceable prims and draws none).
+    pub instance: bool,
 }
 
 /// The composed namespace as traversed: prims in depth-first order with their inherited state.
@@ -281,6 +285,7 @@ fn visit(
                     under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
                     key: proxy_key().unwrap_or_else(|| path.as_str().to_string()),
                     defined: true,
+                    instance: prim.is_instance().unwrap_or(false),
                     type_name,
                 }
             }
@@ -577,7 +582,7 @@ fn collect_prototype(
         }
         return; // an instancer's children are its prototypes, drawn only through it
     }
-    if drawn && is_drawable_type(&node.type_name) {
+    if drawn && is_drawable_type(&node.type_name) && !node.instance {
         out.push(Expanded {
             prim: prim.clone(),
             key: Rc::from(node.key.as_str()),
@@ -829,6 +834,17 @@ pub fn extract(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         let visible_now = !node.invisible;
+        if drawable && node.instance {
+            // Not drawn (see `NodeState::instance`), but UsdGeomBBoxCache still bounds it.
+            if visible_now {
+                let needs = PrimvarNeeds::default();
+                if let Some(built) = build_mesh(&prim, &node.type_name, t, &needs, &mut Vec::new()) {
+                    let m = world(cache, &prim);
+                    include_box(drawn.entry(path.clone()).or_default(), &m, &local_bounds(&built.mesh));
+                }
+            }
+            continue;
+        }
         if drawable {
             let parts = draw_parts(
                 stage,

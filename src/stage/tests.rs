@@ -172,6 +172,27 @@ def Xform "B" (instanceable = true; references = </Asset>) {
     assert_eq!(translation(&b.transform), Vec3::new(-5.0, 0.0, 0.0));
 }
 
+#[test]
+fn an_instanceable_gprim_is_not_drawn_but_is_bounded() {
+    // Storm's instancedCubes2NoInstancing: a Cube referenced into instanceable prims. An
+    // instance's prototype holds its descendants only, so UsdImaging draws nothing for it; pxr's
+    // UsdGeomBBoxCache still bounds it (world range x from -7 to 5.6 there).
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Cube "Cube" {}
+def Cube "Big" (instanceable = true; references = </Cube>) {
+    double size = 4
+    double3 xformOp:translate = (10, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    assert_eq!(scene.instances.len(), 1, "only /Cube is drawn");
+    assert_eq!(translation(&scene.instances[0].transform), Vec3::ZERO);
+    assert_eq!(scene.frame_bounds.min, glam::DVec3::new(-1.0, -2.0, -2.0));
+    assert_eq!(scene.frame_bounds.max, glam::DVec3::new(12.0, 2.0, 2.0));
+}
+
 const CAMERAS: &str = r#"#usda 1.0
 def Xform "Rig" {
     def Camera "cam" { float focalLength = 35 }
