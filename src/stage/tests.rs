@@ -69,11 +69,17 @@ def Mesh "Holey" {
         9,
         "the concave pentagon gives 3 triangles; the hole none"
     );
-    // leftHanded: USD's CCW-in-XY order is flipped, so every triangle faces -Z.
+    // leftHanded: USD's CCW-in-XY order is flipped, so every triangle faces -Z. The fan from
+    // corner 0 (as Storm's) has one degenerate triangle, (0,0), (2,2), (1,1), and covers the
+    // pentagon's area, 3, once.
+    let mut area = 0.0;
     for t in holey.indices.chunks_exact(3) {
         let [a, b, c] = [t[0], t[1], t[2]].map(|i| Vec3::from(holey.positions[i as usize]));
-        assert!((b - a).cross(c - a).z < 0.0);
+        let z = (b - a).cross(c - a).z;
+        assert!(z <= 0.0);
+        area -= z / 2.0;
     }
+    assert!((area - 3.0).abs() < 1e-6, "{area}");
     assert_eq!(scene.instances.len(), 2);
     assert!(scene.dynamic_instances.is_empty());
 }
