@@ -1271,6 +1271,37 @@ def Cube "hidden" {
     assert_eq!(scene.bounds.max.z, 2.0);
 }
 
+/// Implicit shapes without an authored extent are bounded by their parameters, as UsdGeom's
+/// ComputeExtent does, not by the tessellation drawn (usd-wg's capsule, seen end on, was framed a
+/// little too close). pxr 26.11: the capsule (-0.5, -0.5, -1)..(0.5, 0.5, 1), the X cylinder
+/// (-1.5, -1, -1)..(1.5, 1, 1), the Y plane (-2, 0, -3)..(2, 0, 3), the sphere radius 2.
+#[test]
+fn frame_bounds_of_implicit_shapes_come_from_their_parameters() {
+    let bounds = |prim: &str| {
+        let (_, scene) = extract(&format!("#usda 1.0\n{prim}\n"));
+        let b = *scene.framing_bounds();
+        (b.min.to_array(), b.max.to_array())
+    };
+    let capsule = r#"def Capsule "c" {
+    uniform token axis = "Z"
+    double height = 1
+    double radius = 0.5
+}"#;
+    assert_eq!(bounds(capsule), ([-0.5, -0.5, -1.0], [0.5, 0.5, 1.0]));
+    let cylinder = r#"def Cylinder "c" {
+    uniform token axis = "X"
+    double height = 3
+}"#;
+    assert_eq!(bounds(cylinder), ([-1.5, -1.0, -1.0], [1.5, 1.0, 1.0]));
+    let plane = r#"def Plane "p" {
+    uniform token axis = "Y"
+    double width = 4
+    double length = 6
+}"#;
+    assert_eq!(bounds(plane), ([-2.0, 0.0, -3.0], [2.0, 0.0, 3.0]));
+    assert_eq!(bounds(r#"def Sphere "s" { double radius = 2 }"#), ([-2.0; 3], [2.0; 3]));
+}
+
 /// An extent smaller than the points frames the smaller box, as usdrecord does (usd-wg's
 /// scaled_extent); a mesh without one is framed by its points.
 #[test]
