@@ -432,7 +432,7 @@ pub fn constant_color(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> [f3
 /// primvars its material reads.
 pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
     let path = prim.path().as_str().to_string();
-    let points = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
+    let points = values::points_attr(prim, time).unwrap_or_default();
     let (colors, opacities) = read_colors(prim, time, &needs.rgb, &needs.alpha);
     let uvs = (!needs.uv.is_empty())
         .then(|| {

@@ -1271,6 +1271,44 @@ def Cube "hidden" {
     assert_eq!(scene.bounds.max.z, 2.0);
 }
 
+/// UsdImaging reads `points` as a float 3-vector array: usd-wg's pointsTypes draws the cubes whose
+/// points are point3f[], float3[], color3f[] or normal3f[] and not those with point3d[], double3[]
+/// or a scalar (their authored extents still frame them, as pxr's UsdGeomBBoxCache does).
+#[test]
+fn only_float_vector_arrays_are_points() {
+    let tri = |name: &str, ty: &str, x: f64| {
+        format!(
+            r#"def Mesh "{name}" {{
+    float3[] extent = [(0, 0, 0), (1, 1, 0)]
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    {ty} points = [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+    double3 xformOp:translate = ({x}, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}}
+"#
+        )
+    };
+    let mut text = String::from("#usda 1.0\n");
+    for (i, (name, ty)) in [
+        ("p3f", "point3f[]"),
+        ("f3", "float3[]"),
+        ("c3f", "color3f[]"),
+        ("p3d", "point3d[]"),
+        ("d3", "double3[]"),
+        ("c3d", "color3d[]"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        text += &tri(name, ty, 2.0 * i as f64);
+    }
+    let (_, scene) = extract(&text);
+    let drawn: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
+    assert_eq!(drawn, vec![0.0, 2.0, 4.0]);
+    assert_eq!(scene.framing_bounds().max.x, 11.0, "every authored extent frames");
+}
+
 /// Implicit shapes without an authored extent are bounded by their parameters, as UsdGeom's
 /// ComputeExtent does, not by the tessellation drawn (usd-wg's capsule, seen end on, was framed a
 /// little too close). pxr 26.11: the capsule (-0.5, -0.5, -1)..(0.5, 0.5, 1), the X cylinder

@@ -92,6 +92,17 @@ pub fn vec3_array_attr(prim: &usd::Prim, name: &str, time: Time) -> Option<Vec<[
     raw(prim, name, time).as_ref().and_then(as_vec3_array)
 }
 
+/// A point-based prim's `points` as UsdImaging reads them: a typed `Get` of `VtVec3fArray`, so
+/// only float 3-vector arrays (`point3f[]`, and by the same bits `float3[]`, `color3f[]`,
+/// `normal3f[]`...); double or half arrays, scalars and other types read as nothing and the prim
+/// is not drawn (usd-wg's pointsTypes shows four of its sixteen cubes).
+pub fn points_attr(prim: &usd::Prim, time: Time) -> Option<Vec<[f32; 3]>> {
+    match raw(prim, "points", time)? {
+        Value::Vec3fVec(a) => Some(a.iter().map(|p| [p.x, p.y, p.z]).collect()),
+        _ => None,
+    }
+}
+
 /// Any 3-vector array as `f64` triples (PointInstancer positions keep their precision).
 pub fn as_dvec3_array(v: &Value) -> Option<Vec<[f64; 3]>> {
     Some(match v {
