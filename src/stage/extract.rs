@@ -441,18 +441,13 @@ pub fn expand_instancer(
         warnings.push(format!("{}: PointInstancers nested deeper than 8; ignored", pi.path()));
         return out;
     }
-    let proto_indices = values::int_array_attr(pi, "protoIndices", time).unwrap_or_default();
-    let positions = values::raw(pi, "positions", time)
-        .as_ref()
-        .and_then(values::as_dvec3_array)
-        .unwrap_or_default();
-    // The float orientations win when they hold values, as in UsdGeomPointInstancer.
-    let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
-    let orientations = quats("orientationsf")
-        .filter(|q| !q.is_empty())
-        .or_else(|| quats("orientations"));
-    let scales = values::vec3_array_attr(pi, "scales", time);
-    let ids = values::int_array_attr(pi, "ids", time);
+    let attrs = InstancerAttrs::read(pi, time);
+    let InstancerAttrs {
+        proto_indices,
+        positions,
+        ids,
+        ..
+    } = &attrs;
     let invisible: HashSet<i64> = values::int_array_attr(pi, "invisibleIds", time)
         .unwrap_or_default()
         .into_iter()
@@ -506,17 +501,7 @@ pub fn expand_instancer(
         if hidden && !keep_hidden {
             continue;
         }
-        let p = positions[i];
-        let q = orientations
-            .as_ref()
-            .and_then(|o| o.get(i).copied())
-            .unwrap_or(glam::DQuat::IDENTITY);
-        let s = scales
-            .as_ref()
-            .and_then(|s| s.get(i))
-            .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
-        // translate * rotate * scale, the rotation from the authored (maybe non-unit) quaternion.
-        let instance = DMat4::from_translation(DVec3::from(p)) * values::quat_matrix(q) * DMat4::from_scale(s);
+        let instance = attrs.matrix(i);
         if out.len() + contents.len() > MAX_EXPANDED {
             // Nested instancers multiply: a file must not be able to exhaust memory this way.
             warnings.push(format!(
@@ -537,6 +522,51 @@ pub fn expand_instancer(
         warnings.push(format!("{}: {bad} protoIndices name no prototype; skipped", pi.path()));
     }
     out
+}
+
+/// A PointInstancer's per-instance attributes at one time.
+pub struct InstancerAttrs {
+    pub proto_indices: Vec<i64>,
+    pub positions: Vec<[f64; 3]>,
+    /// `orientationsf` when it holds values, else `orientations` (as UsdGeomPointInstancer).
+    pub orientations: Option<Vec<glam::DQuat>>,
+    pub scales: Option<Vec<[f32; 3]>>,
+    pub ids: Option<Vec<i64>>,
+}
+
+impl InstancerAttrs {
+    pub fn read(pi: &usd::Prim, time: Time) -> InstancerAttrs {
+        let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
+        InstancerAttrs {
+            proto_indices: values::int_array_attr(pi, "protoIndices", time).unwrap_or_default(),
+            positions: values::raw(pi, "positions", time)
+                .as_ref()
+                .and_then(values::as_dvec3_array)
+                .unwrap_or_default(),
+            orientations: quats("orientationsf")
+                .filter(|q| !q.is_empty())
+                .or_else(|| quats("orientations")),
+            scales: values::vec3_array_attr(pi, "scales", time),
+            ids: values::int_array_attr(pi, "ids", time),
+        }
+    }
+
+    /// Instance `i`'s transform in the instancer's space, prototype root excluded: translate *
+    /// rotate * scale, the rotation from the authored (maybe non-unit) quaternion. `i` must have
+    /// a position.
+    pub fn matrix(&self, i: usize) -> DMat4 {
+        let q = self
+            .orientations
+            .as_ref()
+            .and_then(|o| o.get(i).copied())
+            .unwrap_or(glam::DQuat::IDENTITY);
+        let s = self
+            .scales
+            .as_ref()
+            .and_then(|s| s.get(i))
+            .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
+        DMat4::from_translation(DVec3::from(self.positions[i])) * values::quat_matrix(q) * DMat4::from_scale(s)
+    }
 }
 
 /// The instancer's `inactiveIds` list-op metadata (its mask).
