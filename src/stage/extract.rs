@@ -488,11 +488,8 @@ pub fn expand_instancer(
     }
 
     let mut bad = 0usize;
-    for i in 0..n.min(positions.len()) {
-        let Some(contents) = usize::try_from(proto_indices[i])
-            .ok()
-            .and_then(|j| proto_contents.get(j))
-        else {
+    for (i, &proto) in proto_indices.iter().enumerate().take(n.min(positions.len())) {
+        let Some(contents) = usize::try_from(proto).ok().and_then(|j| proto_contents.get(j)) else {
             bad += 1;
             continue;
         };
