@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::compare::{self, silhouette, Thresholds};
 use crate::gpu::{self, AdapterSelection, FrameBuffers, GpuAdapter, ImageEncoding, Renderer};
 use crate::job::Job;
-use crate::scene::{Camera, CameraRule};
+use crate::scene::{Camera, CameraRule, UsdrecordVersion};
 use crate::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use crate::{Error, Result};
 
@@ -168,6 +168,8 @@ pub struct UsdrecordArgs {
     /// The images are sRGB-encoded (usdrecord 22.08's screenshots, FrameRecorderTest); usdrecord
     /// 24.08's default writes linear values.
     pub color_correction: bool,
+    /// Whose framing camera a stage without one gets.
+    pub version: UsdrecordVersion,
 }
 
 /// One image of a test: its reference and the time (or refinement level) it shows.
@@ -578,6 +580,7 @@ fn usd_wg_cases(corpus: &Path) -> Vec<Case> {
                 width: 512,
                 // usdrecord 22.08 encoded its screenshots to sRGB.
                 color_correction: true,
+                version: UsdrecordVersion::V22_08,
                 ..UsdrecordArgs::default()
             }),
             shots: vec![Shot {
@@ -833,21 +836,38 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
     };
     // usdrecord's camera rules are main_cam, then --camera, then its framing camera: usdrender's
     // RenderSettings and only-camera rules are not usdrecord's.
-    // (A RenderSettings or only camera named main_cam is usdrecord's choice too.)
+    // (A RenderSettings or only camera named main_cam is usdrecord's choice too.) A stage with no
+    // camera gets usdrecord's framing camera of the version that made the reference.
     let named_main_cam = scene
         .camera
         .path
         .as_deref()
         .is_some_and(|p| p.rsplit('/').next() == Some("main_cam"));
-    let usdrecord_framing = matches!(case.mode, Mode::Usdrecord(_))
-        && matches!(scene.camera.rule, CameraRule::RenderSettings | CameraRule::Only)
-        && !named_main_cam;
+    let usdrecord_framing = match &case.mode {
+        Mode::Usdrecord(u)
+            if scene.camera.rule == CameraRule::Framing
+                || matches!(scene.camera.rule, CameraRule::RenderSettings | CameraRule::Only) && !named_main_cam =>
+        {
+            Some(u.version)
+        }
+        _ => None,
+    };
     let mut renderer: Option<(Renderer, u32)> = None;
     for shot in &case.shots {
         let result = (|| -> Result<RgbaImage> {
             let mut state = stage.evaluate(&scene, shot.time.unwrap_or(default_time))?;
-            if usdrecord_framing {
-                state.camera = Camera::framing(scene.framing_bounds(), scene.up_axis);
+            if let Some(version) = usdrecord_framing {
+                // The framing bounds as pxr's UsdGeomBBoxCache has them, without usdrender's
+                // fallback to what was drawn: usdrecord frames nothing when they are empty.
+                match Camera::usdrecord_framing(&scene.frame_bounds, scene.up_axis, version) {
+                    Some(camera) => state.camera = camera,
+                    None => {
+                        // Its camera sees nothing: the image is usdrecord's clear colour,
+                        // transparent black, at the default camera's aspect.
+                        let height = job.height_for(Camera::default().lens.aspect());
+                        return Ok(RgbaImage::new(job.width, height));
+                    }
+                }
             }
             let height = job.height_for(state.camera.lens.aspect());
             state.camera = job.frame_camera(&scene, &state.camera, job.width, height);

@@ -359,3 +359,76 @@ fn material_binding_matches_pxr() {
     assert!(total > 0, "no bindings compared");
     assert!(wrong.is_empty(), "{} binding mismatches; see above", wrong.len());
 }
+
+/// PointInstancer instance transforms against pxr: for every PointInstancer of the usdImagingGL
+/// PointInstancer and Instancing tests, at each time a test renders it, our per-instance matrices
+/// equal `ComputeInstanceTransformsAtTime(t, t, ExcludeProtoXform, IgnoreMask)`
+/// (`tests/data/instance_transforms.jsonl`, written by `tests/data/instance_transforms.py`):
+/// positions, orientations (unnormalised, slerped between samples) and scales as pxr reads them.
+/// Instancers pxr refuses (positions and protoIndices of different lengths, none at all) are not
+/// compared; usdrender draws what it can of them.
+#[test]
+fn instance_transforms_match_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "corpus not found; required under CI=true");
+        eprintln!("corpus not found at ../shared/corpus (or USDRENDER_CORPUS), skipping instancing check");
+        return;
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/instance_transforms.jsonl");
+    let text = std::fs::read_to_string(&data).expect("read tests/data/instance_transforms.jsonl");
+    let mut stages: HashMap<String, usdrender::stage::LoadedStage> = HashMap::new();
+    let (mut compared, mut wrong) = (0usize, Vec::new());
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        let (Some(file), Some(prim), Some(time), Some(theirs)) = (
+            v["file"].as_str(),
+            v["prim"].as_str(),
+            v["time"].as_f64(),
+            v["transforms"].as_array(),
+        ) else {
+            panic!("bad line {line}")
+        };
+        if theirs.is_empty() {
+            continue;
+        }
+        let stage = stages.entry(file.to_string()).or_insert_with(|| {
+            usdrender::stage::LoadedStage::open(&corpus.join(file), &Default::default())
+                .unwrap_or_else(|e| panic!("{file}: {e}"))
+        });
+        let Some(ours) = stage.point_instancer_transforms(prim, time) else {
+            wrong.push(format!("{file} {prim} @{time}: no such prim for usdrender"));
+            continue;
+        };
+        compared += 1;
+        if ours.len() != theirs.len() {
+            wrong.push(format!(
+                "{file} {prim} @{time}: {} instances, pxr {}",
+                ours.len(),
+                theirs.len()
+            ));
+            continue;
+        }
+        for (i, (m, t)) in ours.iter().zip(theirs).enumerate() {
+            // Gf's row-major rows are glam's columns. A quath slerped between samples is rounded
+            // to half precision by both, and may land one half ULP apart (about 1e-3 relative).
+            let ours = m.to_cols_array();
+            let far = t
+                .as_array()
+                .expect("16 numbers")
+                .iter()
+                .zip(ours)
+                .any(|(t, o)| (t.as_f64().unwrap_or(f64::NAN) - o).abs() > 2e-3 * o.abs().max(1.0));
+            if far {
+                wrong.push(format!("{file} {prim} @{time} instance {i}: ours {ours:?}, pxr {t}"));
+                break;
+            }
+        }
+    }
+    println!("instance transforms compared with pxr for {compared} instancer-times");
+    for w in &wrong {
+        println!("instancing mismatch: {w}");
+    }
+    assert!(compared > 100, "only {compared} instancer-times compared");
+    assert!(wrong.is_empty(), "{} instancing mismatches; see above", wrong.len());
+}

@@ -156,15 +156,26 @@ impl Camera {
     /// GfCamera (50 mm lens, 20.955 x 15.2908 aperture, clipping 1..1e6) looking down -Z (Y up) or
     /// +Y (Z up) at the centre of `bounds`, backed off until the box's front face is framed
     /// horizontally, and pushed one more unit back when it would sit inside the near plane.
+    /// Bounds that are empty or too large to frame are framed as the box from -1 to 1, so there
+    /// is always a picture.
     pub fn framing(bounds: &Bounds, up_axis: UpAxis) -> Camera {
-        let bounds = if bounds.is_empty() {
-            Bounds {
-                min: DVec3::splat(-1.0),
-                max: DVec3::splat(1.0),
-            }
-        } else {
-            *bounds
+        let unit = Bounds {
+            min: DVec3::splat(-1.0),
+            max: DVec3::splat(1.0),
         };
+        Camera::usdrecord_framing(bounds, up_axis, UsdrecordVersion::V24_08)
+            .or_else(|| Camera::usdrecord_framing(&unit, up_axis, UsdrecordVersion::V24_08))
+            .unwrap_or_default()
+    }
+
+    /// [`Camera::framing`] as one usdrecord `version` computes it, `None` where that camera sees
+    /// nothing: for an empty `bounds` pxr's box size is -2 * FLT_MAX, so the camera lands at
+    /// infinity (usd-wg's inverse_extent screenshot is empty). 22.08 has no near-plane push, so a
+    /// scene bounded by a point puts the camera inside it (usd-wg's zero_extent, empty as well).
+    pub fn usdrecord_framing(bounds: &Bounds, up_axis: UpAxis, version: UsdrecordVersion) -> Option<Camera> {
+        if bounds.is_empty() {
+            return None;
+        }
         let center = bounds.center();
         let size = bounds.size();
         let lens = Lens::default();
@@ -177,9 +188,11 @@ impl Camera {
         let plane_radius = (plane.0 * plane.0 + plane.1 * plane.1).sqrt() / 2.0;
         let mut distance = plane_radius / half_fov.tan() + depth / 2.0;
         if !distance.is_finite() {
-            distance = 1.0;
+            return None;
         }
-        if distance < clipping.0 {
+        // "Small objects that fill out their bounding boxes might be clipped by the near-clipping
+        // plane": added to UsdAppUtilsFrameRecorder after 22.08.
+        if version == UsdrecordVersion::V24_08 && distance < clipping.0 {
             distance += clipping.0;
         }
         let to_world = match up_axis {
@@ -189,12 +202,21 @@ impl Camera {
                     * DMat4::from_rotation_x(90f64.to_radians())
             }
         };
-        Camera {
+        Some(Camera {
             to_world,
             lens,
             clipping,
-        }
+        })
     }
+}
+
+/// The usdrecord whose framing camera is emulated: usd-wg's screenshots were made by 22.08,
+/// OpenUSD's own usdrecord baselines by 24.08.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsdrecordVersion {
+    V22_08,
+    #[default]
+    V24_08,
 }
 
 /// How a camera's window is conformed to an image of another aspect (Hydra's
@@ -439,6 +461,31 @@ mod tests {
         };
         let p = ndc(&cam.view_projection(64, 64), DVec3::ZERO);
         assert!(p.x.abs() < 1e-12 && p.y.abs() < 1e-12 && p.z > 0.0 && p.z < 1.0);
+    }
+
+    #[test]
+    fn usdrecord_22_08_framing_neither_pushes_past_the_near_plane_nor_frames_empty_bounds() {
+        // usd-wg's zero_extent (extent a point at the origin): 22.08 leaves the camera there,
+        // 24.08 backs it off by the near distance.
+        let point = Bounds {
+            min: DVec3::ZERO,
+            max: DVec3::ZERO,
+        };
+        let at = |v| Camera::usdrecord_framing(&point, UpAxis::Y, v).map(|c| c.to_world.w_axis.z);
+        assert_eq!(at(UsdrecordVersion::V22_08), Some(0.0));
+        assert_eq!(at(UsdrecordVersion::V24_08), Some(1.0));
+        // usd-wg's inverse_extent: no bounds, no picture (pxr's camera lands at infinity).
+        for v in [UsdrecordVersion::V22_08, UsdrecordVersion::V24_08] {
+            assert_eq!(Camera::usdrecord_framing(&Bounds::EMPTY, UpAxis::Z, v), None);
+        }
+        // `framing` keeps a picture for usdrender's own use.
+        assert_eq!(Camera::framing(&Bounds::EMPTY, UpAxis::Y).to_world.w_axis.z, {
+            let unit = Bounds {
+                min: DVec3::splat(-1.0),
+                max: DVec3::splat(1.0),
+            };
+            Camera::framing(&unit, UpAxis::Y).to_world.w_axis.z
+        });
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod light;
 pub mod material;
 pub mod shapes;
 
-pub use camera::{Camera, CameraChoice, CameraRule, HarnessView, Lens, WindowPolicy};
+pub use camera::{Camera, CameraChoice, CameraRule, HarnessView, Lens, UsdrecordVersion, WindowPolicy};
 pub use glam::{DMat4, DVec3, Mat4, Vec3};
 pub use light::{Headlight, Light, LightKind, Look};
 pub use material::{Material, Texture};

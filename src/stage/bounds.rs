@@ -1,9 +1,9 @@
 //! World bounds as `UsdGeomBBoxCache` computes them for framing (the usdImagingGL harness's
 //! `-frameAll` and usdrecord's framing camera): a boundable prim counts by its authored `extent`
 //! when it has one (a PointInstancer's covers its instances, and its prototypes are not visited),
-//! a model by its `extentsHint` (per purpose), and only prims without either by the geometry
-//! usdrender drew for them. Boundable lights count too, and curves and points (which usdrender
-//! does not draw yet), as they do for pxr.
+//! a model by its `extentsHint` (per purpose), an implicit shape by the extent its parameters give,
+//! and only other prims without either by the geometry usdrender drew for them. Boundable lights
+//! count too, and curves and points (which usdrender does not draw yet), as they do for pxr.
 
 use std::collections::HashMap;
 
@@ -72,6 +72,47 @@ fn light_extent(prim: &usd::Prim, type_name: &str, time: Time) -> Option<Bounds>
         _ => return None,
     };
     Some(Bounds { min: -half, max: half })
+}
+
+/// The extent UsdGeom's `ComputeExtent` gives an implicit shape with none authored, from its
+/// parameters (the tessellation usdrender draws is smaller: a sphere's 10-sided rings reach
+/// `radius * sin 72deg` across, so framing by it brings the camera closer than pxr's).
+/// Cylinder_1 and Capsule_1 (radiusTop, radiusBottom) are left to what was drawn.
+fn implicit_extent(prim: &usd::Prim, type_name: &str, time: Time) -> Option<Bounds> {
+    let f = |name: &str, fallback: f64| values::f64_attr(prim, name, time).unwrap_or(fallback);
+    // (across the axis, along the axis), turned onto the `axis` token (Z when not X or Y).
+    let round = |radius: f64, half_height: f64| {
+        let along = |axis: usize| {
+            let mut h = DVec3::splat(radius);
+            h[axis] = half_height;
+            h
+        };
+        match values::token_attr(prim, "axis", None).as_deref() {
+            Some("X") => along(0),
+            Some("Y") => along(1),
+            _ => along(2),
+        }
+    };
+    let half = match type_name {
+        "Cube" => DVec3::splat(f("size", 2.0) / 2.0),
+        "Sphere" => DVec3::splat(f("radius", 1.0)),
+        "Cylinder" | "Cone" => round(f("radius", 1.0), f("height", 2.0) / 2.0),
+        "Capsule" => {
+            let r = f("radius", 0.5);
+            round(r, f("height", 1.0) / 2.0 + r)
+        }
+        "Plane" => {
+            let (w, l) = (f("width", 2.0) / 2.0, f("length", 2.0) / 2.0);
+            match values::token_attr(prim, "axis", None).as_deref() {
+                Some("X") => DVec3::new(0.0, l, w),
+                Some("Y") => DVec3::new(w, 0.0, l),
+                _ => DVec3::new(w, l, 0.0),
+            }
+        }
+        _ => return None,
+    };
+    let half = half.abs();
+    half.is_finite().then_some(Bounds { min: -half, max: half })
 }
 
 /// The extent UsdGeom computes for curves and points with none authored: their points grown by
@@ -163,7 +204,8 @@ pub fn frame_bounds(
         pruned = Some(path);
         let local = authored_extent(&prim, time)
             .or_else(|| light_extent(&prim, &node.type_name, time))
-            .or_else(|| points_extent(&prim, &node.type_name, time));
+            .or_else(|| points_extent(&prim, &node.type_name, time))
+            .or_else(|| implicit_extent(&prim, &node.type_name, time));
         match local {
             Some(local) => extract::include_box(&mut out, &extract::world(cache, &prim), &local),
             None => {

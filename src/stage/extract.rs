@@ -53,6 +53,10 @@ pub struct NodeState {
     pub key: String,
     /// Active, loaded, defined and not abstract: a prim that can be drawn or drawn from.
     pub defined: bool,
+    /// An instance (instanceable, with a composition arc): UsdImaging draws its prototype's
+    /// descendants through it, never the prim itself, even when it is a gprim (Storm's
+    /// instancedCubes2NoInstancing references a Cube into six instanceable prims and draws none).
+    pub instance: bool,
 }
 
 /// The composed namespace as traversed: prims in depth-first order with their inherited state.
@@ -281,6 +285,7 @@ fn visit(
                     under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
                     key: proxy_key().unwrap_or_else(|| path.as_str().to_string()),
                     defined: true,
+                    instance: prim.is_instance().unwrap_or(false),
                     type_name,
                 }
             }
@@ -436,18 +441,13 @@ pub fn expand_instancer(
         warnings.push(format!("{}: PointInstancers nested deeper than 8; ignored", pi.path()));
         return out;
     }
-    let proto_indices = values::int_array_attr(pi, "protoIndices", time).unwrap_or_default();
-    let positions = values::raw(pi, "positions", time)
-        .as_ref()
-        .and_then(values::as_dvec3_array)
-        .unwrap_or_default();
-    // The float orientations win when they hold values, as in UsdGeomPointInstancer.
-    let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
-    let orientations = quats("orientationsf")
-        .filter(|q| !q.is_empty())
-        .or_else(|| quats("orientations"));
-    let scales = values::vec3_array_attr(pi, "scales", time);
-    let ids = values::int_array_attr(pi, "ids", time);
+    let attrs = InstancerAttrs::read(pi, time);
+    let InstancerAttrs {
+        proto_indices,
+        positions,
+        ids,
+        ..
+    } = &attrs;
     let invisible: HashSet<i64> = values::int_array_attr(pi, "invisibleIds", time)
         .unwrap_or_default()
         .into_iter()
@@ -488,11 +488,8 @@ pub fn expand_instancer(
     }
 
     let mut bad = 0usize;
-    for i in 0..n.min(positions.len()) {
-        let Some(contents) = usize::try_from(proto_indices[i])
-            .ok()
-            .and_then(|j| proto_contents.get(j))
-        else {
+    for (i, &proto) in proto_indices.iter().enumerate().take(n.min(positions.len())) {
+        let Some(contents) = usize::try_from(proto).ok().and_then(|j| proto_contents.get(j)) else {
             bad += 1;
             continue;
         };
@@ -501,16 +498,7 @@ pub fn expand_instancer(
         if hidden && !keep_hidden {
             continue;
         }
-        let p = positions[i];
-        let q = orientations
-            .as_ref()
-            .and_then(|o| o.get(i).copied())
-            .unwrap_or(glam::DQuat::IDENTITY);
-        let s = scales
-            .as_ref()
-            .and_then(|s| s.get(i))
-            .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
-        let instance = DMat4::from_scale_rotation_translation(s, q, DVec3::from(p));
+        let instance = attrs.matrix(i);
         if out.len() + contents.len() > MAX_EXPANDED {
             // Nested instancers multiply: a file must not be able to exhaust memory this way.
             warnings.push(format!(
@@ -531,6 +519,51 @@ pub fn expand_instancer(
         warnings.push(format!("{}: {bad} protoIndices name no prototype; skipped", pi.path()));
     }
     out
+}
+
+/// A PointInstancer's per-instance attributes at one time.
+pub struct InstancerAttrs {
+    pub proto_indices: Vec<i64>,
+    pub positions: Vec<[f64; 3]>,
+    /// `orientationsf` when it holds values, else `orientations` (as UsdGeomPointInstancer).
+    pub orientations: Option<Vec<glam::DQuat>>,
+    pub scales: Option<Vec<[f32; 3]>>,
+    pub ids: Option<Vec<i64>>,
+}
+
+impl InstancerAttrs {
+    pub fn read(pi: &usd::Prim, time: Time) -> InstancerAttrs {
+        let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
+        InstancerAttrs {
+            proto_indices: values::int_array_attr(pi, "protoIndices", time).unwrap_or_default(),
+            positions: values::raw(pi, "positions", time)
+                .as_ref()
+                .and_then(values::as_dvec3_array)
+                .unwrap_or_default(),
+            orientations: quats("orientationsf")
+                .filter(|q| !q.is_empty())
+                .or_else(|| quats("orientations")),
+            scales: values::vec3_array_attr(pi, "scales", time),
+            ids: values::int_array_attr(pi, "ids", time),
+        }
+    }
+
+    /// Instance `i`'s transform in the instancer's space, prototype root excluded: translate *
+    /// rotate * scale, the rotation from the authored (maybe non-unit) quaternion. `i` must have
+    /// a position.
+    pub fn matrix(&self, i: usize) -> DMat4 {
+        let q = self
+            .orientations
+            .as_ref()
+            .and_then(|o| o.get(i).copied())
+            .unwrap_or(glam::DQuat::IDENTITY);
+        let s = self
+            .scales
+            .as_ref()
+            .and_then(|s| s.get(i))
+            .map_or(DVec3::ONE, |s| DVec3::new(s[0] as f64, s[1] as f64, s[2] as f64));
+        DMat4::from_translation(DVec3::from(self.positions[i])) * values::quat_matrix(q) * DMat4::from_scale(s)
+    }
 }
 
 /// The instancer's `inactiveIds` list-op metadata (its mask).
@@ -576,7 +609,7 @@ fn collect_prototype(
         }
         return; // an instancer's children are its prototypes, drawn only through it
     }
-    if drawn && is_drawable_type(&node.type_name) {
+    if drawn && is_drawable_type(&node.type_name) && !node.instance {
         out.push(Expanded {
             prim: prim.clone(),
             key: Rc::from(node.key.as_str()),
@@ -828,6 +861,17 @@ pub fn extract(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         let visible_now = !node.invisible;
+        if drawable && node.instance {
+            // Not drawn (see `NodeState::instance`), but UsdGeomBBoxCache still bounds it.
+            if visible_now {
+                let needs = PrimvarNeeds::default();
+                if let Some(built) = build_mesh(&prim, &node.type_name, t, &needs, &mut Vec::new()) {
+                    let m = world(cache, &prim);
+                    include_box(drawn.entry(path.clone()).or_default(), &m, &local_bounds(&built.mesh));
+                }
+            }
+            continue;
+        }
         if drawable {
             let parts = draw_parts(
                 stage,

@@ -1,5 +1,5 @@
-//! UsdGeomMesh to GPU-ready triangles: n-gons and holes triangulated (ear clipping where a face is
-//! concave), leftHanded faces flipped to counter-clockwise, vertices split only where face-varying
+//! UsdGeomMesh to GPU-ready triangles: n-gons fanned from their first corner as Hydra does (concave
+//! and non-planar ones too), holes skipped, leftHanded faces flipped to counter-clockwise, vertices split only where face-varying
 //! or uniform data needs it, normals authored or computed smooth per USD point.
 //!
 //! The topology work ([`build`]) is plain data in, plain data out, so it is tested without USD;
@@ -180,7 +180,6 @@ pub fn build(src: &MeshSource) -> Built {
     let mut poly_points: Vec<usize> = Vec::new();
     let mut poly_vertices: Vec<u32> = Vec::new();
     let mut tris: Vec<[usize; 3]> = Vec::new();
-    let mut poly_positions: Vec<[f32; 3]> = Vec::new();
     for (face, &count) in src.face_vertex_counts.iter().enumerate() {
         if count < 0 {
             warnings.push(format!(
@@ -250,13 +249,7 @@ pub fn build(src: &MeshSource) -> Built {
             poly_vertices.push(v);
         }
         tris.clear();
-        if count == 3 {
-            tris.push([0, 1, 2]);
-        } else {
-            poly_positions.clear();
-            poly_positions.extend(poly_points.iter().map(|&p| src.points[p]));
-            triangulate(&poly_positions, &mut tris);
-        }
+        triangulate(poly_points.len(), &mut tris);
         for &[a, b, c] in &tris {
             let (b, c) = if src.left_handed { (c, b) } else { (b, c) };
             mesh.indices
@@ -342,80 +335,13 @@ pub fn smooth_normals(points: &[[f32; 3]], point_triangles: &[u32], vertex_point
         .collect()
 }
 
-/// Triangulates one polygon (given as its corner positions, in order) into corner-index triples
-/// that keep the polygon's winding. Convex polygons are fanned; concave ones ear-clipped in the
-/// plane of their Newell normal.
-pub fn triangulate(poly: &[[f32; 3]], out: &mut Vec<[usize; 3]>) {
-    let n = poly.len();
-    if n < 3 {
-        return;
-    }
-    if n == 3 {
-        out.push([0, 1, 2]);
-        return;
-    }
-    let pts: Vec<Vec3> = poly.iter().map(|p| Vec3::from(*p)).collect();
-    // Newell's normal: robust for non-planar and concave polygons.
-    let mut normal = Vec3::ZERO;
-    for i in 0..n {
-        let (a, b) = (pts[i], pts[(i + 1) % n]);
-        normal += Vec3::new(
-            (a.y - b.y) * (a.z + b.z),
-            (a.z - b.z) * (a.x + b.x),
-            (a.x - b.x) * (a.y + b.y),
-        );
-    }
-    let convex = normal.is_finite()
-        && normal.length_squared() > 0.0
-        && (0..n).all(|i| {
-            let (a, b, c) = (pts[i], pts[(i + 1) % n], pts[(i + 2) % n]);
-            (b - a).cross(c - b).dot(normal) >= -1e-12 * normal.length()
-        });
-    // Ear clipping is quadratic; past a few hundred corners a fan is the safer bet.
-    if convex || n > 512 || !normal.is_finite() || normal.length_squared() == 0.0 {
-        for i in 1..n - 1 {
-            out.push([0, i, i + 1]);
-        }
-        return;
-    }
-    // Project onto the plane of the normal, in a basis where the polygon winds counter-clockwise.
-    let nz = normal.normalize();
-    let u = nz.any_orthonormal_vector();
-    let v = nz.cross(u);
-    let p2: Vec<(f32, f32)> = pts.iter().map(|p| (p.dot(u), p.dot(v))).collect();
-    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
-    let mut remaining: Vec<usize> = (0..n).collect();
-    let mut guard = 0;
-    while remaining.len() > 3 && guard < n * n {
-        guard += 1;
-        let m = remaining.len();
-        let mut clipped = false;
-        for i in 0..m {
-            let (ia, ib, ic) = (remaining[(i + m - 1) % m], remaining[i], remaining[(i + 1) % m]);
-            let (a, b, c) = (p2[ia], p2[ib], p2[ic]);
-            if cross(a, b, c) <= 0.0 {
-                continue; // reflex or degenerate corner: not an ear
-            }
-            let inside = remaining.iter().any(|&j| {
-                if j == ia || j == ib || j == ic {
-                    return false;
-                }
-                let p = p2[j];
-                cross(a, b, p) >= 0.0 && cross(b, c, p) >= 0.0 && cross(c, a, p) >= 0.0
-            });
-            if !inside {
-                out.push([ia, ib, ic]);
-                remaining.remove(i);
-                clipped = true;
-                break;
-            }
-        }
-        if !clipped {
-            break; // self-intersecting or degenerate: fan what is left
-        }
-    }
-    for i in 1..remaining.len().saturating_sub(1) {
-        out.push([remaining[0], remaining[i], remaining[i + 1]]);
+/// Triangulates a polygon of `corners` corners into corner-index triples that keep its winding:
+/// a fan from the first corner, as `HdMeshUtil::ComputeTriangleIndices` makes for Storm (and
+/// Embree) whatever the polygon's shape. A concave or non-planar face is drawn as that fan, folds
+/// included (usd-wg's 5_face screenshot shows them), not as the polygon an ear clipper would cut.
+pub fn triangulate(corners: usize, out: &mut Vec<[usize; 3]>) {
+    for i in 1..corners.saturating_sub(1) {
+        out.push([0, i, i + 1]);
     }
 }
 
@@ -506,7 +432,7 @@ pub fn constant_color(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> [f3
 /// primvars its material reads.
 pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
     let path = prim.path().as_str().to_string();
-    let points = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
+    let points = values::points_attr(prim, time).unwrap_or_default();
     let (colors, opacities) = read_colors(prim, time, &needs.rgb, &needs.alpha);
     let uvs = (!needs.uv.is_empty())
         .then(|| {
@@ -637,7 +563,33 @@ mod tests {
     }
 
     #[test]
-    fn concave_ngon_is_ear_clipped_and_holes_skip_faces() {
+    fn non_planar_pentagon_is_fanned_from_its_first_corner() {
+        // usd-wg's 5_face: a cube whose last face is the pentagon 2, 3, 1, 0, 8, with point 8 off
+        // the cube. Storm fans it, so its third triangle (2, 0, 8) is the sliver the screenshot
+        // shows above the cube's top edge; an ear clipper cut it as (3, 1, 0), (0, 8, 2)...
+        let src = MeshSource {
+            path: "/5_face".into(),
+            points: vec![
+                [-0.5, -0.5, -0.5],
+                [0.5, -0.5, -0.5],
+                [-0.5, 0.5, -0.5],
+                [0.5, 0.5, -0.5],
+                [-0.5, -0.5, 0.5],
+                [0.5, -0.5, 0.5],
+                [-0.5, 0.5, 0.5],
+                [0.5, 0.5, 0.5],
+                [0.7, 0.7, 0.7],
+            ],
+            face_vertex_counts: vec![5],
+            face_vertex_indices: vec![2, 3, 1, 0, 8],
+            ..MeshSource::default()
+        };
+        let b = build(&src);
+        assert_eq!(b.point_triangles, vec![2, 3, 1, 2, 1, 0, 2, 0, 8]);
+    }
+
+    #[test]
+    fn concave_ngon_is_fanned_and_holes_skip_faces() {
         // An L-shaped hexagon (concave at (1,1)) and a triangle that is a hole.
         let src = MeshSource {
             path: "/l".into(),

@@ -313,6 +313,17 @@ impl LoadedStage {
         })
     }
 
+    /// The per-instance transforms of the PointInstancer at `path` at time code `time`, one per
+    /// instance with a position, masks ignored and prototype roots excluded: what pxr's
+    /// `ComputeInstanceTransformsAtTime(time, time, ExcludeProtoXform, IgnoreMask)` answers.
+    /// For checking instancing against pxr; `None` when there is no such prim.
+    pub fn point_instancer_transforms(&self, path: &str, time: f64) -> Option<Vec<glam::DMat4>> {
+        let prim = self.stage.prim(path).ok()?;
+        let attrs = extract::InstancerAttrs::read(&prim, Some(TimeCode::new(time)));
+        let n = attrs.proto_indices.len().min(attrs.positions.len());
+        Some((0..n).map(|i| attrs.matrix(i)).collect())
+    }
+
     /// Every gprim of the stage (instance proxies and PointInstancer prototypes included, drawn or
     /// not) and each of its `materialBind` GeomSubsets, with the Material path bound to it for the
     /// preview purpose (`None`: no binding, or a target that is not a Material prim), as

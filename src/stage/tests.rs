@@ -69,11 +69,17 @@ def Mesh "Holey" {
         9,
         "the concave pentagon gives 3 triangles; the hole none"
     );
-    // leftHanded: USD's CCW-in-XY order is flipped, so every triangle faces -Z.
+    // leftHanded: USD's CCW-in-XY order is flipped, so every triangle faces -Z. The fan from
+    // corner 0 (as Storm's) has one degenerate triangle, (0,0), (2,2), (1,1), and covers the
+    // pentagon's area, 3, once.
+    let mut area = 0.0;
     for t in holey.indices.chunks_exact(3) {
         let [a, b, c] = [t[0], t[1], t[2]].map(|i| Vec3::from(holey.positions[i as usize]));
-        assert!((b - a).cross(c - a).z < 0.0);
+        let z = (b - a).cross(c - a).z;
+        assert!(z <= 0.0);
+        area -= z / 2.0;
     }
+    assert!((area - 3.0).abs() < 1e-6, "{area}");
     assert_eq!(scene.instances.len(), 2);
     assert!(scene.dynamic_instances.is_empty());
 }
@@ -170,6 +176,27 @@ def Xform "B" (instanceable = true; references = </Asset>) {
     assert_eq!(a.mesh, b.mesh);
     assert_eq!(translation(&a.transform), Vec3::new(5.0, 0.0, 0.0));
     assert_eq!(translation(&b.transform), Vec3::new(-5.0, 0.0, 0.0));
+}
+
+#[test]
+fn an_instanceable_gprim_is_not_drawn_but_is_bounded() {
+    // Storm's instancedCubes2NoInstancing: a Cube referenced into instanceable prims. An
+    // instance's prototype holds its descendants only, so UsdImaging draws nothing for it; pxr's
+    // UsdGeomBBoxCache still bounds it (world range x from -7 to 5.6 there).
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Cube "Cube" {}
+def Cube "Big" (instanceable = true; references = </Cube>) {
+    double size = 4
+    double3 xformOp:translate = (10, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+"#,
+    );
+    assert_eq!(scene.instances.len(), 1, "only /Cube is drawn");
+    assert_eq!(translation(&scene.instances[0].transform), Vec3::ZERO);
+    assert_eq!(scene.frame_bounds.min, glam::DVec3::new(-1.0, -2.0, -2.0));
+    assert_eq!(scene.frame_bounds.max, glam::DVec3::new(12.0, 2.0, 2.0));
 }
 
 const CAMERAS: &str = r#"#usda 1.0
@@ -570,6 +597,36 @@ def PointInstancer "P" {
         (rotated_x(&empty_f) - Vec3::Y).length() < 1e-3,
         "empty orientationsf: orientations rotate X to Y"
     );
+}
+
+#[test]
+fn non_unit_orientations_are_not_normalised() {
+    // testUsdImagingGLPointInstancer's pi_pi_varying authors orientations of length ~1.04; Storm
+    // and UsdGeomPointInstancer build the matrix from the raw components. The expected rows are
+    // pxr's ComputeInstanceTransformsAtTime for this stage (row vectors, so our columns).
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def PointInstancer "P" {
+    point3f[] positions = [(10, 0, 0)]
+    int[] protoIndices = [0]
+    quatf[] orientationsf = [(0.92, 0.48, 0, 0)]
+    float3[] scales = [(2, 2, 2)]
+    rel prototypes = [</P/C>]
+    def Cube "C" {}
+}
+"#,
+    );
+    let m = scene.instances[0].transform;
+    let expected = [
+        Vec3::new(2.0, 0.0, 0.0),
+        Vec3::new(0.0, 1.0784, 1.7664),
+        Vec3::new(0.0, -1.7664, 1.0784),
+        Vec3::new(10.0, 0.0, 0.0),
+    ];
+    for (i, e) in expected.iter().enumerate() {
+        let got = m.col(i).truncate();
+        assert!((got - *e).length() < 1e-4, "column {i}: {got} != {e}");
+    }
 }
 
 // ---- Materials and lights (issue 3) ----
@@ -1212,6 +1269,75 @@ def Cube "hidden" {
     assert_eq!(b.max, glam::DVec3::new(6.0, 50.5, 6.0));
     // The drawn bounds still hold the drawn geometry (the instancer's prototype sphere, the cubes).
     assert_eq!(scene.bounds.max.z, 2.0);
+}
+
+/// UsdImaging reads `points` as a float 3-vector array: usd-wg's pointsTypes draws the cubes whose
+/// points are point3f[], float3[], color3f[] or normal3f[] and not those with point3d[], double3[]
+/// or a scalar (their authored extents still frame them, as pxr's UsdGeomBBoxCache does).
+#[test]
+fn only_float_vector_arrays_are_points() {
+    let tri = |name: &str, ty: &str, x: f64| {
+        format!(
+            r#"def Mesh "{name}" {{
+    float3[] extent = [(0, 0, 0), (1, 1, 0)]
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    {ty} points = [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+    double3 xformOp:translate = ({x}, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}}
+"#
+        )
+    };
+    let mut text = String::from("#usda 1.0\n");
+    for (i, (name, ty)) in [
+        ("p3f", "point3f[]"),
+        ("f3", "float3[]"),
+        ("c3f", "color3f[]"),
+        ("p3d", "point3d[]"),
+        ("d3", "double3[]"),
+        ("c3d", "color3d[]"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        text += &tri(name, ty, 2.0 * i as f64);
+    }
+    let (_, scene) = extract(&text);
+    let drawn: Vec<f32> = scene.instances.iter().map(|i| translation(&i.transform).x).collect();
+    assert_eq!(drawn, vec![0.0, 2.0, 4.0]);
+    assert_eq!(scene.framing_bounds().max.x, 11.0, "every authored extent frames");
+}
+
+/// Implicit shapes without an authored extent are bounded by their parameters, as UsdGeom's
+/// ComputeExtent does, not by the tessellation drawn (usd-wg's capsule, seen end on, was framed a
+/// little too close). pxr 26.11: the capsule (-0.5, -0.5, -1)..(0.5, 0.5, 1), the X cylinder
+/// (-1.5, -1, -1)..(1.5, 1, 1), the Y plane (-2, 0, -3)..(2, 0, 3), the sphere radius 2.
+#[test]
+fn frame_bounds_of_implicit_shapes_come_from_their_parameters() {
+    let bounds = |prim: &str| {
+        let (_, scene) = extract(&format!("#usda 1.0\n{prim}\n"));
+        let b = *scene.framing_bounds();
+        (b.min.to_array(), b.max.to_array())
+    };
+    let capsule = r#"def Capsule "c" {
+    uniform token axis = "Z"
+    double height = 1
+    double radius = 0.5
+}"#;
+    assert_eq!(bounds(capsule), ([-0.5, -0.5, -1.0], [0.5, 0.5, 1.0]));
+    let cylinder = r#"def Cylinder "c" {
+    uniform token axis = "X"
+    double height = 3
+}"#;
+    assert_eq!(bounds(cylinder), ([-1.5, -1.0, -1.0], [1.5, 1.0, 1.0]));
+    let plane = r#"def Plane "p" {
+    uniform token axis = "Y"
+    double width = 4
+    double length = 6
+}"#;
+    assert_eq!(bounds(plane), ([-2.0, 0.0, -3.0], [2.0, 0.0, 3.0]));
+    assert_eq!(bounds(r#"def Sphere "s" { double radius = 2 }"#), ([-2.0; 3], [2.0; 3]));
 }
 
 /// An extent smaller than the points frames the smaller box, as usdrecord does (usd-wg's

@@ -92,6 +92,17 @@ pub fn vec3_array_attr(prim: &usd::Prim, name: &str, time: Time) -> Option<Vec<[
     raw(prim, name, time).as_ref().and_then(as_vec3_array)
 }
 
+/// A point-based prim's `points` as UsdImaging reads them: a typed `Get` of `VtVec3fArray`, so
+/// only float 3-vector arrays (`point3f[]`, and by the same bits `float3[]`, `color3f[]`,
+/// `normal3f[]`...); double or half arrays, scalars and other types read as nothing and the prim
+/// is not drawn (usd-wg's pointsTypes shows four of its sixteen cubes).
+pub fn points_attr(prim: &usd::Prim, time: Time) -> Option<Vec<[f32; 3]>> {
+    match raw(prim, "points", time)? {
+        Value::Vec3fVec(a) => Some(a.iter().map(|p| [p.x, p.y, p.z]).collect()),
+        _ => None,
+    }
+}
+
 /// Any 3-vector array as `f64` triples (PointInstancer positions keep their precision).
 pub fn as_dvec3_array(v: &Value) -> Option<Vec<[f64; 3]>> {
     Some(match v {
@@ -128,12 +139,16 @@ pub fn as_float_array(v: &Value) -> Option<Vec<f32>> {
     })
 }
 
-/// Any quaternion array, as glam quaternions (normalised; identity where degenerate).
+/// Any quaternion array, as glam quaternions with their authored components, not normalised:
+/// `GfMatrix4d::SetRotate` (behind `UsdGeomPointInstancer::ComputeInstanceTransformsAtTime`) and
+/// Storm's instancing shader both build the matrix from the raw components, so a non-unit
+/// quaternion also scales (testUsdImagingGLPointInstancer's `pi_pi_varying` authors some).
+/// Identity where a component is not finite.
 pub fn as_quat_array(v: &Value) -> Option<Vec<DQuat>> {
     let q = |w: f64, x: f64, y: f64, z: f64| {
         let q = DQuat::from_xyzw(x, y, z, w);
-        if q.is_finite() && q.length_squared() > 1e-20 {
-            q.normalize()
+        if q.is_finite() {
+            q
         } else {
             DQuat::IDENTITY
         }
@@ -150,6 +165,34 @@ pub fn as_quat_array(v: &Value) -> Option<Vec<DQuat>> {
         Value::QuatdVec(a) => a.iter().map(|r| q(r.w, r.x, r.y, r.z)).collect(),
         _ => return None,
     })
+}
+
+/// The rotation matrix of a quaternion as `GfMatrix4d::SetRotate(GfQuatd)` and Storm's
+/// `GetRotationMatrix` build it: from the raw components, so a quaternion of length `l` is not
+/// renormalised (its matrix turns by a different angle and scales by up to `l^2`).
+pub fn quat_matrix(q: DQuat) -> DMat4 {
+    let (x, y, z, w) = (q.x, q.y, q.z, q.w);
+    DMat4::from_cols(
+        glam::DVec4::new(
+            1.0 - 2.0 * (y * y + z * z),
+            2.0 * (x * y + z * w),
+            2.0 * (x * z - y * w),
+            0.0,
+        ),
+        glam::DVec4::new(
+            2.0 * (x * y - z * w),
+            1.0 - 2.0 * (x * x + z * z),
+            2.0 * (y * z + x * w),
+            0.0,
+        ),
+        glam::DVec4::new(
+            2.0 * (x * z + y * w),
+            2.0 * (y * z - x * w),
+            1.0 - 2.0 * (x * x + y * y),
+            0.0,
+        ),
+        glam::DVec4::W,
+    )
 }
 
 /// Any 2-vector array (texture coordinates) as `f32` pairs; a 3-vector array gives its x and y
