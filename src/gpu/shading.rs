@@ -140,7 +140,8 @@ pub struct Rig {
     /// rotation).
     pub dome: Option<(Option<u32>, [f32; 3], Mat3)>,
     /// The first dome light, for the background, whether or not the look lights with it: the
-    /// test harness shows the dome behind its own light rig (Storm draws it as a skydome).
+    /// test harness shows the first textured dome behind its own light rig (Storm draws it as a
+    /// skydome), and no untextured one.
     pub background: Option<(Option<u32>, [f32; 3], Mat3)>,
 }
 
@@ -199,6 +200,19 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
             rig([0.04, 1.0, 0.2, SHININESS], false)
         }
         Look::HarnessUnlit => rig([0.0, 1.0, 0.0, SHININESS], true),
+    };
+    // The test harness draws a dome behind the image only from a texture (Storm's skydome): the
+    // first textured dome. instancedCubes' shows behind the harness's own light rig,
+    // testPremultiplyAlpha's untextured one does not. usdrecord's `--enableDomeLightVisibility`
+    // shows the first dome, textured or not.
+    let background = match look {
+        Look::Usdrecord => background,
+        _ => lights.iter().find_map(|l| match l.kind {
+            LightKind::Dome { texture: Some(t) } => {
+                Some((Some(t), scaled(l.color, l.diffuse), Mat3::from_mat4(l.transform)))
+            }
+            _ => None,
+        }),
     };
     Rig {
         fallback,
@@ -325,6 +339,23 @@ mod tests {
         assert_eq!(rig.dome.map(|d| d.1), Some([2.0, 1.0, 0.5]));
         build_rig(Look::HarnessUnlit, Headlight::On, &[], &camera, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn the_harness_shows_only_a_textured_dome_behind_its_rig() {
+        let camera = Camera::default();
+        let mut out = Vec::new();
+        let plain = light(LightKind::Dome { texture: None }, Mat4::IDENTITY);
+        let textured = light(LightKind::Dome { texture: Some(0) }, Mat4::IDENTITY);
+        let simple = Look::HarnessSimple { camera_light: false };
+        let rig = build_rig(simple, Headlight::Off, &[textured.clone()], &camera, &mut out);
+        assert!(rig.background.is_some() && rig.dome.is_none(), "shown, not lighting");
+        let rig = build_rig(simple, Headlight::Off, &[plain.clone()], &camera, &mut out);
+        assert!(rig.background.is_none());
+        let rig = build_rig(Look::HarnessSceneLights, Headlight::Off, &[plain.clone()], &camera, &mut out);
+        assert!(rig.background.is_none() && rig.dome.is_some(), "lighting, not shown");
+        let rig = build_rig(Look::Usdrecord, Headlight::Auto, &[plain], &camera, &mut out);
+        assert!(rig.background.is_some(), "usdrecord shows any dome when asked");
     }
 
     #[test]
