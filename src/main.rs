@@ -874,7 +874,8 @@ fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
     let report = fidelity::run(&options)?;
     // The command that regenerates the report, without the note (which is not a setting).
     let mut command = vec!["usdrender fidelity".to_string()];
-    let mut words = std::env::args().skip(2);
+    // The words after the subcommand (global flags such as -q come before it).
+    let mut words = std::env::args().skip(1).skip_while(|w| w != "fidelity").skip(1);
     while let Some(w) = words.next() {
         if w == "--note" {
             words.next();
