@@ -348,11 +348,23 @@ mod tests {
         let plain = light(LightKind::Dome { texture: None }, Mat4::IDENTITY);
         let textured = light(LightKind::Dome { texture: Some(0) }, Mat4::IDENTITY);
         let simple = Look::HarnessSimple { camera_light: false };
-        let rig = build_rig(simple, Headlight::Off, &[textured.clone()], &camera, &mut out);
+        let rig = build_rig(
+            simple,
+            Headlight::Off,
+            std::slice::from_ref(&textured),
+            &camera,
+            &mut out,
+        );
         assert!(rig.background.is_some() && rig.dome.is_none(), "shown, not lighting");
-        let rig = build_rig(simple, Headlight::Off, &[plain.clone()], &camera, &mut out);
+        let rig = build_rig(simple, Headlight::Off, std::slice::from_ref(&plain), &camera, &mut out);
         assert!(rig.background.is_none());
-        let rig = build_rig(Look::HarnessSceneLights, Headlight::Off, &[plain.clone()], &camera, &mut out);
+        let rig = build_rig(
+            Look::HarnessSceneLights,
+            Headlight::Off,
+            std::slice::from_ref(&plain),
+            &camera,
+            &mut out,
+        );
         assert!(rig.background.is_none() && rig.dome.is_some(), "lighting, not shown");
         let rig = build_rig(Look::Usdrecord, Headlight::Auto, &[plain], &camera, &mut out);
         assert!(rig.background.is_some(), "usdrecord shows any dome when asked");
