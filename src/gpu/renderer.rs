@@ -262,6 +262,8 @@ pub struct Renderer {
     bind_group: wgpu::BindGroup,
     /// One per `Scene::materials` entry: its textures and samplers.
     material_groups: Vec<wgpu::BindGroup>,
+    /// Their layout, for an animated material whose texture files change.
+    materials_layout: wgpu::BindGroupLayout,
     materials_buffer: wgpu::Buffer,
     /// The scene's materials as packed at load, so dynamic ones can be repacked per frame.
     materials: Vec<crate::scene::Material>,
@@ -866,7 +868,8 @@ impl Renderer {
             .map(|m| pack_material(m, |i| textures.tiles(i)))
             .collect();
         // The compute shading pass reads textures through one table for the whole scene.
-        let texture_table = textures.table_entries(&materials);
+        let dynamic_materials: Vec<u32> = scene.dynamic_materials.iter().map(|&i| i + material_shift).collect();
+        let texture_table = textures.table_entries(&materials, &dynamic_materials);
         if let Some(table) = &texture_table {
             for (raw, m) in packed.iter_mut().zip(&materials) {
                 assign_table_entries(raw, m, table);
@@ -1586,7 +1589,8 @@ impl Renderer {
             material_groups,
             materials_buffer,
             materials,
-            dynamic_materials: scene.dynamic_materials.iter().map(|&i| i + material_shift).collect(),
+            dynamic_materials,
+            materials_layout,
             textures,
             lights_buffer,
             stage_lights: scene.lights.clone(),
@@ -1903,6 +1907,16 @@ impl Renderer {
             let textures = &self.textures;
             let mut raw = pack_material(material, |t| textures.tiles(t));
             assign_table_entries(&mut raw, material, &self.texture_table);
+            // Another texture file this frame (a file with time samples): the forward pipelines
+            // bind it through the material's group (allocates, on those frames only).
+            let files = |m: &crate::scene::Material| m.lookups().map(|l| l.and_then(|l| l.texture));
+            if self.materials.get(i as usize).map(files) != Some(files(material)) {
+                if let Some(group) = self.material_groups.get_mut(i as usize) {
+                    *group = self
+                        .textures
+                        .bind_group(&self.gpu.device, &self.materials_layout, material);
+                }
+            }
             queue.write_buffer(
                 &self.materials_buffer,
                 i as u64 * std::mem::size_of::<MaterialRaw>() as u64,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::scene::material::{TexelFormat, Texture, Wrap, TEXTURE_SLOTS};
-use crate::scene::{LightKind, Material, Scene};
+use crate::scene::{Material, Scene};
 
 /// An uploaded texture and its UDIM grid.
 pub struct Uploaded {
@@ -170,31 +170,13 @@ fn upload(device: &wgpu::Device, queue: &wgpu::Queue, t: &Texture) -> Result<Upl
 }
 
 impl SceneTextures {
-    /// Uploads every texture of `scene` that some material or dome light uses.
+    /// Uploads every texture of `scene`: each was loaded for a material (at extraction, or as a
+    /// time sample of an animated file, which later frames read) or a dome light.
     pub fn upload(device: &wgpu::Device, queue: &wgpu::Queue, scene: &Scene, label: &str) -> SceneTextures {
-        let mut used = vec![false; scene.textures.len()];
-        for m in &scene.materials {
-            for l in m.lookups().into_iter().flatten() {
-                if let Some(u) = l.texture.and_then(|i| used.get_mut(i as usize)) {
-                    *u = true;
-                }
-            }
-        }
-        for l in &scene.lights {
-            if let LightKind::Dome { texture: Some(i) } = l.kind {
-                if let Some(u) = used.get_mut(i as usize) {
-                    *u = true;
-                }
-            }
-        }
         let uploaded = scene
             .textures
             .iter()
-            .zip(&used)
-            .map(|(t, &used)| {
-                if !used {
-                    return None;
-                }
+            .map(|t| {
                 upload(device, queue, t)
                     .map_err(|e| log::warn!("{label}: texture {}: {e}; its lookups use their fallback", t.name))
                     .ok()
@@ -246,18 +228,27 @@ impl SceneTextures {
     }
 
     /// The distinct uploaded textures and wrap modes that `materials` read, in first-use order:
-    /// the texture table of the compute shading pass. `None` when they do not fit its
-    /// `TEXTURE_SLOTS` entries.
-    pub fn table_entries(&self, materials: &[Material]) -> Option<Vec<TableEntry>> {
+    /// the texture table of the compute shading pass. An animated material (index in `dynamic`)
+    /// may read any of the scene's textures through a textured input in a later frame (a file
+    /// with time samples), so each such input brings every texture with its wrap modes. `None`
+    /// when they do not fit the table's `TEXTURE_SLOTS` entries.
+    pub fn table_entries(&self, materials: &[Material], dynamic: &[u32]) -> Option<Vec<TableEntry>> {
         let mut entries: Vec<TableEntry> = Vec::new();
-        for m in materials {
+        let mut add = |entry: TableEntry| {
+            if self.get(entry.0).is_some() && !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        };
+        for (i, m) in materials.iter().enumerate() {
+            let animated = dynamic.contains(&(i as u32));
             for l in m.lookups().into_iter().flatten() {
-                let Some(t) = l.texture.filter(|&t| self.get(t).is_some()) else {
-                    continue;
-                };
-                let entry = (t, l.wrap_s, l.wrap_t);
-                if !entries.contains(&entry) {
-                    entries.push(entry);
+                if let Some(t) = l.texture {
+                    add((t, l.wrap_s, l.wrap_t));
+                }
+                if animated {
+                    for t in 0..self.uploaded.len() as u32 {
+                        add((t, l.wrap_s, l.wrap_t));
+                    }
                 }
             }
         }

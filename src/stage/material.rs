@@ -454,11 +454,31 @@ impl Reader<'_> {
         let wrap_t = wrap(self.string_input(shader, "wrapT").as_deref());
         let texture = match self.source(shader, "inputs:file") {
             Source::Value(Value::AssetPath(asset), holder, name) => {
-                let anchor = holder
-                    .attribute(name.as_str())
+                let attr = holder.attribute(name.as_str());
+                let anchor = attr
                     .resolve_info()
                     .ok()
                     .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
+                // An animated file (a texture per time sample): every sampled file is loaded at
+                // extraction, since per-frame evaluation loads nothing new.
+                if self.store.is_some() && values::varies(&holder, &name) {
+                    let times = attr
+                        .time_samples_in_interval(f64::NEG_INFINITY..=f64::INFINITY)
+                        .unwrap_or_default();
+                    for t in times {
+                        if let Some(Value::AssetPath(sampled)) = values::raw(&holder, &name, Some(TimeCode::new(t))) {
+                            self.textures.get(
+                                self.stage,
+                                shader.path(),
+                                anchor.as_deref(),
+                                &sampled,
+                                color_space,
+                                self.store.as_deref_mut(),
+                                self.warnings,
+                            );
+                        }
+                    }
+                }
                 self.textures.get(
                     self.stage,
                     shader.path(),

@@ -1648,3 +1648,66 @@ def DistantLight "Sun" {
         "drawn when its purpose is (usdrender's default: render shown)"
     );
 }
+
+/// A texture file with time samples (testPreviewSurfaceAnimated): every sampled file is loaded at
+/// extraction, and each frame's material names the file of its time (not the missing-texture
+/// fallback, which is what a file first met during per-frame evaluation would get).
+#[test]
+fn an_animated_texture_file_loads_every_sample() {
+    let dir = temp_dir();
+    for (name, rgb) in [("red.png", [255, 0, 0]), ("blue.png", [0, 0, 255])] {
+        image::RgbImage::from_pixel(2, 2, image::Rgb(rgb))
+            .save(dir.join(name))
+            .expect("write png");
+    }
+    let text = format!(
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 2
+)
+def Material "M" {{
+    token outputs:surface.connect = </M/S.outputs:surface>
+    def Shader "S" {{
+        uniform token info:id = "UsdPreviewSurface"
+        color3f inputs:diffuseColor.connect = </M/T.outputs:rgb>
+        token outputs:surface
+    }}
+    def Shader "T" {{
+        uniform token info:id = "UsdUVTexture"
+        asset inputs:file.timeSamples = {{
+            1: @red.png@,
+            2: @blue.png@,
+        }}
+        float3 outputs:rgb
+    }}
+}}
+{q}
+"#,
+        q = quad("Q", "rel material:binding = </M>")
+    );
+    let path = write(&dir, "stage.usda", &text);
+    let mut s = LoadedStage::open(&path, &OpenOptions::default()).expect("open");
+    let scene = s
+        .extract(&ExtractOptions {
+            time: 1.0,
+            ..ExtractOptions::default()
+        })
+        .expect("extract");
+    assert_eq!(scene.textures.len(), 2, "both sampled files are loaded");
+    let at_start = material_of(&scene, "/Q")
+        .diffuse_color
+        .texture()
+        .and_then(|t| t.texture);
+    let red = at_start.expect("frame 1 reads red.png");
+    assert_eq!(scene.textures[red as usize].name.rsplit('/').next(), Some("red.png"));
+    let frame2 = s.evaluate(&scene, 2.0).expect("evaluate");
+    assert_eq!(frame2.materials.len(), 1, "the material is animated");
+    let blue = frame2.materials[0]
+        .diffuse_color
+        .texture()
+        .and_then(|t| t.texture)
+        .expect("frame 2 reads blue.png, not the fallback");
+    assert_ne!(blue, red);
+    assert_eq!(scene.textures[blue as usize].name.rsplit('/').next(), Some("blue.png"));
+}
