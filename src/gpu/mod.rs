@@ -7,6 +7,7 @@
 
 mod adapters;
 pub mod layout;
+mod raster;
 pub mod readback;
 mod renderer;
 pub mod shading;

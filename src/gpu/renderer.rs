@@ -19,6 +19,7 @@ use super::layout::{
     AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, ShadeParams,
     INSTANCE_ATTRIBUTES,
 };
+use super::raster::{image_texture, MeshPipeline};
 use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
 use super::shading::{assign_table_entries, build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
 use super::textures::{material_layout, SceneTextures, TableEntry};
@@ -745,49 +746,24 @@ impl Renderer {
                              targets: &[Option<wgpu::ColorTargetState>],
                              depth_write: bool,
                              compare: wgpu::CompareFunction| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &shader,
-                    // No fragment stage: the depth prepass, whose vertex shader passes positions only.
-                    entry_point: Some(if entry.is_some() { "vs_main" } else { "vs_depth" }),
-                    compilation_options: Default::default(),
-                    buffers: &vertex_buffers,
-                },
-                primitive: wgpu::PrimitiveState {
-                    topology: wgpu::PrimitiveTopology::TriangleList,
-                    front_face: wgpu::FrontFace::Ccw,
-                    // No culling: single-sided meshes seen from behind still show (usdrecord draws
-                    // them too); the shader lights whichever side faces the camera.
-                    cull_mode: None,
-                    ..Default::default()
-                },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(depth_write),
-                    // Reversed Z: nearer is greater.
-                    depth_compare: Some(compare),
-                    stencil: Default::default(),
-                    bias: Default::default(),
+            MeshPipeline {
+                name,
+                module: &shader,
+                layout: &pipeline_layout,
+                // No fragment stage: the depth prepass, whose vertex shader passes positions only.
+                vertex_entry: if entry.is_some() { "vs_main" } else { "vs_depth" },
+                buffers: &vertex_buffers,
+                fragment: entry.map(|(entry, textured)| {
+                    let constants: &[(&str, f64)] = if textured { &[] } else { &[("TEXTURED", 0.0)] };
+                    (entry, constants)
                 }),
-                multisample: wgpu::MultisampleState {
-                    count: sample_count,
-                    mask: !0,
-                    alpha_to_coverage_enabled: false,
-                },
-                fragment: entry.map(|(entry, textured)| wgpu::FragmentState {
-                    module: &shader,
-                    entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: if textured { &[] } else { &[("TEXTURED", 0.0)] },
-                        ..Default::default()
-                    },
-                    targets,
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+                targets,
+                depth_format: DEPTH_FORMAT,
+                depth_write,
+                depth_compare: compare,
+                samples: sample_count,
+            }
+            .build(device)
         };
         use wgpu::CompareFunction::{Greater, GreaterEqual};
         let targets = &opaque_targets[..if with_aovs { 5 } else { 1 }];
@@ -1188,22 +1164,8 @@ impl Renderer {
             })
         });
 
-        let size = wgpu::Extent3d {
-            width: settings.width,
-            height: settings.height,
-            depth_or_array_layers: 1,
-        };
         let texture = |name: &str, format, samples, usage| {
-            device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(name),
-                size,
-                mip_level_count: 1,
-                sample_count: samples,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage,
-                view_formats: &[],
-            })
+            image_texture(device, name, (settings.width, settings.height), format, samples, usage)
         };
         let resolve_texture = texture(
             "resolved color",

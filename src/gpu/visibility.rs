@@ -10,6 +10,7 @@
 use wgpu::util::DeviceExt;
 
 use super::layout::ShadeParams;
+use super::raster::{image_texture, MeshPipeline};
 
 /// How opaque surfaces are shaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,23 +142,8 @@ impl Visibility {
             label: Some("mesh.wgsl + visibility.wgsl"),
             source: wgpu::ShaderSource::Wgsl(shader_source().into()),
         });
-        let size = wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        };
         let target = |name: &str, format, samples, usage| {
-            device
-                .create_texture(&wgpu::TextureDescriptor {
-                    label: Some(name),
-                    size,
-                    mip_level_count: 1,
-                    sample_count: samples,
-                    dimension: wgpu::TextureDimension::D2,
-                    format,
-                    usage,
-                    view_formats: &[],
-                })
+            image_texture(device, name, (width, height), format, samples, usage)
                 .create_view(&wgpu::TextureViewDescriptor::default())
         };
         let vis_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
@@ -182,44 +168,20 @@ impl Visibility {
         });
         let targets = [vis_target.clone(), vis_target];
         let raster = |name: &str, entry: &str| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(name),
-                layout: Some(&raster_layout),
-                vertex: wgpu::VertexState {
-                    module: &module,
-                    entry_point: Some("vs_main"),
-                    compilation_options: Default::default(),
-                    buffers: inputs.vertex_buffers,
-                },
-                // As the forward mesh pipelines: no culling, counter-clockwise fronts.
-                primitive: wgpu::PrimitiveState {
-                    topology: wgpu::PrimitiveTopology::TriangleList,
-                    front_face: wgpu::FrontFace::Ccw,
-                    cull_mode: None,
-                    ..Default::default()
-                },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: inputs.depth_format,
-                    depth_write_enabled: Some(true),
-                    // Reversed Z: nearer is greater.
-                    depth_compare: Some(wgpu::CompareFunction::Greater),
-                    stencil: Default::default(),
-                    bias: Default::default(),
-                }),
-                multisample: wgpu::MultisampleState {
-                    count: sample_count,
-                    mask: !0,
-                    alpha_to_coverage_enabled: false,
-                },
-                fragment: Some(wgpu::FragmentState {
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    targets: &targets,
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+            MeshPipeline {
+                name,
+                module: &module,
+                layout: &raster_layout,
+                vertex_entry: "vs_main",
+                buffers: inputs.vertex_buffers,
+                fragment: Some((entry, &[])),
+                targets: &targets,
+                depth_format: inputs.depth_format,
+                depth_write: true,
+                depth_compare: wgpu::CompareFunction::Greater,
+                samples: sample_count,
+            }
+            .build(device)
         };
         let plain = raster("visibility pipeline", "fs_vis");
         let cutout = raster("visibility pipeline (cut-outs)", "fs_vis_cutout");

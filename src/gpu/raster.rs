@@ -1,0 +1,92 @@
+//! What the mesh pipelines of both shading paths share (forward in `renderer.rs`, the visibility
+//! buffer in `visibility.rs`): how instanced triangles are rasterized and depth-tested, and the
+//! textures the size of the image.
+
+/// A texture of the image's size.
+pub fn image_texture(
+    device: &wgpu::Device,
+    name: &str,
+    (width, height): (u32, u32),
+    format: wgpu::TextureFormat,
+    samples: u32,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(name),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: samples,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
+
+/// One mesh pipeline: the mesh vertex streams through `vertex_entry`, a fragment stage where
+/// `fragment` names one (entry point and override constants), into `targets`.
+pub struct MeshPipeline<'a> {
+    pub name: &'a str,
+    pub module: &'a wgpu::ShaderModule,
+    pub layout: &'a wgpu::PipelineLayout,
+    pub vertex_entry: &'a str,
+    pub buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+    pub fragment: Option<(&'a str, &'a [(&'a str, f64)])>,
+    pub targets: &'a [Option<wgpu::ColorTargetState>],
+    pub depth_format: wgpu::TextureFormat,
+    /// `false` where the depth is already laid down (the forward pass after its prepass).
+    pub depth_write: bool,
+    /// Reversed Z: nearer is greater.
+    pub depth_compare: wgpu::CompareFunction,
+    pub samples: u32,
+}
+
+impl MeshPipeline<'_> {
+    pub fn build(&self, device: &wgpu::Device) -> wgpu::RenderPipeline {
+        device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some(self.name),
+            layout: Some(self.layout),
+            vertex: wgpu::VertexState {
+                module: self.module,
+                entry_point: Some(self.vertex_entry),
+                compilation_options: Default::default(),
+                buffers: self.buffers,
+            },
+            primitive: wgpu::PrimitiveState {
+                topology: wgpu::PrimitiveTopology::TriangleList,
+                front_face: wgpu::FrontFace::Ccw,
+                // No culling: single-sided meshes seen from behind still show (usdrecord draws
+                // them too); the shader lights whichever side faces the camera.
+                cull_mode: None,
+                ..Default::default()
+            },
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: self.depth_format,
+                depth_write_enabled: Some(self.depth_write),
+                depth_compare: Some(self.depth_compare),
+                stencil: Default::default(),
+                bias: Default::default(),
+            }),
+            multisample: wgpu::MultisampleState {
+                count: self.samples,
+                mask: !0,
+                alpha_to_coverage_enabled: false,
+            },
+            fragment: self.fragment.map(|(entry, constants)| wgpu::FragmentState {
+                module: self.module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    ..Default::default()
+                },
+                targets: self.targets,
+            }),
+            multiview_mask: None,
+            cache: None,
+        })
+    }
+}
