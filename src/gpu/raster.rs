@@ -2,6 +2,23 @@
 //! buffer in `visibility.rs`): how instanced triangles are rasterized and depth-tested, and the
 //! textures the size of the image.
 
+/// What `device` can do with `format`: the adapter's own abilities where the device has
+/// adapter-specific format features, WebGPU's guarantees otherwise (R32Uint: 1x MSAA only).
+pub fn format_features(
+    adapter: &wgpu::Adapter,
+    device: &wgpu::Device,
+    format: wgpu::TextureFormat,
+) -> wgpu::TextureFormatFeatures {
+    if device
+        .features()
+        .contains(wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES)
+    {
+        adapter.get_texture_format_features(format)
+    } else {
+        format.guaranteed_format_features(device.features())
+    }
+}
+
 /// A texture of the image's size.
 pub fn image_texture(
     device: &wgpu::Device,

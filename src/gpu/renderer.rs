@@ -2570,18 +2570,7 @@ fn choose_sample_count(
     aovs: bool,
     wanted: u32,
 ) -> u32 {
-    // What the adapter can do counts only where the device has adapter-specific format features;
-    // otherwise WebGPU's guarantees apply (R32Uint: 1x only).
-    let specific = device
-        .features()
-        .contains(wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
-    let features = |f: wgpu::TextureFormat| {
-        if specific {
-            adapter.slot.adapter.get_texture_format_features(f)
-        } else {
-            f.guaranteed_format_features(device.features())
-        }
-    };
+    let features = |f: wgpu::TextureFormat| super::raster::format_features(&adapter.slot.adapter, device, f);
     let color = features(color_format);
     let depth = features(DEPTH_FORMAT);
     let aov_features: Vec<_> = if aovs {

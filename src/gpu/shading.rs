@@ -162,10 +162,11 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
             point(eye, [1.0; 3], 1.0)
         })
     };
-    let background = lights.iter().find_map(|l| match l.kind {
+    let dome_of = |l: &Light| match l.kind {
         LightKind::Dome { texture } => Some((texture, scaled(l.color, l.diffuse), Mat3::from_mat4(l.transform))),
         _ => None,
-    });
+    };
+    let background = lights.iter().find_map(dome_of);
     let mut dome = None;
     let mut stage = |out: &mut Vec<LightRaw>| {
         dome = background;
@@ -207,12 +208,10 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
     // shows the first dome, textured or not.
     let background = match look {
         Look::Usdrecord => background,
-        _ => lights.iter().find_map(|l| match l.kind {
-            LightKind::Dome { texture: Some(t) } => {
-                Some((Some(t), scaled(l.color, l.diffuse), Mat3::from_mat4(l.transform)))
-            }
-            _ => None,
-        }),
+        _ => lights
+            .iter()
+            .filter_map(dome_of)
+            .find(|(texture, _, _)| texture.is_some()),
     };
     Rig {
         fallback,

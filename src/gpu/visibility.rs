@@ -64,14 +64,7 @@ pub fn unavailable(device: &wgpu::Device, adapter: &wgpu::Adapter, sample_count:
     if sample_count < 2 {
         return Some("it needs MSAA (the visibility buffer is multisampled)".into());
     }
-    let specific = device
-        .features()
-        .contains(wgpu::Features::TEXTURE_ADAPTER_SPECIFIC_FORMAT_FEATURES);
-    let vis = if specific {
-        adapter.get_texture_format_features(VIS_FORMAT)
-    } else {
-        VIS_FORMAT.guaranteed_format_features(device.features())
-    };
+    let vis = super::raster::format_features(adapter, device, VIS_FORMAT);
     if !vis.flags.sample_count_supported(sample_count) {
         return Some(format!("{VIS_FORMAT:?} cannot be multisampled {sample_count}x here"));
     }
