@@ -465,20 +465,20 @@ fn animated_vertices_update() {
     };
     let mut state = frame(ortho(4.0, 64, 64));
     let rest = scene.meshes[0].clone();
-    state.mesh_vertices = vec![MeshVertices {
+    state.mesh_vertices = vec![std::sync::Arc::new(MeshVertices {
         positions: rest.positions.clone(),
         normals: rest.normals.clone(),
-    }];
+    })];
     let before = s.render(&state);
     assert!((before.centroid_x() - 32.0).abs() < 0.5, "{}", s.tag);
     // Stretch the right edge out by one unit (16 pixels): the quad grows to the right.
     let mut moved = rest.positions.clone();
     moved[1][0] += 1.0;
     moved[2][0] += 1.0;
-    state.mesh_vertices = vec![MeshVertices {
+    state.mesh_vertices = vec![std::sync::Arc::new(MeshVertices {
         positions: moved,
         normals: vec![],
-    }];
+    })];
     let after = s.render(&state);
     assert_eq!(after.covered(), 32 * 16, "{}: the quad doubled in width", s.tag);
     assert!(

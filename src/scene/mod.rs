@@ -4,6 +4,7 @@
 //! [`FrameState`] per frame (only what changes: animated transforms, visibility, points and the
 //! camera). `gpu` uploads the `Scene` once per device and applies each `FrameState`.
 
+pub mod animation;
 pub mod camera;
 pub mod light;
 pub mod material;
@@ -51,6 +52,10 @@ pub struct Scene {
     /// Indices into `lights` that change over time; a [`FrameState::lights`] has one entry per
     /// index, in this order.
     pub dynamic_lights: Vec<u32>,
+    /// The animated meshes whose points come from time-sample tracks, evaluated from plain data
+    /// on any thread ([`animation::Animation::evaluate`]); their `FrameState::mesh_vertices`
+    /// slots are filled there, not by the stage.
+    pub animation: Arc<animation::Animation>,
 }
 
 impl Scene {
@@ -133,8 +138,9 @@ pub struct FrameState {
     pub camera: Camera,
     /// One matrix per [`Scene::dynamic_instances`] entry; the zero matrix hides the instance.
     pub instance_transforms: Vec<Mat4>,
-    /// One entry per [`Scene::dynamic_meshes`] entry: new positions and normals per vertex.
-    pub mesh_vertices: Vec<MeshVertices>,
+    /// One entry per [`Scene::dynamic_meshes`] entry: new positions and normals per vertex
+    /// (shared between meshes that evaluate to the same vertices).
+    pub mesh_vertices: Vec<Arc<MeshVertices>>,
     /// One entry per [`Scene::dynamic_materials`] entry: the material's inputs at this time.
     pub materials: Vec<Material>,
     /// One entry per [`Scene::dynamic_lights`] entry: the light at this time.

@@ -12,13 +12,14 @@ use openusd::sdf;
 use openusd::usd;
 use openusd_schemas::geom::XformCache;
 
-use super::extract::{self, purpose_drawn, Graph};
+use super::extract;
+use super::graph::{self, purpose_drawn, Graph};
 use super::values::{self, Time};
 use crate::scene::Bounds;
 
 /// Prim types that are UsdGeomBoundable: their `extent` bounds them and what is below them.
 fn is_boundable(type_name: &str) -> bool {
-    extract::is_drawable_type(type_name)
+    graph::is_drawable_type(type_name)
         || matches!(
             type_name,
             "PointInstancer"
@@ -194,7 +195,7 @@ pub fn frame_bounds(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         if let Some(hint) = extents_hint(&prim, time, purposes) {
-            extract::include_box(&mut out, &extract::world(cache, &prim), &hint);
+            extract::include_box(&mut out, &graph::world(cache, &prim), &hint);
             pruned = Some(path);
             continue;
         }
@@ -207,7 +208,7 @@ pub fn frame_bounds(
             .or_else(|| points_extent(&prim, &node.type_name, time))
             .or_else(|| implicit_extent(&prim, &node.type_name, time));
         match local {
-            Some(local) => extract::include_box(&mut out, &extract::world(cache, &prim), &local),
+            Some(local) => extract::include_box(&mut out, &graph::world(cache, &prim), &local),
             None => {
                 if let Some(b) = drawn.get(path) {
                     out.include_point(b.min);

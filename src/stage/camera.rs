@@ -6,7 +6,8 @@ use openusd::sdf;
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
-use super::extract::{self, Graph};
+use super::graph::{self, Graph};
+use super::samples;
 use super::values;
 use crate::scene::{Camera, CameraChoice, CameraRule, Lens};
 use crate::{Error, Result};
@@ -57,7 +58,7 @@ pub fn describe(stage: &usd::Stage, graph: &Graph, cache: &mut XformCache) -> Ve
         .filter_map(|path| {
             let prim = stage.prim(path.clone()).ok()?;
             let animated =
-                extract::transform_chain_varies(cache, &prim) || LENS_ATTRS.iter().any(|a| values::varies(&prim, a));
+                graph::transform_chain_varies(cache, &prim) || LENS_ATTRS.iter().any(|a| samples::varies(&prim, a));
             // At the earliest time, as the corpus' facts are taken.
             let f =
                 |name: &str, fallback: f64| values::f64_attr(&prim, name, Some(TimeCode::EARLIEST)).unwrap_or(fallback);
@@ -183,7 +184,7 @@ pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode) -> Camera 
         .and_then(values::as_vec2)
         .unwrap_or((1.0, 1_000_000.0));
     Camera {
-        to_world: extract::world(cache, prim),
+        to_world: graph::world(cache, prim),
         lens,
         clipping,
     }

@@ -11,60 +11,24 @@
 //! subset plus one for its other faces. Meshes are shared by prototype and by the primvars their
 //! materials read (texture coordinates, vertex colours).
 
-use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use glam::{DMat4, DVec3};
 use openusd::sdf;
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
+use super::graph::{is_drawable_type, purpose_drawn, visible_at, world, Graph};
 use super::lights;
 use super::material::{self, Materials, PrimvarNeeds};
 use super::mesh;
+use super::samples;
 use super::values::{self, Time};
+use crate::scene::animation::{AnimatedMesh, NormalsFrom, Topology};
 use crate::scene::shapes::{self, Axis};
 use crate::scene::{Bounds, Instance, Material, Mesh, MeshVertices, Scene};
-
-/// The gprim types drawn as triangles.
-pub fn is_drawable_type(type_name: &str) -> bool {
-    matches!(
-        type_name,
-        "Mesh" | "Cube" | "Sphere" | "Cylinder" | "Cylinder_1" | "Cone" | "Capsule" | "Capsule_1" | "Plane"
-    )
-}
-
-/// What a prim inherits from its ancestors, computed once in traversal order.
-#[derive(Debug, Clone, Default)]
-pub struct NodeState {
-    pub type_name: String,
-    /// Invisible at load time (here or above).
-    pub invisible: bool,
-    /// Visibility authored with time samples here or above.
-    pub vis_animated: bool,
-    /// The purpose: the prim's own authored one, else its nearest ancestor's (UsdGeom's rule).
-    pub purpose: Option<String>,
-    /// The world transform may vary over time (an animated op here or above, up to a reset).
-    pub xform_animated: bool,
-    /// Below a PointInstancer: drawn only through it.
-    pub under_instancer: bool,
-    /// The key meshes of this prim are shared under: its prototype prim for an instance proxy.
-    pub key: String,
-    /// Active, loaded, defined and not abstract: a prim that can be drawn or drawn from.
-    pub defined: bool,
-    /// An instance (instanceable, with a composition arc): UsdImaging draws its prototype's
-    /// descendants through it, never the prim itself, even when it is a gprim (Storm's
-    /// instancedCubes2NoInstancing references a Cube into six instanceable prims and draws none).
-    pub instance: bool,
-}
-
-/// The composed namespace as traversed: prims in depth-first order with their inherited state.
-pub struct Graph {
-    pub order: Vec<sdf::Path>,
-    pub nodes: HashMap<sdf::Path, NodeState>,
-    pub children: HashMap<sdf::Path, Vec<sdf::Path>>,
-}
 
 /// What per-frame evaluation recomputes, built by [`extract`].
 #[derive(Default)]
@@ -73,8 +37,9 @@ pub struct FramePlan {
     pub meshes: Vec<DynMesh>,
     /// Number of matrices the groups produce (== `Scene::dynamic_instances.len()`).
     pub matrices: usize,
-    /// Bytes of decoded point samples held by `meshes`.
-    pub sample_bytes: Cell<usize>,
+    /// The animated meshes whose points come from a track (also in `meshes`, marked
+    /// `tracked`): evaluated from plain data, `Scene::animation`.
+    pub animated: Vec<AnimatedMesh>,
     /// Materials read, their textures, and which are animated (`Scene::dynamic_materials`).
     pub materials: Materials,
     /// Animated lights, in `Scene::dynamic_lights` order.
@@ -104,229 +69,13 @@ pub struct DynMesh {
     pub vertex_points: Vec<u32>,
     pub point_triangles: Vec<u32>,
     pub computed_normals: bool,
-    /// Points at load time (how many there are sizes the sample cache).
-    pub point_count: usize,
     /// Authored normals that vary over time are re-read each frame through this map.
     pub animated_normals: Option<Vec<Option<u32>>>,
     /// An implicit shape (its type name) whose parameters are animated: rebuilt each frame from
     /// them instead of reading `points`.
     pub shape: Option<String>,
-    /// Decoded samples of `points`, loaded at the first evaluation when they fit the budget;
-    /// shared by the parts (GeomSubsets) of one prim, so they are decoded and held once.
-    pub samples: Rc<RefCell<Samples>>,
-}
-
-/// Whether an animated mesh's point samples are held decoded.
-pub enum Samples {
-    /// Not decided yet (decided at the first evaluation, so extraction stays fast).
-    Unknown,
-    Cached(values::SampledVec3),
-    /// Read through openusd every frame (over budget, value clips, or unusual values).
-    Direct,
-}
-
-/// Most bytes of decoded point samples kept across all animated meshes.
-const SAMPLE_BUDGET: usize = 1 << 30;
-
-/// Why the stage is walked, which decides how much is computed per prim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Walk {
-    /// For drawing: prims that are active, loaded, defined and not abstract, with inherited
-    /// visibility, purpose and transform animation.
-    Draw,
-    /// For `info`: every composed prim (`over` and `class` included, as the corpus' pxr counts
-    /// are), with only the type name; cheap, since it is all `info` needs.
-    Count,
-}
-
-/// Walks the stage once (instance proxies included) and computes inherited state.
-pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
-    let predicate = match mode {
-        Walk::Draw => usd::PrimPredicate::DEFAULT_PROXIES,
-        Walk::Count => usd::PrimPredicate::ALL,
-    };
-    let mut order = Vec::new();
-    if let Err(e) = stage.traverse(predicate, |p| order.push(p.clone())) {
-        log::warn!("traversal stopped early: {e}");
-    }
-    let mut nodes: HashMap<sdf::Path, NodeState> = HashMap::with_capacity(order.len());
-    let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
-    let root = NodeState::default();
-    for path in &order {
-        visit(stage, cache, mode, path, &root, &mut nodes, &mut children);
-    }
-    if mode == Walk::Draw {
-        add_hidden_prototypes(stage, cache, &order, &mut nodes, &mut children);
-    }
-    Graph { order, nodes, children }
-}
-
-/// PointInstancer prototypes the traversal did not reach: a prototype root below an `over`
-/// (Storm's ni_pi keeps its prototypes in `over "Dumb"`) is still drawn through the instancer,
-/// as UsdImaging walks each prototype from its root. Their subtrees join `nodes` and `children`
-/// (not `order`: they are drawn only through the instancer), marked as under an instancer and
-/// inheriting nothing from above the prototype root.
-fn add_hidden_prototypes(
-    stage: &usd::Stage,
-    cache: &mut XformCache,
-    order: &[sdf::Path],
-    nodes: &mut HashMap<sdf::Path, NodeState>,
-    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
-) {
-    let instancers: Vec<sdf::Path> = order
-        .iter()
-        .filter(|p| nodes.get(*p).is_some_and(|n| n.type_name == "PointInstancer"))
-        .cloned()
-        .collect();
-    let proto_parent = NodeState {
-        under_instancer: true,
-        defined: true,
-        ..NodeState::default()
-    };
-    for pi in instancers {
-        let Ok(prim) = stage.prim(pi) else { continue };
-        for target in prim.relationship("prototypes").targets().unwrap_or_default() {
-            if nodes.contains_key(&target) {
-                continue;
-            }
-            let mut stack = vec![target];
-            while let Some(path) = stack.pop() {
-                let Ok(p) = stage.prim(path.clone()) else { continue };
-                if !p.is_valid().unwrap_or(false) || !p.is_active().unwrap_or(false) {
-                    continue;
-                }
-                visit(stage, cache, Walk::Draw, &path, &proto_parent, nodes, children);
-                let mut kids: Vec<sdf::Path> = p
-                    .children()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|k| k.path().clone())
-                    .collect();
-                kids.reverse(); // depth-first in namespace order
-                stack.extend(kids);
-            }
-        }
-    }
-}
-
-/// Computes one prim's [`NodeState`] from its parent's (`fallback_parent` when the parent was
-/// not visited) and records it and its place among its parent's children.
-fn visit(
-    stage: &usd::Stage,
-    cache: &mut XformCache,
-    mode: Walk,
-    path: &sdf::Path,
-    fallback_parent: &NodeState,
-    nodes: &mut HashMap<sdf::Path, NodeState>,
-    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
-) {
-    {
-        let Ok(prim) = stage.prim(path.clone()) else { return };
-        let parent_path = path.parent();
-        let parent = parent_path
-            .as_ref()
-            .and_then(|p| nodes.get(p))
-            .unwrap_or(fallback_parent);
-        let authored_type = || {
-            prim.type_name()
-                .ok()
-                .flatten()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default()
-        };
-        // Drawing goes by the schema the type resolves to, which for a type the registry does not
-        // know is the first known one the stage's `fallbackPrimTypes` lists for it (as pxr's
-        // UsdPrimTypeInfo); `info` counts the authored type names, as pxr's GetTypeName does.
-        let type_name = match mode {
-            Walk::Count => authored_type(),
-            Walk::Draw => prim
-                .prim_type_info()
-                .ok()
-                .map(|info| info.schema_type_name().as_str().to_string())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(authored_type),
-        };
-        let proxy_key = || match prim.is_instance_proxy() {
-            Ok(true) => prim
-                .prim_in_prototype()
-                .ok()
-                .flatten()
-                .map(|p| p.path().as_str().to_string()),
-            _ => None,
-        };
-        let node = match mode {
-            Walk::Count => {
-                // Only cameras and render settings need more: whether they are usable.
-                let special = type_name == "Camera" || type_name == "RenderSettings";
-                NodeState {
-                    key: if special { proxy_key() } else { None }.unwrap_or_else(|| path.as_str().to_string()),
-                    defined: special
-                        && stage
-                            .prim_matches(path, usd::PrimPredicate::DEFAULT_PROXIES)
-                            .unwrap_or(false),
-                    type_name,
-                    ..NodeState::default()
-                }
-            }
-            Walk::Draw => {
-                let vis_animated = parent.vis_animated || values::varies(&prim, "visibility");
-                let invisible =
-                    parent.invisible || values::token_attr(&prim, "visibility", None).as_deref() == Some("invisible");
-                // UsdGeom's rule (pxr's ComputePurpose): a prim's own authored purpose wins, else
-                // the nearest ancestor's; only Imageable prims author one.
-                let purpose = authored_purpose(&prim).or_else(|| parent.purpose.clone());
-                let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
-                let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
-                NodeState {
-                    invisible,
-                    vis_animated,
-                    purpose,
-                    xform_animated: own_animated || (!resets && parent.xform_animated),
-                    under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
-                    key: proxy_key().unwrap_or_else(|| path.as_str().to_string()),
-                    defined: true,
-                    instance: prim.is_instance().unwrap_or(false),
-                    type_name,
-                }
-            }
-        };
-        if let Some(pp) = parent_path {
-            children.entry(pp).or_default().push(path.clone());
-        }
-        nodes.insert(path.clone(), node);
-    }
-}
-
-/// Whether `prim`'s world transform may vary: an animated op on it or an ancestor, up to a reset.
-pub fn transform_chain_varies(cache: &mut XformCache, prim: &usd::Prim) -> bool {
-    let mut current = Some(prim.clone());
-    while let Some(p) = current.filter(|p| !p.path().is_abs_root()) {
-        if cache.transform_might_be_time_varying(&p).unwrap_or(false) {
-            return true;
-        }
-        if cache.resets_xform_stack(&p).unwrap_or(false) {
-            return false;
-        }
-        current = p.parent();
-    }
-    false
-}
-
-/// A prim's own authored purpose, which counts only on an Imageable prim (UsdGeomImageable's
-/// rule: a typeless `def` or a Material passes its parent's purpose on but authors none).
-fn authored_purpose(prim: &usd::Prim) -> Option<String> {
-    if !prim.attribute("purpose").has_authored_value().unwrap_or(false) || !prim.is_a("Imageable").unwrap_or(false) {
-        return None;
-    }
-    values::token_attr(prim, "purpose", None)
-}
-
-/// Whether a prim of this purpose is drawn: `default` always, others when asked for.
-pub(super) fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
-    match purpose.as_deref() {
-        None | Some("default") | Some("") => true,
-        Some(p) => purposes.iter().any(|q| q == p),
-    }
+    /// Its points come from a track and are evaluated by `Scene::animation`, not here.
+    pub tracked: bool,
 }
 
 /// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
@@ -387,25 +136,6 @@ pub fn build_mesh(
         )),
         _ => None,
     }
-}
-
-/// World transform of `prim` at the cache's time, as a glam matrix; identity on error.
-pub fn world(cache: &mut XformCache, prim: &usd::Prim) -> DMat4 {
-    match cache.local_to_world_transform(prim) {
-        Ok(m) => values::to_dmat4(&m),
-        Err(e) => {
-            log::debug!("{}: {e}", prim.path());
-            DMat4::IDENTITY
-        }
-    }
-}
-
-/// Whether `prim` is visible at `time`: no `invisible` opinion on it or an ancestor.
-pub fn visible_at(stage: &usd::Stage, path: &sdf::Path, time: Time) -> bool {
-    path.ancestors_below_root().all(|p| match stage.prim(p) {
-        Ok(prim) => values::token_attr(&prim, "visibility", time).as_deref() != Some("invisible"),
-        Err(_) => true,
-    })
 }
 
 /// Most drawables one PointInstancer may expand to (nested instancers included).
@@ -670,6 +400,9 @@ const SHAPE_PARAMETERS: [&str; 6] = ["size", "radius", "height", "axis", "width"
 struct MeshTable {
     index: HashMap<(String, PrimvarNeeds), Vec<Option<u32>>>,
     local_bounds: Vec<Bounds>,
+    /// Animated meshes' topologies, one `Arc` per distinct one (meshes that share a topology
+    /// and a track evaluate once per frame).
+    topologies: HashSet<Arc<Topology>>,
 }
 
 impl MeshTable {
@@ -698,12 +431,11 @@ impl MeshTable {
             self.index.insert(table_key, none.clone());
             return none;
         };
-        let shape_animated = type_name != "Mesh" && SHAPE_PARAMETERS.iter().any(|a| values::varies(prim, a));
-        let animated = shape_animated || (type_name == "Mesh" && values::varies(prim, "points"));
+        let shape_animated = type_name != "Mesh" && SHAPE_PARAMETERS.iter().any(|a| samples::varies(prim, a));
+        let animated = shape_animated || (type_name == "Mesh" && samples::varies(prim, "points"));
         let animated_normals = !b.computed_normals
             && animated
-            && (values::varies(prim, "primvars:normals") || values::varies(prim, "normals"));
-        let point_count = b.mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+            && (samples::varies(prim, "primvars:normals") || samples::varies(prim, "normals"));
         // Parts: the whole mesh, or one per subset plus the rest.
         let parts: Vec<(Mesh, Vec<Option<u32>>)> = if subsets.is_empty() {
             vec![(b.mesh.clone(), b.normal_of_vertex.clone())]
@@ -741,7 +473,11 @@ impl MeshTable {
                 })
                 .collect()
         };
-        let samples = Rc::new(RefCell::new(Samples::Unknown));
+        // A plain animated Mesh whose points are time samples a track can hold is evaluated
+        // from plain data; animated shapes and animated authored normals stay with the stage.
+        let track = (animated && !shape_animated && !animated_normals)
+            .then(|| samples::track(prim, "points"))
+            .flatten();
         let mut ids = Vec::with_capacity(parts.len());
         for (part, normal_of_vertex) in parts {
             if part.indices.is_empty() {
@@ -750,16 +486,40 @@ impl MeshTable {
             }
             let id = scene.meshes.len() as u32;
             if animated {
+                if let Some(points) = &track {
+                    let topology = Topology {
+                        vertex_points: part.vertex_points.clone(),
+                        point_triangles: b.point_triangles.clone(),
+                    };
+                    let topology = match self.topologies.get(&topology) {
+                        Some(t) => t.clone(),
+                        None => {
+                            let t = Arc::new(topology);
+                            self.topologies.insert(t.clone());
+                            t
+                        }
+                    };
+                    plan.animated.push(AnimatedMesh {
+                        slot: scene.dynamic_meshes.len(),
+                        prim: prim.path().as_str().to_string(),
+                        points: points.clone(),
+                        topology,
+                        normals: if b.computed_normals {
+                            NormalsFrom::Computed
+                        } else {
+                            NormalsFrom::LoadTime
+                        },
+                    });
+                }
                 scene.dynamic_meshes.push(id);
                 plan.meshes.push(DynMesh {
                     prim: prim.clone(),
                     vertex_points: part.vertex_points.clone(),
                     point_triangles: b.point_triangles.clone(),
                     computed_normals: b.computed_normals,
-                    point_count,
-                    samples: samples.clone(),
                     shape: shape_animated.then(|| type_name.to_string()),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
+                    tracked: track.is_some(),
                 });
             }
             self.local_bounds.push(local_bounds(&part));
@@ -832,6 +592,7 @@ pub fn extract(
     let mut plan = FramePlan::default();
     let mut materials = Materials::default();
     let mut table = MeshTable {
+        topologies: HashSet::new(),
         index: HashMap::new(),
         local_bounds: Vec::new(),
     };
@@ -1093,7 +854,7 @@ fn group_by_mesh(scene: &mut Scene) -> Vec<u32> {
 /// Whether a PointInstancer's own attributes, or its prototypes' transforms, may vary.
 fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
     let attrs = INSTANCER_ATTRIBUTES;
-    if attrs.iter().any(|a| values::varies(pi, a)) {
+    if attrs.iter().any(|a| samples::varies(pi, a)) {
         return true;
     }
     // Anything animated below the instancer (prototype transforms, nested instancers, visibility).
@@ -1108,7 +869,7 @@ fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
                     }
                     if n.type_name == "PointInstancer" {
                         if let Ok(prim) = pi.stage().prim(k.clone()) {
-                            if attrs.iter().any(|a| values::varies(&prim, a)) {
+                            if attrs.iter().any(|a| samples::varies(&prim, a)) {
                                 return true;
                             }
                         }
@@ -1119,33 +880,6 @@ fn instancer_varies(pi: &usd::Prim, graph: &Graph) -> bool {
         }
     }
     false
-}
-
-/// The points of an animated mesh at `frame`, from its decoded samples when they fit the budget.
-fn animated_points(stage: &usd::Stage, dm: &DynMesh, used: &Cell<usize>, frame: f64, linear: bool) -> Vec<[f32; 3]> {
-    let mut samples = dm.samples.borrow_mut();
-    if matches!(*samples, Samples::Unknown) {
-        let attr = dm.prim.attribute("points");
-        let count = attr.num_time_samples().unwrap_or(0);
-        let estimate = count.saturating_mul(dm.point_count).saturating_mul(12);
-        *samples = Samples::Direct;
-        if count > 1 && used.get().saturating_add(estimate) <= SAMPLE_BUDGET {
-            if let Some(s) = stage
-                .time_samples(attr.path().clone())
-                .ok()
-                .flatten()
-                .as_ref()
-                .and_then(values::SampledVec3::from_map)
-            {
-                used.set(used.get() + s.size());
-                *samples = Samples::Cached(s);
-            }
-        }
-    }
-    match &*samples {
-        Samples::Cached(s) => s.at(frame, linear),
-        _ => values::vec3_array_attr(&dm.prim, "points", Some(TimeCode::new(frame))).unwrap_or_default(),
-    }
 }
 
 /// An animated implicit shape rebuilt at `time`. Its tessellation does not depend on the
@@ -1182,7 +916,7 @@ pub fn evaluate(
     frame: f64,
     purposes: &[String],
     warnings: &mut Vec<String>,
-) -> (Vec<glam::Mat4>, Vec<MeshVertices>) {
+) -> (Vec<glam::Mat4>, Vec<Arc<MeshVertices>>) {
     let t = Some(TimeCode::new(frame));
     cache.set_time(t);
     let mut matrices = Vec::with_capacity(plan.matrices);
@@ -1225,17 +959,22 @@ pub fn evaluate(
         }
     }
     let mut vertices = Vec::with_capacity(plan.meshes.len());
-    let linear = stage.interpolation_type() == usd::InterpolationType::Linear;
+    // Slots of tracked meshes are filled by `Scene::animation`; they hold this until then.
+    let pending = Arc::new(MeshVertices::default());
     for (slot, dm) in plan.meshes.iter().enumerate() {
+        if dm.tracked {
+            vertices.push(pending.clone());
+            continue;
+        }
         let template = scene
             .dynamic_meshes
             .get(slot)
             .and_then(|&m| scene.meshes.get(m as usize));
         if let Some(type_name) = &dm.shape {
-            vertices.push(shape_vertices(dm, type_name, template, t, warnings));
+            vertices.push(Arc::new(shape_vertices(dm, type_name, template, t, warnings)));
             continue;
         }
-        let points = animated_points(stage, dm, &plan.sample_bytes, frame, linear);
+        let points = samples::points(&dm.prim, t).unwrap_or_default();
         let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
         let positions: Vec<[f32; 3]> = dm
             .vertex_points
@@ -1253,7 +992,7 @@ pub fn evaluate(
         } else {
             load_time_normals()
         };
-        vertices.push(MeshVertices { positions, normals });
+        vertices.push(Arc::new(MeshVertices { positions, normals }));
     }
     (matrices, vertices)
 }

@@ -5,7 +5,7 @@
 use openusd::usd::{self, TimeCode};
 
 use super::camera::CameraInfo;
-use super::extract::Graph;
+use super::graph::Graph;
 use super::values;
 use crate::frames::Timing;
 
@@ -67,7 +67,7 @@ pub fn count(stage: &usd::Stage, graph: &Graph) -> (Counts, Vec<String>) {
     let mut shader_ids = std::collections::BTreeSet::new();
     let t = Some(TimeCode::EARLIEST);
     let len = |prim: &usd::Prim, name: &str| -> u64 {
-        values::raw(prim, name, t)
+        super::samples::raw(prim, name, t)
             .as_ref()
             .and_then(values::array_len)
             .unwrap_or(0) as u64

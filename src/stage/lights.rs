@@ -9,8 +9,9 @@ use openusd::sdf::{self, Value};
 use openusd::usd::{self, CollectionAPI, TimeCode};
 use openusd_schemas::geom::XformCache;
 
-use super::extract::{visible_at, world, Graph};
+use super::graph::{visible_at, world, Graph};
 use super::material::Textures;
+use super::samples;
 use super::values::{self, Time};
 use crate::scene::light::{LightKind, Shaping};
 use crate::scene::{Light, Texture};
@@ -61,7 +62,7 @@ pub fn extract(
         // A light of a purpose not drawn is left out, as Storm does: the usdImagingGL baseline
         // of testPreviewSurfaceTextureScaleAndBias has a render-purpose DomeLight that neither
         // lights nor shows, while instancedCubes' default-purpose one shows.
-        if !super::extract::purpose_drawn(&node.purpose, purposes) {
+        if !super::graph::purpose_drawn(&node.purpose, purposes) {
             continue;
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
@@ -153,7 +154,7 @@ fn inputs_vary(prim: &usd::Prim) -> bool {
     prim.authored_property_names()
         .unwrap_or_default()
         .iter()
-        .any(|n| n.as_str().starts_with("inputs:") && values::varies(prim, n.as_str()))
+        .any(|n| n.as_str().starts_with("inputs:") && samples::varies(prim, n.as_str()))
 }
 
 /// Reads one light at `time`; `store` is `None` during per-frame evaluation (no new textures).

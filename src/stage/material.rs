@@ -10,6 +10,7 @@ use openusd::sdf::{self, Value};
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::shade::MaterialBindingAPI;
 
+use super::samples;
 use super::values::{self, Time};
 use crate::scene::material::{Channel, Input, Material, TextureLookup, Wrap};
 use crate::scene::{Scene, Texture};
@@ -249,7 +250,7 @@ impl Reader<'_> {
             let attr = prim.attribute(name.as_str());
             let connections = attr.connections().unwrap_or_default();
             let Some(target) = connections.first() else {
-                if values::varies(&prim, &name) {
+                if samples::varies(&prim, &name) {
                     self.varies = true;
                 }
                 return match values::raw(&prim, &name, self.time) {
@@ -461,7 +462,7 @@ impl Reader<'_> {
                     .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
                 // An animated file (a texture per time sample): every sampled file is loaded at
                 // extraction, since per-frame evaluation loads nothing new.
-                if self.store.is_some() && values::varies(&holder, &name) {
+                if self.store.is_some() && samples::varies(&holder, &name) {
                     let times = attr
                         .time_samples_in_interval(f64::NEG_INFINITY..=f64::INFINITY)
                         .unwrap_or_default();

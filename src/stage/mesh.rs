@@ -13,6 +13,7 @@ use openusd::sdf::Value;
 use openusd::usd;
 
 use super::material::PrimvarNeeds;
+use super::samples;
 use super::values::{self, Time};
 use crate::scene::{compute_normals, Mesh};
 
@@ -432,7 +433,7 @@ pub fn constant_color(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> [f3
 /// primvars its material reads.
 pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
     let path = prim.path().as_str().to_string();
-    let points = values::points_attr(prim, time).unwrap_or_default();
+    let points = samples::points(prim, time).unwrap_or_default();
     let (colors, opacities) = read_colors(prim, time, &needs.rgb, &needs.alpha);
     let uvs = (!needs.uv.is_empty())
         .then(|| {

@@ -6,21 +6,27 @@ pub mod assets;
 mod bounds;
 mod camera;
 mod extract;
+mod graph;
 mod info;
 mod lenient;
 mod lights;
 mod material;
 mod mesh;
+mod samples;
 mod timing;
 mod values;
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
 use crate::frames::Timing;
+use crate::scene::animation::Animation;
 use crate::scene::{Camera, CameraChoice, FrameState, Scene};
 use crate::{Error, Result};
 
@@ -57,7 +63,7 @@ impl Default for ExtractOptions {
 
 /// What `extract` leaves behind for `evaluate`.
 struct Extracted {
-    graph: extract::Graph,
+    graph: graph::Graph,
     plan: extract::FramePlan,
     camera: Option<usd::Prim>,
     framing: Camera,
@@ -74,6 +80,8 @@ pub struct LoadedStage {
     open_notes: Vec<String>,
     cache: XformCache,
     extracted: Option<Extracted>,
+    /// Time-sample tracks of the large animated arrays, read one sample at a time.
+    samples: Rc<RefCell<samples::SampleStore>>,
 }
 
 /// Runs an openusd call, turning a panic inside it into an error naming the file (a last resort:
@@ -135,6 +143,7 @@ impl LoadedStage {
             open_notes: note.into_iter().collect(),
             cache: XformCache::default(),
             extracted: None,
+            samples: Rc::default(),
         })
     }
 
@@ -198,16 +207,17 @@ impl LoadedStage {
     /// Extracts static geometry and the state at `options.time`, and chooses the camera.
     pub fn extract(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let path = self.path.clone();
+        let _samples = samples::Scope::enter(&self.samples);
         guarded(&path, "extracting", || self.extract_inner(options))
     }
 
     fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let started = std::time::Instant::now();
-        let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
+        let graph = graph::walk(&self.stage, &mut self.cache, graph::Walk::Draw);
         let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
         // Warnings of this extraction replace those of an earlier one.
         let mut notes = Vec::new();
-        let (mut scene, plan) = extract::extract(
+        let (mut scene, mut plan) = extract::extract(
             &self.stage,
             &graph,
             &mut self.cache,
@@ -217,6 +227,11 @@ impl LoadedStage {
         );
         self.notes = notes;
         scene.up_axis = timing::up_axis(&self.stage);
+        scene.animation = Arc::new(Animation {
+            meshes: std::mem::take(&mut plan.animated),
+            linear: self.stage.interpolation_type() == usd::InterpolationType::Linear,
+            cache: samples::cache(),
+        });
         log::info!(
             "camera: {} (rule {})",
             choice.path.as_deref().unwrap_or("framing camera"),
@@ -244,8 +259,21 @@ impl LoadedStage {
     }
 
     /// What changes at time code `frame`: dynamic instance matrices, animated points, the camera.
+    /// The stage's part ([`LoadedStage::evaluate_stage_part`]) and then the plain-data part
+    /// ([`Animation::evaluate`]) on this thread, one after the other.
     pub fn evaluate(&mut self, scene: &Scene, frame: f64) -> Result<FrameState> {
+        let mut state = self.evaluate_stage_part(scene, frame)?;
+        complete_frame(scene, &mut state)?;
+        Ok(state)
+    }
+
+    /// What only the stage can evaluate at `frame`: transforms, visibility, instancers,
+    /// materials, lights, the camera, and the animated meshes that have no track. The slots of
+    /// `Scene::animation`'s meshes are left empty for [`complete_frame`], which needs no stage
+    /// and runs on any thread.
+    pub fn evaluate_stage_part(&mut self, scene: &Scene, frame: f64) -> Result<FrameState> {
         let path = self.path.clone();
+        let _samples = samples::Scope::enter(&self.samples);
         guarded(&path, "evaluating a frame", || self.evaluate_inner(scene, frame))
     }
 
@@ -329,11 +357,11 @@ impl LoadedStage {
     /// preview purpose (`None`: no binding, or a target that is not a Material prim), as
     /// `UsdShadeMaterialBindingAPI::ComputeBoundMaterial` answers. For checking binding against pxr.
     pub fn bound_materials(&mut self) -> Vec<(String, Option<String>)> {
-        let graph = extract::walk(&self.stage, &mut self.cache, extract::Walk::Draw);
+        let graph = graph::walk(&self.stage, &mut self.cache, graph::Walk::Draw);
         let mut out = Vec::new();
         for path in &graph.order {
             let Some(node) = graph.nodes.get(path) else { continue };
-            if !extract::is_drawable_type(&node.type_name) {
+            if !graph::is_drawable_type(&node.type_name) {
                 continue;
             }
             // As pxr, a target that is not a Material prim binds nothing.
@@ -357,12 +385,13 @@ impl LoadedStage {
     /// The `info` report: timing, cameras and the chosen one, geometry counts, lights, warnings.
     pub fn info(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
         let path = self.path.clone();
+        let _samples = samples::Scope::enter(&self.samples);
         guarded(&path, "reading stage info", || self.info_inner(options))
     }
 
     fn info_inner(&mut self, options: &ExtractOptions) -> Result<StageInfo> {
         let timing = self.timing();
-        let all = extract::walk(&self.stage, &mut self.cache, extract::Walk::Count);
+        let all = graph::walk(&self.stage, &mut self.cache, graph::Walk::Count);
         let cameras = camera::describe(&self.stage, &all, &mut self.cache);
         let camera = match camera::choose(&self.stage, &all, options.camera.as_deref()) {
             Ok(CameraChoice { path, rule }) => serde_json::json!({ "path": path, "rule": rule.as_str() }),
@@ -394,6 +423,36 @@ impl LoadedStage {
             warnings: self.warnings(),
         })
     }
+}
+
+/// Writes the layer `src` (any format openusd reads) as a usdc crate file at `dst`: for tests
+/// and tools that need crate files (per-sample reads, hostile-input tests) without Pixar's tools.
+pub fn write_usdc(src: &Path, dst: &Path) -> Result<()> {
+    let err = |reason: String| Error::Stage {
+        path: src.to_path_buf(),
+        reason,
+    };
+    let src_str = src.to_str().ok_or_else(|| err("the path is not valid UTF-8".into()))?;
+    let dst_str = dst
+        .to_str()
+        .ok_or_else(|| err("the output path is not valid UTF-8".into()))?;
+    let layer = openusd::sdf::Layer::open(src_str).map_err(|e| err(e.to_string()))?;
+    layer
+        .export(dst_str)
+        .map_err(|e| err(format!("cannot write {}: {e}", dst.display())))
+}
+
+/// Fills the animated meshes' slots of a frame evaluated by
+/// [`LoadedStage::evaluate_stage_part`]: plain data, any thread. A sample that cannot be read is
+/// an error naming the prim and the frame.
+pub fn complete_frame(scene: &Scene, state: &mut FrameState) -> Result<()> {
+    scene
+        .animation
+        .evaluate(scene, state.frame, &mut state.mesh_vertices)
+        .map_err(|e| Error::Frame {
+            frame: e.frame.to_string(),
+            reason: format!("{}: cannot read its points: {}", e.prim, e.reason),
+        })
 }
 
 /// A composition diagnostic worded for the user, naming the layer and the prim.

@@ -1711,3 +1711,110 @@ def Material "M" {{
     assert_ne!(blue, red);
     assert_eq!(scene.textures[blue as usize].name.rsplit('/').next(), Some("blue.png"));
 }
+
+/// A usdc stage whose mesh has points at time codes 1, 2 and 3, with the sample at 2 made
+/// unreadable (its element count points past the file), as a truncated or damaged crate is.
+fn broken_sample_stage() -> PathBuf {
+    let dir = temp_dir();
+    // 7777.25 / 7777.5 / 7777.75 mark sample 2's bytes in the crate.
+    let text = r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 3
+)
+def Mesh "Tri" {
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points.timeSamples = {
+        1: [(0,0,0), (1,0,0), (0,1,0)],
+        2: [(7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75)],
+        3: [(0,0,1), (1,0,1), (0,1,1)],
+    }
+}
+"#;
+    let usda = write(&dir, "tri.usda", text);
+    let usdc = dir.join("tri.usdc");
+    write_usdc(&usda, &usdc).expect("write usdc");
+    let mut bytes = std::fs::read(&usdc).expect("read usdc");
+    let marker: Vec<u8> = [7777.25f32, 7777.5, 7777.75]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker.as_slice())
+        .expect("sample 2's points are stored uncompressed");
+    // The element count (u64) stands right before the elements.
+    let count = u64::from_le_bytes(bytes[at - 8..at].try_into().expect("8 bytes"));
+    assert_eq!(count, 3, "the crate layout this test relies on");
+    bytes[at - 8..at].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&usdc, &bytes).expect("write broken usdc");
+    usdc
+}
+
+#[test]
+fn a_broken_time_sample_fails_its_frame_only_and_names_prim_and_frame() {
+    let path = broken_sample_stage();
+    let mut stage = LoadedStage::open(&path, &OpenOptions::default()).expect("a damaged sample does not stop the open");
+    let scene = stage
+        .extract(&ExtractOptions {
+            time: 1.0,
+            ..ExtractOptions::default()
+        })
+        .expect("extract at frame 1");
+    assert_eq!(scene.animation.meshes.len(), 1, "points evaluated from their track");
+    let first = stage.evaluate(&scene, 1.0).expect("frame 1");
+    assert_eq!(first.mesh_vertices[0].positions[1], [1.0, 0.0, 0.0]);
+    let err = stage.evaluate(&scene, 2.0).expect_err("frame 2's sample is unreadable");
+    let text = err.to_string();
+    assert!(text.contains("/Tri") && text.contains("frame 2"), "{text}");
+    // Between a good and a broken sample the frame needs the broken one too.
+    assert!(stage.evaluate(&scene, 1.5).is_err());
+    let last = stage.evaluate(&scene, 3.0).expect("frame 3");
+    assert_eq!(last.mesh_vertices[0].positions[1], [1.0, 0.0, 1.0]);
+}
+
+#[test]
+fn tracked_points_equal_openusd_reads_at_samples_and_between() {
+    // The same animation through a track (usdc, per-sample reads) and through openusd (the
+    // attribute read whole): equal points at, between, before and after the samples, with a
+    // layer offset and scale on the reference.
+    let dir = temp_dir();
+    let anim = write(
+        &dir,
+        "anim.usda",
+        r#"#usda 1.0
+def Mesh "M" {
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points.timeSamples = {
+        0: [(0,0,0), (1,0,0), (0,1,0)],
+        4: [(0,0,2), (1,0,3), (0.25,1,4)],
+        9: [(1,1,1), (2,1,1), (1,2,1)],
+    }
+}
+"#,
+    );
+    write_usdc(&anim, &dir.join("anim.usdc")).expect("usdc");
+    let root = write(
+        &dir,
+        "root.usda",
+        r#"#usda 1.0
+def "A" (references = @./anim.usdc@</M> (offset = 3; scale = 2)) {}
+"#,
+    );
+    let mut stage = LoadedStage::open(&root, &OpenOptions::default()).expect("open");
+    let scene = stage.extract(&ExtractOptions::default()).expect("extract");
+    assert_eq!(scene.animation.meshes.len(), 1);
+    let prim = stage.stage.prim("/A").expect("prim");
+    for t in [-4.0, 0.0, 3.0, 4.5, 7.0, 8.25, 11.0, 13.0, 21.0, 40.0] {
+        let tracked = stage.evaluate(&scene, t).expect("evaluate");
+        let direct = samples::points(&prim, Some(TimeCode::new(t))).expect("openusd read");
+        let spread: Vec<[f32; 3]> = scene.meshes[scene.dynamic_meshes[0] as usize]
+            .vertex_points
+            .iter()
+            .map(|&p| direct[p as usize])
+            .collect();
+        assert_eq!(tracked.mesh_vertices[0].positions, spread, "at {t}");
+    }
+}

@@ -22,11 +22,6 @@ pub fn raw(prim: &usd::Prim, name: &str, time: Time) -> Option<Value> {
     }
 }
 
-/// Whether `prim.name` has more than one time sample (or clips) that may make it vary.
-pub fn varies(prim: &usd::Prim, name: &str) -> bool {
-    prim.attribute(name).value_might_be_time_varying().unwrap_or(false)
-}
-
 pub fn as_f64(v: &Value) -> Option<f64> {
     match v {
         Value::Double(x) => Some(*x),
@@ -90,17 +85,6 @@ pub fn as_vec3_array(v: &Value) -> Option<Vec<[f32; 3]>> {
 
 pub fn vec3_array_attr(prim: &usd::Prim, name: &str, time: Time) -> Option<Vec<[f32; 3]>> {
     raw(prim, name, time).as_ref().and_then(as_vec3_array)
-}
-
-/// A point-based prim's `points` as UsdImaging reads them: a typed `Get` of `VtVec3fArray`, so
-/// only float 3-vector arrays (`point3f[]`, and by the same bits `float3[]`, `color3f[]`,
-/// `normal3f[]`...); double or half arrays, scalars and other types read as nothing and the prim
-/// is not drawn (usd-wg's pointsTypes shows four of its sixteen cubes).
-pub fn points_attr(prim: &usd::Prim, time: Time) -> Option<Vec<[f32; 3]>> {
-    match raw(prim, "points", time)? {
-        Value::Vec3fVec(a) => Some(a.iter().map(|p| [p.x, p.y, p.z]).collect()),
-        _ => None,
-    }
 }
 
 /// Any 3-vector array as `f64` triples (PointInstancer positions keep their precision).
@@ -243,54 +227,6 @@ pub fn to_dmat4(m: &openusd::gf::Matrix4d) -> DMat4 {
     DMat4::from_cols_array(&m.0)
 }
 
-/// The time samples of one 3-vector array attribute, decoded once. openusd decodes an attribute's
-/// whole sample map on every read from a usdc layer, so an animated mesh with hundreds of samples
-/// would otherwise decode all of them every frame.
-pub struct SampledVec3 {
-    times: Vec<f64>,
-    values: Vec<Vec<[f32; 3]>>,
-}
-
-impl SampledVec3 {
-    /// Converts a sample map; `None` if a sample is blocked or not a 3-vector array.
-    pub fn from_map(map: &openusd::sdf::TimeSampleMap) -> Option<SampledVec3> {
-        let mut times = Vec::with_capacity(map.len());
-        let mut values = Vec::with_capacity(map.len());
-        for (t, v) in map {
-            times.push(*t);
-            values.push(as_vec3_array(v)?);
-        }
-        (!times.is_empty()).then_some(SampledVec3 { times, values })
-    }
-
-    /// The value at `t`: held before the first and after the last sample, linearly interpolated
-    /// between samples (held where `linear` is false or the two arrays differ in length, as pxr).
-    pub fn at(&self, t: f64, linear: bool) -> Vec<[f32; 3]> {
-        let hi = self.times.partition_point(|&x| x <= t);
-        if hi == 0 {
-            return self.values[0].clone();
-        }
-        let lo = hi - 1;
-        let (a, ta) = (&self.values[lo], self.times[lo]);
-        let Some((b, tb)) = self.values.get(hi).map(|b| (b, self.times[hi])) else {
-            return a.clone();
-        };
-        if !linear || ta == t || a.len() != b.len() || tb <= ta {
-            return a.clone();
-        }
-        let u = ((t - ta) / (tb - ta)) as f32;
-        a.iter()
-            .zip(b)
-            .map(|(p, q)| [0, 1, 2].map(|k| p[k] + (q[k] - p[k]) * u))
-            .collect()
-    }
-
-    /// Bytes held.
-    pub fn size(&self) -> usize {
-        self.values.iter().map(|v| v.len() * 12).sum()
-    }
-}
-
 /// Number of elements of any array value (for counting without converting).
 pub fn array_len(v: &Value) -> Option<usize> {
     Some(match v {
@@ -319,21 +255,6 @@ mod tests {
         assert_eq!(as_f64(&Value::Int(3)), Some(3.0));
         assert_eq!(as_f64(&Value::Double(f64::NAN)), None);
         assert_eq!(as_f64(&Value::String("x".into())), None);
-    }
-
-    #[test]
-    fn sampled_arrays_interpolate_and_hold() {
-        let map = vec![
-            (0.0, Value::Vec3fVec(vec![openusd::gf::vec3f(0.0, 0.0, 0.0)])),
-            (10.0, Value::Vec3fVec(vec![openusd::gf::vec3f(10.0, 0.0, 0.0)])),
-            (20.0, Value::Vec3fVec(vec![openusd::gf::vec3f(0.0, 0.0, 0.0); 2])),
-        ];
-        let s = SampledVec3::from_map(&map).expect("samples");
-        assert_eq!(s.at(-5.0, true), vec![[0.0, 0.0, 0.0]]);
-        assert_eq!(s.at(5.0, true), vec![[5.0, 0.0, 0.0]]);
-        assert_eq!(s.at(5.0, false), vec![[0.0, 0.0, 0.0]]);
-        assert_eq!(s.at(15.0, true), vec![[10.0, 0.0, 0.0]], "sizes differ: held");
-        assert_eq!(s.at(25.0, true).len(), 2);
     }
 
     #[test]

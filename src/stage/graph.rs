@@ -1,0 +1,273 @@
+//! The composed namespace as the other readers of `stage/` walk it: one traversal (instance
+//! proxies included) that computes what each prim inherits (visibility, purpose, transform
+//! animation, the key its meshes are shared under), and the per-prim questions extraction,
+//! bounds, lights and the camera all ask (world transform, visibility at a time, purpose).
+
+use std::collections::HashMap;
+
+use glam::DMat4;
+use openusd::sdf;
+use openusd::usd;
+use openusd_schemas::geom::XformCache;
+
+use super::samples;
+use super::values::{self, Time};
+
+/// The gprim types drawn as triangles.
+pub fn is_drawable_type(type_name: &str) -> bool {
+    matches!(
+        type_name,
+        "Mesh" | "Cube" | "Sphere" | "Cylinder" | "Cylinder_1" | "Cone" | "Capsule" | "Capsule_1" | "Plane"
+    )
+}
+
+/// What a prim inherits from its ancestors, computed once in traversal order.
+#[derive(Debug, Clone, Default)]
+pub struct NodeState {
+    pub type_name: String,
+    /// Invisible at load time (here or above).
+    pub invisible: bool,
+    /// Visibility authored with time samples here or above.
+    pub vis_animated: bool,
+    /// The purpose: the prim's own authored one, else its nearest ancestor's (UsdGeom's rule).
+    pub purpose: Option<String>,
+    /// The world transform may vary over time (an animated op here or above, up to a reset).
+    pub xform_animated: bool,
+    /// Below a PointInstancer: drawn only through it.
+    pub under_instancer: bool,
+    /// The key meshes of this prim are shared under: its prototype prim for an instance proxy.
+    pub key: String,
+    /// Active, loaded, defined and not abstract: a prim that can be drawn or drawn from.
+    pub defined: bool,
+    /// An instance (instanceable, with a composition arc): UsdImaging draws its prototype's
+    /// descendants through it, never the prim itself, even when it is a gprim (Storm's
+    /// instancedCubes2NoInstancing references a Cube into six instanceable prims and draws none).
+    pub instance: bool,
+}
+
+/// The composed namespace as traversed: prims in depth-first order with their inherited state.
+pub struct Graph {
+    pub order: Vec<sdf::Path>,
+    pub nodes: HashMap<sdf::Path, NodeState>,
+    pub children: HashMap<sdf::Path, Vec<sdf::Path>>,
+}
+
+/// Why the stage is walked, which decides how much is computed per prim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// For drawing: prims that are active, loaded, defined and not abstract, with inherited
+    /// visibility, purpose and transform animation.
+    Draw,
+    /// For `info`: every composed prim (`over` and `class` included, as the corpus' pxr counts
+    /// are), with only the type name; cheap, since it is all `info` needs.
+    Count,
+}
+
+/// Walks the stage once (instance proxies included) and computes inherited state.
+pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
+    let predicate = match mode {
+        Walk::Draw => usd::PrimPredicate::DEFAULT_PROXIES,
+        Walk::Count => usd::PrimPredicate::ALL,
+    };
+    let mut order = Vec::new();
+    if let Err(e) = stage.traverse(predicate, |p| order.push(p.clone())) {
+        log::warn!("traversal stopped early: {e}");
+    }
+    let mut nodes: HashMap<sdf::Path, NodeState> = HashMap::with_capacity(order.len());
+    let mut children: HashMap<sdf::Path, Vec<sdf::Path>> = HashMap::new();
+    let root = NodeState::default();
+    for path in &order {
+        visit(stage, cache, mode, path, &root, &mut nodes, &mut children);
+    }
+    if mode == Walk::Draw {
+        add_hidden_prototypes(stage, cache, &order, &mut nodes, &mut children);
+    }
+    Graph { order, nodes, children }
+}
+
+/// PointInstancer prototypes the traversal did not reach: a prototype root below an `over`
+/// (Storm's ni_pi keeps its prototypes in `over "Dumb"`) is still drawn through the instancer,
+/// as UsdImaging walks each prototype from its root. Their subtrees join `nodes` and `children`
+/// (not `order`: they are drawn only through the instancer), marked as under an instancer and
+/// inheriting nothing from above the prototype root.
+fn add_hidden_prototypes(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    order: &[sdf::Path],
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    let instancers: Vec<sdf::Path> = order
+        .iter()
+        .filter(|p| nodes.get(*p).is_some_and(|n| n.type_name == "PointInstancer"))
+        .cloned()
+        .collect();
+    let proto_parent = NodeState {
+        under_instancer: true,
+        defined: true,
+        ..NodeState::default()
+    };
+    for pi in instancers {
+        let Ok(prim) = stage.prim(pi) else { continue };
+        for target in prim.relationship("prototypes").targets().unwrap_or_default() {
+            if nodes.contains_key(&target) {
+                continue;
+            }
+            let mut stack = vec![target];
+            while let Some(path) = stack.pop() {
+                let Ok(p) = stage.prim(path.clone()) else { continue };
+                if !p.is_valid().unwrap_or(false) || !p.is_active().unwrap_or(false) {
+                    continue;
+                }
+                visit(stage, cache, Walk::Draw, &path, &proto_parent, nodes, children);
+                let mut kids: Vec<sdf::Path> = p
+                    .children()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.path().clone())
+                    .collect();
+                kids.reverse(); // depth-first in namespace order
+                stack.extend(kids);
+            }
+        }
+    }
+}
+
+/// Computes one prim's [`NodeState`] from its parent's (`fallback_parent` when the parent was
+/// not visited) and records it and its place among its parent's children.
+fn visit(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    mode: Walk,
+    path: &sdf::Path,
+    fallback_parent: &NodeState,
+    nodes: &mut HashMap<sdf::Path, NodeState>,
+    children: &mut HashMap<sdf::Path, Vec<sdf::Path>>,
+) {
+    {
+        let Ok(prim) = stage.prim(path.clone()) else { return };
+        let parent_path = path.parent();
+        let parent = parent_path
+            .as_ref()
+            .and_then(|p| nodes.get(p))
+            .unwrap_or(fallback_parent);
+        let authored_type = || {
+            prim.type_name()
+                .ok()
+                .flatten()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default()
+        };
+        // Drawing goes by the schema the type resolves to, which for a type the registry does not
+        // know is the first known one the stage's `fallbackPrimTypes` lists for it (as pxr's
+        // UsdPrimTypeInfo); `info` counts the authored type names, as pxr's GetTypeName does.
+        let type_name = match mode {
+            Walk::Count => authored_type(),
+            Walk::Draw => prim
+                .prim_type_info()
+                .ok()
+                .map(|info| info.schema_type_name().as_str().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(authored_type),
+        };
+        let proxy_key = || match prim.is_instance_proxy() {
+            Ok(true) => prim
+                .prim_in_prototype()
+                .ok()
+                .flatten()
+                .map(|p| p.path().as_str().to_string()),
+            _ => None,
+        };
+        let node = match mode {
+            Walk::Count => {
+                // Only cameras and render settings need more: whether they are usable.
+                let special = type_name == "Camera" || type_name == "RenderSettings";
+                NodeState {
+                    key: if special { proxy_key() } else { None }.unwrap_or_else(|| path.as_str().to_string()),
+                    defined: special
+                        && stage
+                            .prim_matches(path, usd::PrimPredicate::DEFAULT_PROXIES)
+                            .unwrap_or(false),
+                    type_name,
+                    ..NodeState::default()
+                }
+            }
+            Walk::Draw => {
+                let vis_animated = parent.vis_animated || samples::varies(&prim, "visibility");
+                let invisible =
+                    parent.invisible || values::token_attr(&prim, "visibility", None).as_deref() == Some("invisible");
+                // UsdGeom's rule (pxr's ComputePurpose): a prim's own authored purpose wins, else
+                // the nearest ancestor's; only Imageable prims author one.
+                let purpose = authored_purpose(&prim).or_else(|| parent.purpose.clone());
+                let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
+                let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
+                NodeState {
+                    invisible,
+                    vis_animated,
+                    purpose,
+                    xform_animated: own_animated || (!resets && parent.xform_animated),
+                    under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
+                    key: proxy_key().unwrap_or_else(|| path.as_str().to_string()),
+                    defined: true,
+                    instance: prim.is_instance().unwrap_or(false),
+                    type_name,
+                }
+            }
+        };
+        if let Some(pp) = parent_path {
+            children.entry(pp).or_default().push(path.clone());
+        }
+        nodes.insert(path.clone(), node);
+    }
+}
+
+/// Whether `prim`'s world transform may vary: an animated op on it or an ancestor, up to a reset.
+pub fn transform_chain_varies(cache: &mut XformCache, prim: &usd::Prim) -> bool {
+    let mut current = Some(prim.clone());
+    while let Some(p) = current.filter(|p| !p.path().is_abs_root()) {
+        if cache.transform_might_be_time_varying(&p).unwrap_or(false) {
+            return true;
+        }
+        if cache.resets_xform_stack(&p).unwrap_or(false) {
+            return false;
+        }
+        current = p.parent();
+    }
+    false
+}
+
+/// A prim's own authored purpose, which counts only on an Imageable prim (UsdGeomImageable's
+/// rule: a typeless `def` or a Material passes its parent's purpose on but authors none).
+fn authored_purpose(prim: &usd::Prim) -> Option<String> {
+    if !prim.attribute("purpose").has_authored_value().unwrap_or(false) || !prim.is_a("Imageable").unwrap_or(false) {
+        return None;
+    }
+    values::token_attr(prim, "purpose", None)
+}
+
+/// Whether a prim of this purpose is drawn: `default` always, others when asked for.
+pub(super) fn purpose_drawn(purpose: &Option<String>, purposes: &[String]) -> bool {
+    match purpose.as_deref() {
+        None | Some("default") | Some("") => true,
+        Some(p) => purposes.iter().any(|q| q == p),
+    }
+}
+
+/// World transform of `prim` at the cache's time, as a glam matrix; identity on error.
+pub fn world(cache: &mut XformCache, prim: &usd::Prim) -> DMat4 {
+    match cache.local_to_world_transform(prim) {
+        Ok(m) => values::to_dmat4(&m),
+        Err(e) => {
+            log::debug!("{}: {e}", prim.path());
+            DMat4::IDENTITY
+        }
+    }
+}
+
+/// Whether `prim` is visible at `time`: no `invisible` opinion on it or an ancestor.
+pub fn visible_at(stage: &usd::Stage, path: &sdf::Path, time: Time) -> bool {
+    path.ancestors_below_root().all(|p| match stage.prim(p) {
+        Ok(prim) => values::token_attr(&prim, "visibility", time).as_deref() != Some("invisible"),
+        Err(_) => true,
+    })
+}
