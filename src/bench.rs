@@ -2,9 +2,13 @@
 //! readback, and end to end (the real `render` pipeline with encoding), with a JSON report that later
 //! runs can be compared against.
 //!
-//! The stage is loaded and every benchmark frame evaluated once, before any timing. Warm-up frames
-//! are rendered first and left out of every figure. End-to-end runs go through [`schedule::run_with`],
-//! the same code as `usdrender render`, timed from its `Started` event (stage load excluded).
+//! The stage is opened as `render` opens it ([`evaluate::open`]). Evaluation is measured on its
+//! own, as `render` pays it: one thread, frames in order (ms per frame), and the render
+//! pipeline's own parallel evaluation (frames per second on every core). Render-only and
+//! render + readback then draw frames evaluated before their clock starts (they measure the GPU);
+//! end-to-end runs go through [`schedule::run_with`], the same code as `usdrender render`,
+//! evaluation included, timed from its `Started` event (stage load excluded). Warm-up frames are
+//! left out of every figure. `--evaluate-only` measures evaluation alone.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -12,12 +16,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evaluate;
 use crate::gpu::{self, AdapterSelection, GpuAdapter, RenderSettings, Renderer};
 use crate::job::{Existing, Job};
 use crate::output::Format;
 use crate::scene::FrameState;
 use crate::schedule::{self, Control, Event};
-use crate::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use crate::{Error, Result};
 
 /// What to measure.
@@ -43,6 +47,8 @@ pub struct BenchOptions {
     pub fsync: bool,
     /// Where opaque surfaces are shaded (`--shading-pass`).
     pub shading: gpu::ShadingPath,
+    /// Measure evaluation alone (`--evaluate-only`): no adapter is opened.
+    pub evaluate_only: bool,
 }
 
 /// Timing of one measurement.
@@ -115,6 +121,39 @@ pub struct SceneStats {
     pub dynamic_meshes: usize,
     pub load_seconds: f64,
     pub evaluate_ms_per_frame: f64,
+    /// Frames per second of the render pipeline's parallel evaluation on every core; absent from
+    /// reports made before it existed.
+    #[serde(default)]
+    pub evaluate_frames_per_s_parallel: Option<f64>,
+    /// Distinct frames the timed frames cycle through (fewer than `count` means frames repeat).
+    #[serde(default)]
+    pub distinct_frames: Option<usize>,
+}
+
+/// `--evaluate-only`: what evaluating frames costs, as `render` evaluates them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvaluateReport {
+    pub usdrender: String,
+    pub machine: Machine,
+    pub stage: String,
+    pub load_seconds: f64,
+    pub meshes: usize,
+    pub dynamic_meshes: usize,
+    /// Of those, evaluated from plain data on the pool (points from time-sample tracks).
+    pub pool_evaluated_meshes: usize,
+    pub dynamic_instances: usize,
+    /// Frames timed per measurement, and the distinct frames they cycle through.
+    pub frames_timed: usize,
+    pub distinct_frames: usize,
+    /// Said when the timed frames repeat (fewer distinct frames than asked for).
+    pub note: Option<String>,
+    /// One thread, frames in order, after one warm-up frame.
+    pub evaluate_ms_per_frame: f64,
+    /// The stage's part alone (the serial part of the parallel pipeline), ms per frame.
+    pub stage_part_ms_per_frame: f64,
+    /// The render pipeline's evaluation: the stage's part in order, the rest on every core.
+    pub evaluate_frames_per_s_parallel: f64,
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,33 +186,167 @@ fn figures(frames: usize, seconds: f64, mut ms: Vec<f64>, mut gpu_ms: Vec<f64>, 
     }
 }
 
-/// Runs every measurement and returns the report.
-pub fn run(options: &BenchOptions) -> Result<BenchReport> {
+/// The job `bench` opens its stage with: `render`'s, with the bench's frames.
+fn bench_job(options: &BenchOptions) -> Result<Job> {
+    let pattern = options.scratch.join("bench.#########.png");
+    let mut job = Job::new(&options.stage, &pattern.to_string_lossy())?;
+    job.frames = options.frames.clone();
+    Ok(job)
+}
+
+/// A line saying the timed frames repeat, when the frame list is shorter than the count.
+fn repeat_note(distinct: usize, count: usize) -> Option<String> {
+    (distinct < count).then(|| {
+        format!(
+            "only {distinct} distinct frame(s) to time: each repeats to make {count}; pass --frames for a longer range"
+        )
+    })
+}
+
+/// The time code of timed frame `i`: the frame list cycled.
+fn cycled(frames: &[f64], i: usize) -> f64 {
+    frames[i % frames.len()]
+}
+
+/// Evaluation as `render` pays it: ms per frame on one thread (frames in order, after one
+/// warm-up frame), the stage's part alone, and frames per second of the parallel pipeline.
+fn measure_evaluation(
+    stage: &mut crate::stage::LoadedStage,
+    scene: &std::sync::Arc<crate::scene::Scene>,
+    frames: &[f64],
+    count: usize,
+    threads: usize,
+) -> Result<(f64, f64, f64)> {
+    stage.evaluate(scene, frames[0])?;
+    let t = Instant::now();
+    for i in 0..count {
+        std::hint::black_box(stage.evaluate(scene, cycled(frames, i))?);
+    }
+    let one_thread = t.elapsed().as_secs_f64() * 1e3 / count as f64;
+    let t = Instant::now();
+    for i in 0..count {
+        std::hint::black_box(stage.evaluate_stage_part(scene, cycled(frames, i))?);
+    }
+    let stage_part = t.elapsed().as_secs_f64() * 1e3 / count as f64;
+    let pool = evaluate::pool(threads)?;
+    let failed = std::sync::Mutex::new(None);
+    let t = Instant::now();
+    evaluate::frames_in_parallel(
+        stage,
+        scene,
+        (0..count).map(|i| (i as f64, cycled(frames, i))),
+        &pool,
+        |_| true,
+        |_, result, _| {
+            if let Err(e) = result {
+                if let Ok(mut f) = failed.lock() {
+                    f.get_or_insert(e);
+                }
+            }
+        },
+    );
+    let parallel = count as f64 / t.elapsed().as_secs_f64().max(1e-9);
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok((one_thread, stage_part, parallel))
+}
+
+/// Frames the full bench times evaluation over (`--evaluate-only` times `--count`).
+const EVALUATE_FRAMES: usize = 60;
+
+/// `bench --evaluate-only`: evaluation alone, no adapter.
+pub fn run_evaluate_only(options: &BenchOptions) -> Result<EvaluateReport> {
     let t0 = Instant::now();
-    let mut stage = LoadedStage::open(&options.stage, &OpenOptions::default())?;
-    let frames = match &options.frames {
-        Some(f) => f.clone(),
-        None => stage.timing().default_frames().map_err(|reason| Error::Timing {
-            path: options.stage.clone(),
-            reason,
-        })?,
-    };
+    let job = bench_job(options)?;
+    let evaluate::OpenedStage {
+        mut stage,
+        scene,
+        frames,
+        ..
+    } = evaluate::open(&job)?;
+    let load_seconds = t0.elapsed().as_secs_f64();
     if frames.is_empty() || options.count == 0 {
         return Err(Error::Option("bench needs at least one frame".into()));
     }
-    let scene = stage.extract(&ExtractOptions {
-        time: frames[0],
-        ..ExtractOptions::default()
-    })?;
+    let scene = std::sync::Arc::new(scene);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (one, stage_part, parallel) = measure_evaluation(&mut stage, &scene, &frames, options.count, threads)?;
+    let distinct = frames.len().min(options.count);
+    Ok(EvaluateReport {
+        usdrender: env!("CARGO_PKG_VERSION").to_string(),
+        machine: machine(),
+        stage: options.stage.display().to_string(),
+        load_seconds,
+        meshes: scene.meshes.len(),
+        dynamic_meshes: scene.dynamic_meshes.len(),
+        pool_evaluated_meshes: scene.animation.meshes.len(),
+        dynamic_instances: scene.dynamic_instances.len(),
+        frames_timed: options.count,
+        distinct_frames: distinct,
+        note: repeat_note(frames.len(), options.count),
+        evaluate_ms_per_frame: one,
+        stage_part_ms_per_frame: stage_part,
+        evaluate_frames_per_s_parallel: parallel,
+        threads,
+    })
+}
+
+/// A readable summary of an evaluation report.
+pub fn evaluate_table(r: &EvaluateReport) -> String {
+    let mut out = format!(
+        "{}: {} meshes ({} animated, {} of them on the pool), {} animated instances; load {:.2} s
+",
+        r.stage, r.meshes, r.dynamic_meshes, r.pool_evaluated_meshes, r.dynamic_instances, r.load_seconds
+    );
+    out.push_str(&format!(
+        "evaluate: {:.3} ms/frame on one thread (stage part {:.3} ms), {:.1} frames/s in parallel on {} threads; {} frames timed\n",
+        r.evaluate_ms_per_frame, r.stage_part_ms_per_frame, r.evaluate_frames_per_s_parallel, r.threads, r.frames_timed
+    ));
+    if let Some(note) = &r.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}
+
+fn machine() -> Machine {
+    Machine {
+        hostname: std::fs::read_to_string("/etc/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        os: std::env::consts::OS.to_string(),
+    }
+}
+
+/// Runs every measurement and returns the report.
+pub fn run(options: &BenchOptions) -> Result<BenchReport> {
+    let t0 = Instant::now();
+    let job = bench_job(options)?;
+    let evaluate::OpenedStage {
+        mut stage,
+        scene,
+        frames,
+        ..
+    } = evaluate::open(&job)?;
+    if frames.is_empty() || options.count == 0 {
+        return Err(Error::Option("bench needs at least one frame".into()));
+    }
     let load_seconds = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    // Only the frames the timed loops reach: a long animated range is not held in memory.
+    if let Some(note) = repeat_note(frames.len(), options.count) {
+        log::warn!("bench: {note}");
+    }
+    let scene = std::sync::Arc::new(scene);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (evaluate_ms_per_frame, _, evaluate_parallel) =
+        measure_evaluation(&mut stage, &scene, &frames, options.count.min(EVALUATE_FRAMES), threads)?;
+    // Render-only and render + readback measure the GPU: their frames are evaluated first, only
+    // those the timed loops reach (a long animated range is not held in memory).
     let used = frames.len().min(options.warmup + options.count);
     let states: Vec<FrameState> = frames[..used]
         .iter()
         .map(|&f| stage.evaluate(&scene, f))
         .collect::<Result<_>>()?;
-    let evaluate_ms_per_frame = t1.elapsed().as_secs_f64() * 1e3 / states.len() as f64;
     let adapters = gpu::select_adapters(&options.adapters)?;
     let settings = RenderSettings {
         width: options.width,
@@ -225,13 +398,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let scaling = scaling(&runs);
     Ok(BenchReport {
         usdrender: env!("CARGO_PKG_VERSION").to_string(),
-        machine: Machine {
-            hostname: std::fs::read_to_string("/etc/hostname")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            os: std::env::consts::OS.to_string(),
-        },
+        machine: machine(),
         settings: Settings {
             stage: options.stage.display().to_string(),
             width: options.width,
@@ -251,6 +418,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             dynamic_meshes: scene.dynamic_meshes.len(),
             load_seconds,
             evaluate_ms_per_frame,
+            evaluate_frames_per_s_parallel: Some(evaluate_parallel),
+            distinct_frames: Some(frames.len().min(options.count)),
         },
         adapters: adapters.iter().map(|a| a.summary.clone()).collect(),
         runs,
@@ -433,7 +602,7 @@ pub fn table(report: &BenchReport) -> String {
     let mut out = String::new();
     let s = &report.scene;
     out.push_str(&format!(
-        "{} at {}x{}: {} meshes, {} instances, {} triangles/frame; load {:.2} s, evaluate {:.2} ms/frame\n",
+        "{} at {}x{}: {} meshes, {} instances, {} triangles/frame; load {:.2} s, evaluate {:.2} ms/frame on one thread, {} frames/s in parallel\n",
         report.settings.stage,
         report.settings.width,
         report.settings.height,
@@ -441,8 +610,12 @@ pub fn table(report: &BenchReport) -> String {
         s.instances,
         s.triangles_per_frame,
         s.load_seconds,
-        s.evaluate_ms_per_frame
+        s.evaluate_ms_per_frame,
+        s.evaluate_frames_per_s_parallel.map_or("-".into(), |f| format!("{f:.0}")),
     ));
+    if let Some(note) = s.distinct_frames.and_then(|d| repeat_note(d, report.settings.count)) {
+        out.push_str(&format!("note: {note}\n"));
+    }
     out.push_str(&format!(
         "{:<10} {:<36} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
         "mode", "adapters", "render fps", "ms med", "ms p95", "gpu ms", "gpu frame", "+readback", "end2end"

@@ -1,13 +1,14 @@
 //! usdrender: a headless, multi-GPU offline renderer for OpenUSD stages.
 //!
 //! The pipeline, and the module that owns each step:
-//! `stage` (the only module that reads USD) -> `scene` (plain owned data, evaluated per frame)
-//! -> `gpu` (the only module that talks to wgpu) -> `output` (file names, encoders, atomic writes),
+//! `stage` (the only module that reads USD) -> `scene` (plain owned data, evaluated per frame;
+//! `evaluate` runs the stage's part in order and the plain part on a pool) -> `gpu` (the only module that talks to wgpu) -> `output` (file names, encoders, atomic writes),
 //! joined by `schedule` (one worker per adapter, frames handed out by work stealing).
 
 pub mod bench;
 pub mod compare;
 pub mod error;
+pub mod evaluate;
 pub mod farm;
 pub mod fidelity;
 pub mod frames;

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
+use crate::evaluate;
 use crate::gpu::{self, FrameBuffers, GpuAdapter, RenderSettings, Renderer, Ticket};
 use crate::job::{Existing, Job};
 use crate::output::{self, Frame};
 use crate::scene::{FrameState, Scene};
-use crate::stage::{ExtractOptions, LoadedStage, OpenOptions};
 use crate::{Error, Result};
 
 /// A work-stealing queue of tasks shared by `n` workers.
@@ -133,10 +133,11 @@ impl<T> QueueWorker<'_, T> {
     }
 }
 
-/// A frame ready to render.
+/// A frame ready to render, or one whose evaluation failed (reported by the worker that takes
+/// it, so it is counted like any other frame).
 struct Task {
     frame: f64,
-    state: Arc<FrameState>,
+    state: std::result::Result<Arc<FrameState>, String>,
     attempts: u32,
 }
 
@@ -220,7 +221,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
     let Control { stop, on_event } = control;
     let started = Instant::now();
     let (prepared_tx, prepared_rx) = bounded::<Result<Prepared>>(1);
-    let (todo_tx, todo_rx) = bounded::<(Vec<f64>, Sender<()>)>(1);
+    let (todo_tx, todo_rx) = bounded::<(Vec<f64>, Sender<()>, rayon::ThreadPool)>(1);
     // Set once the adapters are known, before the stage thread is told which frames to evaluate.
     let queue_cell: OnceLock<FrameQueue<Task>> = OnceLock::new();
     let (outcome_tx, outcome_rx) = unbounded::<FrameOutcome>();
@@ -282,14 +283,17 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         let (queue, locals) = FrameQueue::<Task>::new(workers);
         let queue = queue_cell.get_or_init(|| queue);
         let (credit_tx, credit_rx) = bounded::<()>(CREDITS_PER_WORKER * workers);
-        let _ = todo_tx.send((todo, credit_tx));
+        // Animated points are evaluated on every core the adapter workers leave; the stage
+        // thread only does the stage's part of each frame.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let evaluators = evaluate::pool(cores.saturating_sub(workers))?;
+        let _ = todo_tx.send((todo, credit_tx, evaluators));
         drop(todo_tx);
 
         let settings = job.render_settings(height);
         alive.store(workers, Ordering::Release);
         // The encoders get the cores the adapter workers and the stage thread do not need: a
         // worker starved by a full encoder pool delays its GPU, which is the expensive part.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(workers + 1).max(1))
             .thread_name(|i| format!("usdrender-encode-{i}"))
@@ -389,28 +393,13 @@ pub struct Plan {
 /// Opens the stage and the adapters and says what `run` would do; writes nothing.
 pub fn plan(job: &Job) -> Result<Plan> {
     job.validate()?;
-    let mut stage = LoadedStage::open(
-        &job.stage,
-        &OpenOptions {
-            session_layer: job.session_layer.clone(),
-        },
-    )?;
-    let frames = match &job.frames {
-        Some(f) => f.clone(),
-        None => stage.timing().default_frames().map_err(|reason| Error::Timing {
-            path: job.stage.clone(),
-            reason,
-        })?,
-    };
-    let frames = job.task_frames(frames)?;
+    let evaluate::OpenedStage {
+        stage,
+        scene,
+        frames,
+        first: state,
+    } = evaluate::open(job)?;
     job.output.check_frames(&frames)?;
-    let first = job.time_of(frames.first().copied().unwrap_or(0.0));
-    let scene = stage.extract(&ExtractOptions {
-        camera: job.camera.clone(),
-        purposes: job.purposes.clone(),
-        time: first,
-    })?;
-    let state = stage.evaluate(&scene, first)?;
     let adapters = gpu::select_adapters(&job.adapters)?
         .into_iter()
         .map(|a| a.summary)
@@ -489,58 +478,32 @@ fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f6
 }
 
 /// Owns the stage for the whole run: opens and extracts it, hands the scene over, then evaluates
-/// the frames to render in order and feeds them to the queue.
+/// the frames to render: the stage's part here, in order, and the rest on `evaluators`, whose
+/// finished frames go straight into the queue (in whatever order they finish).
 fn stage_thread(
     job: &Job,
     prepared_tx: Sender<Result<Prepared>>,
-    todo_rx: Receiver<(Vec<f64>, Sender<()>)>,
+    todo_rx: Receiver<(Vec<f64>, Sender<()>, rayon::ThreadPool)>,
     queue_cell: &OnceLock<FrameQueue<Task>>,
     outcome_tx: Sender<FrameOutcome>,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let result = (|| {
-        let open = OpenOptions {
-            session_layer: job.session_layer.clone(),
-        };
-        let mut stage = LoadedStage::open(&job.stage, &open)?;
-        let frames = match &job.frames {
-            Some(f) => f.clone(),
-            None => {
-                let timing = stage.timing();
-                let frames = timing.default_frames().map_err(|reason| Error::Timing {
-                    path: job.stage.clone(),
-                    reason,
-                })?;
-                if timing.start.is_none() || timing.end.is_none() {
-                    log::info!(
-                        "{}: no authored time range; rendering one frame at {}",
-                        job.stage.display(),
-                        frames[0]
-                    );
-                }
-                frames
-            }
-        };
-        let frames = job.task_frames(frames)?;
-        let first = job.time_of(frames.first().copied().unwrap_or(0.0));
-        let extract = ExtractOptions {
-            camera: job.camera.clone(),
-            purposes: job.purposes.clone(),
-            time: first,
-        };
-        let scene = stage.extract(&extract)?;
-        let first_state = stage.evaluate(&scene, first)?;
-        let aspect = first_state.camera.lens.aspect();
-        let warnings = stage.warnings();
+    let result = evaluate::open(job).map(|opened| {
+        let aspect = opened.first.camera.lens.aspect();
+        let warnings = opened.stage.warnings();
         for line in summarize_warnings(&warnings) {
             log::warn!("{line}");
         }
+        let scene = &opened.scene;
         let camera = match (&scene.camera.path, &job.harness_view, &job.camera) {
             (_, Some(_), None) => "the usdImagingGL test harness's built-in camera (--harness)".to_string(),
             (Some(p), _, _) => format!("{p} ({})", scene.camera.rule.as_str()),
             (None, _, _) => "framing camera (the stage has none)".to_string(),
         };
-        Ok((
+        let evaluate::OpenedStage {
+            stage, scene, frames, ..
+        } = opened;
+        (
             stage,
             Prepared {
                 scene: Arc::new(scene),
@@ -549,8 +512,8 @@ fn stage_thread(
                 aspect,
                 warnings,
             },
-        ))
-    })();
+        )
+    });
     let (mut stage, scene) = match result {
         Ok((stage, prepared)) => {
             let scene = prepared.scene.clone();
@@ -565,29 +528,35 @@ fn stage_thread(
         }
     };
     // No list (the run stopped before rendering) or no queue: nothing to evaluate.
-    let Ok((todo, credit_tx)) = todo_rx.recv() else {
+    let Ok((todo, credit_tx, evaluators)) = todo_rx.recv() else {
         return Ok(());
     };
     let Some(queue) = queue_cell.get() else { return Ok(()) };
-    for frame in todo {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        match stage.evaluate(&scene, job.time_of(frame)) {
+    let frames = todo.into_iter().map(|frame| (frame, job.time_of(frame)));
+    evaluate::frames_in_parallel(
+        &mut stage,
+        &scene,
+        frames,
+        &evaluators,
+        // A credit per queued frame; blocks while enough frames are in flight.
+        |_| !stop.load(Ordering::Relaxed) && credit_tx.send(()).is_ok(),
+        |frame, result, admitted| match result {
             Ok(mut state) => {
                 // The harness's view (--harness) replaces the camera the stage's rules chose.
                 let height = job.height_for(state.camera.lens.aspect());
                 state.camera = job.frame_camera(&scene, &state.camera, job.width, height);
-                // A credit per queued frame; blocks while enough frames are in flight.
-                if credit_tx.send(()).is_err() {
-                    break;
-                }
                 queue.push(Task {
                     frame,
-                    state: Arc::new(state),
+                    state: Ok(Arc::new(state)),
                     attempts: 0,
                 })
             }
+            // Admitted frames hold a credit: the worker that takes it reports the failure.
+            Err(e) if admitted => queue.push(Task {
+                frame,
+                state: Err(e.to_string()),
+                attempts: 0,
+            }),
             Err(e) => {
                 let _ = outcome_tx.send(FrameOutcome {
                     frame,
@@ -597,8 +566,8 @@ fn stage_thread(
                     error: Some(e.to_string()),
                 });
             }
-        }
-    }
+        },
+    );
     queue.close();
     Ok(())
 }
@@ -670,7 +639,23 @@ fn render_worker(
                 break;
             }
             let t0 = Instant::now();
-            match renderer.submit(&task.state) {
+            let state = match &task.state {
+                Ok(state) => state.clone(),
+                Err(reason) => {
+                    // Evaluation failed: nothing to render and nothing to retry.
+                    log::error!("frame {}: {reason}", task.frame);
+                    let _ = credit_rx.try_recv();
+                    let _ = outcome_tx.send(FrameOutcome {
+                        frame: task.frame,
+                        path: job.output.path(task.frame),
+                        adapter: String::new(),
+                        render_ms: 0.0,
+                        error: Some(reason.clone()),
+                    });
+                    continue;
+                }
+            };
+            match renderer.submit(&state) {
                 Ok(ticket) => in_flight.push_back((task, ticket, t0)),
                 Err(e) => {
                     if fail(task, &e, t0.elapsed().as_secs_f64() * 1e3) {
