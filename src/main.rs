@@ -18,6 +18,10 @@ use usdrender::output::{self, AovFiles, BitDepth, Encoding, ExrCompression, ExrP
 use usdrender::scene::Headlight;
 use usdrender::schedule::{Control, Event};
 
+/// mimalloc instead of glibc's malloc: see the note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod jobfile;
 mod progress;
 use progress::{FrameLog, Progress, ProgressStyle};
@@ -258,6 +262,10 @@ struct BenchArgs {
     /// Where opaque surfaces are shaded, as `render --shading-pass` [default: auto].
     #[arg(long, value_parser = ["auto", "compute", "forward"])]
     shading_pass: Option<String>,
+    /// Time frame evaluation alone (no adapter): ms per frame on one thread, frames per second
+    /// of the render pipeline's parallel evaluation.
+    #[arg(long)]
+    evaluate_only: bool,
 }
 
 #[derive(Args)]
@@ -954,7 +962,17 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .and_then(usdrender::gpu::ShadingPath::from_name)
             .unwrap_or_default(),
+        evaluate_only: args.evaluate_only,
     };
+    if options.evaluate_only {
+        let report = usdrender::bench::run_evaluate_only(&options)?;
+        print!("{}", usdrender::bench::evaluate_table(&report));
+        if let Some(path) = &args.json {
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, text).map_err(|e| usdrender::Error::io(path, e))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = usdrender::bench::run(&options)?;
     print!("{}", usdrender::bench::table(&report));
     if let Some(old) = &old {
