@@ -93,7 +93,19 @@ pub fn frames_in_parallel(
                     }
                     let scene = scene.clone();
                     s.spawn(move |_| {
-                        let result = stage::complete_frame(&scene, &mut state).map(|()| state);
+                        // A panic here must not take the pool (and the run) down: the frame fails.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            stage::complete_frame(&scene, &mut state).map(|()| state)
+                        }))
+                        .unwrap_or_else(|panic| {
+                            Err(Error::Frame {
+                                frame: frame.to_string(),
+                                reason: format!(
+                                    "internal error while evaluating it: {}",
+                                    crate::schedule::panic_text(&*panic)
+                                ),
+                            })
+                        });
                         done(frame, result, true);
                     });
                 }

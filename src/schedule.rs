@@ -287,6 +287,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         // thread only does the stage's part of each frame.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let evaluators = evaluate::pool(cores.saturating_sub(workers))?;
+        let planned = todo.clone();
         let _ = todo_tx.send((todo, credit_tx, evaluators));
         drop(todo_tx);
 
@@ -308,19 +309,31 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
             let credit_rx = credit_rx.clone();
             handles.push(s.spawn(move || {
                 let worker = queue.worker(index, local);
-                let done = render_worker(
-                    job,
-                    &adapter,
-                    &scene,
-                    &settings,
-                    &worker,
-                    &credit_rx,
-                    &outcome_tx,
-                    alive,
-                    stop,
-                    encoders,
-                );
-                (adapter.summary.label(), done)
+                let label = adapter.summary.label();
+                // A panic inside wgpu (a lost device can make its calls panic) or here must not
+                // lose frames: the worker leaves the pool as if its device were lost, its queued
+                // frames go to the others, and what it had in flight is reported failed below.
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    render_worker(
+                        job,
+                        &adapter,
+                        &scene,
+                        &settings,
+                        &worker,
+                        &credit_rx,
+                        &outcome_tx,
+                        alive,
+                        stop,
+                        encoders,
+                    )
+                }));
+                let done = done.unwrap_or_else(|panic| {
+                    let reason = format!("the worker of adapter {label} stopped: {}", panic_text(&*panic));
+                    log::error!("{reason}");
+                    leave_pool(job, &worker, &credit_rx, &outcome_tx, alive, &reason);
+                    0
+                });
+                (label, done)
             }));
         }
         drop(outcome_tx);
@@ -338,7 +351,9 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         for h in handles {
             match h.join() {
                 Ok((name, n)) => report.per_adapter.push((name, n)),
-                Err(_) => report.warnings.push("a render worker panicked".into()),
+                Err(panic) => report
+                    .warnings
+                    .push(format!("a render worker panicked: {}", panic_text(&*panic))),
             }
         }
         match stage_thread.join() {
@@ -351,10 +366,34 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                 })
             }
         }
+        report.interrupted = stop.load(Ordering::Acquire);
+        // Every planned frame ends written, skipped or failed: one that none of them accounts
+        // for (a worker that panicked with it in flight, an encoder that died) is a failure.
+        // An interrupted run leaves frames unstarted on purpose (exit 130 says so).
+        if !report.interrupted {
+            let accounted: std::collections::HashSet<u64> = report
+                .rendered
+                .iter()
+                .chain(&report.failed)
+                .map(|o| o.frame.to_bits())
+                .chain(report.skipped.iter().map(|f| f.to_bits()))
+                .collect();
+            for &frame in planned.iter().filter(|f| !accounted.contains(&f.to_bits())) {
+                let outcome = FrameOutcome {
+                    frame,
+                    path: job.output.path(frame),
+                    adapter: String::new(),
+                    render_ms: 0.0,
+                    error: Some("lost: the worker or encoder handling it stopped before it was written".into()),
+                };
+                log::error!("frame {frame}: {}", outcome.error.as_deref().unwrap_or_default());
+                on_event(Event::Frame(&outcome));
+                report.failed.push(outcome);
+            }
+        }
         report.rendered.sort_by(|a, b| a.frame.total_cmp(&b.frame));
         report.failed.sort_by(|a, b| a.frame.total_cmp(&b.frame));
         report.elapsed = started.elapsed();
-        report.interrupted = stop.load(Ordering::Acquire);
         Ok(report)
     })
 }
@@ -639,6 +678,9 @@ fn render_worker(
                 break;
             }
             let t0 = Instant::now();
+            if injected_panic(task.frame) {
+                panic!("injected fault at frame {}", task.frame);
+            }
             let state = match &task.state {
                 Ok(state) => state.clone(),
                 Err(reason) => {
@@ -861,6 +903,28 @@ fn leave_pool(
             error: Some(format!("no adapter left to render it: {reason}")),
         });
     }
+}
+
+/// A panic's message, for reports.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+        .to_string()
+}
+
+/// Testing hook: `USDRENDER_FAULT_PANIC_FRAME=N` makes the render worker panic when it takes
+/// frame N, as a wgpu call on a lost device can; tests check that no frame is lost silently.
+fn injected_panic(frame: f64) -> bool {
+    static AT: OnceLock<Option<f64>> = OnceLock::new();
+    AT.get_or_init(|| {
+        std::env::var("USDRENDER_FAULT_PANIC_FRAME")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+    .is_some_and(|at| at == frame)
 }
 
 /// How many warnings of one kind are logged before the rest are counted.

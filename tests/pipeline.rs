@@ -5,7 +5,7 @@ mod util;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -303,4 +303,122 @@ fn no_fsync_still_writes_whole_frames_under_their_names() {
     let (done, others) = complete_frames(&dir.join("out"));
     assert_eq!(done, (1..=6).collect());
     assert!(others.is_empty(), "{others:?}");
+}
+
+/// A usdc stage whose triangle has points at time codes 1, 2 and 3, with sample 2 damaged (its
+/// element count points past the file): written by openusd's writer, then broken here.
+fn broken_sample_stage(dir: &Path) -> PathBuf {
+    let usda = dir.join("tri.usda");
+    std::fs::write(
+        &usda,
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 3
+)
+def Camera "cam" {
+    double3 xformOp:translate = (0.3, 0.3, 3)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def Mesh "Tri" {
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points.timeSamples = {
+        1: [(0,0,0), (1,0,0), (0,1,0)],
+        2: [(7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75)],
+        3: [(0,0,0.5), (1,0,0.5), (0,1,0.5)],
+    }
+}
+"#,
+    )
+    .unwrap();
+    let usdc = dir.join("tri.usdc");
+    usdrender::stage::write_usdc(&usda, &usdc).expect("write usdc");
+    let mut bytes = std::fs::read(&usdc).unwrap();
+    let marker: Vec<u8> = [7777.25f32, 7777.5, 7777.75]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker.as_slice())
+        .expect("sample 2 stored uncompressed");
+    assert_eq!(u64::from_le_bytes(bytes[at - 8..at].try_into().unwrap()), 3);
+    bytes[at - 8..at].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&usdc, &bytes).unwrap();
+    usdc
+}
+
+#[test]
+fn a_broken_time_sample_fails_its_frame_and_the_others_render() {
+    if !util::have_adapter() {
+        return;
+    }
+    let dir = util::tempdir("broken-sample");
+    let stage = broken_sample_stage(&dir);
+    let out = util::run_in(
+        &dir,
+        &[
+            "render",
+            stage.to_str().unwrap(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "64",
+            "--retries",
+            "0",
+        ],
+    );
+    let text = util::text(&out);
+    assert_eq!(out.status.code(), Some(1), "some frames failed: {text}");
+    assert!(dir.join("out/f.0001.png").is_file(), "{text}");
+    assert!(dir.join("out/f.0003.png").is_file(), "{text}");
+    assert!(!dir.join("out/f.0002.png").exists(), "{text}");
+    assert!(
+        text.contains("/Tri") && text.contains("frame 2"),
+        "the error names the prim and the frame: {text}"
+    );
+}
+
+#[test]
+fn a_worker_that_panics_loses_no_frame_silently() {
+    // A wgpu call on a lost device can panic inside the worker (issue 13: "0 frame(s) written,
+    // 0 skipped, 0 failed" and exit 0). Injected here at frame 3: every one of the 6 frames must
+    // end written or failed, and the run must say so with exit 1.
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("worker-panic");
+    let out = bin()
+        .current_dir(&dir)
+        .env("USDRENDER_FAULT_PANIC_FRAME", "3")
+        .args([
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--frames",
+            "1-6",
+            "--width",
+            "64",
+        ])
+        .output()
+        .expect("run");
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let written = complete_frames(&dir.join("out")).0.len();
+    let line = text
+        .lines()
+        .find(|l| l.contains("frame(s) written"))
+        .unwrap_or_else(|| panic!("no summary: {text}"));
+    // "N frame(s) written, N skipped, N failed in ..."
+    let failed: usize = line
+        .split("skipped, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no failed count in {line:?}"));
+    assert_eq!(written + failed, 6, "every frame written or failed: {line}\n{text}");
+    assert!(failed >= 1, "{text}");
+    assert!(text.contains("injected fault at frame 3"), "the panic is named: {text}");
 }
