@@ -1013,9 +1013,8 @@ fn compare_after_render(
             if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            let tmp = usdrender::output::temporary_path(&to);
-            std::fs::copy(&from, &tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
-            std::fs::rename(&tmp, &to).with_context(|| format!("replacing {}", to.display()))?;
+            usdrender::output::copy_atomically(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
         }
         eprintln!("updated {} reference frame(s) in {expected}", frames.len());
         return Ok(0);

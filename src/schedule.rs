@@ -485,9 +485,17 @@ fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f6
     folders.dedup();
     for folder in folders.iter().filter(|f| !f.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
-        let probe = folder.join(format!(".usdrender-probe-{}", std::process::id()));
-        std::fs::write(&probe, b"").map_err(|e| Error::io(folder, e))?;
+        // A fresh, unpredictable name created with O_EXCL | O_NOFOLLOW: never through a link.
+        let (probe, _) = output::create_temporary(&folder.join(".usdrender-probe")).map_err(|e| match e {
+            Error::Io { source, .. } => Error::io(folder, source),
+            other => other,
+        })?;
         let _ = std::fs::remove_file(&probe);
+    }
+    // An output that exists but is not a regular file is never replaced (nor read, for
+    // --skip-existing: a FIFO would block).
+    for path in &paths {
+        output::check_replaceable(path)?;
     }
     let stale = output::remove_stale_temporaries(&paths);
     if stale > 0 {

@@ -506,3 +506,46 @@ fn harness_subcommand_names_images_as_the_harness_does() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("-write"), "{}", text(&o));
 }
+
+#[test]
+fn an_output_that_is_a_link_or_a_fifo_is_refused_before_rendering() {
+    // Issue 13: `-o /dev/null --overwrite` as root renamed a PNG over the device node. Whatever
+    // is not a regular file is refused, with every flag, naming the file; nothing is written.
+    let dir = tempdir("nonregular-output");
+    fs::create_dir_all(dir.join("out")).unwrap();
+    let victim = dir.join("victim.txt");
+    fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("out/f.0001.png")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("out/f.0002.png").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    for flag in ["--overwrite", "--skip-existing"] {
+        let out = run_in(
+            &dir,
+            &[
+                "render",
+                &scene(),
+                "-o",
+                "out/f.####.png",
+                "--frames",
+                "1-2",
+                "--width",
+                "32",
+                flag,
+            ],
+        );
+        let text = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {text}");
+        assert!(
+            text.contains("f.0001.png") && text.contains("not a regular file"),
+            "{flag}: {text}"
+        );
+    }
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(fs::symlink_metadata(dir.join("out/f.0001.png"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let names: Vec<String> = names(&dir.join("out"));
+    assert_eq!(names.len(), 2, "nothing else written: {names:?}");
+}

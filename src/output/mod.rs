@@ -401,18 +401,89 @@ fn encode(
     }
 }
 
-/// The temporary name a file is written under before it is renamed into place: hidden, in the same
-/// folder (so the rename is atomic), and marked with our process id.
+/// A fresh temporary name for `path`: hidden, in the same folder (so the rename is atomic), marked
+/// with our process id (so a later run can tell whether its writer still runs) and 64 random
+/// bits (so nobody who can write the folder can plant something at the name in advance).
 pub fn temporary_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()))
+    path.with_file_name(format!(
+        ".{name}.{}-{:016x}{TEMP_SUFFIX}",
+        std::process::id(),
+        random_u64()
+    ))
 }
 
 /// Every temporary file ends with this, so stale ones from killed runs can be found and removed.
 pub const TEMP_SUFFIX: &str = ".usdrender-tmp";
+
+/// 64 bits from the standard library's randomly seeded hasher (seeded from the OS per
+/// `RandomState`), mixed with a counter and the clock.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// Creates a file that must not exist yet, never through a symbolic link (`O_CREAT | O_EXCL |
+/// O_NOFOLLOW`): a name planted in a shared folder makes this fail instead of writing elsewhere.
+pub fn create_new_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(path)
+}
+
+/// A new temporary file for `path` (see [`temporary_path`] and [`create_new_file`]).
+pub fn create_temporary(path: &Path) -> Result<(PathBuf, File)> {
+    let mut last = None;
+    for _ in 0..4 {
+        let tmp = temporary_path(path);
+        match create_new_file(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(e) => return Err(Error::io(&tmp, e)),
+        }
+    }
+    let (tmp, e) = last.expect("four attempts");
+    Err(Error::io(&tmp, e))
+}
+
+/// An error unless `path` is absent or a regular file: an output is replaced by a rename, which
+/// would put an image where a symbolic link, a device node (`-o /dev/null` as root), a FIFO or a
+/// folder was.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => {
+            let what = if m.file_type().is_symlink() {
+                "a symbolic link"
+            } else if m.is_dir() {
+                "a folder"
+            } else {
+                "a device, FIFO or socket"
+            };
+            Err(Error::io(
+                path,
+                std::io::Error::other(format!(
+                    "exists and is {what}, not a regular file: usdrender replaces only regular files"
+                )),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Writes through `fill` into a temporary file, flushes and syncs it, then renames it to `path`.
 /// On any failure the temporary file is removed and `path` is left as it was.
@@ -429,9 +500,9 @@ pub fn write_atomically_with(
     sync: bool,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::result::Result<(), (PathBuf, String)>,
 ) -> Result<()> {
-    let tmp = temporary_path(path);
+    check_replaceable(path)?;
+    let (tmp, file) = create_temporary(path)?;
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         fill(&mut out).map_err(|(path, reason)| Error::Encode { path, reason })?;
         out.flush().map_err(|e| Error::io(&tmp, e))?;
@@ -439,12 +510,24 @@ pub fn write_atomically_with(
         if sync {
             file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         }
+        // Checked again just before the rename: something may have appeared since.
+        check_replaceable(path)?;
         fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Copies `from` to `to` through a temporary, as frames are written (`--update` of references).
+pub fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
+    let mut src = File::open(from).map_err(|e| Error::io(from, e))?;
+    write_atomically_with(to, true, |out| {
+        std::io::copy(&mut src, out)
+            .map(|_| ())
+            .map_err(|e| (from.to_path_buf(), e.to_string()))
+    })
 }
 
 /// Whether `path` holds a whole, readable image (what `--skip-existing` trusts): every format we
@@ -465,7 +548,25 @@ pub fn is_complete_image(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Removes temporary files that killed runs left beside the outputs of `paths`. Returns how many.
+/// Whether process `pid` still runs (its temporaries are in use).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if Path::new("/proc/self").exists() {
+        return Path::new("/proc").join(pid.to_string()).exists();
+    }
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists; it sends nothing.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes temporary files that killed runs left beside the outputs of `paths`: only regular
+/// files named after one of these outputs whose writing process is gone (another run writing the
+/// same frames keeps its files in flight). Returns how many.
 pub fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
     let mut removed = 0;
     let mut folders: Vec<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
@@ -488,11 +589,15 @@ pub fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
             let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TEMP_SUFFIX)) else {
                 continue;
             };
-            // rest = "<output name>.<pid>"
-            let Some((output, pid)) = rest.rsplit_once('.') else {
+            // rest = "<output name>.<pid>-<random>" (or "<output name>.<pid>" from older runs)
+            let Some((output, tag)) = rest.rsplit_once('.') else {
                 continue;
             };
-            if names.contains(output) && pid.parse::<u32>().is_ok() && fs::remove_file(entry.path()).is_ok() {
+            let Ok(pid) = tag.split('-').next().unwrap_or_default().parse::<u32>() else {
+                continue;
+            };
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            if names.contains(output) && regular && !process_alive(pid) && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -569,15 +674,92 @@ mod tests {
         assert_eq!(fs::read_dir(&d).unwrap().count(), 0);
     }
 
+    /// The id of a process that has exited.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    }
+
+    #[test]
+    fn temporaries_are_never_written_through_a_planted_symlink() {
+        // Issue 13: a predictable temporary name let anyone who can write the folder plant a
+        // symlink there and have the frame truncate or overwrite its target.
+        let d = tempdir("planted");
+        let victim = d.join("victim.txt");
+        fs::write(&victim, b"precious").unwrap();
+        let out = d.join("f.0001.png");
+        // The names the old scheme used, planted in advance.
+        std::os::unix::fs::symlink(
+            &victim,
+            d.join(format!(".f.0001.png.{}.usdrender-tmp", std::process::id())),
+        )
+        .unwrap();
+        let names: Vec<PathBuf> = (0..50).map(|_| temporary_path(&out)).collect();
+        let distinct: std::collections::HashSet<&PathBuf> = names.iter().collect();
+        assert_eq!(distinct.len(), 50, "temporary names are not predictable");
+        // A symlink at the very name chosen is refused, not followed.
+        let link = d.join("planted-link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(create_new_file(&link).is_err());
+        write_frame(&out, Format::Png, Frame::rgba8(4, 3, &gradient(4, 3))).expect("write");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(fs::symlink_metadata(&out).unwrap().file_type().is_file());
+    }
+
+    #[test]
+    fn outputs_that_are_not_regular_files_are_refused() {
+        let d = tempdir("nonregular");
+        let victim = d.join("victim.txt");
+        fs::write(&victim, b"precious").unwrap();
+        let link = d.join("f.0001.png");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let fifo = d.join("f.0002.png");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let folder = d.join("f.0003.png");
+        fs::create_dir(&folder).unwrap();
+        for (path, what) in [(&link, "symbolic link"), (&fifo, "FIFO"), (&folder, "folder")] {
+            let err = write_frame(path, Format::Png, Frame::rgba8(4, 3, &gradient(4, 3))).expect_err(what);
+            assert!(err.to_string().contains("not a regular file"), "{what}: {err}");
+        }
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        // A character device, where the test may make one (root, mknod allowed).
+        let dev = d.join("f.0004.png");
+        let c = std::ffi::CString::new(dev.to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a valid path; the device numbers are /dev/null's (1, 3).
+        let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } == 0;
+        if made {
+            assert!(write_frame(&dev, Format::Png, Frame::rgba8(4, 3, &gradient(4, 3))).is_err());
+            use std::os::unix::fs::FileTypeExt;
+            assert!(fs::symlink_metadata(&dev).unwrap().file_type().is_char_device());
+        } else {
+            eprintln!("mknod not permitted here: the device case is covered by the FIFO case");
+        }
+    }
+
     #[test]
     fn stale_temporaries_of_our_outputs_are_removed_and_others_kept() {
         let d = tempdir("stale");
         let out = d.join("s.0001.png");
-        fs::write(d.join(".s.0001.png.4242.usdrender-tmp"), b"half").unwrap();
-        fs::write(d.join(".other.png.4242.usdrender-tmp"), b"not ours to judge").unwrap();
+        let dead = dead_pid();
+        fs::write(d.join(format!(".s.0001.png.{dead}.usdrender-tmp")), b"half").unwrap();
+        fs::write(
+            d.join(format!(".s.0001.png.{dead}-00ff00ff00ff00ff.usdrender-tmp")),
+            b"half",
+        )
+        .unwrap();
+        fs::write(d.join(format!(".other.png.{dead}.usdrender-tmp")), b"not ours to judge").unwrap();
+        // A run still writing the same frames keeps its temporaries.
+        let alive = format!(".s.0001.png.{}-0123456789abcdef.usdrender-tmp", std::process::id());
+        fs::write(d.join(&alive), b"in flight").unwrap();
         fs::write(d.join("keep.txt"), b"x").unwrap();
-        assert_eq!(remove_stale_temporaries(&[out]), 1);
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 2);
+        assert_eq!(remove_stale_temporaries(&[out]), 2);
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 3);
+        assert!(d.join(alive).exists());
     }
 
     #[test]
