@@ -641,16 +641,35 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    // SIGINT / SIGTERM: stop starting frames, finish and write the ones in flight, then exit 130 / 143.
+    // SIGINT / SIGTERM: stop starting frames, finish and write the ones in flight, then exit 130 /
+    // 143. A second signal exits at once, after removing the temporaries of the frames in flight
+    // (whole frames already renamed into place stay).
     let stop = Arc::new(AtomicBool::new(false));
     // Which signal came decides the exit code: 130 for SIGINT, 143 for SIGTERM (128 + signal).
-    let (got_int, got_term) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-    for (signal, seen) in [
-        (signal_hook::consts::SIGINT, &got_int),
-        (signal_hook::consts::SIGTERM, &got_term),
-    ] {
-        signal_hook::flag::register(signal, stop.clone()).context("installing the signal handler")?;
-        signal_hook::flag::register(signal, seen.clone()).context("installing the signal handler")?;
+    let got_term = Arc::new(AtomicBool::new(false));
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals =
+            signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing the signal handler")?;
+        let (stop, got_term) = (stop.clone(), got_term.clone());
+        std::thread::Builder::new()
+            .name("usdrender-signals".into())
+            .spawn(move || {
+                for (count, signal) in signals.forever().enumerate() {
+                    if signal == SIGTERM {
+                        got_term.store(true, Ordering::Release);
+                    }
+                    stop.store(true, Ordering::Release);
+                    if count == 0 {
+                        eprintln!("stopping: finishing the frames in flight (signal again to exit at once)");
+                        continue;
+                    }
+                    let removed = output::remove_in_flight_temporaries();
+                    eprintln!("exiting at once: {removed} frame(s) in flight abandoned, their temporary files removed");
+                    std::process::exit(if signal == SIGTERM { 143 } else { 130 });
+                }
+            })
+            .context("starting the signal thread")?;
     }
     let mut frame_log = match &args.frame_log {
         Some(path) => Some(FrameLog::open(path)?),

@@ -490,7 +490,7 @@ fn plan_outputs(job: &Job, frames: &[f64], report: &mut Report) -> Result<Vec<f6
             Error::Io { source, .. } => Error::io(folder, source),
             other => other,
         })?;
-        let _ = std::fs::remove_file(&probe);
+        output::remove_temporary(&probe);
     }
     // An output that exists but is not a regular file is never replaced (nor read, for
     // --skip-existing: a FIFO would block).

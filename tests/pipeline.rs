@@ -422,3 +422,55 @@ fn a_worker_that_panics_loses_no_frame_silently() {
     assert!(failed >= 1, "{text}");
     assert!(text.contains("injected fault at frame 3"), "the panic is named: {text}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_exits_at_once_and_leaves_no_temporary_file() {
+    // Issue 13: a second Ctrl-C did not force the exit. Large frames so that some are in flight
+    // when the signals come.
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_double_sigint");
+    let child = bin()
+        .current_dir(&dir)
+        .args([
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "1600",
+            "--frames",
+            "1-48",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline && fs::read_dir(dir.join("out")).map_or(0, |d| d.count()) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        assert!(std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "exits at once");
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("exiting at once"),
+        "the second signal forced the exit: {stderr}"
+    );
+    let (done, others) = complete_frames(&dir.join("out"));
+    assert!(others.is_empty(), "no temporary file is left: {others:?}");
+    assert!(done.len() < 48, "stopped before the end ({} frames)", done.len());
+}

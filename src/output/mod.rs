@@ -446,13 +446,42 @@ pub fn create_new_file(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// A new temporary file for `path` (see [`temporary_path`] and [`create_new_file`]).
+/// Temporaries being written now, so that a forced exit (a second Ctrl-C) can remove them.
+static IN_FLIGHT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes the temporaries being written now; returns how many. For an exit that will not wait
+/// for them.
+pub fn remove_in_flight_temporaries() -> usize {
+    let list = std::mem::take(&mut *in_flight());
+    list.iter().filter(|p| fs::remove_file(p).is_ok()).count()
+}
+
+/// Removes a temporary that will not be renamed into place.
+pub fn remove_temporary(tmp: &Path) {
+    let _ = fs::remove_file(tmp);
+    done_with(tmp);
+}
+
+/// A temporary no longer in flight (renamed into place or removed).
+fn done_with(tmp: &Path) {
+    in_flight().retain(|p| p != tmp);
+}
+
+/// A new temporary file for `path` (see [`temporary_path`] and [`create_new_file`]), listed as
+/// in flight until it is renamed or removed.
 pub fn create_temporary(path: &Path) -> Result<(PathBuf, File)> {
     let mut last = None;
     for _ in 0..4 {
         let tmp = temporary_path(path);
         match create_new_file(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
+            Ok(f) => {
+                in_flight().push(tmp.clone());
+                return Ok((tmp, f));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
             Err(e) => return Err(Error::io(&tmp, e)),
         }
@@ -517,6 +546,7 @@ pub fn write_atomically_with(
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
+    done_with(&tmp);
     result
 }
 
