@@ -37,6 +37,9 @@ pub fn parse_cli() -> anyhow::Result<Cli> {
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
+/// The largest job file read.
+const MAX_JOB_FILE_BYTES: u64 = 1 << 20;
+
 /// Keys of a job file whose relative paths are taken from the file's folder.
 const JOB_FILE_PATHS: [&str; 4] = ["stage", "output", "session_layer", "frame_log"];
 
@@ -44,6 +47,16 @@ const JOB_FILE_PATHS: [&str; 4] = ["stage", "output", "session_layer", "frame_lo
 /// argument that conflicts with it, so `--overwrite` on the command line beats
 /// `skip_existing = true` in the file).
 fn job_file_args(path: &Path, given: &ArgMatches) -> anyhow::Result<Vec<OsString>> {
+    // A job file is a few lines of TOML: anything that is not a small regular file (`--job
+    // /dev/zero` would be read until memory runs out) is refused before it is read.
+    let meta = std::fs::metadata(path).with_context(|| format!("reading job file {}", path.display()))?;
+    if !meta.is_file() || meta.len() > MAX_JOB_FILE_BYTES {
+        anyhow::bail!(
+            "job file {}: not a regular file of at most {} bytes",
+            path.display(),
+            MAX_JOB_FILE_BYTES
+        );
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading job file {}", path.display()))?;
     let table: toml::Table = text
         .parse()

@@ -549,3 +549,42 @@ fn an_output_that_is_a_link_or_a_fifo_is_refused_before_rendering() {
     let names: Vec<String> = names(&dir.join("out"));
     assert_eq!(names.len(), 2, "nothing else written: {names:?}");
 }
+
+#[test]
+fn fifos_huge_files_and_devices_as_layers_or_job_files_are_refused_naming_them() {
+    // Issue 13: a FIFO referenced as a layer blocked forever; a 64 GB sparse layer aborted the
+    // process allocating it; `--job /dev/zero` ate 8 GB. Each is refused before it is read.
+    let dir = tempdir("hostile-layers");
+    let fifo = std::ffi::CString::new(dir.join("fifo.usda").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    fs::File::create(dir.join("big.usda"))
+        .unwrap()
+        .set_len(64 << 30)
+        .expect("a sparse 64 GB file");
+    fs::write(
+        dir.join("root.usda"),
+        "#usda 1.0\n(\n    subLayers = [@./fifo.usda@, @./big.usda@]\n)\ndef Cube \"c\" {}\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = run_in(&dir, &["info", "--json", "root.usda"]);
+    let said = text(&out);
+    assert!(started.elapsed().as_secs() < 30, "no blocking read");
+    assert_eq!(out.status.code(), Some(0), "the rest of the stage opens: {said}");
+    assert!(said.contains("fifo.usda is not a regular file"), "{said}");
+    assert!(said.contains("big.usda is 68719476736 bytes"), "{said}");
+    for (args, needle) in [
+        (vec!["info", "fifo.usda"], "not a regular file"),
+        (vec!["info", "big.usda"], "68719476736 bytes"),
+        (
+            vec!["render", "--job", "/dev/zero", "-o", "x.png"],
+            "not a regular file",
+        ),
+    ] {
+        let out = run_in(&dir, &args);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(needle), "{args:?}: {said}");
+    }
+}

@@ -1,6 +1,14 @@
-//! A second chance for text layers openusd's usda parser rejects but pxr reads: a resolver that
-//! rewrites a few pxr-accepted spellings into the strict forms before parsing. It is used only
-//! after a plain open failed, and the stage then carries a warning saying so.
+//! The resolver every stage is opened through, and a second chance for text layers openusd's usda
+//! parser rejects but pxr reads.
+//!
+//! Guards (always): a layer that is not a regular file (a FIFO would block the open forever,
+//! `/dev/zero` would be read until memory runs out) or that is larger than
+//! [`max_layer_bytes`] (a sparse 64 GB file aborted the process allocating it) is refused with
+//! an error naming it, before anything is read; openusd reports it as a composition error
+//! naming the arc, and the rest of the stage opens.
+//!
+//! Repairs (only after a plain open failed; the stage then carries a warning saying so): a
+//! rewrite of a few pxr-accepted spellings into the strict forms before parsing.
 //!
 //! Rewrites (each seen in the conformance corpus): leading-dot floats (`.5`), triple-quoted strings
 //! (`"""..."""`, `'''...'''`), `@@@...@@@` asset paths, a string where an asset is expected, a path
@@ -12,18 +20,55 @@ use std::time::SystemTime;
 
 use openusd::ar::{Asset, AssetInfo, DefaultResolver, ResolvedPath, Resolver};
 
-/// Forwards everything to [`DefaultResolver`], but repairs `.usda` text as it is read.
+/// Forwards everything to [`DefaultResolver`], refuses layers that are not regular files or are
+/// too large, and (when `repair`) repairs `.usda` text as it is read.
 #[derive(Default)]
 pub struct LenientResolver {
     inner: DefaultResolver,
+    repair: bool,
 }
 
 impl LenientResolver {
-    pub fn new() -> LenientResolver {
+    /// The guarded resolver of every open; `repair` also rewrites pxr-accepted text.
+    pub fn new(repair: bool) -> LenientResolver {
         LenientResolver {
             inner: DefaultResolver::new(),
+            repair,
         }
     }
+}
+
+/// The largest layer file read: half the machine's memory (a text layer is held whole, parsed).
+pub fn max_layer_bytes() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(16 << 30, |kb| kb.saturating_mul(1024));
+    total / 2
+}
+
+/// An error unless the file behind `resolved` (the package, for a package member) is a regular
+/// file no larger than `limit`.
+pub fn check_layer_file(resolved: &str, limit: u64) -> io::Result<()> {
+    let file =
+        openusd::ar::split_package_relative_path_outer(resolved).map_or_else(|| resolved.to_string(), |(p, _)| p);
+    let meta = std::fs::metadata(&file)?;
+    if !meta.is_file() {
+        return Err(io::Error::other(format!(
+            "{file} is not a regular file (a FIFO, device or folder): refused"
+        )));
+    }
+    if meta.len() > limit {
+        return Err(io::Error::other(format!(
+            "{file} is {} bytes, more than the {} bytes a layer may be on this machine: refused",
+            meta.len(),
+            limit
+        )));
+    }
+    Ok(())
 }
 
 impl Resolver for LenientResolver {
@@ -37,7 +82,11 @@ impl Resolver for LenientResolver {
         self.inner.resolve_for_new_asset(asset_path)
     }
     fn open_asset(&self, resolved_path: &ResolvedPath) -> io::Result<Box<dyn Asset>> {
+        check_layer_file(&resolved_path.to_string_lossy(), max_layer_bytes())?;
         let mut asset = self.inner.open_asset(resolved_path)?;
+        if !self.repair {
+            return Ok(asset);
+        }
         let is_text = resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usda")
             || resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usd");
         if !is_text {

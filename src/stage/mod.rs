@@ -110,14 +110,20 @@ impl LoadedStage {
             path: path.to_path_buf(),
             reason,
         };
-        if !path.is_file() {
-            return Err(open_err("no such file".into()));
+        match std::fs::metadata(path) {
+            Err(_) => return Err(open_err("no such file".into())),
+            Ok(m) if !m.is_file() => return Err(open_err("not a regular file (a FIFO, device or folder)".into())),
+            Ok(_) => {}
         }
+        lenient::check_layer_file(&path.to_string_lossy(), lenient::max_layer_bytes())
+            .map_err(|e| open_err(e.to_string()))?;
         let root = path
             .to_str()
             .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
         let stage = guarded(path, "opening", || {
-            let mut builder = usd::Stage::builder().schema_registry(openusd_schemas::schema_registry());
+            let mut builder = usd::Stage::builder()
+                .schema_registry(openusd_schemas::schema_registry())
+                .resolver(lenient::LenientResolver::new(false));
             if let Some(session) = &options.session_layer {
                 if !session.is_file() {
                     return Err(open_err(format!("session layer {} does not exist", session.display())));
@@ -152,7 +158,7 @@ impl LoadedStage {
     fn open_lenient(root: &str, options: &OpenOptions) -> Result<(usd::Stage, Option<String>), String> {
         let mut builder = usd::Stage::builder()
             .schema_registry(openusd_schemas::schema_registry())
-            .resolver(lenient::LenientResolver::new());
+            .resolver(lenient::LenientResolver::new(true));
         if let Some(session) = options.session_layer.as_ref().and_then(|s| s.to_str()) {
             builder = builder.session_layer(session);
         }
