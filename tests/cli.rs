@@ -588,3 +588,31 @@ fn fifos_huge_files_and_devices_as_layers_or_job_files_are_refused_naming_them()
         assert!(said.contains(needle), "{args:?}: {said}");
     }
 }
+
+#[test]
+fn deeply_nested_text_is_refused_quickly_not_a_stack_overflow() {
+    // Issue 13: 2,000 nested prims took 40 s to open, 7,000 overflowed the stack (SIGABRT),
+    // 16,000 nested customData dictionaries too. Past the documented limit the open is refused.
+    let dir = tempdir("deep-nesting");
+    let prims = |n: usize| format!("#usda 1.0\n{}{}", "def \"p\" {\n".repeat(n), "}\n".repeat(n));
+    let dicts = |n: usize| {
+        format!(
+            "#usda 1.0\ndef \"p\" (\n    customData = {}{}\n)\n{{\n}}\n",
+            "{\n dictionary d = ".repeat(n) + "{ }",
+            "\n}".repeat(n)
+        )
+    };
+    fs::write(dir.join("ok.usda"), prims(200)).unwrap();
+    fs::write(dir.join("prims.usda"), prims(7000)).unwrap();
+    fs::write(dir.join("dicts.usda"), dicts(20000)).unwrap();
+    let ok = run_in(&dir, &["info", "ok.usda"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    for file in ["prims.usda", "dicts.usda"] {
+        let started = std::time::Instant::now();
+        let out = run_in(&dir, &["info", file]);
+        let said = text(&out);
+        assert!(started.elapsed().as_secs() < 10, "{file}: refused quickly");
+        assert_eq!(out.status.code(), Some(2), "{file}: {said}");
+        assert!(said.contains(file) && said.contains("levels deep"), "{file}: {said}");
+    }
+}
