@@ -77,6 +77,19 @@ impl Pattern {
                 )));
             }
         }
+        // Two frames must never share a file (frame numbers past 2^64 saturate, 1e20 and 1e21
+        // would both be written to one name).
+        let mut seen: std::collections::HashMap<PathBuf, f64> = std::collections::HashMap::with_capacity(frames.len());
+        for &frame in frames {
+            if let Some(other) = seen.insert(self.path(frame), frame) {
+                if other.to_bits() != frame.to_bits() {
+                    return Err(err(format!(
+                        "frames {other} and {frame} would both be written to {}",
+                        self.path(frame).display()
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -246,6 +259,14 @@ mod tests {
     #[test]
     fn hashes_in_folder_names_are_not_tokens() {
         assert_eq!(name("take#1/shot.####.png", 2.0), "take#1/shot.0002.png");
+    }
+
+    #[test]
+    fn frames_that_would_share_a_file_are_refused() {
+        let p = Pattern::parse("out/f.####.png").unwrap();
+        let err = p.check_frames(&[1e20, 1e21]).expect_err("both saturate to one name");
+        assert!(err.to_string().contains("would both be written to"), "{err}");
+        assert!(p.check_frames(&[1.0, 2.0, 3.0]).is_ok());
     }
 
     #[test]

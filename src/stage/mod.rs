@@ -337,6 +337,29 @@ impl LoadedStage {
             Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame)),
             None => ex.framing,
         };
+        // A camera with NaN or infinite values would render a blank frame without a word.
+        let finite = camera.to_world.is_finite()
+            && [
+                camera.lens.focal_length,
+                camera.lens.horizontal_aperture,
+                camera.lens.vertical_aperture,
+                camera.lens.horizontal_aperture_offset,
+                camera.lens.vertical_aperture_offset,
+                camera.clipping.0,
+                camera.clipping.1,
+            ]
+            .iter()
+            .all(|x| x.is_finite());
+        if !finite {
+            let name = ex
+                .camera
+                .as_ref()
+                .map_or("the framing camera".to_string(), |p| p.path().as_str().to_string());
+            return Err(Error::Frame {
+                frame: frame.to_string(),
+                reason: format!("camera {name} has NaN or infinite values (transform, lens or clipping range)"),
+            });
+        }
         Ok(FrameState {
             frame,
             camera,

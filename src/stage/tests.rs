@@ -1818,3 +1818,30 @@ def "A" (references = @./anim.usdc@</M> (offset = 3; scale = 2)) {}
         assert_eq!(tracked.mesh_vertices[0].positions, spread, "at {t}");
     }
 }
+
+#[test]
+fn a_camera_with_nan_values_fails_its_frame_naming_the_camera() {
+    let dir = temp_dir();
+    let path = write(
+        &dir,
+        "nan.usda",
+        r#"#usda 1.0
+def Camera "cam" {
+    double3 xformOp:translate.timeSamples = { 1: (0, 0, 5), 2: (nan, nan, nan) }
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def Cube "c" {}
+"#,
+    );
+    let mut stage = LoadedStage::open(&path, &OpenOptions::default()).expect("open");
+    let scene = stage
+        .extract(&ExtractOptions {
+            camera: Some("/cam".into()),
+            time: 1.0,
+            ..ExtractOptions::default()
+        })
+        .expect("extract");
+    assert!(stage.evaluate(&scene, 1.0).is_ok());
+    let err = stage.evaluate(&scene, 2.0).expect_err("NaN transform").to_string();
+    assert!(err.contains("/cam") && err.contains("NaN"), "{err}");
+}
