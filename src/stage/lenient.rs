@@ -10,7 +10,8 @@
 //! Repairs (only after a plain open failed; the stage then carries a warning saying so): a
 //! rewrite of a few pxr-accepted spellings into the strict forms before parsing.
 //!
-//! Rewrites (each seen in the conformance corpus): leading-dot floats (`.5`), triple-quoted strings
+//! Rewrites (each seen in the conformance corpus or third-party files): C++-style comments
+//! (`// ...`, `/* ... */`), leading-dot floats (`.5`), triple-quoted strings
 //! (`"""..."""`, `'''...'''`), `@@@...@@@` asset paths, a string where an asset is expected, a path
 //! where a token is expected, `active = 1`, and a float assigned to an `int`.
 
@@ -273,6 +274,22 @@ pub fn repair(text: &str) -> Option<String> {
                 out.push_str(&text[i..end]);
                 i = end;
             }
+            // C++-style comments, which pxr's usda reader accepts and openusd's does not: `//` to
+            // the end of the line becomes a `#` comment, `/* ... */` becomes spaces (its line
+            // breaks kept, so the parser's line numbers still match the file).
+            b'/' if rest.starts_with("//") => {
+                let end = rest.find('\n').map_or(bytes.len(), |e| i + e);
+                out.push('#');
+                out.push_str(&text[i + 2..end]);
+                changed = true;
+                i = end;
+            }
+            b'/' if rest.starts_with("/*") => {
+                let end = rest[2..].find("*/").map_or(bytes.len(), |e| i + 2 + e + 2);
+                out.extend(text[i..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+                changed = true;
+                i = end;
+            }
             b'"' | b'\'' if rest.starts_with("\"\"\"") || rest.starts_with("'''") => {
                 let delim = &rest[..3];
                 let Some(end) = find_close(text, i + 3, delim) else {
@@ -444,6 +461,15 @@ mod tests {
             }
             let _ = repair(&text);
         }
+    }
+
+    #[test]
+    fn cxx_comments_become_usda_comments() {
+        let text = "#usda 1.0\n// a comment\ndef Cube \"c\" /* block\n comment */ {\n    double size = 2 // trailing\n    string s = \"// not a comment\"\n}\n";
+        let fixed = repair(text).expect("rewritten");
+        assert!(fixed.contains("# a comment") && fixed.contains("# trailing"), "{fixed}");
+        assert!(fixed.contains("\"// not a comment\""), "strings untouched: {fixed}");
+        assert_eq!(fixed.lines().count(), text.lines().count(), "line numbers kept");
     }
 
     #[test]

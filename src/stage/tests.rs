@@ -1845,3 +1845,17 @@ def Cube "c" {}
     let err = stage.evaluate(&scene, 2.0).expect_err("NaN transform").to_string();
     assert!(err.contains("/cam") && err.contains("NaN"), "{err}");
 }
+
+#[test]
+fn usda_with_cxx_comments_opens_as_pxr_opens_it() {
+    // A third-party scene with `//` and `/* */` comments failed with "Logos error" (issues 13, 14).
+    let (stage, scene) = extract(
+        "#usda 1.0\n// made by a tool\n/* a block\n   comment */\ndef Cube \"c\" // trailing\n{\n    double size = 2 /* inline */\n}\n",
+    );
+    assert_eq!(scene.meshes.len(), 1);
+    assert!(
+        stage.warnings().iter().any(|w| w.contains("lenient")),
+        "the repair is said: {:?}",
+        stage.warnings()
+    );
+}
