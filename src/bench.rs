@@ -194,6 +194,26 @@ fn bench_job(options: &BenchOptions) -> Result<Job> {
     Ok(job)
 }
 
+/// The stage opened as `render` opens it, its frames, and the seconds that took.
+fn open_for_bench(
+    options: &BenchOptions,
+) -> Result<(
+    crate::stage::LoadedStage,
+    std::sync::Arc<crate::scene::Scene>,
+    Vec<f64>,
+    f64,
+)> {
+    let t0 = Instant::now();
+    let job = bench_job(options)?;
+    let evaluate::OpenedStage {
+        stage, scene, frames, ..
+    } = evaluate::open(&job)?;
+    if frames.is_empty() || options.count == 0 {
+        return Err(Error::Option("bench needs at least one frame".into()));
+    }
+    Ok((stage, std::sync::Arc::new(scene), frames, t0.elapsed().as_secs_f64()))
+}
+
 /// A line saying the timed frames repeat, when the frame list is shorter than the count.
 fn repeat_note(distinct: usize, count: usize) -> Option<String> {
     (distinct < count).then(|| {
@@ -257,19 +277,7 @@ const EVALUATE_FRAMES: usize = 60;
 
 /// `bench --evaluate-only`: evaluation alone, no adapter.
 pub fn run_evaluate_only(options: &BenchOptions) -> Result<EvaluateReport> {
-    let t0 = Instant::now();
-    let job = bench_job(options)?;
-    let evaluate::OpenedStage {
-        mut stage,
-        scene,
-        frames,
-        ..
-    } = evaluate::open(&job)?;
-    let load_seconds = t0.elapsed().as_secs_f64();
-    if frames.is_empty() || options.count == 0 {
-        return Err(Error::Option("bench needs at least one frame".into()));
-    }
-    let scene = std::sync::Arc::new(scene);
+    let (mut stage, scene, frames, load_seconds) = open_for_bench(options)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (one, stage_part, parallel) = measure_evaluation(&mut stage, &scene, &frames, options.count, threads)?;
     let distinct = frames.len().min(options.count);
@@ -321,22 +329,10 @@ fn machine() -> Machine {
 
 /// Runs every measurement and returns the report.
 pub fn run(options: &BenchOptions) -> Result<BenchReport> {
-    let t0 = Instant::now();
-    let job = bench_job(options)?;
-    let evaluate::OpenedStage {
-        mut stage,
-        scene,
-        frames,
-        ..
-    } = evaluate::open(&job)?;
-    if frames.is_empty() || options.count == 0 {
-        return Err(Error::Option("bench needs at least one frame".into()));
-    }
-    let load_seconds = t0.elapsed().as_secs_f64();
+    let (mut stage, scene, frames, load_seconds) = open_for_bench(options)?;
     if let Some(note) = repeat_note(frames.len(), options.count) {
         log::warn!("bench: {note}");
     }
-    let scene = std::sync::Arc::new(scene);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (evaluate_ms_per_frame, _, evaluate_parallel) =
         measure_evaluation(&mut stage, &scene, &frames, options.count.min(EVALUATE_FRAMES), threads)?;

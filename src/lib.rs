@@ -14,6 +14,7 @@ pub mod fidelity;
 pub mod frames;
 pub mod gpu;
 pub mod job;
+pub mod machine;
 pub mod output;
 pub mod scene;
 pub mod schedule;

@@ -152,6 +152,19 @@ pub struct FrameOutcome {
     pub error: Option<String>,
 }
 
+impl FrameOutcome {
+    /// A frame that failed before any adapter rendered it (evaluation, no adapter left, lost).
+    fn unrendered(job: &Job, frame: f64, reason: String) -> FrameOutcome {
+        FrameOutcome {
+            frame,
+            path: job.output.path(frame),
+            adapter: String::new(),
+            render_ms: 0.0,
+            error: Some(reason),
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -379,13 +392,11 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                 .chain(report.skipped.iter().map(|f| f.to_bits()))
                 .collect();
             for &frame in planned.iter().filter(|f| !accounted.contains(&f.to_bits())) {
-                let outcome = FrameOutcome {
+                let outcome = FrameOutcome::unrendered(
+                    job,
                     frame,
-                    path: job.output.path(frame),
-                    adapter: String::new(),
-                    render_ms: 0.0,
-                    error: Some("lost: the worker or encoder handling it stopped before it was written".into()),
-                };
+                    "lost: the worker or encoder handling it stopped before it was written".into(),
+                );
                 log::error!("frame {frame}: {}", outcome.error.as_deref().unwrap_or_default());
                 on_event(Event::Frame(&outcome));
                 report.failed.push(outcome);
@@ -605,13 +616,7 @@ fn stage_thread(
                 attempts: 0,
             }),
             Err(e) => {
-                let _ = outcome_tx.send(FrameOutcome {
-                    frame,
-                    path: job.output.path(frame),
-                    adapter: String::new(),
-                    render_ms: 0.0,
-                    error: Some(e.to_string()),
-                });
+                let _ = outcome_tx.send(FrameOutcome::unrendered(job, frame, e.to_string()));
             }
         },
     );
@@ -695,13 +700,7 @@ fn render_worker(
                     // Evaluation failed: nothing to render and nothing to retry.
                     log::error!("frame {}: {reason}", task.frame);
                     let _ = credit_rx.try_recv();
-                    let _ = outcome_tx.send(FrameOutcome {
-                        frame: task.frame,
-                        path: job.output.path(task.frame),
-                        adapter: String::new(),
-                        render_ms: 0.0,
-                        error: Some(reason.clone()),
-                    });
+                    let _ = outcome_tx.send(FrameOutcome::unrendered(job, task.frame, reason.clone()));
                     continue;
                 }
             };
@@ -903,13 +902,11 @@ fn leave_pool(
     // The last worker: nobody else will take these frames.
     while let Some(task) = worker.next() {
         let _ = credit_rx.try_recv();
-        let _ = outcome_tx.send(FrameOutcome {
-            frame: task.frame,
-            path: job.output.path(task.frame),
-            adapter: String::new(),
-            render_ms: 0.0,
-            error: Some(format!("no adapter left to render it: {reason}")),
-        });
+        let _ = outcome_tx.send(FrameOutcome::unrendered(
+            job,
+            task.frame,
+            format!("no adapter left to render it: {reason}"),
+        ));
     }
 }
 

@@ -5,7 +5,7 @@ mod util;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -305,57 +305,13 @@ fn no_fsync_still_writes_whole_frames_under_their_names() {
     assert!(others.is_empty(), "{others:?}");
 }
 
-/// A usdc stage whose triangle has points at time codes 1, 2 and 3, with sample 2 damaged (its
-/// element count points past the file): written by openusd's writer, then broken here.
-fn broken_sample_stage(dir: &Path) -> PathBuf {
-    let usda = dir.join("tri.usda");
-    std::fs::write(
-        &usda,
-        r#"#usda 1.0
-(
-    startTimeCode = 1
-    endTimeCode = 3
-)
-def Camera "cam" {
-    double3 xformOp:translate = (0.3, 0.3, 3)
-    uniform token[] xformOpOrder = ["xformOp:translate"]
-}
-def Mesh "Tri" {
-    int[] faceVertexCounts = [3]
-    int[] faceVertexIndices = [0, 1, 2]
-    point3f[] points.timeSamples = {
-        1: [(0,0,0), (1,0,0), (0,1,0)],
-        2: [(7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75)],
-        3: [(0,0,0.5), (1,0,0.5), (0,1,0.5)],
-    }
-}
-"#,
-    )
-    .unwrap();
-    let usdc = dir.join("tri.usdc");
-    usdrender::stage::write_usdc(&usda, &usdc).expect("write usdc");
-    let mut bytes = std::fs::read(&usdc).unwrap();
-    let marker: Vec<u8> = [7777.25f32, 7777.5, 7777.75]
-        .iter()
-        .flat_map(|f| f.to_le_bytes())
-        .collect();
-    let at = bytes
-        .windows(marker.len())
-        .position(|w| w == marker.as_slice())
-        .expect("sample 2 stored uncompressed");
-    assert_eq!(u64::from_le_bytes(bytes[at - 8..at].try_into().unwrap()), 3);
-    bytes[at - 8..at].copy_from_slice(&u64::MAX.to_le_bytes());
-    std::fs::write(&usdc, &bytes).unwrap();
-    usdc
-}
-
 #[test]
 fn a_broken_time_sample_fails_its_frame_and_the_others_render() {
     if !util::have_adapter() {
         return;
     }
     let dir = util::tempdir("broken-sample");
-    let stage = broken_sample_stage(&dir);
+    let stage = usdrender::stage::fixtures::damaged_points_stage(&dir).expect("fixture");
     let out = util::run_in(
         &dir,
         &[

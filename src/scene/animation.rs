@@ -124,9 +124,13 @@ pub struct SampleCache {
     state: Mutex<CacheState>,
 }
 
+/// A decoded sample (or none, for a block) and when it was last used.
+type CacheEntry = (Option<Arc<[[f32; 3]]>>, u64);
+
 #[derive(Default)]
 struct CacheState {
-    entries: HashMap<(u64, usize), (Option<Arc<[[f32; 3]]>>, u64)>,
+    /// By (track id, sample index).
+    entries: HashMap<(u64, usize), CacheEntry>,
     bytes: usize,
     clock: u64,
 }
@@ -142,14 +146,8 @@ impl SampleCache {
     /// A quarter of the machine's memory, at most 2 GiB: enough to keep every sample of a
     /// typical shot's animated meshes, bounded for long ones (teapotScene's are 6 MB).
     pub fn default_budget() -> usize {
-        let total = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
-                line.split_whitespace().nth(1)?.parse::<usize>().ok()
-            })
-            .map_or(8 << 30, |kb| kb.saturating_mul(1024));
-        (total / 4).min(2 << 30)
+        let total = crate::machine::total_memory_bytes().unwrap_or(8 << 30);
+        usize::try_from(total / 4).unwrap_or(usize::MAX).min(2 << 30)
     }
 
     /// Bytes of decoded samples held now.
@@ -177,8 +175,8 @@ impl SampleCache {
         if let Ok(mut state) = self.state.lock() {
             state.clock += 1;
             let now = state.clock;
-            if !state.entries.contains_key(&key) {
-                state.entries.insert(key, (value.clone(), now));
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.entries.entry(key) {
+                slot.insert((value.clone(), now));
                 state.bytes += size;
             }
             while state.bytes > self.budget && state.entries.len() > 1 {

@@ -41,14 +41,7 @@ impl LenientResolver {
 
 /// The largest layer file read: half the machine's memory (a text layer is held whole, parsed).
 pub fn max_layer_bytes() -> u64 {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(16 << 30, |kb| kb.saturating_mul(1024));
-    total / 2
+    crate::machine::total_memory_bytes().unwrap_or(16 << 30) / 2
 }
 
 /// An error unless the file behind `resolved` (the package, for a package member) is a regular

@@ -6,6 +6,8 @@ pub mod assets;
 mod bounds;
 mod camera;
 mod extract;
+#[doc(hidden)]
+pub mod fixtures;
 mod graph;
 mod info;
 mod lenient;

@@ -178,7 +178,7 @@ impl SampleStore {
     /// Builds the track of the `timeSamples` authored at `path` in layer `identifier`.
     fn load(&mut self, stage: &usd::Stage, identifier: &str, path: &sdf::Path) -> Option<Track> {
         if let Some(file) = self.crate_file(stage, identifier) {
-            if let Some(track) = CrateSamples::new(&file, path, identifier) {
+            if let Some(track) = CrateSamples::track(&file, path, identifier) {
                 return Some(track);
             }
         }
@@ -388,7 +388,7 @@ struct CrateSamples {
 impl CrateSamples {
     /// Reads the times and sample places of `path`'s `timeSamples` field; `None` when the spec
     /// or field is absent or the layout is not what the crate format says.
-    fn new(file: &Arc<CrateFile>, path: &sdf::Path, identifier: &str) -> Option<Track> {
+    fn track(file: &Arc<CrateFile>, path: &sdf::Path, identifier: &str) -> Option<Track> {
         let (times_bits, counts_at) = crate_time_samples(file, path)?;
         let bytes: &[u8] = file.bytes();
         let count = usize::try_from(u64::from_le_bytes(word(bytes, counts_at)?)).ok()?;
@@ -408,7 +408,7 @@ impl CrateSamples {
             .map(|i| word(bytes, counts_at + 8 + i * 8).map(u64::from_le_bytes))
             .collect::<Option<Vec<u64>>>()?;
         // Sorted times, as the crate writes them and a time-sample map is.
-        if times.windows(2).any(|w| !(w[0] < w[1])) {
+        if !times.windows(2).all(|w| w[0] < w[1]) {
             return None;
         }
         let source = CrateSamples {

@@ -1712,49 +1712,9 @@ def Material "M" {{
     assert_eq!(scene.textures[blue as usize].name.rsplit('/').next(), Some("blue.png"));
 }
 
-/// A usdc stage whose mesh has points at time codes 1, 2 and 3, with the sample at 2 made
-/// unreadable (its element count points past the file), as a truncated or damaged crate is.
-fn broken_sample_stage() -> PathBuf {
-    let dir = temp_dir();
-    // 7777.25 / 7777.5 / 7777.75 mark sample 2's bytes in the crate.
-    let text = r#"#usda 1.0
-(
-    startTimeCode = 1
-    endTimeCode = 3
-)
-def Mesh "Tri" {
-    int[] faceVertexCounts = [3]
-    int[] faceVertexIndices = [0, 1, 2]
-    point3f[] points.timeSamples = {
-        1: [(0,0,0), (1,0,0), (0,1,0)],
-        2: [(7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75), (7777.25,7777.5,7777.75)],
-        3: [(0,0,1), (1,0,1), (0,1,1)],
-    }
-}
-"#;
-    let usda = write(&dir, "tri.usda", text);
-    let usdc = dir.join("tri.usdc");
-    write_usdc(&usda, &usdc).expect("write usdc");
-    let mut bytes = std::fs::read(&usdc).expect("read usdc");
-    let marker: Vec<u8> = [7777.25f32, 7777.5, 7777.75]
-        .iter()
-        .flat_map(|f| f.to_le_bytes())
-        .collect();
-    let at = bytes
-        .windows(marker.len())
-        .position(|w| w == marker.as_slice())
-        .expect("sample 2's points are stored uncompressed");
-    // The element count (u64) stands right before the elements.
-    let count = u64::from_le_bytes(bytes[at - 8..at].try_into().expect("8 bytes"));
-    assert_eq!(count, 3, "the crate layout this test relies on");
-    bytes[at - 8..at].copy_from_slice(&u64::MAX.to_le_bytes());
-    std::fs::write(&usdc, &bytes).expect("write broken usdc");
-    usdc
-}
-
 #[test]
 fn a_broken_time_sample_fails_its_frame_only_and_names_prim_and_frame() {
-    let path = broken_sample_stage();
+    let path = fixtures::damaged_points_stage(&temp_dir()).expect("fixture");
     let mut stage = LoadedStage::open(&path, &OpenOptions::default()).expect("a damaged sample does not stop the open");
     let scene = stage
         .extract(&ExtractOptions {
