@@ -616,3 +616,59 @@ fn deeply_nested_text_is_refused_quickly_not_a_stack_overflow() {
         assert!(said.contains(file) && said.contains("levels deep"), "{file}: {said}");
     }
 }
+
+/// `crate_file` with its TOKENS section replaced by an LZ4 block that expands to `n * 255 + 25`
+/// NUL bytes: every NUL a token (issue 13: a 1 MB file reached 6.6 GB in openusd).
+fn token_bomb(crate_file: &[u8], n: usize) -> Vec<u8> {
+    let mut b = crate_file.to_vec();
+    let toc = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    let sections = u64::from_le_bytes(b[toc..toc + 8].try_into().unwrap()) as usize;
+    let entry = (0..sections)
+        .map(|i| toc + 8 + i * 32)
+        .find(|&at| b[at..at + 16].starts_with(b"TOKENS\0"))
+        .expect("a TOKENS section");
+    // USD's chunk count (0: one block), then one literal NUL, a match of 255 * n + 19 copying it,
+    // and five literal NULs to end the block.
+    let mut block = vec![0x00, 0x1F, 0x00, 0x01, 0x00];
+    block.extend(std::iter::repeat_n(0xFF, n));
+    block.push(0x00);
+    block.extend([0x50, 0, 0, 0, 0, 0]);
+    let expanded = (n * 255 + 25) as u64;
+    let start = b.len() as u64;
+    b.extend(expanded.to_le_bytes()); // token count: every NUL ends one
+    b.extend(expanded.to_le_bytes()); // uncompressed size
+    b.extend((block.len() as u64).to_le_bytes());
+    b.extend(&block);
+    let size = b.len() as u64 - start;
+    b[entry + 16..entry + 24].copy_from_slice(&start.to_le_bytes());
+    b[entry + 24..entry + 32].copy_from_slice(&size.to_le_bytes());
+    b
+}
+
+#[test]
+fn a_crate_whose_tokens_inflate_is_refused_before_allocating() {
+    let dir = tempdir("token-bomb");
+    let usdc = dir.join("plain.usdc");
+    usdrender::stage::write_usdc(&repo().join("scenes/default.usda"), &usdc).expect("usdc");
+    let bomb = token_bomb(&fs::read(&usdc).unwrap(), 1_000_000);
+    assert!(bomb.len() < 2 << 20, "a small file: {} bytes", bomb.len());
+    fs::write(dir.join("bomb.usdc"), bomb).unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 6291456; exec \"$0\" info bomb.usdc")
+        .arg(env!("CARGO_BIN_EXE_usdrender"))
+        .current_dir(&dir)
+        .output()
+        .expect("run");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("bomb.usdc") && said.contains("decompression bomb"),
+        "{said}"
+    );
+    assert!(started.elapsed().as_secs() < 10, "refused quickly");
+    // The untouched crate still opens.
+    let ok = run_in(&dir, &["info", "plain.usdc"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+}

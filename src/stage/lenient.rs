@@ -16,7 +16,7 @@
 //! where a token is expected, `active = 1`, and a float assigned to an `int`.
 
 use std::borrow::Cow;
-use std::io;
+use std::io::{self, Seek};
 use std::time::SystemTime;
 
 use openusd::ar::{Asset, AssetInfo, DefaultResolver, ResolvedPath, Resolver};
@@ -78,6 +78,11 @@ impl Resolver for LenientResolver {
     fn open_asset(&self, resolved_path: &ResolvedPath) -> io::Result<Box<dyn Asset>> {
         check_layer_file(&resolved_path.to_string_lossy(), max_layer_bytes())?;
         let mut asset = self.inner.open_asset(resolved_path)?;
+        if starts_with(&mut *asset, openusd::usdc::MAGIC)? {
+            check_crate(&mut *asset, &resolved_path.to_string_lossy())?;
+            asset.seek(io::SeekFrom::Start(0))?;
+            return Ok(asset);
+        }
         let is_text = resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usda")
             || resolved_path.to_string_lossy().to_ascii_lowercase().ends_with(".usd");
         if !is_text {
@@ -123,6 +128,67 @@ impl Resolver for LenientResolver {
 }
 
 /// The type word of the statement a line starts (`asset`, `token`, `int`...), qualifiers skipped.
+/// Whether the asset's bytes start with `magic` (the read position is put back at 0).
+fn starts_with(asset: &mut dyn Asset, magic: &[u8]) -> io::Result<bool> {
+    let mut head = vec![0u8; magic.len()];
+    let got = asset.read(&mut head)?;
+    asset.seek(io::SeekFrom::Start(0))?;
+    Ok(got == magic.len() && head == magic)
+}
+
+/// Most a crate's TOKENS section may expand when decompressed, as a multiple of its compressed
+/// size: token names compress about 2:1 (the corpus' highest is 1.97); a block of NULs expands
+/// 255:1 and each NUL becomes a token (a 1 MB file reached 6.6 GB in openusd).
+const MAX_TOKEN_EXPANSION: u64 = 32;
+
+/// Reads a crate's section table and refuses a TOKENS section that declares more decompressed
+/// bytes than token names can compress from, before openusd allocates for it.
+fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
+    use io::SeekFrom;
+    let refuse = |what: String| io::Error::other(format!("{name}: {what}: refused"));
+    let u64_at = |asset: &mut dyn Asset, pos: u64| -> io::Result<u64> {
+        let mut b = [0u8; 8];
+        asset.seek(SeekFrom::Start(pos))?;
+        asset.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    };
+    let size = asset.size()?;
+    let toc = u64_at(asset, 16)?;
+    if toc >= size {
+        return Ok(()); // openusd reports the bad table of contents itself
+    }
+    let sections = u64_at(asset, toc)?.min(64);
+    for i in 0..sections {
+        let at = toc + 8 + i * 32;
+        let mut section_name = [0u8; 16];
+        asset.seek(SeekFrom::Start(at))?;
+        if asset.read_exact(&mut section_name).is_err() {
+            break;
+        }
+        if !section_name.starts_with(b"TOKENS\0") {
+            continue;
+        }
+        let start = u64_at(asset, at + 16)?;
+        if start.saturating_add(24) > size {
+            return Ok(());
+        }
+        let count = u64_at(asset, start)?;
+        let uncompressed = u64_at(asset, start + 8)?;
+        let compressed = u64_at(asset, start + 16)?;
+        if uncompressed > compressed.saturating_mul(MAX_TOKEN_EXPANSION).saturating_add(1 << 16) {
+            return Err(refuse(format!(
+                "its TOKENS section declares {uncompressed} bytes from {compressed} compressed (a decompression bomb)"
+            )));
+        }
+        if count > uncompressed {
+            return Err(refuse(format!(
+                "its TOKENS section declares {count} tokens in {uncompressed} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The deepest nesting a text layer may have (prim blocks and dictionaries together). openusd's
 /// path handling costs grow with the cube of the depth (2,000 nested prims took 20 s, 7,000
 /// overflowed the stack); real stages nest a few dozen levels.
