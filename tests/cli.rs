@@ -562,6 +562,12 @@ fn fifos_huge_files_and_devices_as_layers_or_job_files_are_refused_naming_them()
         .unwrap()
         .set_len(64 << 30)
         .expect("a sparse 64 GB file");
+    // A sparse file named .usdz: pxr rejects it at once; scanning it backwards for the zip
+    // directory took 166 s.
+    fs::File::create(dir.join("sparse.usdz"))
+        .unwrap()
+        .set_len(8 << 30)
+        .expect("a sparse 8 GB file");
     fs::write(
         dir.join("root.usda"),
         "#usda 1.0\n(\n    subLayers = [@./fifo.usda@, @./big.usda@]\n)\ndef Cube \"c\" {}\n",
@@ -577,6 +583,7 @@ fn fifos_huge_files_and_devices_as_layers_or_job_files_are_refused_naming_them()
     for (args, needle) in [
         (vec!["info", "fifo.usda"], "not a regular file"),
         (vec!["info", "big.usda"], "68719476736 bytes"),
+        (vec!["info", "sparse.usdz"], "no zip end-of-central-directory record"),
         (
             vec!["render", "--job", "/dev/zero", "-o", "x.png"],
             "not a regular file",
