@@ -49,6 +49,8 @@ pub struct BenchOptions {
     pub shading: gpu::ShadingPath,
     /// Measure evaluation alone (`--evaluate-only`): no adapter is opened.
     pub evaluate_only: bool,
+    /// `--max-memory`, as for `render`.
+    pub max_memory: Option<u64>,
 }
 
 /// Timing of one measurement.
@@ -191,6 +193,7 @@ fn bench_job(options: &BenchOptions) -> Result<Job> {
     let pattern = options.scratch.join("bench.#########.png");
     let mut job = Job::new(&options.stage, &pattern.to_string_lossy())?;
     job.frames = options.frames.clone();
+    job.max_memory = options.max_memory;
     Ok(job)
 }
 
@@ -530,6 +533,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     job.existing = Existing::Overwrite;
     job.write = options.write;
     job.shading = options.shading;
+    job.max_memory = options.max_memory;
     job.adapters = AdapterSelection {
         spec: Some(
             adapters

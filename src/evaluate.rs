@@ -32,6 +32,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         &job.stage,
         &OpenOptions {
             session_layer: job.session_layer.clone(),
+            max_memory: job.max_memory,
         },
     )?;
     let frames = match &job.frames {

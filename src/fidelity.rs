@@ -805,6 +805,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
     let opened = LoadedStage::open(
         &stage_path,
         &OpenOptions {
+            max_memory: job.max_memory,
             session_layer: job.session_layer.clone(),
         },
     );

@@ -69,6 +69,9 @@ pub struct Job {
     pub harness_view: Option<HarnessView>,
     /// Where opaque surfaces are shaded (`--shading-pass`; a compute pass where possible).
     pub shading: gpu::ShadingPath,
+    /// `--max-memory`: the stage's budgets (layers, time samples, textures) are shares of it;
+    /// `None`: of the machine's memory.
+    pub max_memory: Option<u64>,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -82,6 +85,7 @@ impl Job {
         Ok(Job {
             stage: stage.into(),
             session_layer: None,
+            max_memory: None,
             frames: None,
             output,
             format: Encoding::new(format),

@@ -18,6 +18,31 @@ use usdrender::output::{self, AovFiles, BitDepth, Encoding, ExrCompression, ExrP
 use usdrender::scene::Headlight;
 use usdrender::schedule::{Control, Event};
 
+/// A size in bytes: a number, or one with K, M, G or T (1024-based; `8G`, `1.5G`, `512M`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].trim_end_matches(['B', 'b', 'i'])),
+        None => (t, ""),
+    };
+    let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("{text:?}: the unit must be K, M, G or T")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a size such as 8G, 512M or 1048576"))?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("{text:?}: the size must be positive"));
+    }
+    Ok((value * scale as f64) as u64)
+}
+
 /// mimalloc instead of glibc's malloc: see the note in Cargo.toml.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -99,6 +124,11 @@ struct RenderArgs {
     /// A layer composed over the stage, as usdrecord's --sessionLayer.
     #[arg(long)]
     session_layer: Option<PathBuf>,
+    /// Most memory the stage may take: layers up to half of it, decoded time samples and
+    /// textures a quarter each (past that: an error or a warning naming the file). Bytes, or
+    /// with K, M, G or T (1024-based), such as 8G [default: the machine's memory].
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
     /// Purposes drawn besides `default`, comma-separated (render, proxy, guide) [default: render;
     /// with --harness, the harness's: proxy].
     #[arg(long, value_delimiter = ',')]
@@ -266,6 +296,11 @@ struct BenchArgs {
     /// of the render pipeline's parallel evaluation.
     #[arg(long)]
     evaluate_only: bool,
+    /// Most memory the stage may take: layers up to half of it, decoded time samples and
+    /// textures a quarter each (past that: an error or a warning naming the file). Bytes, or
+    /// with K, M, G or T (1024-based), such as 8G [default: the machine's memory].
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
 }
 
 #[derive(Args)]
@@ -281,6 +316,11 @@ struct InfoArgs {
     /// A layer composed over the stage, as usdrecord's --sessionLayer.
     #[arg(long)]
     session_layer: Option<PathBuf>,
+    /// Most memory the stage may take: layers up to half of it, decoded time samples and
+    /// textures a quarter each (past that: an error or a warning naming the file). Bytes, or
+    /// with K, M, G or T (1024-based), such as 8G [default: the machine's memory].
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
 }
 
 /// Pass/fail thresholds of `compare` and `render --compare` (idiff's options; see docs/ci.md).
@@ -538,6 +578,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
         Command::Info(args) => {
             let open = OpenOptions {
                 session_layer: args.session_layer.clone(),
+                max_memory: args.max_memory,
             };
             let mut stage = LoadedStage::open(&args.stage, &open)?;
             let extract = ExtractOptions {
@@ -598,6 +639,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut job = Job {
         stage,
         session_layer: args.session_layer.clone(),
+        max_memory: args.max_memory,
         frames,
         output,
         format,
@@ -982,6 +1024,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .and_then(usdrender::gpu::ShadingPath::from_name)
             .unwrap_or_default(),
         evaluate_only: args.evaluate_only,
+        max_memory: args.max_memory,
     };
     if options.evaluate_only {
         let report = usdrender::bench::run_evaluate_only(&options)?;

@@ -679,3 +679,61 @@ fn a_crate_whose_tokens_inflate_is_refused_before_allocating() {
     let ok = run_in(&dir, &["info", "plain.usdc"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
 }
+
+#[test]
+fn max_memory_bounds_layers_and_textures_naming_what_it_refused() {
+    // Issue 13: no total texture budget (four 16k textures reached 9.5 GB). `--max-memory` sets
+    // the stage's budgets: a layer up to half, decoded textures a quarter.
+    let dir = tempdir("max-memory");
+    image::RgbaImage::from_pixel(512, 512, image::Rgba([200, 100, 50, 255]))
+        .save(dir.join("big.png"))
+        .unwrap();
+    fs::write(
+        dir.join("tex.usda"),
+        r#"#usda 1.0
+def Mesh "quad" (prepend apiSchemas = ["MaterialBindingAPI"]) {
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (1,0,0), (1,1,0), (0,1,0)]
+    texCoord2f[] primvars:st = [(0,0), (1,0), (1,1), (0,1)] (interpolation = "vertex")
+    rel material:binding = </mat>
+}
+def Material "mat" {
+    token outputs:surface.connect = </mat/pbs.outputs:surface>
+    def Shader "pbs" {
+        uniform token info:id = "UsdPreviewSurface"
+        color3f inputs:diffuseColor.connect = </mat/tex.outputs:rgb>
+        token outputs:surface
+    }
+    def Shader "tex" {
+        uniform token info:id = "UsdUVTexture"
+        asset inputs:file = @./big.png@
+        float3 outputs:rgb
+    }
+}
+"#,
+    )
+    .unwrap();
+    let plan = |max: Option<&str>| {
+        let mut args = vec!["render", "tex.usda", "-o", "f.png", "--dry-run", "--json"];
+        if let Some(m) = max {
+            args.extend(["--max-memory", m]);
+        }
+        run_in(&dir, &args)
+    };
+    // 512x512 RGBA8 with mips is about 1.4 MB: over a quarter of 2M, under a quarter of 64M.
+    let small = plan(Some("2M"));
+    let said = text(&small);
+    assert!(
+        said.contains("big.png") && said.contains("budget"),
+        "the texture over budget is named: {said}"
+    );
+    let roomy = plan(Some("64M"));
+    assert!(!text(&roomy).contains("budget"), "{}", text(&roomy));
+    // Half of 1K is less than the layer itself.
+    let tiny = run_in(&dir, &["info", "--max-memory", "1K", "tex.usda"]);
+    assert_eq!(tiny.status.code(), Some(2), "{}", text(&tiny));
+    assert!(text(&tiny).contains("tex.usda is"), "{}", text(&tiny));
+    let bad = run_in(&dir, &["info", "--max-memory", "8X", "tex.usda"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}

@@ -575,12 +575,14 @@ fn to_mat4(m: &DMat4) -> glam::Mat4 {
 
 /// Extracts every drawn mesh and instance at `time`, their materials, the stage's lights, and
 /// the plan for later frames.
+#[allow(clippy::too_many_arguments)]
 pub fn extract(
     stage: &usd::Stage,
     graph: &Graph,
     cache: &mut XformCache,
     time: f64,
     purposes: &[String],
+    texture_budget: u64,
     warnings: &mut Vec<String>,
 ) -> (Scene, FramePlan) {
     let t = Some(TimeCode::new(time));
@@ -591,6 +593,7 @@ pub fn extract(
     };
     let mut plan = FramePlan::default();
     let mut materials = Materials::default();
+    materials.textures.budget = texture_budget;
     let mut table = MeshTable {
         topologies: HashSet::new(),
         index: HashMap::new(),

@@ -2,8 +2,8 @@
 //! parser rejects but pxr reads.
 //!
 //! Guards (always): a layer that is not a regular file (a FIFO would block the open forever,
-//! `/dev/zero` would be read until memory runs out) or that is larger than
-//! [`max_layer_bytes`] (a sparse 64 GB file aborted the process allocating it) is refused with
+//! `/dev/zero` would be read until memory runs out) or that is larger than the stage's layer
+//! budget (a sparse 64 GB file aborted the process allocating it) is refused with
 //! an error naming it, before anything is read; openusd reports it as a composition error
 //! naming the arc, and the rest of the stage opens.
 //!
@@ -27,21 +27,19 @@ use openusd::ar::{Asset, AssetInfo, DefaultResolver, ResolvedPath, Resolver};
 pub struct LenientResolver {
     inner: DefaultResolver,
     repair: bool,
+    /// The largest layer file read (`Budget::layer_bytes`).
+    max_layer_bytes: u64,
 }
 
 impl LenientResolver {
     /// The guarded resolver of every open; `repair` also rewrites pxr-accepted text.
-    pub fn new(repair: bool) -> LenientResolver {
+    pub fn new(repair: bool, max_layer_bytes: u64) -> LenientResolver {
         LenientResolver {
             inner: DefaultResolver::new(),
             repair,
+            max_layer_bytes,
         }
     }
-}
-
-/// The largest layer file read: half the machine's memory (a text layer is held whole, parsed).
-pub fn max_layer_bytes() -> u64 {
-    crate::machine::total_memory_bytes().unwrap_or(16 << 30) / 2
 }
 
 /// An error unless the file behind `resolved` (the package, for a package member) is a regular
@@ -57,7 +55,7 @@ pub fn check_layer_file(resolved: &str, limit: u64) -> io::Result<()> {
     }
     if meta.len() > limit {
         return Err(io::Error::other(format!(
-            "{file} is {} bytes, more than the {} bytes a layer may be on this machine: refused",
+            "{file} is {} bytes, more than the {} bytes a layer may be (half of --max-memory, by default of the machine's memory): refused",
             meta.len(),
             limit
         )));
@@ -95,7 +93,7 @@ impl Resolver for LenientResolver {
         self.inner.resolve_for_new_asset(asset_path)
     }
     fn open_asset(&self, resolved_path: &ResolvedPath) -> io::Result<Box<dyn Asset>> {
-        check_layer_file(&resolved_path.to_string_lossy(), max_layer_bytes())?;
+        check_layer_file(&resolved_path.to_string_lossy(), self.max_layer_bytes)?;
         let mut asset = self.inner.open_asset(resolved_path)?;
         if starts_with(&mut *asset, openusd::usdc::MAGIC)? {
             check_crate(&mut *asset, &resolved_path.to_string_lossy())?;

@@ -66,6 +66,10 @@ pub struct Textures {
     index: HashMap<(String, ColorSpace), Option<u32>>,
     /// Files already warned about (one warning per file, whatever the colour spaces asked).
     warned: HashSet<String>,
+    /// Most bytes of decoded texels (mips included) the stage's textures may take
+    /// (`Budget::texture_bytes`; 0 means no limit); `used` so far.
+    pub budget: u64,
+    used: u64,
 }
 
 impl Textures {
@@ -96,7 +100,18 @@ impl Textures {
             return *i;
         }
         let store = store?;
-        let id = match super::assets::load_texture(stage, anchor, authored, color_space) {
+        let loaded = super::assets::load_texture(stage, anchor, authored, color_space).and_then(|t| {
+            let bytes: u64 = t.mips.iter().map(|m| m.len() as u64).sum();
+            if self.budget > 0 && self.used.saturating_add(bytes) > self.budget {
+                return Err(format!(
+                    "its {bytes} decoded bytes would take the stage's textures past their budget of {} bytes (a quarter of --max-memory, by default of the machine's memory)",
+                    self.budget
+                ));
+            }
+            self.used += bytes;
+            Ok(t)
+        });
+        let id = match loaded {
             Ok(t) => {
                 store.push(Arc::new(t));
                 Some(store.len() as u32 - 1)

@@ -40,6 +40,31 @@ pub use info::StageInfo;
 pub struct OpenOptions {
     /// A layer composed over the stage, as usdrecord's `--sessionLayer`.
     pub session_layer: Option<PathBuf>,
+    /// `--max-memory`: what the stage's budgets are shares of (default: the machine's memory).
+    pub max_memory: Option<u64>,
+}
+
+/// What one open stage may hold, as shares of `--max-memory` (default: the machine's memory):
+/// half for a layer file (a text layer is held whole, parsed), a quarter (at most 2 GiB) for
+/// decoded time samples, a quarter for decoded textures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub layer_bytes: u64,
+    pub sample_bytes: u64,
+    pub texture_bytes: u64,
+}
+
+impl Budget {
+    pub fn of(max_memory: Option<u64>) -> Budget {
+        let total = max_memory
+            .or_else(crate::machine::total_memory_bytes)
+            .unwrap_or(16 << 30);
+        Budget {
+            layer_bytes: total / 2,
+            sample_bytes: (total / 4).min(2 << 30),
+            texture_bytes: total / 4,
+        }
+    }
 }
 
 /// Which prims to draw, and from which camera.
@@ -84,6 +109,7 @@ pub struct LoadedStage {
     extracted: Option<Extracted>,
     /// Time-sample tracks of the large animated arrays, read one sample at a time.
     samples: Rc<RefCell<samples::SampleStore>>,
+    budget: Budget,
 }
 
 /// Runs an openusd call, turning a panic inside it into an error naming the file (a last resort:
@@ -117,15 +143,15 @@ impl LoadedStage {
             Ok(m) if !m.is_file() => return Err(open_err("not a regular file (a FIFO, device or folder)".into())),
             Ok(_) => {}
         }
-        lenient::check_layer_file(&path.to_string_lossy(), lenient::max_layer_bytes())
-            .map_err(|e| open_err(e.to_string()))?;
+        let budget = Budget::of(options.max_memory);
+        lenient::check_layer_file(&path.to_string_lossy(), budget.layer_bytes).map_err(|e| open_err(e.to_string()))?;
         let root = path
             .to_str()
             .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
         let stage = guarded(path, "opening", || {
             let mut builder = usd::Stage::builder()
                 .schema_registry(openusd_schemas::schema_registry())
-                .resolver(lenient::LenientResolver::new(false));
+                .resolver(lenient::LenientResolver::new(false, budget.layer_bytes));
             if let Some(session) = &options.session_layer {
                 if !session.is_file() {
                     return Err(open_err(format!("session layer {} does not exist", session.display())));
@@ -137,7 +163,7 @@ impl LoadedStage {
             }
             match builder.open(root) {
                 Ok(stage) => Ok((stage, None)),
-                Err(first) => Self::open_lenient(root, options).map_err(|e| {
+                Err(first) => Self::open_lenient(root, options, budget.layer_bytes).map_err(|e| {
                     log::debug!("lenient retry failed too: {e}");
                     open_err(first.to_string())
                 }),
@@ -151,16 +177,21 @@ impl LoadedStage {
             open_notes: note.into_iter().collect(),
             cache: XformCache::default(),
             extracted: None,
-            samples: Rc::default(),
+            samples: Rc::new(RefCell::new(samples::SampleStore::with_budget(budget.sample_bytes))),
+            budget,
         })
     }
 
     /// Retries a text stage openusd's parser rejected, through [`lenient::LenientResolver`]; on
     /// success, a note saying so joins the warnings.
-    fn open_lenient(root: &str, options: &OpenOptions) -> Result<(usd::Stage, Option<String>), String> {
+    fn open_lenient(
+        root: &str,
+        options: &OpenOptions,
+        max_layer_bytes: u64,
+    ) -> Result<(usd::Stage, Option<String>), String> {
         let mut builder = usd::Stage::builder()
             .schema_registry(openusd_schemas::schema_registry())
-            .resolver(lenient::LenientResolver::new(true));
+            .resolver(lenient::LenientResolver::new(true, max_layer_bytes));
         if let Some(session) = options.session_layer.as_ref().and_then(|s| s.to_str()) {
             builder = builder.session_layer(session);
         }
@@ -231,6 +262,7 @@ impl LoadedStage {
             &mut self.cache,
             options.time,
             &options.purposes,
+            self.budget.texture_bytes,
             &mut notes,
         );
         self.notes = notes;

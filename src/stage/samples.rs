@@ -54,12 +54,19 @@ pub struct SampleStore {
 
 impl Default for SampleStore {
     fn default() -> Self {
+        SampleStore::with_budget(SampleCache::default_budget() as u64)
+    }
+}
+
+impl SampleStore {
+    /// A store whose decoded samples stay within `budget` bytes.
+    pub fn with_budget(budget: u64) -> SampleStore {
         SampleStore {
             tracks: HashMap::new(),
             by_attribute: HashMap::new(),
             clips: HashMap::new(),
             crates: HashMap::new(),
-            cache: Arc::new(SampleCache::new(SampleCache::default_budget())),
+            cache: Arc::new(SampleCache::new(usize::try_from(budget).unwrap_or(usize::MAX))),
         }
     }
 }

@@ -467,12 +467,14 @@ fn session_layer_is_composed_over_the_stage() {
     let session = write(&dir, "session.usda", "#usda 1.0\nover \"C\" { double size = 10 }\n");
     let options = OpenOptions {
         session_layer: Some(session),
+        ..OpenOptions::default()
     };
     let mut s = LoadedStage::open(&root, &options).unwrap();
     let scene = s.extract(&ExtractOptions::default()).unwrap();
     assert_eq!(scene.bounds.size(), glam::DVec3::splat(10.0));
     let missing = OpenOptions {
         session_layer: Some(dir.join("nope.usda")),
+        ..OpenOptions::default()
     };
     let e = LoadedStage::open(&root, &missing).err().expect("error");
     assert!(
