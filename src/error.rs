@@ -71,3 +71,13 @@ impl Error {
         }
     }
 }
+
+/// A panic's message, for reports (a panic caught at a boundary that must not take the run down).
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+        .to_string()
+}

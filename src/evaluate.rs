@@ -103,7 +103,7 @@ pub fn frames_in_parallel(
                                 frame: frame.to_string(),
                                 reason: format!(
                                     "internal error while evaluating it: {}",
-                                    crate::schedule::panic_text(&*panic)
+                                    crate::error::panic_text(&*panic)
                                 ),
                             })
                         });

@@ -1,5 +1,6 @@
-//! Runs a [`Job`]: one thread owns the stage and evaluates frames in order, one worker per adapter
-//! renders them, and a CPU pool encodes and writes the files.
+//! Runs a [`Job`]: one thread owns the stage and does its part of each frame in order, a pool
+//! finishes evaluating them ([`crate::evaluate`]), one worker per adapter renders them, and a CPU
+//! pool encodes and writes the files.
 //!
 //! Frames are handed out by work stealing (crossbeam-deque): the stage thread pushes evaluated
 //! frames into a global injector; each worker takes from its own deque first, then steals a batch
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
+use crate::error::panic_text;
 use crate::evaluate;
 use crate::gpu::{self, FrameBuffers, GpuAdapter, RenderSettings, Renderer, Ticket};
 use crate::job::{Existing, Job};
@@ -908,16 +910,6 @@ fn leave_pool(
             format!("no adapter left to render it: {reason}"),
         ));
     }
-}
-
-/// A panic's message, for reports.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic")
-        .to_string()
 }
 
 /// Testing hook: `USDRENDER_FAULT_PANIC_FRAME=N` makes the render worker panic when it takes

@@ -185,6 +185,21 @@ impl Bounds {
     }
 
     /// Grows the box to hold `local` points seen through `transform`.
+    /// Grows the bounds by a local box seen through `m` (its 8 corners: cheap for large meshes).
+    pub fn include_box(&mut self, m: &DMat4, local: &Bounds) {
+        if local.is_empty() {
+            return;
+        }
+        for i in 0..8 {
+            let c = DVec3::new(
+                if i & 1 == 0 { local.min.x } else { local.max.x },
+                if i & 2 == 0 { local.min.y } else { local.max.y },
+                if i & 4 == 0 { local.min.z } else { local.max.z },
+            );
+            self.include_point(m.transform_point3(c));
+        }
+    }
+
     pub fn include_points(&mut self, transform: &DMat4, local: &[[f32; 3]]) {
         for p in local {
             self.include_point(transform.transform_point3(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64)));

@@ -12,7 +12,6 @@ use openusd::sdf;
 use openusd::usd;
 use openusd_schemas::geom::XformCache;
 
-use super::extract;
 use super::graph::{self, purpose_drawn, Graph};
 use super::values::{self, Time};
 use crate::scene::Bounds;
@@ -195,7 +194,7 @@ pub fn frame_bounds(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         if let Some(hint) = extents_hint(&prim, time, purposes) {
-            extract::include_box(&mut out, &graph::world(cache, &prim), &hint);
+            out.include_box(&graph::world(cache, &prim), &hint);
             pruned = Some(path);
             continue;
         }
@@ -208,7 +207,7 @@ pub fn frame_bounds(
             .or_else(|| points_extent(&prim, &node.type_name, time))
             .or_else(|| implicit_extent(&prim, &node.type_name, time));
         match local {
-            Some(local) => extract::include_box(&mut out, &graph::world(cache, &prim), &local),
+            Some(local) => out.include_box(&graph::world(cache, &prim), &local),
             None => {
                 if let Some(b) = drawn.get(path) {
                     out.include_point(b.min);

@@ -377,21 +377,6 @@ fn local_bounds(mesh: &Mesh) -> Bounds {
     b
 }
 
-/// Grows `bounds` by a local box seen through `m` (its 8 corners: cheap for large meshes).
-pub(super) fn include_box(bounds: &mut Bounds, m: &DMat4, local: &Bounds) {
-    if local.is_empty() {
-        return;
-    }
-    for i in 0..8 {
-        let c = DVec3::new(
-            if i & 1 == 0 { local.min.x } else { local.max.x },
-            if i & 2 == 0 { local.min.y } else { local.max.y },
-            if i & 4 == 0 { local.min.z } else { local.max.z },
-        );
-        bounds.include_point(m.transform_point3(c));
-    }
-}
-
 /// The attributes that shape an implicit gprim; any of them animated makes its mesh dynamic.
 const SHAPE_PARAMETERS: [&str; 6] = ["size", "radius", "height", "axis", "width", "length"];
 
@@ -631,7 +616,10 @@ pub fn extract(
                 let needs = PrimvarNeeds::default();
                 if let Some(built) = build_mesh(&prim, &node.type_name, t, &needs, &mut Vec::new()) {
                     let m = world(cache, &prim);
-                    include_box(drawn.entry(path.clone()).or_default(), &m, &local_bounds(&built.mesh));
+                    drawn
+                        .entry(path.clone())
+                        .or_default()
+                        .include_box(&m, &local_bounds(&built.mesh));
                 }
             }
             continue;
@@ -657,12 +645,11 @@ pub fn extract(
             let dynamic = node.xform_animated || node.vis_animated;
             for &(mesh, material) in &parts {
                 if visible_now {
-                    include_box(&mut bounds, &m, &table.local_bounds[mesh as usize]);
-                    include_box(
-                        drawn.entry(path.clone()).or_default(),
-                        &m,
-                        &table.local_bounds[mesh as usize],
-                    );
+                    bounds.include_box(&m, &table.local_bounds[mesh as usize]);
+                    drawn
+                        .entry(path.clone())
+                        .or_default()
+                        .include_box(&m, &table.local_bounds[mesh as usize]);
                 }
                 if dynamic {
                     scene.dynamic_instances.push(scene.instances.len() as u32);
@@ -720,12 +707,11 @@ pub fn extract(
                 let m = e.matrix.filter(|_| visible_now).map(|m| pi_world * m);
                 for &(mesh, material) in parts {
                     if let Some(m) = &m {
-                        include_box(&mut bounds, m, &table.local_bounds[mesh as usize]);
-                        include_box(
-                            drawn.entry(path.clone()).or_default(),
-                            m,
-                            &table.local_bounds[mesh as usize],
-                        );
+                        bounds.include_box(m, &table.local_bounds[mesh as usize]);
+                        drawn
+                            .entry(path.clone())
+                            .or_default()
+                            .include_box(m, &table.local_bounds[mesh as usize]);
                     }
                     if dynamic {
                         keys.push((slot, e.key.clone()));

@@ -16,6 +16,9 @@ use crate::scene::material::{Channel, Input, Material, TextureLookup, Wrap};
 use crate::scene::{Scene, Texture};
 use crate::texture::ColorSpace;
 
+/// The default colour of a mesh without displayColor (as Storm draws it).
+pub const DEFAULT_COLOR: [f32; 3] = [0.5, 0.5, 0.5];
+
 /// The purpose Storm resolves bindings for; all-purpose bindings are the fallback.
 pub const PURPOSE: &str = "preview";
 
@@ -651,7 +654,7 @@ impl PrimvarNeeds {
                 }
             }
         }
-        let (rgb, c) = rgb.unwrap_or_else(|| ("displayColor".into(), super::mesh::DEFAULT_COLOR));
+        let (rgb, c) = rgb.unwrap_or_else(|| ("displayColor".into(), DEFAULT_COLOR));
         let (alpha, a) = alpha.unwrap_or_else(|| ("displayOpacity".into(), 1.0));
         PrimvarNeeds {
             uv: uv.unwrap_or_default(),

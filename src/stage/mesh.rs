@@ -12,7 +12,7 @@ use glam::Vec3;
 use openusd::sdf::Value;
 use openusd::usd;
 
-use super::material::PrimvarNeeds;
+use super::material::{PrimvarNeeds, DEFAULT_COLOR};
 use super::samples;
 use super::values::{self, Time};
 use crate::scene::{compute_normals, Mesh};
@@ -65,9 +65,6 @@ pub struct MeshSource {
     /// Colour and alpha where `colors`/`opacities` are missing; `None`: grey, opaque.
     pub color_fallback: Option<[f32; 4]>,
 }
-
-/// The default colour of a mesh without displayColor (as Storm draws it).
-pub const DEFAULT_COLOR: [f32; 3] = [0.5, 0.5, 0.5];
 
 /// A built mesh plus what per-frame point updates need.
 #[derive(Debug, Clone, Default)]
