@@ -6,6 +6,7 @@
 //! ([`Renderer::submit`] / [`Renderer::finish`] into recycled [`FrameBuffers`]).
 
 mod adapters;
+mod geometry;
 pub mod layout;
 mod raster;
 pub mod readback;
