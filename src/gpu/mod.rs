@@ -11,6 +11,7 @@ pub mod layout;
 mod raster;
 pub mod readback;
 mod renderer;
+mod settings;
 pub mod shading;
 mod textures;
 pub mod visibility;
