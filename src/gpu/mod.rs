@@ -17,5 +17,6 @@ mod textures;
 pub mod visibility;
 
 pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};
-pub use renderer::{AovKind, FrameBuffers, ImageEncoding, RenderSettings, Renderer, Ticket, FRAMES_IN_FLIGHT};
+pub use readback::{FrameBuffers, Ticket};
+pub use renderer::{AovKind, ImageEncoding, RenderSettings, Renderer, FRAMES_IN_FLIGHT};
 pub use visibility::ShadingPath;

@@ -8,7 +8,6 @@
 //! render pass (linear output, AOV gathering) runs as compute passes; everything a frame reads back
 //! goes into its slot's one buffer, so one map per frame covers image, floats, AOVs and timestamps.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +20,11 @@ use super::layout::{
     INSTANCE_ATTRIBUTES,
 };
 use super::raster::{image_texture, MeshPipeline};
-use super::readback::{padded_bytes_per_row, strip_padding, unpremultiply_in_place};
+use super::readback::{
+    copy_pod, padded_bytes_per_row, strip_padding, ts_index, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment,
+    Slot, Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, SEGMENT_ALIGN, TIMESTAMPS_PER_FRAME, TIMESTAMP_BYTES,
+    TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
+};
 pub use super::settings::{AovKind, ImageEncoding, RenderSettings};
 use super::shading::{assign_table_entries, build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
 use super::textures::{material_layout, SceneTextures, TableEntry};
@@ -53,38 +56,11 @@ const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// product of (1 - alpha) (multiplied).
 const OIT_ACCUM_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
 const OIT_REVEAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
-/// GL's `poll(wait)` gives up after ~4.29 s (shared/GPU.md pitfall 4); this many tries is minutes.
-const MAX_POLL_TRIES: u32 = 60;
 /// Frames one renderer can have submitted and not yet finished. Each owns a readback buffer, so
 /// the GPU renders frame N+1 while the host copies frame N out (shared/GPU.md: a ring of 3 buffers
 /// gave 186 against 149 fps on the H100). The render targets are shared: the queue runs frames in
 /// order, and wgpu orders the writes of frame N+1 after the copies of frame N.
 pub const FRAMES_IN_FLIGHT: usize = 3;
-/// Offsets inside a readback buffer are kept at this alignment (texture copies, mapping and query
-/// resolves are all happy with 256).
-const SEGMENT_ALIGN: u64 = 256;
-/// Timestamps per frame, at these offsets in the slot's range: the start of the first shading pass
-/// and the end of the last one (the "pass" time), the end of the post passes (colour conversion,
-/// AOV gather), and the start of the frame's commands, shadow passes included (from there to the
-/// end of the post passes is the "frame" time).
-const TIMESTAMPS_PER_FRAME: u32 = 4;
-const TS_PASS_BEGIN: u32 = 0;
-const TS_PASS_END: u32 = 1;
-const TS_POST_END: u32 = 2;
-const TS_FRAME_BEGIN: u32 = 3;
-
-/// The query index of timestamp `which` (`TS_*`) of readback slot `slot`.
-fn ts_index(slot: usize, which: u32) -> u32 {
-    TIMESTAMPS_PER_FRAME * slot as u32 + which
-}
-/// Bytes of one slot's resolved timestamps (u64 ticks).
-const TIMESTAMP_BYTES: u64 = 8 * TIMESTAMPS_PER_FRAME as u64;
-
-/// Map states of a readback slot, shared with wgpu's map callback.
-const MAP_PENDING: u8 = 0;
-const MAP_DONE: u8 = 1;
-const MAP_FAILED: u8 = 2;
-
 /// Renders frames of one [`Scene`] on one device. `Send`: build it, then move it to its worker.
 pub struct Renderer {
     summary: super::AdapterSummary,
@@ -247,173 +223,6 @@ struct Oit {
     reveal_msaa: Option<wgpu::TextureView>,
     accum: wgpu::TextureView,
     reveal: wgpu::TextureView,
-}
-
-/// One frame's readback buffer and the state of its mapping.
-struct Slot {
-    buffer: wgpu::Buffer,
-    /// Set by the map callback: `MAP_PENDING`, `MAP_DONE` or `MAP_FAILED`.
-    map: Arc<AtomicU8>,
-    /// A ticket holds it (submitted, not yet finished).
-    busy: bool,
-}
-
-/// A byte range of a readback buffer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Segment {
-    offset: u64,
-    size: u64,
-}
-
-impl Segment {
-    fn range(&self) -> Range<u64> {
-        self.offset..self.offset + self.size
-    }
-}
-
-/// What a slot's readback buffer holds, each part 256-aligned: the 8-bit image (rows padded to
-/// 256 bytes when copied from the texture, tight when the colour pass wrote it), the linear image,
-/// the AOVs asked for, then the pass timestamps when the device has them.
-#[derive(Clone, Copy, Debug, Default)]
-struct ReadbackLayout {
-    color: Segment,
-    /// The 8-bit image comes tightly packed from the colour pass (linear output) rather than
-    /// padded from the texture.
-    color_tight: bool,
-    linear: Option<Segment>,
-    /// In `AovKind` order.
-    aovs: [Option<Segment>; 4],
-    timestamps: Option<Segment>,
-    /// Bytes in all (the buffer's size).
-    size: u64,
-}
-
-impl ReadbackLayout {
-    fn new(settings: &RenderSettings, padded_row: u32, timestamps: bool) -> ReadbackLayout {
-        let pixels = settings.width as u64 * settings.height as u64;
-        let mut end = 0u64;
-        let mut take = |size: u64| {
-            let seg = Segment { offset: end, size };
-            end = (end + size).div_ceil(SEGMENT_ALIGN) * SEGMENT_ALIGN;
-            seg
-        };
-        // The colour pass always writes the 8-bit image tightly packed (the padded texture copy
-        // is kept for a renderer without it).
-        let _ = padded_row;
-        let color = take(pixels * 4);
-        let linear = settings.linear.then(|| take(pixels * 16));
-        let aovs = AovKind::ALL.map(|k| {
-            settings
-                .aovs
-                .contains(&k)
-                .then(|| take(pixels * 4 * k.channels() as u64))
-        });
-        let timestamps = timestamps.then(|| take(TIMESTAMP_BYTES));
-        ReadbackLayout {
-            color,
-            color_tight: true,
-            linear,
-            aovs,
-            timestamps,
-            size: end,
-        }
-    }
-}
-
-/// Timestamp queries around the render pass: two per slot, resolved into `resolve` at
-/// `slot * 256` and copied with the frame into its readback buffer.
-struct Timestamps {
-    query_set: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    /// Nanoseconds per tick.
-    period_ns: f64,
-}
-
-/// What a submitted frame's readback brings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Readback {
-    /// The image (and the timestamps, where there are any).
-    Frame,
-    /// Only the timestamps (render only): no image copy.
-    TimingOnly,
-}
-
-/// A submitted frame: hand it back to [`Renderer::finish`] (in any order) to get its pixels. Until
-/// then it holds one of the [`FRAMES_IN_FLIGHT`] readback slots.
-#[must_use = "a submitted frame holds a readback slot until it is finished"]
-#[derive(Debug)]
-pub struct Ticket {
-    slot: usize,
-    frame: f64,
-    submission: wgpu::SubmissionIndex,
-    readback: Readback,
-    /// The part of the slot's buffer being mapped (`None`: nothing to read, only wait).
-    mapped: Option<Segment>,
-    submitted: std::time::Instant,
-    record_ms: f64,
-}
-
-impl Ticket {
-    /// The frame (time code) this ticket renders.
-    pub fn frame(&self) -> f64 {
-        self.frame
-    }
-}
-
-/// Where [`Renderer::finish`] puts a frame: buffers the caller keeps and reuses, so nothing is
-/// allocated per frame once they have grown to the image size. Fields the settings did not ask
-/// for are left empty.
-#[derive(Clone, Debug, Default)]
-pub struct FrameBuffers {
-    /// width * height * 4 bytes, rows tightly packed, sRGB-encoded RGBA8 (straight alpha unless
-    /// [`ImageEncoding::UsdRecord`]).
-    pub rgba: Vec<u8>,
-    /// [`RenderSettings::linear`]: width * height * 4 floats, linear-light RGBA with straight
-    /// alpha (colour may exceed 1 where the specular highlight does).
-    pub linear: Vec<f32>,
-    /// [`AovKind::Depth`]: one float per pixel.
-    pub depth: Vec<f32>,
-    /// [`AovKind::Normal`]: three floats (x, y, z) per pixel.
-    pub normal: Vec<f32>,
-    /// [`AovKind::PrimId`]: one per pixel.
-    pub prim_id: Vec<u32>,
-    /// [`AovKind::InstanceId`]: one per pixel.
-    pub instance_id: Vec<u32>,
-    /// `rgba` still holds the resolved, premultiplied colour: [`FrameBuffers::straighten`] turns it
-    /// into straight alpha. [`Renderer::finish`] leaves that to the caller so it can run on an
-    /// encoder thread instead of the thread that feeds the GPU.
-    pub premultiplied: bool,
-}
-
-impl FrameBuffers {
-    /// Buffers with room for one frame of `settings`, so the first frames do not allocate either.
-    pub fn for_settings(settings: &RenderSettings) -> FrameBuffers {
-        let pixels = settings.width as usize * settings.height as usize;
-        let room = |kind: AovKind| {
-            if settings.aovs.contains(&kind) {
-                pixels * kind.channels()
-            } else {
-                0
-            }
-        };
-        FrameBuffers {
-            rgba: Vec::with_capacity(pixels * 4),
-            linear: Vec::with_capacity(if settings.linear { pixels * 4 } else { 0 }),
-            depth: Vec::with_capacity(room(AovKind::Depth)),
-            normal: Vec::with_capacity(room(AovKind::Normal)),
-            prim_id: Vec::with_capacity(room(AovKind::PrimId)),
-            instance_id: Vec::with_capacity(room(AovKind::InstanceId)),
-            premultiplied: false,
-        }
-    }
-
-    /// Makes `rgba` straight alpha if it is still premultiplied (a no-op otherwise).
-    pub fn straighten(&mut self) {
-        if self.premultiplied {
-            unpremultiply_in_place(&mut self.rgba);
-            self.premultiplied = false;
-        }
-    }
 }
 
 impl Renderer {
@@ -2342,51 +2151,6 @@ fn dome_irradiance(texture: &crate::scene::Texture) -> [[f32; 4]; 9] {
             0.0,
         ]
     })
-}
-
-/// Replaces `out`'s contents with `bytes` read as `T`s, reusing its allocation. Copies bytes into
-/// the (aligned) vector, so the mapped range needs no particular alignment.
-fn copy_pod<T: bytemuck::Pod>(bytes: &[u8], out: &mut Vec<T>) {
-    out.clear();
-    out.resize(bytes.len() / std::mem::size_of::<T>(), T::zeroed());
-    let dst: &mut [u8] = bytemuck::cast_slice_mut(out.as_mut_slice());
-    dst.copy_from_slice(&bytes[..dst.len()]);
-}
-
-/// Polls `gpu` until `submission` is done and, when `map` is given, its mapping callback has run.
-fn wait_for(
-    gpu: &SharedDevice,
-    label: &str,
-    submission: &wgpu::SubmissionIndex,
-    map: Option<&AtomicU8>,
-) -> std::result::Result<(), String> {
-    // Wait for this submission only: later frames in flight keep running meanwhile.
-    let wait = wgpu::PollType::Wait {
-        submission_index: Some(submission.clone()),
-        timeout: None,
-    };
-    for _ in 0..MAX_POLL_TRIES {
-        match gpu.device.poll(wait.clone()) {
-            Ok(_) => {}
-            // GL returns Timeout after ~4.29 s even when asked to wait forever: keep waiting.
-            Err(wgpu::PollError::Timeout) => log::debug!("{label}: still waiting for the GPU"),
-            Err(e) => return Err(format!("waiting for the GPU: {e}")),
-        }
-        if let Some(lost) = gpu.lost_reason() {
-            return Err(lost);
-        }
-        match map.map(|m| m.load(Ordering::Acquire)) {
-            None | Some(MAP_DONE) => return Ok(()),
-            Some(MAP_FAILED) => {
-                return Err(gpu
-                    .lost_reason()
-                    .unwrap_or_else(|| "mapping the readback buffer failed".into()))
-            }
-            // The submission is done but the callback has not run yet: poll again.
-            _ => std::thread::yield_now(),
-        }
-    }
-    Err("the GPU did not finish the frame in time".into())
 }
 
 /// The highest sample count up to `wanted` that every attachment supports (the colour one also
