@@ -13,6 +13,7 @@ pub mod readback;
 mod renderer;
 mod settings;
 pub mod shading;
+mod shadows;
 mod textures;
 pub mod visibility;
 

@@ -26,7 +26,8 @@ use super::readback::{
     TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
 };
 pub use super::settings::{AovKind, ImageEncoding, RenderSettings};
-use super::shading::{assign_table_entries, build_rig, pack_material, shadow_view, MAX_SHADOW_MAPS};
+use super::shading::{assign_table_entries, build_rig, pack_material};
+use super::shadows::{ShadowMaps, Shadows};
 use super::textures::{material_layout, SceneTextures, TableEntry};
 use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
 use crate::scene::{FrameState, Headlight, Light, Look, Scene};
@@ -187,33 +188,6 @@ impl OpaquePipelines {
             (true, false, true) => &self.untextured_write,
         }
     }
-}
-
-/// Shadow map size (square, per light).
-const SHADOW_MAP_SIZE: u32 = 2048;
-const SHADOW_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
-
-/// Shadow maps of the lights that cast them: one array layer each, rendered every frame before
-/// the mesh pass (depth only, opaque instances).
-struct Shadows {
-    pipeline: wgpu::RenderPipeline,
-    layers: Vec<ShadowLayer>,
-    /// Layers in use this frame.
-    active: usize,
-    /// The scene's bounds at load, which each map covers.
-    bounds: crate::scene::Bounds,
-}
-
-struct ShadowLayer {
-    view: wgpu::TextureView,
-    uniform: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
-    matrix: [[f32; 4]; 4],
-    /// Its map does not hold what its matrix sees of the current geometry (rendered again this
-    /// frame).
-    stale: bool,
-    /// Rendered in the frame being recorded.
-    redraw: bool,
 }
 
 /// The targets of the blended pass: multisampled where the colour is, and their resolves (which
@@ -558,140 +532,17 @@ impl Renderer {
             ..Default::default()
         });
         // Shadow maps, where a light may cast shadows (a 1x1 placeholder otherwise).
-        let casts = scene
-            .lights
-            .iter()
-            .any(|l| l.shadow && (matches!(l.kind, crate::scene::LightKind::Distant { .. }) || l.shaping.is_some()));
-        let shadow_layers = if casts { MAX_SHADOW_MAPS as u32 } else { 1 };
-        let shadow_size = if casts {
-            SHADOW_MAP_SIZE.min(limits.max_texture_dimension_2d)
-        } else {
-            1
-        };
-        let shadow_texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("shadow maps"),
-            size: wgpu::Extent3d {
-                width: shadow_size,
-                height: shadow_size,
-                depth_or_array_layers: shadow_layers,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: SHADOW_FORMAT,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        });
-        let shadow_array = shadow_texture.create_view(&wgpu::TextureViewDescriptor {
-            label: Some("shadow maps view"),
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
-        let shadow_views = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("shadow views"),
-            size: 64 * shadow_layers as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let shadow_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
-            label: Some("shadow sampler"),
-            mag_filter: wgpu::FilterMode::Linear,
-            min_filter: wgpu::FilterMode::Linear,
-            compare: Some(wgpu::CompareFunction::LessEqual),
-            ..Default::default()
-        });
-        let shadows = casts.then(|| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("shadow.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/shadow.wgsl").into()),
-            });
-            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("shadow view layout"),
-                entries: &[wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::VERTEX,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                }],
-            });
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("shadow pipeline layout"),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-            let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some("shadow pipeline"),
-                layout: Some(&pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &module,
-                    entry_point: Some("vs_shadow"),
-                    compilation_options: Default::default(),
-                    buffers: &[vertex_buffers[0].clone(), vertex_buffers[3].clone()],
-                },
-                primitive: wgpu::PrimitiveState {
-                    topology: wgpu::PrimitiveTopology::TriangleList,
-                    cull_mode: None,
-                    ..Default::default()
-                },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: SHADOW_FORMAT,
-                    depth_write_enabled: Some(true),
-                    depth_compare: Some(wgpu::CompareFunction::Less),
-                    stencil: Default::default(),
-                    bias: wgpu::DepthBiasState {
-                        constant: 2,
-                        slope_scale: 2.0,
-                        clamp: 0.0,
-                    },
-                }),
-                multisample: wgpu::MultisampleState::default(),
-                fragment: None,
-                multiview_mask: None,
-                cache: None,
-            });
-            let layers = (0..shadow_layers)
-                .map(|i| {
-                    let uniform = device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("shadow view"),
-                        size: 64,
-                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    });
-                    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some("shadow view bind group"),
-                        layout: &layout,
-                        entries: &[wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        }],
-                    });
-                    ShadowLayer {
-                        view: shadow_texture.create_view(&wgpu::TextureViewDescriptor {
-                            label: Some("shadow map layer"),
-                            dimension: Some(wgpu::TextureViewDimension::D2),
-                            base_array_layer: i,
-                            array_layer_count: Some(1),
-                            ..Default::default()
-                        }),
-                        uniform,
-                        bind_group,
-                        matrix: [[0.0; 4]; 4],
-                        stale: true,
-                        redraw: false,
-                    }
-                })
-                .collect();
-            Shadows {
-                pipeline,
-                layers,
-                active: 0,
-                bounds: scene.bounds,
-            }
-        });
+        let ShadowMaps {
+            array: shadow_array,
+            views: shadow_views,
+            sampler: shadow_sampler,
+            shadows,
+        } = ShadowMaps::new(
+            device,
+            scene,
+            limits.max_texture_dimension_2d,
+            [vertex_buffers[0].clone(), vertex_buffers[3].clone()],
+        );
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("globals bind group"),
             layout: &bind_group_layout,
@@ -1450,25 +1301,7 @@ impl Renderer {
             &mut self.light_scratch,
         );
         if let Some(shadows) = &mut self.shadows {
-            shadows.active = 0;
-            for light in &mut self.light_scratch {
-                if light.cone[2] < 0.5 || shadows.active == shadows.layers.len() {
-                    continue;
-                }
-                let Some(m) = shadow_view(light, &shadows.bounds) else {
-                    continue;
-                };
-                let layer = &mut shadows.layers[shadows.active];
-                let m = m.to_cols_array_2d();
-                if layer.matrix != m {
-                    layer.matrix = m;
-                    layer.stale = true;
-                    queue.write_buffer(&layer.uniform, 0, bytemuck::bytes_of(&m));
-                    queue.write_buffer(&self.shadow_views, 64 * shadows.active as u64, bytemuck::bytes_of(&m));
-                }
-                shadows.active += 1;
-                light.cone[3] = shadows.active as f32;
-            }
+            shadows.place(&mut self.light_scratch, queue, &self.shadow_views);
         }
         if self.light_scratch != self.written_lights && !self.light_scratch.is_empty() {
             queue.write_buffer(&self.lights_buffer, 0, bytemuck::cast_slice(&self.light_scratch));
@@ -1627,14 +1460,7 @@ impl Renderer {
         // Shadow maps are drawn again only where their light or the geometry moved (on a static
         // scene, the lit teapot field's two maps cost the H100 as much as shading its image).
         if let Some(shadows) = &mut self.shadows {
-            for layer in &mut shadows.layers {
-                layer.stale |= moved;
-                layer.redraw = false;
-            }
-            for layer in &mut shadows.layers[..shadows.active] {
-                layer.redraw = layer.stale;
-                layer.stale = false;
-            }
+            shadows.choose_redraws(moved);
         }
     }
 
