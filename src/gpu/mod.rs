@@ -6,6 +6,7 @@
 //! ([`Renderer::submit`] / [`Renderer::finish`] into recycled [`FrameBuffers`]).
 
 mod adapters;
+mod encode;
 mod geometry;
 pub mod layout;
 mod raster;
@@ -15,6 +16,7 @@ mod settings;
 pub mod shading;
 mod shadows;
 mod textures;
+mod upload;
 pub mod visibility;
 
 pub use adapters::{list_adapters, select_adapters, AdapterSelection, AdapterSummary, GpuAdapter};

@@ -16,17 +16,16 @@ use wgpu::util::DeviceExt;
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::geometry::{canonical_materials, DynamicMesh, Geometry, MeshDraw};
 use super::layout::{
-    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, ShadeParams,
-    INSTANCE_ATTRIBUTES,
+    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES,
 };
 use super::raster::{image_texture, MeshPipeline};
 use super::readback::{
-    copy_pod, padded_bytes_per_row, strip_padding, ts_index, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment,
-    Slot, Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, SEGMENT_ALIGN, TIMESTAMPS_PER_FRAME, TIMESTAMP_BYTES,
-    TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
+    copy_pod, padded_bytes_per_row, strip_padding, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment, Slot,
+    Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, SEGMENT_ALIGN, TIMESTAMPS_PER_FRAME, TS_FRAME_BEGIN,
+    TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
 };
 pub use super::settings::{AovKind, ImageEncoding, RenderSettings};
-use super::shading::{assign_table_entries, build_rig, pack_material};
+use super::shading::{assign_table_entries, pack_material};
 use super::shadows::{ShadowMaps, Shadows};
 use super::textures::{material_layout, SceneTextures, TableEntry};
 use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
@@ -64,121 +63,121 @@ const OIT_REVEAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 pub const FRAMES_IN_FLIGHT: usize = 3;
 /// Renders frames of one [`Scene`] on one device. `Send`: build it, then move it to its worker.
 pub struct Renderer {
-    summary: super::AdapterSummary,
-    label: String,
-    gpu: SharedDevice,
-    width: u32,
-    height: u32,
-    sample_count: u32,
-    encoding: ImageEncoding,
+    pub(super) summary: super::AdapterSummary,
+    pub(super) label: String,
+    pub(super) gpu: SharedDevice,
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) sample_count: u32,
+    pub(super) encoding: ImageEncoding,
     /// Linear output: the colour target is half float and `color_pass` derives the images.
-    color_pass: Option<ComputeStage>,
+    pub(super) color_pass: Option<ComputeStage>,
     /// AOV attachments and the pass that gathers them, when AOVs are asked for.
-    aov: Option<AovStage>,
-    opaque_pipelines: OpaquePipelines,
+    pub(super) aov: Option<AovStage>,
+    pub(super) opaque_pipelines: OpaquePipelines,
     /// Present when opaque surfaces are shaded in compute (then the prepass and mesh pass are not
     /// run).
-    visibility: Option<Visibility>,
+    pub(super) visibility: Option<Visibility>,
     /// The scene's texture table, as the compute shading pass binds it (empty without it).
-    texture_table: Vec<TableEntry>,
-    depth_pipeline: wgpu::RenderPipeline,
-    prepass: bool,
-    translucent_pipeline: wgpu::RenderPipeline,
+    pub(super) texture_table: Vec<TableEntry>,
+    pub(super) depth_pipeline: wgpu::RenderPipeline,
+    pub(super) prepass: bool,
+    pub(super) translucent_pipeline: wgpu::RenderPipeline,
     /// Present when the scene has blended draws.
-    oit: Option<Oit>,
+    pub(super) oit: Option<Oit>,
     /// Present when some light may cast shadows.
-    shadows: Option<Shadows>,
-    shadow_views: wgpu::Buffer,
+    pub(super) shadows: Option<Shadows>,
+    pub(super) shadow_views: wgpu::Buffer,
     /// What the colour pass needs to composite the background (dome, OIT), per frame.
-    background_buffer: wgpu::Buffer,
-    last_background: Option<BackgroundParams>,
-    dome_visible: bool,
-    shows_dome: bool,
-    globals_buffer: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
+    pub(super) background_buffer: wgpu::Buffer,
+    pub(super) last_background: Option<BackgroundParams>,
+    pub(super) dome_visible: bool,
+    pub(super) shows_dome: bool,
+    pub(super) globals_buffer: wgpu::Buffer,
+    pub(super) bind_group: wgpu::BindGroup,
     /// One per `Scene::materials` entry: its textures and samplers.
-    material_groups: Vec<wgpu::BindGroup>,
+    pub(super) material_groups: Vec<wgpu::BindGroup>,
     /// Their layout, for an animated material whose texture files change.
-    materials_layout: wgpu::BindGroupLayout,
-    materials_buffer: wgpu::Buffer,
+    pub(super) materials_layout: wgpu::BindGroupLayout,
+    pub(super) materials_buffer: wgpu::Buffer,
     /// The scene's materials as packed at load, so dynamic ones can be repacked per frame.
-    materials: Vec<crate::scene::Material>,
-    dynamic_materials: Vec<u32>,
-    textures: SceneTextures,
-    lights_buffer: wgpu::Buffer,
+    pub(super) materials: Vec<crate::scene::Material>,
+    pub(super) dynamic_materials: Vec<u32>,
+    pub(super) textures: SceneTextures,
+    pub(super) lights_buffer: wgpu::Buffer,
     /// The stage's lights as of the last frame (dynamic ones replaced per frame).
-    stage_lights: Vec<Light>,
-    dynamic_lights: Vec<u32>,
+    pub(super) stage_lights: Vec<Light>,
+    pub(super) dynamic_lights: Vec<u32>,
     /// This frame's packed lights, and what was last written to the buffer.
-    light_scratch: Vec<LightRaw>,
-    written_lights: Vec<LightRaw>,
-    look: Look,
-    headlight: Headlight,
-    clear_color: wgpu::Color,
+    pub(super) light_scratch: Vec<LightRaw>,
+    pub(super) written_lights: Vec<LightRaw>,
+    pub(super) look: Look,
+    pub(super) headlight: Headlight,
+    pub(super) clear_color: wgpu::Color,
     /// The first dome light's texture mip count (0: no textured dome).
-    dome_mips: u32,
+    pub(super) dome_mips: u32,
     /// The textured dome's irradiance (SH9, divided by pi).
-    dome_sh: [[f32; 4]; 9],
-    positions: wgpu::Buffer,
-    normals: wgpu::Buffer,
-    colors: wgpu::Buffer,
-    uvs: wgpu::Buffer,
-    indices: wgpu::Buffer,
-    instances: wgpu::Buffer,
-    draws: Vec<MeshDraw>,
+    pub(super) dome_sh: [[f32; 4]; 9],
+    pub(super) positions: wgpu::Buffer,
+    pub(super) normals: wgpu::Buffer,
+    pub(super) colors: wgpu::Buffer,
+    pub(super) uvs: wgpu::Buffer,
+    pub(super) indices: wgpu::Buffer,
+    pub(super) instances: wgpu::Buffer,
+    pub(super) draws: Vec<MeshDraw>,
     /// CPU copy of the instance buffer, so a frame writes only the slots that changed.
-    instance_mirror: Vec<InstanceRaw>,
+    pub(super) instance_mirror: Vec<InstanceRaw>,
     /// Buffer slot of each `Scene::dynamic_instances` entry (`None`: its mesh draws nothing).
-    dynamic_slots: Vec<Option<usize>>,
+    pub(super) dynamic_slots: Vec<Option<usize>>,
     /// One entry per `Scene::dynamic_meshes` entry (`None`: the mesh draws nothing).
-    dynamic_meshes: Vec<Option<DynamicMesh>>,
-    last_globals: Option<Globals>,
-    msaa_view: Option<wgpu::TextureView>,
-    resolve_view: wgpu::TextureView,
-    depth_view: wgpu::TextureView,
+    pub(super) dynamic_meshes: Vec<Option<DynamicMesh>>,
+    pub(super) last_globals: Option<Globals>,
+    pub(super) msaa_view: Option<wgpu::TextureView>,
+    pub(super) resolve_view: wgpu::TextureView,
+    pub(super) depth_view: wgpu::TextureView,
     /// Bytes per row of the colour image in the readback buffers (256-aligned).
-    padded_row: u32,
+    pub(super) padded_row: u32,
     /// Where each part of a frame lands in a slot's readback buffer.
-    layout: ReadbackLayout,
+    pub(super) layout: ReadbackLayout,
     /// The readback ring: one slot per frame in flight.
-    slots: Vec<Slot>,
+    pub(super) slots: Vec<Slot>,
     /// Where the next frame goes first (round robin, so slots are reused evenly).
-    next_slot: usize,
+    pub(super) next_slot: usize,
     /// Render-pass timing, where the device has `TIMESTAMP_QUERY`.
-    timestamps: Option<Timestamps>,
-    last_gpu_ms: Option<f64>,
-    last_gpu_frame_ms: Option<f64>,
+    pub(super) timestamps: Option<Timestamps>,
+    pub(super) last_gpu_ms: Option<f64>,
+    pub(super) last_gpu_frame_ms: Option<f64>,
 }
 
 /// A compute pass run after the render pass, and the storage buffers it fills (copied into the
 /// readback slot with the frame).
-struct ComputeStage {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
+pub(super) struct ComputeStage {
+    pub(super) pipeline: wgpu::ComputePipeline,
+    pub(super) bind_group: wgpu::BindGroup,
     /// Output buffers, in the order of their readback segments; `None` where not asked for.
-    outputs: Vec<Option<wgpu::Buffer>>,
+    pub(super) outputs: Vec<Option<wgpu::Buffer>>,
 }
 
 /// The AOV attachments (views in `AovKind` order) and their gather pass.
-struct AovStage {
-    views: [wgpu::TextureView; 4],
-    gather: ComputeStage,
+pub(super) struct AovStage {
+    pub(super) views: [wgpu::TextureView; 4],
+    pub(super) gather: ComputeStage,
 }
 
 /// The opaque mesh pipelines: a shader per shading model (the displayColor one is small), and
 /// shading either what the depth prepass laid down (equal, no depth write: each pixel shaded
 /// once) or, for cut-outs, which the prepass cannot know, with their own depth test and write.
-struct OpaquePipelines {
-    display_equal: wgpu::RenderPipeline,
-    preview_equal: wgpu::RenderPipeline,
-    untextured_equal: wgpu::RenderPipeline,
-    display_write: wgpu::RenderPipeline,
-    preview_write: wgpu::RenderPipeline,
-    untextured_write: wgpu::RenderPipeline,
+pub(super) struct OpaquePipelines {
+    pub(super) display_equal: wgpu::RenderPipeline,
+    pub(super) preview_equal: wgpu::RenderPipeline,
+    pub(super) untextured_equal: wgpu::RenderPipeline,
+    pub(super) display_write: wgpu::RenderPipeline,
+    pub(super) preview_write: wgpu::RenderPipeline,
+    pub(super) untextured_write: wgpu::RenderPipeline,
 }
 
 impl OpaquePipelines {
-    fn for_draw(&self, d: &MeshDraw, prepassed: bool) -> &wgpu::RenderPipeline {
+    pub(super) fn for_draw(&self, d: &MeshDraw, prepassed: bool) -> &wgpu::RenderPipeline {
         match (d.preview, d.textured, d.cutout || !prepassed) {
             (false, _, false) => &self.display_equal,
             (true, true, false) => &self.preview_equal,
@@ -192,11 +191,11 @@ impl OpaquePipelines {
 
 /// The targets of the blended pass: multisampled where the colour is, and their resolves (which
 /// the colour pass reads).
-struct Oit {
-    accum_msaa: Option<wgpu::TextureView>,
-    reveal_msaa: Option<wgpu::TextureView>,
-    accum: wgpu::TextureView,
-    reveal: wgpu::TextureView,
+pub(super) struct Oit {
+    pub(super) accum_msaa: Option<wgpu::TextureView>,
+    pub(super) reveal_msaa: Option<wgpu::TextureView>,
+    pub(super) accum: wgpu::TextureView,
+    pub(super) reveal: wgpu::TextureView,
 }
 
 impl Renderer {
@@ -1281,564 +1280,6 @@ impl Renderer {
         })
     }
 
-    /// Writes only what changed since the last frame.
-    fn write_frame_state(&mut self, state: &FrameState) {
-        let queue = &self.gpu.queue;
-        let view_proj = state.camera.view_projection(self.width, self.height);
-        let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
-
-        // Lights: the stage's (animated ones replaced), the headlight or the harness rig.
-        for (&i, light) in self.dynamic_lights.iter().zip(&state.lights) {
-            if let Some(slot) = self.stage_lights.get_mut(i as usize) {
-                slot.clone_from(light);
-            }
-        }
-        let rig = build_rig(
-            self.look,
-            self.headlight,
-            &self.stage_lights,
-            &state.camera,
-            &mut self.light_scratch,
-        );
-        if let Some(shadows) = &mut self.shadows {
-            shadows.place(&mut self.light_scratch, queue, &self.shadow_views);
-        }
-        if self.light_scratch != self.written_lights && !self.light_scratch.is_empty() {
-            queue.write_buffer(&self.lights_buffer, 0, bytemuck::cast_slice(&self.light_scratch));
-        }
-        self.written_lights.clone_from(&self.light_scratch);
-        globals.shading = rig.fallback;
-        globals.lighting = [self.light_scratch.len() as u32, rig.unlit as u32, 0, self.dome_mips];
-        // The dome: lighting where the look lights with it, and the background where asked.
-        let dome_space = |rotation: glam::Mat3| {
-            // World to dome space: the inverse of the dome's (orthonormalized) rotation.
-            let r = glam::Mat3::from_cols(
-                rotation.x_axis.normalize_or(glam::Vec3::X),
-                rotation.y_axis.normalize_or(glam::Vec3::Y),
-                rotation.z_axis.normalize_or(glam::Vec3::Z),
-            )
-            .transpose();
-            [
-                r.x_axis.extend(0.0).to_array(),
-                r.y_axis.extend(0.0).to_array(),
-                r.z_axis.extend(0.0).to_array(),
-            ]
-        };
-        let dome_color = |texture: Option<u32>, color: [f32; 3]| {
-            let textured = texture.is_some() && self.dome_mips > 0;
-            [color[0], color[1], color[2], textured as u32 as f32]
-        };
-        if let Some((texture, color, rotation)) = rig.dome {
-            globals.lighting[2] = 1;
-            globals.dome_color = dome_color(texture, color);
-            globals.dome_from_world = dome_space(rotation);
-            globals.dome_sh = if globals.dome_color[3] > 0.5 {
-                self.dome_sh
-            } else {
-                uniform_sh()
-            };
-        }
-        // What the colour pass composites: the dome behind (when asked), the blended surfaces over.
-        let clip_to_world = view_proj.inverse();
-        let background = BackgroundParams {
-            clip_to_world: if clip_to_world.is_finite() {
-                clip_to_world.as_mat4().to_cols_array_2d()
-            } else {
-                glam::Mat4::IDENTITY.to_cols_array_2d()
-            },
-            dome_from_world: rig
-                .background
-                .map_or(globals.dome_from_world, |(_, _, rotation)| dome_space(rotation)),
-            dome_color: rig
-                .background
-                .map_or([0.0; 4], |(texture, color, _)| dome_color(texture, color)),
-            flags: [
-                (self.dome_visible && rig.background.is_some()) as u32,
-                self.oit.is_some() as u32,
-                0,
-                0,
-            ],
-        };
-        if self.last_background != Some(background) {
-            queue.write_buffer(&self.background_buffer, 0, bytemuck::bytes_of(&background));
-            self.last_background = Some(background);
-        }
-
-        // Animated material inputs.
-        for (&i, material) in self.dynamic_materials.iter().zip(&state.materials) {
-            let textures = &self.textures;
-            let mut raw = pack_material(material, |t| textures.tiles(t));
-            assign_table_entries(&mut raw, material, &self.texture_table);
-            // Another texture file this frame (a file with time samples): the forward pipelines
-            // bind it through the material's group (allocates, on those frames only).
-            let files = |m: &crate::scene::Material| m.lookups().map(|l| l.and_then(|l| l.texture));
-            if self.materials.get(i as usize).map(files) != Some(files(material)) {
-                if let Some(group) = self.material_groups.get_mut(i as usize) {
-                    *group = self
-                        .textures
-                        .bind_group(&self.gpu.device, &self.materials_layout, material);
-                }
-            }
-            queue.write_buffer(
-                &self.materials_buffer,
-                i as u64 * std::mem::size_of::<MaterialRaw>() as u64,
-                bytemuck::bytes_of(&raw),
-            );
-            if let Some(m) = self.materials.get_mut(i as usize) {
-                m.clone_from(material);
-            }
-        }
-
-        if self.last_globals != Some(globals) {
-            queue.write_buffer(&self.globals_buffer, 0, bytemuck::bytes_of(&globals));
-            self.last_globals = Some(globals);
-            if let Some(v) = &self.visibility {
-                let c = if self.shows_dome {
-                    wgpu::Color::TRANSPARENT
-                } else {
-                    self.clear_color
-                };
-                let params = ShadeParams {
-                    clip_to_world: background.clip_to_world,
-                    clear: [c.r as f32, c.g as f32, c.b as f32, c.a as f32],
-                    size: [self.width, self.height, self.sample_count, 0],
-                };
-                queue.write_buffer(&v.params, 0, bytemuck::bytes_of(&params));
-            }
-        }
-
-        let mut changed: Option<(usize, usize)> = None;
-        for (slot, m) in self.dynamic_slots.iter().zip(&state.instance_transforms) {
-            let Some(slot) = *slot else { continue };
-            let old = &self.instance_mirror[slot];
-            let raw = InstanceRaw::new(m, old.double_sided()).with_ids(old.ids[0], old.ids[1], old.ids[2]);
-            if self.instance_mirror[slot] != raw {
-                self.instance_mirror[slot] = raw;
-                changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));
-            }
-        }
-        let mut moved = changed.is_some();
-        if let Some((lo, hi)) = changed {
-            let offset = (lo * std::mem::size_of::<InstanceRaw>()) as u64;
-            queue.write_buffer(
-                &self.instances,
-                offset,
-                bytemuck::cast_slice(&self.instance_mirror[lo..=hi]),
-            );
-        }
-
-        for (dm, new) in self.dynamic_meshes.iter_mut().zip(&state.mesh_vertices) {
-            let Some(dm) = dm else { continue };
-            if new.positions.len() != dm.vertex_count {
-                if !dm.warned {
-                    log::warn!(
-                        "frame {}: an animated mesh brings {} positions for {} vertices; left as it was",
-                        state.frame,
-                        new.positions.len(),
-                        dm.vertex_count
-                    );
-                    dm.warned = true;
-                }
-                continue;
-            }
-            queue.write_buffer(
-                &self.positions,
-                dm.first_vertex * 12,
-                bytemuck::cast_slice(&new.positions),
-            );
-            moved = true;
-            if new.normals.len() == dm.vertex_count {
-                queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&new.normals));
-            } else {
-                // Positions without normals: smooth normals from the new positions (allocates;
-                // the stage normally supplies normals).
-                let n = crate::scene::compute_normals(&new.positions, &dm.indices);
-                queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&n));
-            }
-        }
-
-        // Shadow maps are drawn again only where their light or the geometry moved (on a static
-        // scene, the lit teapot field's two maps cost the H100 as much as shading its image).
-        if let Some(shadows) = &mut self.shadows {
-            shadows.choose_redraws(moved);
-        }
-    }
-
-    /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
-    fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
-        let device = &self.gpu.device;
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        if let Some(t) = &self.timestamps {
-            // An empty pass, for the timestamp that starts the frame.
-            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("frame start"),
-                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                    query_set: &t.query_set,
-                    beginning_of_pass_write_index: Some(ts_index(slot, TS_FRAME_BEGIN)),
-                    end_of_pass_write_index: None,
-                }),
-            });
-        }
-        // The GPU time spans the opaque pass and, where there is one, the blended pass.
-        // `draws` holds the opaque meshes first, those the prepass covers before the cut-outs
-        // (see `Geometry::build`).
-        let first_blended = self.draws.partition_point(|d| !d.translucent);
-        let prepassed = if self.prepass && self.visibility.is_none() {
-            self.draws[..first_blended].partition_point(|d| !d.cutout)
-        } else {
-            0
-        };
-        // The GPU time spans the prepass (where there is one) to the opaque or blended pass.
-        let prepass_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
-            query_set: &t.query_set,
-            beginning_of_pass_write_index: Some(ts_index(slot, TS_PASS_BEGIN)),
-            end_of_pass_write_index: None,
-        });
-        // (wgpu refuses timestamp writes with neither index.)
-        let timestamp_writes = self
-            .timestamps
-            .as_ref()
-            .filter(|_| prepassed == 0 || self.oit.is_none())
-            .map(|t| wgpu::RenderPassTimestampWrites {
-                query_set: &t.query_set,
-                beginning_of_pass_write_index: (prepassed == 0).then_some(ts_index(slot, TS_PASS_BEGIN)),
-                end_of_pass_write_index: self.oit.is_none().then_some(ts_index(slot, TS_PASS_END)),
-            });
-        let oit_timestamp_writes = self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
-            query_set: &t.query_set,
-            beginning_of_pass_write_index: None,
-            end_of_pass_write_index: Some(ts_index(slot, TS_PASS_END)),
-        });
-        let set_buffers = |pass: &mut wgpu::RenderPass<'_>| {
-            pass.set_bind_group(0, &self.bind_group, &[]);
-            pass.set_vertex_buffer(0, self.positions.slice(..));
-            pass.set_vertex_buffer(1, self.normals.slice(..));
-            pass.set_vertex_buffer(2, self.colors.slice(..));
-            pass.set_vertex_buffer(3, self.instances.slice(..));
-            pass.set_vertex_buffer(4, self.uvs.slice(..));
-            pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
-        };
-        // `choose`: the pipeline for a draw (switched only when it changes); `None` keeps the
-        // one set.
-        let draw = |pass: &mut wgpu::RenderPass<'_>, draws: &[MeshDraw], choose: Option<&OpaquePipelines>| {
-            let mut bound = u32::MAX;
-            let mut current: Option<&wgpu::RenderPipeline> = None;
-            for d in draws {
-                if let Some(p) = choose.map(|c| c.for_draw(d, prepassed > 0)) {
-                    if !current.is_some_and(|c| std::ptr::eq(c, p)) {
-                        pass.set_pipeline(p);
-                        current = Some(p);
-                    }
-                }
-                if d.material != bound {
-                    pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
-                    bound = d.material;
-                }
-                pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
-            }
-        };
-        if let Some(shadows) = &self.shadows {
-            // Maps whose light and geometry did not move keep last frame's depth.
-            for layer in shadows.layers[..shadows.active].iter().filter(|l| l.redraw) {
-                let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("shadow pass"),
-                    color_attachments: &[],
-                    depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                        view: &layer.view,
-                        depth_ops: Some(wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(1.0),
-                            store: wgpu::StoreOp::Store,
-                        }),
-                        stencil_ops: None,
-                    }),
-                    timestamp_writes: None,
-                    occlusion_query_set: None,
-                    multiview_mask: None,
-                });
-                pass.set_pipeline(&shadows.pipeline);
-                pass.set_bind_group(0, &layer.bind_group, &[]);
-                pass.set_vertex_buffer(0, self.positions.slice(..));
-                pass.set_vertex_buffer(1, self.instances.slice(..));
-                pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
-                for d in &self.draws[..first_blended] {
-                    pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
-                }
-            }
-        }
-        if let Some(vis) = &self.visibility {
-            self.encode_compute_shading(&mut encoder, vis, first_blended, slot, &set_buffers);
-        }
-        // Depth prepass: positions only, so the shading pass below shades each pixel once, not once
-        // per overlapping surface (fragment work is the slow kind on the H100).
-        if prepassed > 0 {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("depth prepass"),
-                color_attachments: &[],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &self.depth_view,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(0.0),
-                        store: wgpu::StoreOp::Store,
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: prepass_timestamp_writes,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            set_buffers(&mut pass);
-            // The layout has the material group; the prepass reads none of it.
-            pass.set_bind_group(1, &self.material_groups[0], &[]);
-            pass.set_pipeline(&self.depth_pipeline);
-            for d in &self.draws[..prepassed] {
-                pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
-            }
-        }
-        if self.visibility.is_none() {
-            let (view, resolve_target) = match &self.msaa_view {
-                Some(msaa) => (msaa, Some(&self.resolve_view)),
-                None => (&self.resolve_view, None),
-            };
-            let color = Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target,
-                ops: wgpu::Operations {
-                    // Transparent black: alpha is coverage, as usdrecord writes it.
-                    load: wgpu::LoadOp::Clear(if self.shows_dome {
-                        wgpu::Color::TRANSPARENT
-                    } else {
-                        self.clear_color
-                    }),
-                    // The multisampled image is only needed until it is resolved.
-                    store: if resolve_target.is_some() {
-                        wgpu::StoreOp::Discard
-                    } else {
-                        wgpu::StoreOp::Store
-                    },
-                },
-            });
-            // AOVs are kept (multisampled, unresolved) for the gather pass. Ids clear to u32::MAX,
-            // "nothing drawn"; the gather pass fills in depth and normal there from the ids.
-            let aov_attachment = |i: usize| {
-                self.aov.as_ref().map(|a| wgpu::RenderPassColorAttachment {
-                    view: &a.views[i],
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(if i >= 2 {
-                            wgpu::Color {
-                                r: u32::MAX as f64,
-                                g: 0.0,
-                                b: 0.0,
-                                a: 0.0,
-                            }
-                        } else {
-                            wgpu::Color::TRANSPARENT
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })
-            };
-            let attachments = [
-                color,
-                aov_attachment(0),
-                aov_attachment(1),
-                aov_attachment(2),
-                aov_attachment(3),
-            ];
-            let used = if self.aov.is_some() { 5 } else { 1 };
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("mesh pass"),
-                color_attachments: &attachments[..used],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &self.depth_view,
-                    // Reversed Z: 0 is the far plane.
-                    depth_ops: Some(wgpu::Operations {
-                        load: if prepassed > 0 {
-                            wgpu::LoadOp::Load
-                        } else {
-                            wgpu::LoadOp::Clear(0.0)
-                        },
-                        // The blended pass tests against it.
-                        store: if self.oit.is_some() {
-                            wgpu::StoreOp::Store
-                        } else {
-                            wgpu::StoreOp::Discard
-                        },
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            if first_blended > 0 {
-                set_buffers(&mut pass);
-                draw(&mut pass, &self.draws[..first_blended], Some(&self.opaque_pipelines));
-            }
-        }
-        if let Some(oit) = &self.oit {
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("blended pass (OIT)"),
-                color_attachments: &[
-                    oit_attachment(oit.accum_msaa.as_ref(), &oit.accum, 0.0),
-                    oit_attachment(oit.reveal_msaa.as_ref(), &oit.reveal, 1.0),
-                ],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &self.depth_view,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Load,
-                        store: wgpu::StoreOp::Discard,
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: oit_timestamp_writes,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            set_buffers(&mut pass);
-            pass.set_pipeline(&self.translucent_pipeline);
-            draw(&mut pass, &self.draws[first_blended..], None);
-        }
-        // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
-        // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.
-        let stages: Vec<&ComputeStage> = [self.color_pass.as_ref(), self.aov.as_ref().map(|a| &a.gather)]
-            .into_iter()
-            .flatten()
-            .collect();
-        for (i, stage) in stages.iter().enumerate() {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("post pass"),
-                timestamp_writes: self.timestamps.as_ref().filter(|_| i + 1 == stages.len()).map(|t| {
-                    wgpu::ComputePassTimestampWrites {
-                        query_set: &t.query_set,
-                        beginning_of_pass_write_index: None,
-                        end_of_pass_write_index: Some(ts_index(slot, TS_POST_END)),
-                    }
-                }),
-            });
-            pass.set_pipeline(&stage.pipeline);
-            pass.set_bind_group(0, &stage.bind_group, &[]);
-            pass.dispatch_workgroups(self.width.div_ceil(8), self.height.div_ceil(8), 1);
-        }
-        let buffer = &self.slots[slot].buffer;
-        if readback == Readback::Frame {
-            let copy = |encoder: &mut wgpu::CommandEncoder, from: Option<&wgpu::Buffer>, to: Option<Segment>| {
-                if let (Some(from), Some(to)) = (from, to) {
-                    encoder.copy_buffer_to_buffer(from, 0, buffer, to.offset, Some(to.size));
-                }
-            };
-            if let Some(c) = &self.color_pass {
-                copy(&mut encoder, c.outputs[0].as_ref(), Some(self.layout.color));
-                copy(&mut encoder, c.outputs[1].as_ref(), self.layout.linear);
-            }
-            if let Some(a) = &self.aov {
-                for (out, seg) in a.gather.outputs.iter().zip(self.layout.aovs) {
-                    copy(&mut encoder, out.as_ref(), seg);
-                }
-            }
-        }
-        if let (Some(t), Some(seg)) = (&self.timestamps, self.layout.timestamps) {
-            let at = SEGMENT_ALIGN * slot as u64;
-            encoder.resolve_query_set(&t.query_set, ts_index(slot, 0)..ts_index(slot + 1, 0), &t.resolve, at);
-            encoder.copy_buffer_to_buffer(&t.resolve, at, buffer, seg.offset, Some(TIMESTAMP_BYTES));
-        }
-        self.gpu.queue.submit([encoder.finish()])
-    }
-
-    /// The compute path's opaque surfaces: the visibility pass (instance slot and triangle per
-    /// sample, and the depth the blended pass tests against), then the compute shading pass, which
-    /// writes the resolved image the colour pass reads.
-    fn encode_compute_shading(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        vis: &Visibility,
-        first_blended: usize,
-        slot: usize,
-        set_buffers: &dyn Fn(&mut wgpu::RenderPass<'_>),
-    ) {
-        let attachment = |view, clear| {
-            Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(clear),
-                    store: wgpu::StoreOp::Store,
-                },
-            })
-        };
-        // No surface: instance slot u32::MAX (NO_INSTANCE in shaders/visibility.wgsl).
-        let none = wgpu::Color {
-            r: u32::MAX as f64,
-            g: 0.0,
-            b: 0.0,
-            a: 0.0,
-        };
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("visibility pass"),
-            color_attachments: &[
-                attachment(&vis.instance_view, none),
-                attachment(&vis.triangle_view, wgpu::Color::TRANSPARENT),
-            ],
-            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                view: &self.depth_view,
-                // Reversed Z: 0 is the far plane.
-                depth_ops: Some(wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(0.0),
-                    // The blended pass tests against it.
-                    store: if self.oit.is_some() {
-                        wgpu::StoreOp::Store
-                    } else {
-                        wgpu::StoreOp::Discard
-                    },
-                }),
-                stencil_ops: None,
-            }),
-            timestamp_writes: self.timestamps.as_ref().map(|t| wgpu::RenderPassTimestampWrites {
-                query_set: &t.query_set,
-                beginning_of_pass_write_index: Some(ts_index(slot, TS_PASS_BEGIN)),
-                end_of_pass_write_index: None,
-            }),
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-        set_buffers(&mut pass);
-        // Only cut-outs read their material's textures (opacity); the others bind any group.
-        pass.set_bind_group(1, &self.material_groups[0], &[]);
-        let mut bound = 0;
-        let mut cutouts = None;
-        for d in &self.draws[..first_blended] {
-            if cutouts != Some(d.cutout) {
-                pass.set_pipeline(if d.cutout { &vis.cutout } else { &vis.plain });
-                cutouts = Some(d.cutout);
-            }
-            if d.cutout && d.material != bound {
-                pass.set_bind_group(1, &self.material_groups[d.material as usize], &[]);
-                bound = d.material;
-            }
-            pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
-        }
-        drop(pass);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("compute shading pass"),
-            // The GPU time ends here unless a blended pass follows.
-            timestamp_writes: self.timestamps.as_ref().filter(|_| self.oit.is_none()).map(|t| {
-                wgpu::ComputePassTimestampWrites {
-                    query_set: &t.query_set,
-                    beginning_of_pass_write_index: None,
-                    end_of_pass_write_index: Some(ts_index(slot, TS_PASS_END)),
-                }
-            }),
-        });
-        pass.set_pipeline(&vis.shade);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.set_bind_group(1, &vis.table_group, &[]);
-        pass.set_bind_group(2, &vis.bind_group, &[]);
-        pass.dispatch_workgroups(self.width.div_ceil(8), self.height.div_ceil(8), 1);
-    }
-
     /// Waits until the ticket's submission is done and its mapping (if any) complete, then copies
     /// the image into `out` (when given) and reads the pass time. Unmaps the slot on every path.
     fn wait_and_copy(&mut self, ticket: &Ticket, out: Option<&mut FrameBuffers>) -> std::result::Result<(), String> {
@@ -1929,7 +1370,7 @@ impl Renderer {
 }
 
 /// A target of the blended pass: cleared to `clear`, resolved where multisampled.
-fn oit_attachment<'a>(
+pub(super) fn oit_attachment<'a>(
     msaa: Option<&'a wgpu::TextureView>,
     resolved: &'a wgpu::TextureView,
     clear: f64,
@@ -1959,7 +1400,7 @@ fn oit_attachment<'a>(
 }
 
 /// SH9 coefficients of a constant environment of radiance 1 (irradiance / pi = 1 everywhere).
-fn uniform_sh() -> [[f32; 4]; 9] {
+pub(super) fn uniform_sh() -> [[f32; 4]; 9] {
     let mut sh = [[0.0; 4]; 9];
     // Y00 = 0.282095: E/pi = c0 * Y00 = 1.
     sh[0] = [1.0 / 0.282_095, 1.0 / 0.282_095, 1.0 / 0.282_095, 0.0];
