@@ -474,20 +474,19 @@ fn done_with(tmp: &Path) {
 /// A new temporary file for `path` (see [`temporary_path`] and [`create_new_file`]), listed as
 /// in flight until it is renamed or removed.
 pub fn create_temporary(path: &Path) -> Result<(PathBuf, File)> {
-    let mut last = None;
-    for _ in 0..4 {
+    // A name taken already is tried again with other random bits (a clash is a planted file).
+    let mut attempts = 0;
+    loop {
         let tmp = temporary_path(path);
         match create_new_file(&tmp) {
             Ok(f) => {
                 in_flight().push(tmp.clone());
                 return Ok((tmp, f));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 3 => attempts += 1,
             Err(e) => return Err(Error::io(&tmp, e)),
         }
     }
-    let (tmp, e) = last.expect("four attempts");
-    Err(Error::io(&tmp, e))
 }
 
 /// An error unless `path` is absent or a regular file: an output is replaced by a rename, which

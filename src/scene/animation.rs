@@ -143,13 +143,6 @@ impl SampleCache {
         }
     }
 
-    /// A quarter of the machine's memory, at most 2 GiB: enough to keep every sample of a
-    /// typical shot's animated meshes, bounded for long ones (teapotScene's are 6 MB).
-    pub fn default_budget() -> usize {
-        let total = crate::machine::total_memory_bytes().unwrap_or(8 << 30);
-        usize::try_from(total / 4).unwrap_or(usize::MAX).min(2 << 30)
-    }
-
     /// Bytes of decoded samples held now.
     pub fn bytes(&self) -> usize {
         self.state.lock().map_or(0, |s| s.bytes)
@@ -202,7 +195,7 @@ pub struct Topology {
 }
 
 /// Where an animated mesh's normals come from each frame.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NormalsFrom {
     /// Smooth normals computed from the frame's points.
     Computed,
@@ -272,7 +265,7 @@ impl Animation {
     /// sample that cannot be read is an error naming the prim and the frame.
     pub fn evaluate(&self, scene: &Scene, t: f64, vertices: &mut [Arc<MeshVertices>]) -> Result<(), EvaluateError> {
         // Meshes reading one track at one layer time through one topology share a result.
-        let mut shared: HashMap<(u64, u64, *const Topology, NormalsFrom), Arc<MeshVertices>> = HashMap::new();
+        let mut shared: HashMap<(u64, u64, *const Topology), Arc<MeshVertices>> = HashMap::new();
         for m in &self.meshes {
             let Some(slot) = vertices.get_mut(m.slot) else { continue };
             let template = scene
@@ -283,7 +276,6 @@ impl Animation {
                 m.points.track.id,
                 m.points.layer_time(t).to_bits(),
                 Arc::as_ptr(&m.topology),
-                m.normals.clone(),
             );
             // Shared only where nothing of the mesh's own load-time data shows through: normals
             // computed and every point present.
@@ -311,12 +303,7 @@ impl Animation {
                 .collect();
             let normals = match m.normals {
                 NormalsFrom::Computed => {
-                    let per_point = super::compute_normals(points, &m.topology.point_triangles);
-                    m.topology
-                        .vertex_points
-                        .iter()
-                        .map(|&p| per_point.get(p as usize).copied().unwrap_or([0.0, 0.0, 1.0]))
-                        .collect()
+                    super::smooth_normals(points, &m.topology.point_triangles, &m.topology.vertex_points)
                 }
                 NormalsFrom::LoadTime => template.map(|m| m.normals.clone()).unwrap_or_default(),
             };

@@ -227,6 +227,15 @@ pub enum UpAxis {
     Z,
 }
 
+/// Smooth normals per USD point (so split vertices of one point share a normal), spread to vertices.
+pub fn smooth_normals(points: &[[f32; 3]], point_triangles: &[u32], vertex_points: &[u32]) -> Vec<[f32; 3]> {
+    let per_point = compute_normals(points, point_triangles);
+    vertex_points
+        .iter()
+        .map(|&p| per_point.get(p as usize).copied().unwrap_or([0.0, 0.0, 1.0]))
+        .collect()
+}
+
 /// Smooth per-vertex normals for a triangle list (area-weighted), for meshes without authored normals.
 /// Vertices that share a USD point are expected to have been merged by the caller when smoothing
 /// across them is wanted.

@@ -973,7 +973,7 @@ pub fn evaluate(
             .collect();
         let load_time_normals = || template.map(|m| m.normals.clone()).unwrap_or_default();
         let normals = if dm.computed_normals {
-            mesh::smooth_normals(&points, &dm.point_triangles, &dm.vertex_points)
+            crate::scene::smooth_normals(&points, &dm.point_triangles, &dm.vertex_points)
         } else if let Some(map) = &dm.animated_normals {
             mesh::read_normals(&dm.prim, Some(TimeCode::new(frame)))
                 .and_then(|pv| mesh::respread_normals(&pv.values, map))

@@ -15,7 +15,7 @@ use openusd::usd;
 use super::material::{PrimvarNeeds, DEFAULT_COLOR};
 use super::samples;
 use super::values::{self, Time};
-use crate::scene::{compute_normals, Mesh};
+use crate::scene::{smooth_normals, Mesh};
 
 /// Where a primvar's values lie on the mesh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,15 +322,6 @@ fn push_vertex(mesh: &mut Mesh, src: &MeshSource, p: usize, col: Option<u32>, op
         let st = uv.map_or([0.0, 0.0], |i| uvs.values[i as usize]);
         mesh.uvs.push([clean(st[0]), clean(st[1])]);
     }
-}
-
-/// Smooth normals per USD point (so split vertices of one point share a normal), spread to vertices.
-pub fn smooth_normals(points: &[[f32; 3]], point_triangles: &[u32], vertex_points: &[u32]) -> Vec<[f32; 3]> {
-    let per_point = compute_normals(points, point_triangles);
-    vertex_points
-        .iter()
-        .map(|&p| per_point.get(p as usize).copied().unwrap_or([0.0, 0.0, 1.0]))
-        .collect()
 }
 
 /// Triangulates a polygon of `corners` corners into corner-index triples that keep its winding:

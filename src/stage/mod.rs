@@ -134,10 +134,8 @@ impl LoadedStage {
             path: path.to_path_buf(),
             reason,
         };
-        match std::fs::metadata(path) {
-            Err(_) => return Err(open_err("no such file".into())),
-            Ok(m) if !m.is_file() => return Err(open_err("not a regular file (a FIFO, device or folder)".into())),
-            Ok(_) => {}
+        if std::fs::metadata(path).is_err() {
+            return Err(open_err("no such file".into()));
         }
         let budget = Budget::of(options.max_memory);
         lenient::check_layer_file(&path.to_string_lossy(), budget.layer_bytes).map_err(|e| open_err(e.to_string()))?;

@@ -3,9 +3,10 @@
 //! openusd decodes an attribute's whole `timeSamples` map on every read from a usdc layer, and
 //! keeps no decoded value between reads: teapotScene's 524 meshes each read the same 49-sample
 //! series of one usdc layer (through references with different layer offsets), so reading their
-//! points once at load decoded 25,676 arrays. Here an attribute's value source is resolved once
-//! ([`openusd::usd::Attribute::resolve_info`]: the layer, the spec path and the layer offset),
-//! and the series is a [`Track`] shared by every attribute that resolves to the same spec. A
+//! points once at load decoded 25,676 arrays. Here where an attribute's value is authored (the
+//! layer, the spec path and the layer offset) is found once from the prim stack and the fields'
+//! presence, which decode nothing (openusd's `resolve_info` decodes the samples to answer), and
+//! the series is a [`Track`] shared by every attribute that resolves to the same spec. A
 //! usdc series keeps only each sample's place in the file and decodes a sample when a frame
 //! needs it ([`CrateSamples`]); a usda series is converted once from the layer, which already
 //! holds it parsed.
@@ -47,15 +48,9 @@ pub struct SampleStore {
     clips: HashMap<sdf::Path, bool>,
     /// Crate files opened for per-sample reads, by layer identifier (`None`: not a crate, or
     /// it could not be opened; the text layer's data is read instead).
-    crates: HashMap<String, Option<Arc<CrateFile>>>,
+    crates: HashMap<String, Option<Arc<Crate>>>,
     /// Decoded samples of every track, within a byte budget.
     pub cache: Arc<SampleCache>,
-}
-
-impl Default for SampleStore {
-    fn default() -> Self {
-        SampleStore::with_budget(SampleCache::default_budget() as u64)
-    }
 }
 
 impl SampleStore {
@@ -148,7 +143,7 @@ impl SampleStore {
             ValueSite::Default | ValueSite::Unauthored => return Some(false),
         };
         if let Some(file) = self.crate_file(stage, &site.layer) {
-            return crate_sample_count(&file, &site.path).map(|n| n > 1);
+            return file.sample_count(&site.path).map(|n| n > 1);
         }
         let layer = stage.layer(&site.layer)?;
         match layer.data().try_field(&site.path, "timeSamples").ok()??.as_ref() {
@@ -209,25 +204,24 @@ impl SampleStore {
     }
 
     /// The crate file of layer `identifier`, opened once for per-sample reads.
-    fn crate_file(&mut self, stage: &usd::Stage, identifier: &str) -> Option<Arc<CrateFile>> {
+    fn crate_file(&mut self, stage: &usd::Stage, identifier: &str) -> Option<Arc<Crate>> {
         if let Some(file) = self.crates.get(identifier) {
             return file.clone();
         }
         let file = (|| {
+            use std::io::{Read, Seek, SeekFrom};
             let real = stage.layer(identifier)?.resolved_path()?.to_string();
-            let resolver = DefaultResolver::new();
-            // Only a crate is read whole (mapped where the resolver maps): a text layer is
-            // told by its first bytes.
+            // Only a crate is read whole: a text layer is told by its first bytes.
             let mut magic = [0u8; 8];
-            let mut asset = resolver.open_asset(&ResolvedPath::new(&real)).ok()?;
-            std::io::Read::read_exact(&mut asset, &mut magic).ok()?;
+            let mut asset = DefaultResolver::new().open_asset(&ResolvedPath::new(&real)).ok()?;
+            asset.read_exact(&mut magic).ok()?;
             if magic[..] != openusd::usdc::MAGIC[..] {
                 return None;
             }
-            let asset = resolver.open_asset(&ResolvedPath::new(&real)).ok()?;
+            asset.seek(SeekFrom::Start(0)).ok()?;
             let bytes = asset.into_buffer().ok()?;
             match CrateFile::open(bytes) {
-                Ok(file) => Some(Arc::new(file)),
+                Ok(file) => Some(Arc::new(Crate::new(file))),
                 Err(e) => {
                     log::debug!("{identifier}: cannot reopen for per-sample reads: {e}");
                     None
@@ -315,31 +309,57 @@ enum ValueSite {
     Unauthored,
 }
 
-/// The `timeSamples` field of `path` in a crate: the bits of the times' value rep and the place of the sample count (C++ `CrateFile::_Reader::Read<TimeSamples>`: at the
-/// payload, a relative offset to the times' value rep; after that rep, a relative offset to the
-/// sample count and the samples' value reps).
-fn crate_time_samples(file: &CrateFile, path: &sdf::Path) -> Option<(u64, usize)> {
-    let spec = file.specs.iter().find(|s| file.paths.get(s.path_index) == Some(path))?;
-    let mut index = spec.fieldset_index;
-    let mut field = None;
-    while let Some(Some(f)) = file.fieldsets.get(index) {
-        let f = file.fields.get(*f)?;
-        if file.tokens.get(f.token_index).map(String::as_str) == Some("timeSamples") {
-            field = Some(f);
-            break;
+/// A crate file opened for per-sample reads, with its specs indexed by path once (a lookup per
+/// attribute would otherwise scan every spec).
+struct Crate {
+    file: CrateFile,
+    /// Each spec's start in the file's fieldsets, by path.
+    fieldsets: HashMap<sdf::Path, usize>,
+}
+
+impl Crate {
+    fn new(file: CrateFile) -> Crate {
+        let fieldsets = file
+            .specs
+            .iter()
+            .filter_map(|s| Some((file.paths.get(s.path_index)?.clone(), s.fieldset_index)))
+            .collect();
+        Crate { file, fieldsets }
+    }
+
+    /// The `timeSamples` field of `path`: the bits of the times' value rep and the place of the
+    /// sample count (C++ `CrateFile::_Reader::Read<TimeSamples>`: at the payload, a relative
+    /// offset to the times' value rep; after that rep, a relative offset to the sample count and
+    /// the samples' value reps).
+    fn time_samples(&self, path: &sdf::Path) -> Option<(u64, usize)> {
+        let file = &self.file;
+        let mut index = *self.fieldsets.get(path)?;
+        let mut field = None;
+        while let Some(Some(f)) = file.fieldsets.get(index) {
+            let f = file.fields.get(*f)?;
+            if file.tokens.get(f.token_index).map(String::as_str) == Some("timeSamples") {
+                field = Some(f);
+                break;
+            }
+            index += 1;
         }
-        index += 1;
+        let rep = field?.value_rep;
+        if rep.is_inlined() {
+            return None;
+        }
+        let bytes: &[u8] = file.bytes();
+        let start = usize::try_from(rep.payload()).ok()?;
+        let times_at = jump(bytes, start)?;
+        let times_rep = u64::from_le_bytes(word(bytes, times_at)?);
+        let counts_at = jump(bytes, times_at.checked_add(8)?)?;
+        Some((times_rep, counts_at))
     }
-    let rep = field?.value_rep;
-    if rep.is_inlined() {
-        return None;
+
+    /// How many time samples `path` has, read from the count without decoding them.
+    fn sample_count(&self, path: &sdf::Path) -> Option<usize> {
+        let (_, counts_at) = self.time_samples(path)?;
+        usize::try_from(u64::from_le_bytes(word(self.file.bytes(), counts_at)?)).ok()
     }
-    let bytes: &[u8] = file.bytes();
-    let start = usize::try_from(rep.payload()).ok()?;
-    let times_at = jump(bytes, start)?;
-    let times_rep = u64::from_le_bytes(word(bytes, times_at)?);
-    let counts_at = jump(bytes, times_at.checked_add(8)?)?;
-    Some((times_rep, counts_at))
 }
 
 /// The 8 bytes at `pos`.
@@ -351,12 +371,6 @@ fn word(bytes: &[u8], pos: usize) -> Option<[u8; 8]> {
 fn jump(bytes: &[u8], pos: usize) -> Option<usize> {
     let delta = i64::from_le_bytes(word(bytes, pos)?);
     usize::try_from(i64::try_from(pos).ok()?.checked_add(delta)?).ok()
-}
-
-/// How many time samples `path` has in a crate, read from the count without decoding them.
-fn crate_sample_count(file: &CrateFile, path: &sdf::Path) -> Option<usize> {
-    let (_, counts_at) = crate_time_samples(file, path)?;
-    usize::try_from(u64::from_le_bytes(word(file.bytes(), counts_at)?)).ok()
 }
 
 /// A point-based prim's `points` as UsdImaging reads them: a typed `Get` of `VtVec3fArray`, so
@@ -384,10 +398,9 @@ impl SampleSource for DecodedSamples {
 }
 
 /// The samples of one `timeSamples` field of a usdc layer: each sample's value representation,
-/// decoded when a frame asks for it. Holds the crate file (its bytes are mapped or shared, not
-/// copied per track).
+/// decoded when a frame asks for it. Shares the layer's one crate file with its other tracks.
 struct CrateSamples {
-    file: Arc<CrateFile>,
+    crate_file: Arc<Crate>,
     /// Each sample's value representation (the crate's 64-bit `ValueRep`).
     reps: Vec<u64>,
 }
@@ -395,8 +408,9 @@ struct CrateSamples {
 impl CrateSamples {
     /// Reads the times and sample places of `path`'s `timeSamples` field; `None` when the spec
     /// or field is absent or the layout is not what the crate format says.
-    fn track(file: &Arc<CrateFile>, path: &sdf::Path, identifier: &str) -> Option<Track> {
-        let (times_bits, counts_at) = crate_time_samples(file, path)?;
+    fn track(crate_file: &Arc<Crate>, path: &sdf::Path, identifier: &str) -> Option<Track> {
+        let (times_bits, counts_at) = crate_file.time_samples(path)?;
+        let file = &crate_file.file;
         let bytes: &[u8] = file.bytes();
         let count = usize::try_from(u64::from_le_bytes(word(bytes, counts_at)?)).ok()?;
         if count > bytes.len() / 8 {
@@ -419,7 +433,7 @@ impl CrateSamples {
             return None;
         }
         let source = CrateSamples {
-            file: file.clone(),
+            crate_file: crate_file.clone(),
             reps,
         };
         Track::new(times, Box::new(source), format!("{identifier} {path}"))
@@ -429,11 +443,12 @@ impl CrateSamples {
 impl SampleSource for CrateSamples {
     fn decode(&self, index: usize) -> Result<Option<Arc<[[f32; 3]]>>, String> {
         let bits = *self.reps.get(index).ok_or_else(|| format!("no sample {index}"))?;
-        let Some(mut rep) = self.file.fields.first().map(|f| f.value_rep) else {
+        let file = &self.crate_file.file;
+        let Some(mut rep) = file.fields.first().map(|f| f.value_rep) else {
             return Err("the crate has no fields".into());
         };
         rep.0 = bits;
-        match self.file.value(rep).map_err(|e| e.to_string())? {
+        match file.value(rep).map_err(|e| e.to_string())? {
             Value::ValueBlock | Value::None => Ok(None),
             v @ Value::Vec3fVec(_) => Ok(values::as_vec3_array(&v).map(Arc::from)),
             // Not a float 3-vector array: read as nothing, as UsdImaging reads such points.
