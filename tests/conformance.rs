@@ -432,3 +432,110 @@ fn instance_transforms_match_pxr() {
     assert!(compared > 100, "only {compared} instancer-times compared");
     assert!(wrong.is_empty(), "{} instancing mismatches; see above", wrong.len());
 }
+
+/// Skinned points against pxr's UsdSkel (`tests/data/skinned_points.jsonl`, written by
+/// `tests/data/skinned_points.py` with `UsdSkel.BakeSkinning`): every skinned Mesh of every
+/// skinned stage of the corpus, at the stage's first, middle and last time code and its
+/// quarters, in world space, each point within 1e-4 of the mesh's extent (its bounding box
+/// diagonal).
+#[test]
+fn skinned_points_match_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "corpus not found; required under CI=true");
+        eprintln!("corpus not found at ../shared/corpus (or USDRENDER_CORPUS), skipping skinning check");
+        return;
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/skinned_points.jsonl");
+    let text = std::fs::read_to_string(&data).expect("read tests/data/skinned_points.jsonl");
+    let (mut compared, mut wrong) = (0usize, Vec::new());
+    let mut files = BTreeSet::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        let (Some(file), Some(prim), Some(theirs)) = (v["file"].as_str(), v["prim"].as_str(), v["points"].as_array())
+        else {
+            panic!("bad line {line}")
+        };
+        let mut stage = usdrender::stage::LoadedStage::open(&corpus.join(file), &Default::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        // No time: the stage has no range; usdrender renders its one default frame.
+        let time = match v["time"].as_f64() {
+            Some(t) => t,
+            None => stage.timing().default_frames().expect("frames")[0],
+        };
+        let scene = stage
+            .extract(&usdrender::stage::ExtractOptions {
+                time,
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let state = stage.evaluate(&scene, time).unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
+        let Some(ours) = world_points(&scene, &state, prim) else {
+            wrong.push(format!("{file} {prim} @{time}: usdrender draws no such mesh"));
+            continue;
+        };
+        let theirs: Vec<[f64; 3]> = theirs
+            .iter()
+            .map(|p| {
+                let p = p.as_array().expect("a point");
+                [0, 1, 2].map(|k| p[k].as_f64().expect("a number"))
+            })
+            .collect();
+        let (lo, hi) = theirs.iter().fold(([f64::MAX; 3], [f64::MIN; 3]), |(lo, hi), p| {
+            ([0, 1, 2].map(|k| lo[k].min(p[k])), [0, 1, 2].map(|k| hi[k].max(p[k])))
+        });
+        let extent = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f64>().sqrt().max(1e-9);
+        compared += 1;
+        files.insert(file.to_string());
+        let mut worst = (0.0f64, 0usize);
+        for (i, p) in ours.iter().enumerate() {
+            let (Some(p), Some(t)) = (p, theirs.get(i)) else { continue };
+            let d = (0..3).map(|k| (p[k] - t[k]).powi(2)).sum::<f64>().sqrt();
+            if d > worst.0 {
+                worst = (d, i);
+            }
+        }
+        if worst.0 > 1e-4 * extent {
+            let i = worst.1;
+            wrong.push(format!(
+                "{file} {prim} @{time}: point {i} is {:?}, pxr {:?} ({:.2e} of the extent)",
+                ours[i],
+                theirs[i],
+                worst.0 / extent
+            ));
+        }
+    }
+    println!("skinned points compared with pxr: {compared} mesh-times over {} stages", files.len());
+    for w in &wrong {
+        println!("skinning mismatch: {w}");
+    }
+    assert!(files.len() >= 15, "only {} skinned stages compared", files.len());
+    assert!(wrong.is_empty(), "{} skinning mismatches; see above", wrong.len());
+}
+
+/// The world-space position of each USD point of the mesh drawn for `prim` (the first instance
+/// of it), at the evaluated frame; `None` for points no face uses.
+fn world_points(
+    scene: &usdrender::scene::Scene,
+    state: &usdrender::scene::FrameState,
+    prim: &str,
+) -> Option<Vec<Option<[f64; 3]>>> {
+    let mesh_index = scene.meshes.iter().position(|m| m.path == prim)?;
+    let mesh = &scene.meshes[mesh_index];
+    let positions = match scene.dynamic_meshes.iter().position(|&m| m as usize == mesh_index) {
+        Some(slot) => &state.mesh_vertices[slot].positions,
+        None => &mesh.positions,
+    };
+    let instance = scene.instances.iter().position(|i| i.mesh as usize == mesh_index)?;
+    let transform = match scene.dynamic_instances.iter().position(|&d| d as usize == instance) {
+        Some(k) => state.instance_transforms[k],
+        None => scene.instances[instance].transform,
+    };
+    let points = mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+    let mut out = vec![None; points];
+    for (v, &p) in mesh.vertex_points.iter().enumerate() {
+        let w = transform.as_dmat4().transform_point3(glam::Vec3::from(positions[v]).as_dvec3());
+        out[p as usize] = Some(w.to_array());
+    }
+    Some(out)
+}

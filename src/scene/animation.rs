@@ -214,9 +214,11 @@ pub struct AnimatedMesh {
     pub normals: NormalsFrom,
 }
 
-/// Everything per-frame evaluation needs for track-driven meshes; `Send + Sync`.
+/// Everything per-frame evaluation needs for track-driven and skinned meshes; `Send + Sync`.
 pub struct Animation {
     pub meshes: Vec<AnimatedMesh>,
+    /// Meshes deformed by a skeleton, posed by each frame's [`super::FrameState::skinning`].
+    pub skinned: Vec<super::skinning::SkinnedMesh>,
     /// The stage interpolates linearly between samples (else held).
     pub linear: bool,
     pub cache: Arc<SampleCache>,
@@ -226,6 +228,7 @@ impl std::fmt::Debug for Animation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Animation")
             .field("meshes", &self.meshes.len())
+            .field("skinned", &self.skinned.len())
             .field("linear", &self.linear)
             .finish()
     }
@@ -235,6 +238,7 @@ impl Default for Animation {
     fn default() -> Self {
         Animation {
             meshes: Vec::new(),
+            skinned: Vec::new(),
             linear: true,
             cache: Arc::new(SampleCache::new(0)),
         }

@@ -9,6 +9,7 @@ pub mod camera;
 pub mod light;
 pub mod material;
 pub mod shapes;
+pub mod skinning;
 
 pub use camera::{Camera, CameraChoice, CameraRule, HarnessView, Lens, UsdrecordVersion, WindowPolicy};
 pub use glam::{DMat4, DVec3, Mat4, Vec3};
@@ -145,6 +146,9 @@ pub struct FrameState {
     pub materials: Vec<Material>,
     /// One entry per [`Scene::dynamic_lights`] entry: the light at this time.
     pub lights: Vec<Light>,
+    /// One entry per skinned mesh's `frame` index ([`animation::Animation::skinned`]): its
+    /// skeleton's pose and the skeleton-to-mesh matrix at this time.
+    pub skinning: Vec<skinning::SkinFrame>,
 }
 
 /// New vertex data for an animated mesh, laid out as its [`Mesh::positions`].

@@ -164,6 +164,23 @@ fn extents_hint(prim: &usd::Prim, time: Time, purposes: &[String]) -> Option<Bou
     Some(out)
 }
 
+/// The prims below `path` in the graph (instance proxies included).
+fn descendants(stage: &usd::Stage, graph: &Graph, path: &sdf::Path) -> Vec<usd::Prim> {
+    let mut out = Vec::new();
+    let mut stack = vec![path.clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(kids) = graph.children.get(&p) {
+            for k in kids {
+                if let Ok(prim) = stage.prim(k.clone()) {
+                    out.push(prim);
+                }
+                stack.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
 /// World bounds of the stage at the cache's time (set by the caller to `time`), over the drawn
 /// purposes. `drawn` holds, per drawn top-level prim (gprim or PointInstancer), the world bounds
 /// of what usdrender drew for it: the fallback for a boundable with no authored extent.
@@ -196,6 +213,19 @@ pub fn frame_bounds(
         if let Some(hint) = extents_hint(&prim, time, purposes) {
             out.include_box(&graph::world(cache, &prim), &hint);
             pruned = Some(path);
+            continue;
+        }
+        if node.type_name == "SkelRoot" {
+            // Boundable, with UsdSkel's computed extent when none is authored; one that binds
+            // nothing leaves its children to be bounded one by one.
+            let extent = authored_extent(&prim, time).or_else(|| {
+                let below = descendants(stage, graph, path);
+                super::skel::root_extent(stage, cache, &prim, &below, time.map_or(0.0, |t| t.value()))
+            });
+            if let Some(local) = extent {
+                out.include_box(&graph::world(cache, &prim), &local);
+                pruned = Some(path);
+            }
             continue;
         }
         if !is_boundable(&node.type_name) {

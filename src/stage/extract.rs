@@ -25,9 +25,11 @@ use super::lights;
 use super::material::{self, Materials, PrimvarNeeds};
 use super::mesh;
 use super::samples;
+use super::skel::{self, SkelPlans};
 use super::values::{self, Time};
 use crate::scene::animation::{AnimatedMesh, NormalsFrom, Topology};
 use crate::scene::shapes::{self, Axis};
+use crate::scene::skinning::{SkinFrame, SkinnedMesh};
 use crate::scene::{Bounds, Instance, Material, Mesh, MeshVertices, Scene};
 
 /// What per-frame evaluation recomputes, built by [`extract`].
@@ -38,12 +40,28 @@ pub struct FramePlan {
     /// Number of matrices the groups produce (== `Scene::dynamic_instances.len()`).
     pub matrices: usize,
     /// The animated meshes whose points come from a track (also in `meshes`, marked
-    /// `tracked`): evaluated from plain data, `Scene::animation`.
+    /// `from_animation`): evaluated from plain data, `Scene::animation`.
     pub animated: Vec<AnimatedMesh>,
     /// Materials read, their textures, and which are animated (`Scene::dynamic_materials`).
     pub materials: Materials,
     /// Animated lights, in `Scene::dynamic_lights` order.
     pub lights: Vec<lights::DynLight>,
+    /// The skeletons that deform meshes, each read once.
+    pub skeletons: SkelPlans,
+    /// One entry per skinned prim, in `FrameState::skinning` order: the prim and its
+    /// skeleton (an index into `skeletons`).
+    pub skins: Vec<(usd::Prim, usize)>,
+    /// The skinned meshes (also in `meshes`, marked `from_animation`): `Scene::animation`.
+    pub skinned: Vec<SkinnedMesh>,
+}
+
+/// A skinned prim as the mesh table needs it: its skinning data and its pose at load time.
+pub struct SkinRequest {
+    pub parts: skel::SkinnedParts,
+    pub rest_points: Vec<[f32; 3]>,
+    /// Index into `FramePlan::skins`.
+    pub frame: usize,
+    pub load_time: SkinFrame,
 }
 
 /// A run of consecutive dynamic instances evaluated together.
@@ -74,8 +92,9 @@ pub struct DynMesh {
     /// An implicit shape (its type name) whose parameters are animated: rebuilt each frame from
     /// them instead of reading `points`.
     pub shape: Option<String>,
-    /// Its points come from a track and are evaluated by `Scene::animation`, not here.
-    pub tracked: bool,
+    /// Its points come from a track or a skeleton and are evaluated by `Scene::animation`, not
+    /// here.
+    pub from_animation: bool,
 }
 
 /// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
@@ -402,6 +421,7 @@ impl MeshTable {
         time: Time,
         needs: &PrimvarNeeds,
         subsets: &[Vec<i64>],
+        skin: Option<SkinRequest>,
         scene: &mut Scene,
         plan: &mut FramePlan,
         warnings: &mut Vec<String>,
@@ -417,9 +437,21 @@ impl MeshTable {
             return none;
         };
         let shape_animated = type_name != "Mesh" && SHAPE_PARAMETERS.iter().any(|a| samples::varies(prim, a));
-        let animated = shape_animated || (type_name == "Mesh" && samples::varies(prim, "points"));
+        let points_animated = type_name == "Mesh" && samples::varies(prim, "points");
+        // A skinned mesh whose own points are animated too keeps its animated points (the
+        // skeleton is not applied; rare, and warned about).
+        let skin = skin.filter(|_| {
+            if points_animated {
+                warnings.push(format!(
+                    "{}: skinned and its points are animated; drawn with its animated points, unskinned",
+                    prim.path()
+                ));
+            }
+            !points_animated
+        });
+        let animated = shape_animated || points_animated || skin.is_some();
         let animated_normals = !b.computed_normals
-            && animated
+            && (shape_animated || points_animated)
             && (samples::varies(prim, "primvars:normals") || samples::varies(prim, "normals"));
         // Parts: the whole mesh, or one per subset plus the rest.
         let parts: Vec<(Mesh, Vec<Option<u32>>)> = if subsets.is_empty() {
@@ -460,41 +492,58 @@ impl MeshTable {
         };
         // A plain animated Mesh whose points are time samples a track can hold is evaluated
         // from plain data; animated shapes and animated authored normals stay with the stage.
-        let track = (animated && !shape_animated && !animated_normals)
+        let track = (points_animated && !animated_normals)
             .then(|| samples::track(prim, "points"))
             .flatten();
+        let normals_from = if b.computed_normals {
+            NormalsFrom::Computed
+        } else {
+            NormalsFrom::LoadTime
+        };
         let mut ids = Vec::with_capacity(parts.len());
-        for (part, normal_of_vertex) in parts {
+        for (mut part, normal_of_vertex) in parts {
             if part.indices.is_empty() {
                 ids.push(None);
                 continue;
             }
             let id = scene.meshes.len() as u32;
             if animated {
+                let topology = Topology {
+                    vertex_points: part.vertex_points.clone(),
+                    point_triangles: b.point_triangles.clone(),
+                };
+                let topology = match self.topologies.get(&topology) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = Arc::new(topology);
+                        self.topologies.insert(t.clone());
+                        t
+                    }
+                };
                 if let Some(points) = &track {
-                    let topology = Topology {
-                        vertex_points: part.vertex_points.clone(),
-                        point_triangles: b.point_triangles.clone(),
-                    };
-                    let topology = match self.topologies.get(&topology) {
-                        Some(t) => t.clone(),
-                        None => {
-                            let t = Arc::new(topology);
-                            self.topologies.insert(t.clone());
-                            t
-                        }
-                    };
                     plan.animated.push(AnimatedMesh {
                         slot: scene.dynamic_meshes.len(),
                         prim: prim.path().as_str().to_string(),
                         points: points.clone(),
-                        topology,
-                        normals: if b.computed_normals {
-                            NormalsFrom::Computed
-                        } else {
-                            NormalsFrom::LoadTime
-                        },
+                        topology: topology.clone(),
+                        normals: normals_from,
                     });
+                }
+                if let Some(skin) = &skin {
+                    let skinned = skel::skinned_mesh(
+                        skin.parts.clone(),
+                        scene.dynamic_meshes.len(),
+                        skin.frame,
+                        prim,
+                        skin.rest_points.clone(),
+                        topology,
+                    );
+                    // Drawn at load time in its load-time pose: the bounds and the first
+                    // frame see the skinned points.
+                    let posed = skinned.vertices(&skin.load_time, Some(&part));
+                    part.positions = posed.positions;
+                    part.normals = posed.normals;
+                    plan.skinned.push(skinned);
                 }
                 scene.dynamic_meshes.push(id);
                 plan.meshes.push(DynMesh {
@@ -504,7 +553,7 @@ impl MeshTable {
                     computed_normals: b.computed_normals,
                     shape: shape_animated.then(|| type_name.to_string()),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
-                    tracked: track.is_some(),
+                    from_animation: track.is_some() || skin.is_some(),
                 });
             }
             self.local_bounds.push(local_bounds(&part));
@@ -529,6 +578,7 @@ fn draw_parts(
     table: &mut MeshTable,
     materials: &mut Materials,
     scene: &mut Scene,
+    skin: Option<SkinRequest>,
     plan: &mut FramePlan,
     warnings: &mut Vec<String>,
 ) -> Vec<(u32, u32)> {
@@ -546,7 +596,7 @@ fn draw_parts(
         PrimvarNeeds::of(&used)
     };
     let faces: Vec<Vec<i64>> = subsets.into_iter().map(|(_, f)| f).collect();
-    let meshes = table.get(key, prim, type_name, time, &needs, &faces, scene, plan, warnings);
+    let meshes = table.get(key, prim, type_name, time, &needs, &faces, skin, scene, plan, warnings);
     meshes
         .into_iter()
         .zip(mats)
@@ -556,6 +606,48 @@ fn draw_parts(
 
 fn to_mat4(m: &DMat4) -> glam::Mat4 {
     m.as_mat4()
+}
+
+/// The matrix from `skeleton`'s space to `mesh`'s, at the cache's time: Storm draws skinned
+/// points in the mesh's space, moved there from the skeleton's.
+fn skel_to_mesh(cache: &mut XformCache, mesh: &usd::Prim, skeleton: &usd::Prim) -> DMat4 {
+    let m = world(cache, mesh);
+    let inverse = if m.determinant().abs() > 1e-300 {
+        m.inverse()
+    } else {
+        DMat4::IDENTITY
+    };
+    inverse * world(cache, skeleton)
+}
+
+/// A Mesh bound to a skeleton, read for the mesh table; `None` when it is not skinned (or
+/// its binding is unusable, warned about).
+fn skin_request(
+    stage: &usd::Stage,
+    cache: &mut XformCache,
+    prim: &usd::Prim,
+    time: f64,
+    plan: &mut FramePlan,
+    warnings: &mut Vec<String>,
+) -> Option<SkinRequest> {
+    let binding = skel::binding(stage, prim)?;
+    let index = plan.skeletons.index(&binding, warnings);
+    let skeleton = &plan.skeletons.skeletons[index];
+    let rest_points = values::vec3_array_attr(prim, "points", Some(TimeCode::new(time))).unwrap_or_default();
+    let parts = skel::skinned_parts(stage, prim, &binding, rest_points.len(), skeleton, warnings)?;
+    let pose = Arc::new(skeleton.pose(time, warnings));
+    let load_time = SkinFrame {
+        pose,
+        skel_to_mesh: skel_to_mesh(cache, prim, skeleton.skeleton()),
+    };
+    let frame = plan.skins.len();
+    plan.skins.push((prim.clone(), index));
+    Some(SkinRequest {
+        parts,
+        rest_points,
+        frame,
+        load_time,
+    })
 }
 
 /// Extracts every drawn mesh and instance at `time`, their materials, the stage's lights, and
@@ -625,15 +717,27 @@ pub fn extract(
             continue;
         }
         if drawable {
+            let skin = if node.type_name == "Mesh" {
+                skin_request(stage, cache, &prim, time, &mut plan, warnings)
+            } else {
+                None
+            };
+            // A skinned mesh is posed by its own skeleton: not shared with other instances.
+            let key = if skin.is_some() {
+                path.as_str()
+            } else {
+                node.key.as_str()
+            };
             let parts = draw_parts(
                 stage,
                 &prim,
-                &node.key,
+                key,
                 &node.type_name,
                 t,
                 &mut table,
                 &mut materials,
                 &mut scene,
+                skin,
                 &mut plan,
                 warnings,
             );
@@ -698,6 +802,7 @@ pub fn extract(
                             &mut table,
                             &mut materials,
                             &mut scene,
+                            None,
                             &mut plan,
                             warnings,
                         );
@@ -905,9 +1010,24 @@ pub fn evaluate(
     frame: f64,
     purposes: &[String],
     warnings: &mut Vec<String>,
-) -> (Vec<glam::Mat4>, Vec<Arc<MeshVertices>>) {
+) -> (Vec<glam::Mat4>, Vec<Arc<MeshVertices>>, Vec<SkinFrame>) {
     let t = Some(TimeCode::new(frame));
     cache.set_time(t);
+    // Each skeleton posed once, shared by the prims it deforms.
+    let poses: Vec<Arc<crate::scene::skinning::SkelPose>> = plan
+        .skeletons
+        .skeletons
+        .iter()
+        .map(|s| Arc::new(s.pose(frame, warnings)))
+        .collect();
+    let skinning = plan
+        .skins
+        .iter()
+        .map(|(prim, skeleton)| SkinFrame {
+            pose: poses[*skeleton].clone(),
+            skel_to_mesh: skel_to_mesh(cache, prim, plan.skeletons.skeletons[*skeleton].skeleton()),
+        })
+        .collect();
     let mut matrices = Vec::with_capacity(plan.matrices);
     for group in &plan.groups {
         match group {
@@ -948,10 +1068,10 @@ pub fn evaluate(
         }
     }
     let mut vertices = Vec::with_capacity(plan.meshes.len());
-    // Slots of tracked meshes are filled by `Scene::animation`; they hold this until then.
+    // Slots of tracked and skinned meshes are filled by `Scene::animation`; they hold this until then.
     let pending = Arc::new(MeshVertices::default());
     for (slot, dm) in plan.meshes.iter().enumerate() {
-        if dm.tracked {
+        if dm.from_animation {
             vertices.push(pending.clone());
             continue;
         }
@@ -983,5 +1103,5 @@ pub fn evaluate(
         };
         vertices.push(Arc::new(MeshVertices { positions, normals }));
     }
-    (matrices, vertices)
+    (matrices, vertices, skinning)
 }

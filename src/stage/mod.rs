@@ -15,6 +15,7 @@ mod lights;
 mod material;
 mod mesh;
 mod samples;
+mod skel;
 mod timing;
 mod values;
 
@@ -263,6 +264,7 @@ impl LoadedStage {
         scene.up_axis = timing::up_axis(&self.stage);
         scene.animation = Arc::new(Animation {
             meshes: std::mem::take(&mut plan.animated),
+            skinned: std::mem::take(&mut plan.skinned),
             linear: self.stage.interpolation_type() == usd::InterpolationType::Linear,
             cache: samples::cache(),
         });
@@ -329,7 +331,7 @@ impl LoadedStage {
             });
         }
         let mut notes = Vec::new();
-        let (instance_transforms, mesh_vertices) = extract::evaluate(
+        let (instance_transforms, mesh_vertices, skinning) = extract::evaluate(
             &self.stage,
             &ex.graph,
             &mut self.cache,
@@ -395,6 +397,7 @@ impl LoadedStage {
             mesh_vertices,
             materials,
             lights,
+            skinning,
         })
     }
 
@@ -509,7 +512,14 @@ pub fn complete_frame(scene: &Scene, state: &mut FrameState) -> Result<()> {
         .map_err(|e| Error::Frame {
             frame: e.frame.to_string(),
             reason: format!("{}: cannot read its points: {}", e.prim, e.reason),
-        })
+        })?;
+    crate::scene::skinning::evaluate(
+        scene,
+        &scene.animation.skinned,
+        &state.skinning,
+        &mut state.mesh_vertices,
+    );
+    Ok(())
 }
 
 /// A composition diagnostic worded for the user, naming the layer and the prim.
