@@ -168,6 +168,56 @@ pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
     b.finish(color, double_sided)
 }
 
+/// UsdGeomPoints as Storm shows them: round, `widths` across on screen. Until points get
+/// camera-facing sprites of their own, each point is a small sphere (the same disc from every
+/// side): 16 segments around for up to 20,000 points, 6 past that, inscribed in the circle
+/// (Storm's discs come out a few percent smaller than `widths` in its images; growing the
+/// outline to the circle's area scored worse against them). `unscale` divides out the prim's world scale per axis (Storm sizes a
+/// sprite by the scale's average, keeping it round): pass `[1.0; 3]` for none.
+pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], unscale: [f32; 3]) -> Mesh {
+    let slices = if centers.len() <= 20_000 { 16 } else { 6 };
+    let stacks = slices / 2;
+    let unit: Vec<[f32; 3]> = (0..=stacks)
+        .flat_map(|i| {
+            let phi = -PI / 2.0 + PI * i as f32 / stacks as f32;
+            let (sin, cos) = phi.sin_cos();
+            let cos = if i == 0 || i == stacks { 0.0 } else { cos };
+            (0..=slices).map(move |k| {
+                let t = k as f32 / slices as f32 * TAU;
+                [cos * t.cos(), cos * t.sin(), sin]
+            })
+        })
+        .collect();
+    let row = (slices + 1) as u32;
+    let mut mesh = Mesh::default();
+    for (i, c) in centers.iter().enumerate() {
+        let r = diameters.get(i).or(diameters.first()).copied().unwrap_or(1.0) / 2.0;
+        let color = colors
+            .get(i)
+            .or(colors.first())
+            .copied()
+            .unwrap_or([0.5, 0.5, 0.5, 1.0]);
+        if !(r.is_finite() && r > 0.0) {
+            continue;
+        }
+        let base = mesh.positions.len() as u32;
+        for n in &unit {
+            mesh.positions.push([0, 1, 2].map(|k| c[k] + n[k] * r * unscale[k]));
+            mesh.normals.push(*n);
+            mesh.colors.push(color);
+            mesh.vertex_points.push(i as u32);
+        }
+        for st in 0..stacks as u32 {
+            for k in 0..slices as u32 {
+                let a = base + st * row + k;
+                let b = a + row;
+                mesh.indices.extend_from_slice(&[a, a + 1, b + 1, a, b + 1, b]);
+            }
+        }
+    }
+    mesh
+}
+
 /// A capped cylinder of `radius` and `height` along `axis`, centred on the origin.
 pub fn cylinder(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
     let (r, h) = (radius as f32, height as f32 / 2.0);
@@ -231,6 +281,37 @@ mod tests {
     use glam::Vec3;
 
     const GREY: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
+
+    #[test]
+    fn points_are_spheres_of_their_widths_kept_round_under_scale() {
+        let m = points(
+            &[[0.0; 3], [5.0, 0.0, 0.0]],
+            &[1.0, 3.0],
+            &[GREY, [1.0, 0.0, 0.0, 1.0]],
+            [1.0; 3],
+        );
+        check(&m);
+        let reach = |point: u32, center: [f32; 3]| {
+            m.positions
+                .iter()
+                .zip(&m.vertex_points)
+                .filter(|(_, &p)| p == point)
+                .map(|(q, _)| (Vec3::from(*q) - Vec3::from(center)).length())
+                .fold(0.0f32, f32::max)
+        };
+        assert!((reach(0, [0.0; 3]) - 0.5).abs() < 1e-5);
+        assert!((reach(1, [5.0, 0.0, 0.0]) - 1.5).abs() < 1e-5);
+        assert!(m
+            .colors
+            .iter()
+            .zip(&m.vertex_points)
+            .all(|(c, &p)| p == 0 || c[1] == 0.0));
+        // An x scale of 0.5 divided out: the point is twice as wide in its own space.
+        let squashed = points(&[[0.0; 3]], &[1.0], &[GREY], [2.0, 1.0, 1.0]);
+        let xs = squashed.positions.iter().map(|p| p[0]).fold(0.0f32, f32::max);
+        assert!((xs - 1.0).abs() < 1e-5);
+        assert!(points(&[[0.0; 3]], &[f32::NAN], &[GREY], [1.0; 3]).indices.is_empty());
+    }
 
     /// Every triangle's geometric normal agrees with its vertices' normals (CCW from outside),
     /// and the mesh is self-consistent.

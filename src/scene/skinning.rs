@@ -105,6 +105,9 @@ pub struct Influences {
     pub weights: Vec<f32>,
 }
 
+/// Offsets of a blend shape's sub-shape and the weight it is added at.
+type SubShape<'a> = (&'a [[f32; 3]], f32);
+
 /// One blend shape of a mesh.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BlendShape {
@@ -123,7 +126,7 @@ impl BlendShape {
     /// shape at weight 0, the in-betweens at theirs and the shape itself at 1; `w` falls between
     /// two of them (or past the first or last pair: extrapolated) and is split between the two.
     /// Returns up to two (offsets, weight) pairs; the rest shape adds nothing and is left out.
-    fn sub_shapes(&self, w: f32) -> [Option<(&[[f32; 3]], f32)>; 2] {
+    fn sub_shapes(&self, w: f32) -> [Option<SubShape<'_>>; 2] {
         const EPS: f32 = 1e-6;
         if self.inbetweens.is_empty() {
             return [Some((&self.offsets, w)), None];
@@ -242,7 +245,10 @@ impl SkinnedMesh {
             return Some((&self.influences.joints, &self.influences.weights));
         }
         let range = i * n..(i + 1) * n;
-        Some((self.influences.joints.get(range.clone())?, self.influences.weights.get(range)?))
+        Some((
+            self.influences.joints.get(range.clone())?,
+            self.influences.weights.get(range)?,
+        ))
     }
 
     /// The weighted sum of point `i`'s joint matrices (zero weights skipped, as UsdSkel does;
@@ -268,7 +274,9 @@ impl SkinnedMesh {
     /// quaternion flipped to the hemisphere of the point's heaviest joint, summed by weight and
     /// normalised; scale and shear blended linearly and applied first (when any joint has them).
     fn dual_quaternion(&self, i: usize, parts: &[DualQuatPart], scaled: bool, p: DVec3) -> DVec3 {
-        let Some((joints, weights)) = self.influences_of(i) else { return p };
+        let Some((joints, weights)) = self.influences_of(i) else {
+            return p;
+        };
         let valid = || {
             joints
                 .iter()
@@ -282,7 +290,11 @@ impl SkinnedMesh {
             return p;
         };
         let pivot = pivot.0.real;
-        let (mut real, mut dual, mut stretch) = (DQuat::from_xyzw(0.0, 0.0, 0.0, 0.0), DQuat::from_xyzw(0.0, 0.0, 0.0, 0.0), DVec3::ZERO);
+        let (mut real, mut dual, mut stretch) = (
+            DQuat::from_xyzw(0.0, 0.0, 0.0, 0.0),
+            DQuat::from_xyzw(0.0, 0.0, 0.0, 0.0),
+            DVec3::ZERO,
+        );
         for (part, w) in valid() {
             if w == 0.0 {
                 continue;
@@ -291,8 +303,8 @@ impl SkinnedMesh {
                 stretch += part.scale * p * w;
             }
             let w = if part.real.dot(pivot) < 0.0 { -w } else { w };
-            real = real + part.real * w;
-            dual = dual + part.dual * w;
+            real += part.real * w;
+            dual += part.dual * w;
         }
         let p = if scaled { stretch } else { p };
         let len = real.length();
@@ -370,12 +382,7 @@ impl DualQuatPart {
 }
 
 /// Every skinned mesh of a scene, evaluated from [`SkinFrame`]s.
-pub fn evaluate(
-    scene: &Scene,
-    meshes: &[SkinnedMesh],
-    frames: &[SkinFrame],
-    vertices: &mut [Arc<MeshVertices>],
-) {
+pub fn evaluate(scene: &Scene, meshes: &[SkinnedMesh], frames: &[SkinFrame], vertices: &mut [Arc<MeshVertices>]) {
     for m in meshes {
         let (Some(frame), Some(slot)) = (frames.get(m.frame), vertices.get_mut(m.slot)) else {
             continue;

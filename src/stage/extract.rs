@@ -123,6 +123,21 @@ pub fn build_mesh(
             warnings.extend(built.warnings.iter().cloned());
             Some(built)
         }
+        "Points" => shape(points_mesh(prim, time, needs)),
+        "Skeleton" => {
+            let plan = skel::SkeletonPlan::read(prim.clone(), None, &mut Vec::new());
+            let (points, _, triangles) = skel::bones(&plan)?;
+            let src = mesh::MeshSource {
+                path: prim.path().as_str().to_string(),
+                face_vertex_counts: vec![3; triangles.len() / 3],
+                face_vertex_indices: triangles.iter().map(|&i| i as i64).collect(),
+                points,
+                double_sided: true,
+                color_fallback: Some(mesh::constant_color(prim, time, needs)),
+                ..Default::default()
+            };
+            Some(mesh::build(&src))
+        }
         "Cube" => shape(shapes::cube(f("size", 2.0), color(), double_sided)),
         "Sphere" => shape(shapes::sphere(f("radius", 1.0), color(), double_sided)),
         "Cylinder" | "Cylinder_1" => shape(shapes::cylinder(
@@ -155,6 +170,53 @@ pub fn build_mesh(
         )),
         _ => None,
     }
+}
+
+/// A Points prim as round points: `widths` across (1 where not authored), coloured by its
+/// display colour per point or constant.
+fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
+    let centers = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
+    let widths = values::raw(prim, "widths", time)
+        .as_ref()
+        .and_then(values::as_float_array)
+        .unwrap_or_default();
+    let (rgb, alpha) = mesh::read_colors(prim, time, &needs.rgb, &needs.alpha);
+    let fallback = needs.fallback();
+    let per_point = |i: usize| {
+        let c = rgb.as_ref().and_then(|c| {
+            let at = if c.values.len() == 1 { 0 } else { i };
+            let at = match &c.indices {
+                Some(ix) => usize::try_from(*ix.get(at)?).ok()?,
+                None => at,
+            };
+            c.values.get(at).copied()
+        });
+        let a = alpha
+            .as_ref()
+            .and_then(|a| a.values.get(if a.values.len() == 1 { 0 } else { i }).copied());
+        let c = c.unwrap_or([fallback[0], fallback[1], fallback[2]]);
+        [c[0], c[1], c[2], a.unwrap_or(fallback[3])]
+    };
+    let colors: Vec<[f32; 4]> = (0..centers.len()).map(per_point).collect();
+    // Storm sizes a point by its prim's scale averaged over the axes (|M (1,1,1)| / sqrt 3) and
+    // keeps it round: divide each axis's own scale out, then apply the average.
+    let mut cache = XformCache::default();
+    cache.set_time(time);
+    let m = world(&mut cache, prim);
+    let axes = [
+        m.x_axis.truncate().length(),
+        m.y_axis.truncate().length(),
+        m.z_axis.truncate().length(),
+    ];
+    let average = m.transform_vector3(DVec3::ONE).length() / 3f64.sqrt();
+    let unscale = axes.map(|a| {
+        if a > 1e-12 && a.is_finite() {
+            (average / a) as f32
+        } else {
+            1.0
+        }
+    });
+    shapes::points(&centers, &widths, &colors, unscale)
 }
 
 /// Most drawables one PointInstancer may expand to (nested instancers included).
@@ -397,7 +459,9 @@ fn local_bounds(mesh: &Mesh) -> Bounds {
 }
 
 /// The attributes that shape an implicit gprim; any of them animated makes its mesh dynamic.
-const SHAPE_PARAMETERS: [&str; 6] = ["size", "radius", "height", "axis", "width", "length"];
+const SHAPE_PARAMETERS: [&str; 8] = [
+    "size", "radius", "height", "axis", "width", "length", "points", "widths",
+];
 
 /// Collects meshes as they are first met, keyed by prototype prim and the primvars its material
 /// reads. A mesh with material GeomSubsets is stored as one mesh per part.
@@ -630,11 +694,26 @@ fn skin_request(
     plan: &mut FramePlan,
     warnings: &mut Vec<String>,
 ) -> Option<SkinRequest> {
-    let binding = skel::binding(stage, prim)?;
+    let is_skeleton = prim
+        .type_name()
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.as_str() == "Skeleton");
+    let binding = if is_skeleton {
+        skel::skeleton_binding(stage, prim)
+    } else {
+        skel::binding(stage, prim)?
+    };
     let index = plan.skeletons.index(&binding, warnings);
     let skeleton = &plan.skeletons.skeletons[index];
-    let rest_points = values::vec3_array_attr(prim, "points", Some(TimeCode::new(time))).unwrap_or_default();
-    let parts = skel::skinned_parts(stage, prim, &binding, rest_points.len(), skeleton, warnings)?;
+    let (rest_points, parts) = if is_skeleton {
+        let (points, joint_of, _) = skel::bones(skeleton)?;
+        (points, skel::bone_parts(joint_of))
+    } else {
+        let rest_points = values::vec3_array_attr(prim, "points", Some(TimeCode::new(time))).unwrap_or_default();
+        let parts = skel::skinned_parts(stage, prim, &binding, rest_points.len(), skeleton, warnings)?;
+        (rest_points, parts)
+    };
     let pose = Arc::new(skeleton.pose(time, warnings));
     let load_time = SkinFrame {
         pose,
@@ -717,7 +796,7 @@ pub fn extract(
             continue;
         }
         if drawable {
-            let skin = if node.type_name == "Mesh" {
+            let skin = if node.type_name == "Mesh" || node.type_name == "Skeleton" {
                 skin_request(stage, cache, &prim, time, &mut plan, warnings)
             } else {
                 None

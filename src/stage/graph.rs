@@ -17,7 +17,17 @@ use super::values::{self, Time};
 pub fn is_drawable_type(type_name: &str) -> bool {
     matches!(
         type_name,
-        "Mesh" | "Cube" | "Sphere" | "Cylinder" | "Cylinder_1" | "Cone" | "Capsule" | "Capsule_1" | "Plane"
+        "Mesh"
+            | "Cube"
+            | "Sphere"
+            | "Cylinder"
+            | "Cylinder_1"
+            | "Cone"
+            | "Capsule"
+            | "Capsule_1"
+            | "Plane"
+            | "Points"
+            | "Skeleton"
     )
 }
 

@@ -421,7 +421,8 @@ impl LoadedStage {
         let mut out = Vec::new();
         for path in &graph.order {
             let Some(node) = graph.nodes.get(path) else { continue };
-            if !graph::is_drawable_type(&node.type_name) {
+            // Gprims only: a Skeleton's bones are drawn but bind no material.
+            if !graph::is_drawable_type(&node.type_name) || node.type_name == "Skeleton" {
                 continue;
             }
             // As pxr, a target that is not a Material prim binds nothing.

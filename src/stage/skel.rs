@@ -16,9 +16,7 @@ use openusd::sdf::{self, Value};
 use openusd::usd::{self, TimeCode};
 
 use super::values::{self, Time};
-use crate::scene::skinning::{
-    joint_transform, BlendShape, Influences, Joints, SkelPose, SkinningMethod, SkinnedMesh,
-};
+use crate::scene::skinning::{joint_transform, BlendShape, Influences, Joints, SkelPose, SkinnedMesh, SkinningMethod};
 
 /// A mesh's binding, found at load.
 pub struct Binding {
@@ -62,23 +60,26 @@ pub fn binding(stage: &usd::Stage, prim: &usd::Prim) -> Option<Binding> {
     if !is_type(&skeleton, "Skeleton") {
         return None;
     }
-    // The animation source is the skeleton's (or its nearest ancestor's), never the mesh's.
-    let mut animation = None;
+    Some(Binding {
+        animation: animation_source(stage, &skeleton),
+        skeleton,
+        chain,
+    })
+}
+
+/// The animation source of a skeleton: its own `skel:animationSource`, or its nearest
+/// ancestor's (never a skinned mesh's).
+fn animation_source(stage: &usd::Stage, skeleton: &usd::Prim) -> Option<usd::Prim> {
     let mut at = Some(skeleton.clone());
     while let Some(p) = at {
         if has_binding_api(&p) {
             if let Some(t) = first_target(&p, "skel:animationSource") {
-                animation = stage.prim(t).ok().filter(|a| is_type(a, "SkelAnimation"));
-                break;
+                return stage.prim(t).ok().filter(|a| is_type(a, "SkelAnimation"));
             }
         }
         at = p.parent();
     }
-    Some(Binding {
-        skeleton,
-        animation,
-        chain,
-    })
+    None
 }
 
 impl Binding {
@@ -128,7 +129,7 @@ pub struct SkeletonPlan {
 }
 
 impl SkeletonPlan {
-    fn read(skeleton: usd::Prim, animation: Option<usd::Prim>, warnings: &mut Vec<String>) -> SkeletonPlan {
+    pub fn read(skeleton: usd::Prim, animation: Option<usd::Prim>, warnings: &mut Vec<String>) -> SkeletonPlan {
         let names = tokens(&skeleton, "joints").unwrap_or_default();
         let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
         // A joint's parent is its nearest ancestor path in the list; one listed after its child
@@ -186,8 +187,7 @@ impl SkeletonPlan {
                 let anim_joints = tokens(anim, "joints").unwrap_or_default();
                 // Joints the skeleton lacks are dropped; those the animation lacks hold their
                 // rest transforms.
-                let at: HashMap<&str, usize> =
-                    anim_joints.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+                let at: HashMap<&str, usize> = anim_joints.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
                 (
                     names.iter().map(|n| at.get(n.as_str()).copied()).collect(),
                     tokens(anim, "blendShapes").unwrap_or_default(),
@@ -291,7 +291,6 @@ impl SkeletonPlan {
     pub fn skeleton(&self) -> &usd::Prim {
         &self.skeleton
     }
-
 }
 
 /// Every skeleton that deforms something, each read once.
@@ -371,8 +370,11 @@ fn influences(
         .inherited("skel:joints")
         .and_then(|(p, _)| tokens(&p, "skel:joints"))
         .map(|names| {
-            let at: HashMap<&str, usize> =
-                skeleton_joints.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+            let at: HashMap<&str, usize> = skeleton_joints
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_str(), i))
+                .collect();
             names.iter().map(|n| at.get(n.as_str()).copied()).collect()
         });
     let joints: Vec<u32> = indices
@@ -386,7 +388,11 @@ fn influences(
             j.map_or(u32::MAX, |j| j as u32)
         })
         .collect();
-    let bad = joints.iter().zip(&weights).filter(|(j, w)| **j == u32::MAX && **w != 0.0).count();
+    let bad = joints
+        .iter()
+        .zip(&weights)
+        .filter(|(j, w)| **j == u32::MAX && **w != 0.0)
+        .count();
     if bad > 0 {
         warnings.push(format!(
             "{}: {bad} joint influences name no joint of the skeleton; ignored",
@@ -395,7 +401,10 @@ fn influences(
     }
     let nan = weights.iter().filter(|w| !w.is_finite()).count();
     if nan > 0 {
-        warnings.push(format!("{}: {nan} joint weights are NaN or infinite; ignored", prim.path()));
+        warnings.push(format!(
+            "{}: {nan} joint weights are NaN or infinite; ignored",
+            prim.path()
+        ));
     }
     let weights = weights
         .iter()
@@ -421,7 +430,10 @@ fn blend_shapes(
     let Some(names) = tokens(prim, "skel:blendShapes") else {
         return Vec::new();
     };
-    let targets = prim.relationship("skel:blendShapeTargets").targets().unwrap_or_default();
+    let targets = prim
+        .relationship("skel:blendShapeTargets")
+        .targets()
+        .unwrap_or_default();
     if targets.len() != names.len() {
         warnings.push(format!(
             "{}: {} blend shape names for {} targets; blend shapes ignored",
@@ -433,7 +445,9 @@ fn blend_shapes(
     }
     let mut out = Vec::new();
     for (name, target) in names.iter().zip(targets) {
-        let Ok(shape) = stage.prim(target.clone()) else { continue };
+        let Ok(shape) = stage.prim(target.clone()) else {
+            continue;
+        };
         let offsets = values::raw(&shape, "offsets", None)
             .as_ref()
             .and_then(values::as_vec3_array)
@@ -577,7 +591,9 @@ pub fn root_extent(
         let plan = &plans.skeletons[index];
         let (Some(rest), Some(extent)) = (
             plan.skel_space(None),
-            values::raw(prim, "extent", None).as_ref().and_then(values::as_dvec3_array),
+            values::raw(prim, "extent", None)
+                .as_ref()
+                .and_then(values::as_dvec3_array),
         ) else {
             continue;
         };
@@ -607,7 +623,9 @@ pub fn root_extent(
     let mut out = Bounds::EMPTY;
     for index in used {
         let plan = &plans.skeletons[index];
-        let Some(posed) = plan.skel_space(Some(time)) else { continue };
+        let Some(posed) = plan.skel_space(Some(time)) else {
+            continue;
+        };
         let to_root = match cache.compute_relative_transform(plan.skeleton(), root) {
             Ok((m, _)) => values::to_dmat4(&m),
             Err(_) => DMat4::IDENTITY,
@@ -623,4 +641,78 @@ pub fn root_extent(
         min: out.min - DVec3::splat(padding),
         max: out.max + DVec3::splat(padding),
     })
+}
+
+/// A Skeleton prim's own binding: itself, posed by its animation source.
+pub fn skeleton_binding(stage: &usd::Stage, skeleton: &usd::Prim) -> Binding {
+    Binding {
+        skeleton: skeleton.clone(),
+        animation: animation_source(stage, skeleton),
+        chain: Vec::new(),
+    }
+}
+
+/// A skeleton's bone mesh: points (skeleton space, bind pose), the joint each point follows,
+/// and triangles.
+pub type Bones = (Vec<[f32; 3]>, Vec<u32>, Vec<u32>);
+
+/// The bones Storm draws for a Skeleton (UsdSkelImaging's bone mesh): for each joint with a
+/// parent, a four-sided pyramid, open at its base, from a square around the parent joint to
+/// the joint, built at the bind pose (the base's half-width a tenth of the bone's length, its
+/// sides along the two parent axes least aligned with the bone). Returns the points (skeleton
+/// space, bind pose), the joint each point follows, and the triangles.
+pub fn bones(plan: &SkeletonPlan) -> Option<Bones> {
+    let bind = matrices(&plan.skeleton, "bindTransforms")?;
+    if bind.len() != plan.joints.parents.len() || plan.joints.inverse_bind.len() != bind.len() {
+        return None;
+    }
+    let (mut points, mut joint_of, mut triangles) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, parent) in plan.joints.parents.iter().enumerate() {
+        let Some(p) = *parent else { continue };
+        let (child, parent_m) = (bind[k], bind[p]);
+        let end = child.w_axis.truncate();
+        let start = parent_m.w_axis.truncate();
+        let d = end - start;
+        let u = d.normalize_or_zero();
+        let axes = [
+            parent_m.x_axis.truncate(),
+            parent_m.y_axis.truncate(),
+            parent_m.z_axis.truncate(),
+        ];
+        // Storm's threshold is pi/4, compared with the unnormalised axis.
+        let principal = (0..2)
+            .find(|&r| axes[r].dot(u).abs() > std::f64::consts::FRAC_PI_4)
+            .unwrap_or(2);
+        let (ia, ja) = match principal {
+            0 => (1, 2),
+            1 => (0, 2),
+            _ => (0, 1),
+        };
+        let size = 0.1 * d.length();
+        let i = axes[ia].normalize_or_zero() * size;
+        let j = axes[ja].normalize_or_zero() * size;
+        let base = points.len() as u32;
+        for q in [end, start + i + j, start + i - j, start - i - j, start - i + j] {
+            points.push(q.as_vec3().to_array());
+        }
+        joint_of.extend([k as u32, p as u32, p as u32, p as u32, p as u32]);
+        for [a, b, c] in [[0, 2, 1], [0, 3, 2], [0, 4, 3], [0, 1, 4]] {
+            triangles.extend([base + a, base + b, base + c]);
+        }
+    }
+    Some((points, joint_of, triangles))
+}
+
+/// Skinning data for a Skeleton's bones: each point follows one joint, fully.
+pub fn bone_parts(joint_of: Vec<u32>) -> SkinnedParts {
+    SkinnedParts {
+        influences: Influences {
+            per_point: 1,
+            weights: vec![1.0; joint_of.len()],
+            joints: joint_of,
+        },
+        geom_bind: DMat4::IDENTITY,
+        method: SkinningMethod::ClassicLinear,
+        blend_shapes: Vec::new(),
+    }
 }

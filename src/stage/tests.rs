@@ -1821,3 +1821,91 @@ fn usda_with_cxx_comments_opens_as_pxr_opens_it() {
         stage.warnings()
     );
 }
+
+/// A Skeleton is drawn as Storm draws it: one open pyramid per bone, its tip on the joint,
+/// following the animation; a mesh bound to it is skinned.
+#[test]
+fn skeletons_draw_bones_and_skin_their_meshes() {
+    let (mut stage, scene) = extract(
+        r#"#usda 1.0
+(
+    startTimeCode = 0
+    endTimeCode = 1
+)
+def SkelRoot "Root" (
+    prepend apiSchemas = ["SkelBindingAPI"]
+)
+{
+    rel skel:skeleton = </Root/Skel>
+    def Skeleton "Skel" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        uniform token[] joints = ["A", "A/B"]
+        uniform matrix4d[] bindTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,2,0,1))]
+        uniform matrix4d[] restTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,2,0,1))]
+        rel skel:animationSource = </Root/Skel/Anim>
+        def SkelAnimation "Anim"
+        {
+            uniform token[] joints = ["A", "A/B"]
+            float3[] translations = [(0, 0, 0), (0, 2, 0)]
+            quatf[] rotations.timeSamples = {
+                0: [(1, 0, 0, 0), (1, 0, 0, 0)],
+                1: [(1, 0, 0, 0), (0.70710678, 0, 0, 0.70710678)],
+            }
+            half3[] scales = [(1, 1, 1), (1, 1, 1)]
+        }
+    }
+    def Mesh "Tip" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0, 3, 0), (0.1, 3, 0), (0, 3, 0.1)]
+        int[] primvars:skel:jointIndices = [1] (interpolation = "constant")
+        float[] primvars:skel:jointWeights = [1] (interpolation = "constant")
+    }
+}
+"#,
+    );
+    let bones = scene
+        .meshes
+        .iter()
+        .position(|m| m.path == "/Root/Skel")
+        .expect("bones drawn");
+    assert_eq!(scene.meshes[bones].indices.len(), 12, "one bone: four triangles");
+    assert!(scene.meshes[bones].double_sided);
+    let tip = scene
+        .meshes
+        .iter()
+        .position(|m| m.path == "/Root/Tip")
+        .expect("mesh drawn");
+    let slot = |m: usize| {
+        scene
+            .dynamic_meshes
+            .iter()
+            .position(|&d| d as usize == m)
+            .expect("animated")
+    };
+    let (bone_slot, tip_slot) = (slot(bones), slot(tip));
+    let at0 = stage.evaluate(&scene, 0.0).expect("frame 0");
+    let at1 = stage.evaluate(&scene, 1.0).expect("frame 1");
+    let close = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
+    // The bone's tip (point 0) sits on joint B, which does not move when B turns in place.
+    let tip_of = |f: &FrameState| {
+        let m = &scene.meshes[bones];
+        let v = m.vertex_points.iter().position(|&p| p == 0).expect("tip vertex");
+        f.mesh_vertices[bone_slot].positions[v]
+    };
+    assert!(close(tip_of(&at0), [0.0, 2.0, 0.0]), "{:?}", tip_of(&at0));
+    assert!(close(tip_of(&at1), [0.0, 2.0, 0.0]), "{:?}", tip_of(&at1));
+    // The mesh point one unit above B swings to -X as B turns 90 degrees about Z.
+    let first = |f: &FrameState| {
+        let m = &scene.meshes[tip];
+        let v = m.vertex_points.iter().position(|&p| p == 0).expect("vertex");
+        f.mesh_vertices[tip_slot].positions[v]
+    };
+    assert!(close(first(&at0), [0.0, 3.0, 0.0]), "{:?}", first(&at0));
+    assert!(close(first(&at1), [-1.0, 2.0, 0.0]), "{:?}", first(&at1));
+}
