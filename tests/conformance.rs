@@ -469,7 +469,9 @@ fn skinned_points_match_pxr() {
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let state = stage.evaluate(&scene, time).unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
+        let state = stage
+            .evaluate(&scene, time)
+            .unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
         let Some(ours) = world_points(&scene, &state, prim) else {
             wrong.push(format!("{file} {prim} @{time}: usdrender draws no such mesh"));
             continue;
@@ -489,7 +491,9 @@ fn skinned_points_match_pxr() {
         files.insert(file.to_string());
         let mut worst = (0.0f64, 0usize);
         for (i, p) in ours.iter().enumerate() {
-            let (Some(p), Some(t)) = (p, theirs.get(i)) else { continue };
+            let (Some(p), Some(t)) = (p, theirs.get(i)) else {
+                continue;
+            };
             let d = (0..3).map(|k| (p[k] - t[k]).powi(2)).sum::<f64>().sqrt();
             if d > worst.0 {
                 worst = (d, i);
@@ -505,7 +509,10 @@ fn skinned_points_match_pxr() {
             ));
         }
     }
-    println!("skinned points compared with pxr: {compared} mesh-times over {} stages", files.len());
+    println!(
+        "skinned points compared with pxr: {compared} mesh-times over {} stages",
+        files.len()
+    );
     for w in &wrong {
         println!("skinning mismatch: {w}");
     }
@@ -534,7 +541,9 @@ fn world_points(
     let points = mesh.vertex_points.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
     let mut out = vec![None; points];
     for (v, &p) in mesh.vertex_points.iter().enumerate() {
-        let w = transform.as_dmat4().transform_point3(glam::Vec3::from(positions[v]).as_dvec3());
+        let w = transform
+            .as_dmat4()
+            .transform_point3(glam::Vec3::from(positions[v]).as_dvec3());
         out[p as usize] = Some(w.to_array());
     }
     Some(out)
