@@ -141,7 +141,8 @@ pub struct EvaluateReport {
     pub load_seconds: f64,
     pub meshes: usize,
     pub dynamic_meshes: usize,
-    /// Of those, evaluated from plain data on the pool (points from time-sample tracks).
+    /// Of those, evaluated from plain data on the pool (points from time-sample tracks, and
+    /// skinned meshes).
     pub pool_evaluated_meshes: usize,
     pub dynamic_instances: usize,
     /// Frames timed per measurement, and the distinct frames they cycle through.
@@ -291,7 +292,7 @@ pub fn run_evaluate_only(options: &BenchOptions) -> Result<EvaluateReport> {
         load_seconds,
         meshes: scene.meshes.len(),
         dynamic_meshes: scene.dynamic_meshes.len(),
-        pool_evaluated_meshes: scene.animation.meshes.len(),
+        pool_evaluated_meshes: scene.animation.meshes.len() + scene.animation.skinned.len(),
         dynamic_instances: scene.dynamic_instances.len(),
         frames_timed: options.count,
         distinct_frames: distinct,

@@ -768,7 +768,16 @@ pub fn extract(
         // An instancer is not hidden by its purpose: each prototype prim is, by the purpose it
         // computes through the instancer (Storm's pi_varying draws the proxy-purpose prims of a
         // render-purpose instancer with render purpose hidden, and not its default ones).
-        let purpose = if instancer { None } else { node.purpose.clone() };
+        let purpose = if instancer {
+            None
+        } else if node.type_name == "Skeleton" {
+            // Bones are a guide unless a purpose is authored (UsdSkelImaging since its
+            // scene-index rewrite; the 24.08 baselines of the usdImagingGL suite still drew them
+            // with default purpose): `--purposes guide` shows them.
+            Some(node.purpose.clone().unwrap_or_else(|| "guide".to_string()))
+        } else {
+            node.purpose.clone()
+        };
         if node.under_instancer || !purpose_drawn(&purpose, purposes) {
             continue;
         }

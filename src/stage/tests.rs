@@ -1826,7 +1826,7 @@ fn usda_with_cxx_comments_opens_as_pxr_opens_it() {
 /// following the animation; a mesh bound to it is skinned.
 #[test]
 fn skeletons_draw_bones_and_skin_their_meshes() {
-    let (mut stage, scene) = extract(
+    let mut stage = open(
         r#"#usda 1.0
 (
     startTimeCode = 0
@@ -1869,6 +1869,18 @@ def SkelRoot "Root" (
 }
 "#,
     );
+    // Bones are a guide: drawn only when guides are.
+    let plain = stage.extract(&ExtractOptions::default()).expect("extract");
+    assert!(
+        plain.meshes.iter().all(|m| m.path != "/Root/Skel"),
+        "bones hidden by default"
+    );
+    let scene = stage
+        .extract(&ExtractOptions {
+            purposes: vec!["render".into(), "guide".into()],
+            ..Default::default()
+        })
+        .expect("extract with guides");
     let bones = scene
         .meshes
         .iter()
