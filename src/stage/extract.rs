@@ -773,7 +773,7 @@ pub fn extract(
         } else if node.type_name == "Skeleton" {
             // Bones are a guide unless a purpose is authored (UsdSkelImaging since its
             // scene-index rewrite; the 24.08 baselines of the usdImagingGL suite still drew them
-            // with default purpose): `--purposes guide` shows them.
+            // with default purpose): `--purposes render,guide` shows them.
             Some(node.purpose.clone().unwrap_or_else(|| "guide".to_string()))
         } else {
             node.purpose.clone()
