@@ -1102,12 +1102,7 @@ pub fn evaluate(
     let t = Some(TimeCode::new(frame));
     cache.set_time(t);
     // Each skeleton posed once, shared by the prims it deforms.
-    let poses: Vec<Arc<crate::scene::skinning::SkelPose>> = plan
-        .skeletons
-        .skeletons
-        .iter()
-        .map(|s| Arc::new(s.pose(frame, warnings)))
-        .collect();
+    let poses = plan.skeletons.poses(frame, warnings);
     let skinning = plan
         .skins
         .iter()

@@ -126,7 +126,7 @@ impl SampleStore {
                     offset: site.offset,
                 }))
             } else if data.has_field(&path, "default") {
-                Some(ValueSite::Default)
+                Some(ValueSite::Default(site.layer.clone(), path))
             } else {
                 None
             }
@@ -140,7 +140,7 @@ impl SampleStore {
         let attr = prim.attribute(name);
         let site = match self.value_site(stage, &attr)? {
             ValueSite::TimeSamples(site) => site,
-            ValueSite::Default | ValueSite::Unauthored => return Some(false),
+            ValueSite::Default(..) | ValueSite::Unauthored => return Some(false),
         };
         if let Some(file) = self.crate_file(stage, &site.layer) {
             return file.sample_count(&site.path).map(|n| n > 1);
@@ -287,6 +287,40 @@ pub fn varies(prim: &usd::Prim, name: &str) -> bool {
     prim.attribute(name).value_might_be_time_varying().unwrap_or(false)
 }
 
+/// Where an attribute's value comes from, as a key: attributes with equal keys read through
+/// equal layer offsets hold equal values at every time (the same spec of the same layer).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Time samples of (layer, spec path).
+    Samples(String, String),
+    /// A default value of (layer, spec path).
+    Default(String, String),
+    Unauthored,
+}
+
+/// The source of `prim.name` and, for time samples, the layer offset they are read through
+/// (`offset`, `scale`: stage time = offset + scale * layer time); `None` when the store cannot
+/// tell (value clips, an unreadable stack) or outside a scope.
+pub fn source(prim: &usd::Prim, name: &str) -> Option<(Source, f64, f64)> {
+    let store = current()?;
+    let mut store = store.try_borrow_mut().ok()?;
+    let attr = prim.attribute(name);
+    Some(match store.value_site(prim.stage(), &attr)? {
+        ValueSite::TimeSamples(site) => {
+            if !site.offset.is_valid() || site.offset.scale == 0.0 {
+                return None;
+            }
+            (
+                Source::Samples(site.layer, site.path.as_str().to_string()),
+                site.offset.offset,
+                site.offset.scale,
+            )
+        }
+        ValueSite::Default(layer, path) => (Source::Default(layer, path.as_str().to_string()), 0.0, 1.0),
+        ValueSite::Unauthored => (Source::Unauthored, 0.0, 1.0),
+    })
+}
+
 /// Reads `prim.name` at `time`: a tracked attribute's time samples through the current store,
 /// one sample at a time; anything else through openusd ([`values::raw`]).
 pub fn raw(prim: &usd::Prim, name: &str, time: values::Time) -> Option<Value> {
@@ -305,7 +339,8 @@ pub fn raw(prim: &usd::Prim, name: &str, time: values::Time) -> Option<Value> {
 /// Where an attribute's strongest value opinion is.
 enum ValueSite {
     TimeSamples(SpecSite),
-    Default,
+    /// A default value: the layer and spec path that author it.
+    Default(String, sdf::Path),
     Unauthored,
 }
 

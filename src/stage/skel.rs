@@ -298,6 +298,51 @@ impl SkeletonPlan {
 pub struct SkelPlans {
     pub skeletons: Vec<SkeletonPlan>,
     by_path: HashMap<(sdf::Path, Option<sdf::Path>), usize>,
+    /// For each skeleton, the group of skeletons whose poses are equal at equal layer times
+    /// (one rig and animation referenced many times, as in a crowd), and the layer offset its
+    /// animation is read through: (group, offset, scale, animated).
+    pub shared: Vec<Option<(usize, f64, f64, bool)>>,
+    groups: HashMap<Vec<super::samples::Source>, usize>,
+}
+
+/// The attributes a pose is computed from: the skeleton's, then its animation's.
+const SKELETON_INPUTS: [&str; 3] = ["joints", "bindTransforms", "restTransforms"];
+const ANIMATION_INPUTS: [&str; 6] = [
+    "joints",
+    "blendShapes",
+    "translations",
+    "rotations",
+    "scales",
+    "blendShapeWeights",
+];
+
+/// Where every input of a skeleton's pose comes from, and the one layer offset its time samples
+/// are read through; `None` when that cannot be told or the offsets differ (no sharing).
+fn pose_sources(
+    skeleton: &usd::Prim,
+    animation: Option<&usd::Prim>,
+) -> Option<(Vec<super::samples::Source>, f64, f64, bool)> {
+    use super::samples::{self, Source};
+    let mut sources = Vec::new();
+    let mut offset: Option<(f64, f64)> = None;
+    let inputs = SKELETON_INPUTS.iter().map(|n| (skeleton, *n)).chain(
+        animation
+            .into_iter()
+            .flat_map(|a| ANIMATION_INPUTS.iter().map(move |n| (a, *n))),
+    );
+    for (prim, name) in inputs {
+        let (source, o, sc) = samples::source(prim, name)?;
+        if matches!(source, Source::Samples(..)) {
+            match offset {
+                None => offset = Some((o, sc)),
+                Some(known) if known == (o, sc) => {}
+                Some(_) => return None,
+            }
+        }
+        sources.push(source);
+    }
+    let (o, sc) = offset.unwrap_or((0.0, 1.0));
+    Some((sources, o, sc, offset.is_some()))
 }
 
 impl SkelPlans {
@@ -316,8 +361,34 @@ impl SkelPlans {
             binding.animation.clone(),
             warnings,
         ));
+        let shared = pose_sources(&binding.skeleton, binding.animation.as_ref()).map(|(sources, o, sc, animated)| {
+            let next = self.groups.len();
+            let group = *self.groups.entry(sources).or_insert(next);
+            (group, o, sc, animated)
+        });
+        self.shared.push(shared);
         self.by_path.insert(key, i);
         i
+    }
+
+    /// Every skeleton's pose at `time`, each computed once per group of skeletons that share
+    /// their sources and read them at the same layer time.
+    pub fn poses(&self, time: f64, warnings: &mut Vec<String>) -> Vec<Arc<SkelPose>> {
+        let mut done: HashMap<(usize, u64), Arc<SkelPose>> = HashMap::new();
+        self.skeletons
+            .iter()
+            .zip(&self.shared)
+            .map(|(plan, shared)| match shared {
+                Some((group, offset, scale, animated)) => {
+                    // As `TrackRef::layer_time`: the layer time openusd reads the samples at.
+                    let layer_time = if *animated { -offset / scale + time / scale } else { 0.0 };
+                    done.entry((*group, layer_time.to_bits()))
+                        .or_insert_with(|| Arc::new(plan.pose(time, warnings)))
+                        .clone()
+                }
+                None => Arc::new(plan.pose(time, warnings)),
+            })
+            .collect()
     }
 }
 

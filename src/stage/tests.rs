@@ -159,11 +159,11 @@ def Xform "Asset" {
         point3f[] points = [(0,0,0), (1,0,0), (0,1,0)]
     }
 }
-def Xform "A" (instanceable = true; references = </Asset>) {
+def "A" (instanceable = true; references = </Asset>) {
     double3 xformOp:translate = (5, 0, 0)
     uniform token[] xformOpOrder = ["xformOp:translate"]
 }
-def Xform "B" (instanceable = true; references = </Asset>) {
+def "B" (instanceable = true; references = </Asset>) {
     double3 xformOp:translate = (-5, 0, 0)
     uniform token[] xformOpOrder = ["xformOp:translate"]
 }
@@ -419,7 +419,7 @@ fn instances_are_grouped_by_mesh_and_dynamic_indices_follow() {
         r#"#usda 1.0
 def Xform "Asset" { def Cube "C" {} }
 def Sphere "S1" {}
-def Xform "A" (instanceable = true; references = </Asset>) {}
+def "A" (instanceable = true; references = </Asset>) {}
 def Xform "Mover" (instanceable = true; references = </Asset>) {
     double3 xformOp:translate.timeSamples = { 0: (0, 0, 0), 10: (10, 0, 0) }
     uniform token[] xformOpOrder = ["xformOp:translate"]
@@ -1507,9 +1507,9 @@ def Xform "World" {
         &dir,
         "root.usda",
         r#"#usda 1.0
-def Xform "A" (instanceable = true
+def "A" (instanceable = true
     prepend references = @inst.usda@</World>) { }
-def Xform "B" (instanceable = true
+def "B" (instanceable = true
     prepend references = @inst.usda@</World>) {
     double3 xformOp:translate = (-1000, 0, 0)
     uniform token[] xformOpOrder = ["xformOp:translate"]
@@ -1920,4 +1920,90 @@ def SkelRoot "Root" (
     };
     assert!(close(first(&at0), [0.0, 3.0, 0.0]), "{:?}", first(&at0));
     assert!(close(first(&at1), [-1.0, 2.0, 0.0]), "{:?}", first(&at1));
+}
+
+/// Two references to one rig at different layer offsets: each is posed at its own layer time
+/// (poses are shared only between skeletons that read their animation at the same layer time).
+#[test]
+fn referenced_rigs_at_different_offsets_pose_apart() {
+    let dir = temp_dir();
+    write(
+        &dir,
+        "rig.usda",
+        r#"#usda 1.0
+(
+    defaultPrim = "Rig"
+)
+def SkelRoot "Rig" (
+    prepend apiSchemas = ["SkelBindingAPI"]
+)
+{
+    rel skel:skeleton = </Rig/Skel>
+    def Skeleton "Skel" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        uniform token[] joints = ["A"]
+        uniform matrix4d[] bindTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1))]
+        uniform matrix4d[] restTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1))]
+        rel skel:animationSource = </Rig/Skel/Anim>
+        def SkelAnimation "Anim"
+        {
+            uniform token[] joints = ["A"]
+            float3[] translations.timeSamples = {
+                0: [(0, 0, 0)],
+                10: [(10, 0, 0)],
+            }
+            quatf[] rotations = [(1, 0, 0, 0)]
+            half3[] scales = [(1, 1, 1)]
+        }
+    }
+    def Mesh "Body" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+        int[] primvars:skel:jointIndices = [0] (interpolation = "constant")
+        float[] primvars:skel:jointWeights = [1] (interpolation = "constant")
+    }
+}
+"#,
+    );
+    let root = write(
+        &dir,
+        "crowd.usda",
+        r#"#usda 1.0
+(
+    startTimeCode = 0
+    endTimeCode = 20
+)
+def "A" (
+    prepend references = @rig.usda@
+)
+{
+}
+def "B" (
+    prepend references = @rig.usda@ (offset = 5)
+)
+{
+}
+"#,
+    );
+    let mut stage = LoadedStage::open(&root, &OpenOptions::default()).expect("open");
+    let scene = stage.extract(&ExtractOptions::default()).expect("extract");
+    let x_of = |state: &FrameState, prim: &str| {
+        let m = scene.meshes.iter().position(|m| m.path == prim).expect("mesh");
+        let slot = scene.dynamic_meshes.iter().position(|&d| d as usize == m).expect("skinned");
+        let v = scene.meshes[m].vertex_points.iter().position(|&p| p == 0).expect("vertex");
+        state.mesh_vertices[slot].positions[v][0]
+    };
+    let at3 = stage.evaluate(&scene, 3.0).expect("frame 3");
+    let at8 = stage.evaluate(&scene, 8.0).expect("frame 8");
+    assert!((x_of(&at3, "/A/Body") - 3.0).abs() < 1e-5);
+    assert!((x_of(&at8, "/A/Body") - 8.0).abs() < 1e-5);
+    // B plays 5 frames late: at stage time 8 it is where A is at 3.
+    assert!((x_of(&at8, "/B/Body") - 3.0).abs() < 1e-5, "{}", x_of(&at8, "/B/Body"));
+    assert!((x_of(&at3, "/B/Body")).abs() < 1e-5, "before its first sample, held");
 }
