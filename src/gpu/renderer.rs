@@ -110,6 +110,9 @@ pub struct Renderer {
     pub(super) dynamic_lights: Vec<u32>,
     /// This frame's packed lights, and what was last written to the buffer.
     pub(super) light_scratch: Vec<LightRaw>,
+    /// Animated vertices gathered per frame so meshes adjacent in the vertex buffers are
+    /// written in one call (a crowd's thousand skinned meshes: two writes, not two thousand).
+    pub(super) vertex_scratch: (Vec<[f32; 3]>, Vec<[f32; 3]>),
     pub(super) written_lights: Vec<LightRaw>,
     pub(super) look: Look,
     pub(super) headlight: Headlight,
@@ -1075,6 +1078,7 @@ impl Renderer {
             stage_lights: scene.lights.clone(),
             dynamic_lights: scene.dynamic_lights.clone(),
             light_scratch: Vec::with_capacity(light_capacity),
+            vertex_scratch: (Vec::new(), Vec::new()),
             written_lights: Vec::with_capacity(light_capacity),
             look: settings.look,
             headlight: settings.headlight,

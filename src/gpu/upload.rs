@@ -154,6 +154,20 @@ impl Renderer {
             );
         }
 
+        // Runs of animated meshes adjacent in the vertex buffers go in one write each: the
+        // scratch vectors keep their capacity from frame to frame.
+        let (positions, normals) = &mut self.vertex_scratch;
+        positions.clear();
+        normals.clear();
+        let mut run_start: Option<u64> = None;
+        let flush = |start: &mut Option<u64>, positions: &mut Vec<[f32; 3]>, normals: &mut Vec<[f32; 3]>| {
+            if let Some(first) = start.take() {
+                queue.write_buffer(&self.positions, first * 12, bytemuck::cast_slice(positions));
+                queue.write_buffer(&self.normals, first * 12, bytemuck::cast_slice(normals));
+            }
+            positions.clear();
+            normals.clear();
+        };
         for (dm, new) in self.dynamic_meshes.iter_mut().zip(&state.mesh_vertices) {
             let Some(dm) = dm else { continue };
             if new.positions.len() != dm.vertex_count {
@@ -168,21 +182,22 @@ impl Renderer {
                 }
                 continue;
             }
-            queue.write_buffer(
-                &self.positions,
-                dm.first_vertex * 12,
-                bytemuck::cast_slice(&new.positions),
-            );
-            moved = true;
+            let next = run_start.map(|s| s + positions.len() as u64);
+            if next != Some(dm.first_vertex) {
+                flush(&mut run_start, positions, normals);
+                run_start = Some(dm.first_vertex);
+            }
+            positions.extend_from_slice(&new.positions);
             if new.normals.len() == dm.vertex_count {
-                queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&new.normals));
+                normals.extend_from_slice(&new.normals);
             } else {
                 // Positions without normals: smooth normals from the new positions (allocates;
                 // the stage normally supplies normals).
-                let n = crate::scene::compute_normals(&new.positions, &dm.indices);
-                queue.write_buffer(&self.normals, dm.first_vertex * 12, bytemuck::cast_slice(&n));
+                normals.extend(crate::scene::compute_normals(&new.positions, &dm.indices));
             }
+            moved = true;
         }
+        flush(&mut run_start, positions, normals);
 
         // Shadow maps are drawn again only where their light or the geometry moved (on a static
         // scene, the lit teapot field's two maps cost the H100 as much as shading its image).
