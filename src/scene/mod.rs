@@ -10,6 +10,7 @@ pub mod light;
 pub mod material;
 pub mod shapes;
 pub mod skinning;
+pub mod subdivision;
 
 pub use camera::{Camera, CameraChoice, CameraRule, HarnessView, Lens, UsdrecordVersion, WindowPolicy};
 pub use glam::{DMat4, DVec3, Mat4, Vec3};
