@@ -51,6 +51,8 @@ pub struct BenchOptions {
     pub evaluate_only: bool,
     /// `--max-memory`, as for `render`.
     pub max_memory: Option<u64>,
+    /// `--complexity`, as for `render` (a refinement level).
+    pub refine_level: u32,
 }
 
 /// Timing of one measurement.
@@ -195,6 +197,7 @@ fn bench_job(options: &BenchOptions) -> Result<Job> {
     let mut job = Job::new(&options.stage, &pattern.to_string_lossy())?;
     job.frames = options.frames.clone();
     job.max_memory = options.max_memory;
+    job.refine_level = options.refine_level;
     Ok(job)
 }
 
@@ -535,6 +538,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     job.write = options.write;
     job.shading = options.shading;
     job.max_memory = options.max_memory;
+    job.refine_level = options.refine_level;
     job.adapters = AdapterSelection {
         spec: Some(
             adapters

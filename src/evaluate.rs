@@ -59,6 +59,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
         time: first_time,
+        refine_level: job.refine_level,
     })?;
     let first = stage.evaluate(&scene, first_time)?;
     Ok(OpenedStage {

@@ -82,7 +82,7 @@ pub const FEATURES: &[Feature] = &[
     feature("points", true, "UsdGeomPoints (as round points; sprites come later)"),
     feature("points-shading", false, "points shading (`-shading points`)"),
     feature("skinning", true, "UsdSkel skinning and skeletons (issue 14)"),
-    feature("subdivision", false, "subdivision refinement (`-complexity` above 1)"),
+    feature("subdivision", true, "subdivision refinement (`-complexity` above 1, issue 14)"),
     feature("textures", true, "UsdUVTexture lookups (issue 3)"),
     feature("udims", false, "UDIM texture sets"),
     feature(
@@ -827,6 +827,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
         time: first,
+        refine_level: job.refine_level,
     }) {
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),

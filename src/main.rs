@@ -133,6 +133,11 @@ struct RenderArgs {
     /// with --harness, the harness's: proxy].
     #[arg(long, value_delimiter = ',')]
     purposes: Option<Vec<String>>,
+    /// Subdivision surfaces refined as usdrecord's --complexity: low (their control meshes, as
+    /// authored), medium, high, veryhigh (1, 2, 3 levels of Catmull-Clark or Loop refinement)
+    /// [default: low; with --harness, its -complexity].
+    #[arg(long, value_parser = ["low", "medium", "high", "veryhigh"])]
+    complexity: Option<String>,
     /// The camera headlight: auto (lit only when the stage has no lights, usdrecord's rule), on,
     /// off [default: auto; off with --harness, whose lights are its look's].
     #[arg(long, value_parser = ["auto", "on", "off"])]
@@ -265,6 +270,9 @@ struct BenchArgs {
     res: String,
     #[command(flatten)]
     adapters: AdapterArgs,
+    /// Subdivision surfaces refined as for `render --complexity`.
+    #[arg(long, value_parser = ["low", "medium", "high", "veryhigh"])]
+    complexity: Option<String>,
     /// Frames rendered before timing starts (left out of every figure).
     #[arg(long, default_value_t = 10)]
     warmup: usize,
@@ -648,6 +656,11 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         width: args.width.unwrap_or(960),
         height: args.height,
         purposes: args.purposes.clone().unwrap_or_else(|| vec!["render".into()]),
+        refine_level: args
+            .complexity
+            .as_deref()
+            .and_then(usdrender::job::refine_level_of)
+            .unwrap_or(0),
         adapters: args.adapters.selection(),
         existing: if args.skip_existing {
             Existing::Skip
@@ -833,6 +846,9 @@ fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
         job.camera = camera.or(job.camera.take());
         if let Some(p) = &args.purposes {
             job.purposes = p.clone();
+        }
+        if let Some(level) = args.complexity.as_deref().and_then(usdrender::job::refine_level_of) {
+            job.refine_level = level;
         }
         let missing: Vec<&str> = harness
             .features()
@@ -1025,6 +1041,11 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         evaluate_only: args.evaluate_only,
         max_memory: args.max_memory,
+        refine_level: args
+            .complexity
+            .as_deref()
+            .and_then(usdrender::job::refine_level_of)
+            .unwrap_or(0),
     };
     if options.evaluate_only {
         let report = usdrender::bench::run_evaluate_only(&options)?;

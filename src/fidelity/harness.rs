@@ -272,6 +272,7 @@ impl HarnessArgs {
         job.harness_view = Some(self.view());
         job.camera = self.camera.clone();
         job.purposes = self.purposes();
+        job.refine_level = self.complexity.map_or(0, crate::job::refine_level_of_complexity);
         if !keep_size {
             let (w, h) = self.widget_size.unwrap_or(WIDGET_SIZE);
             job.width = w;

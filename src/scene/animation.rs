@@ -188,10 +188,40 @@ impl SampleCache {
 /// How an animated mesh's points become its drawn vertices.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Topology {
-    /// The point each drawn vertex shows.
+    /// The point each drawn vertex shows (a refined point when `refine` is set).
     pub vertex_points: Vec<u32>,
     /// Triangles over points (for smooth normals).
     pub point_triangles: Vec<u32>,
+    /// A subdivided mesh's refinement: the authored points are refined before they are drawn.
+    pub refine: Option<Refine>,
+}
+
+impl Topology {
+    /// The points as drawn: refined when the mesh is subdivided, else as given.
+    pub fn drawn_points<'a>(&self, points: &'a [[f32; 3]]) -> std::borrow::Cow<'a, [[f32; 3]]> {
+        match &self.refine {
+            Some(r) => std::borrow::Cow::Owned(r.0.refine_points(points)),
+            None => std::borrow::Cow::Borrowed(points),
+        }
+    }
+}
+
+/// A shared refinement, compared and hashed by identity (one per mesh).
+#[derive(Debug, Clone)]
+pub struct Refine(pub Arc<super::subdivision::Refinement>);
+
+impl PartialEq for Refine {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Refine {}
+
+impl std::hash::Hash for Refine {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state)
+    }
 }
 
 /// Where an animated mesh's normals come from each frame.
@@ -296,7 +326,8 @@ impl Animation {
                     frame: t,
                     reason: format!("{reason} (samples of {})", m.points.track.name),
                 })?;
-            let points: &[[f32; 3]] = points.as_deref().unwrap_or(&[]);
+            let points = m.topology.drawn_points(points.as_deref().unwrap_or(&[]));
+            let points: &[[f32; 3]] = &points;
             let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
             let positions: Vec<[f32; 3]> = m
                 .topology

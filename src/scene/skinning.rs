@@ -319,7 +319,8 @@ impl SkinnedMesh {
 
     /// Vertices for `frame`: skinned points spread to vertices, with smooth normals.
     pub fn vertices(&self, frame: &SkinFrame, template: Option<&super::Mesh>) -> MeshVertices {
-        let points = self.points(frame);
+        let skinned = self.points(frame);
+        let points = self.topology.drawn_points(&skinned);
         let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
         let positions = self
             .topology
@@ -427,6 +428,7 @@ mod tests {
             topology: Arc::new(Topology {
                 vertex_points: vec![0, 1],
                 point_triangles: Vec::new(),
+                refine: None,
             }),
         }
     }

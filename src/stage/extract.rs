@@ -27,7 +27,7 @@ use super::mesh;
 use super::samples;
 use super::skel::{self, SkelPlans};
 use super::values::{self, Time};
-use crate::scene::animation::{AnimatedMesh, NormalsFrom, Topology};
+use crate::scene::animation::{AnimatedMesh, NormalsFrom, Refine, Topology};
 use crate::scene::shapes::{self, Axis};
 use crate::scene::skinning::{SkinFrame, SkinnedMesh};
 use crate::scene::{Bounds, Instance, Material, Mesh, MeshVertices, Scene};
@@ -95,6 +95,8 @@ pub struct DynMesh {
     /// Its points come from a track or a skeleton and are evaluated by `Scene::animation`, not
     /// here.
     pub from_animation: bool,
+    /// A subdivided mesh's refinement, applied to each frame's points.
+    pub refine: Option<Refine>,
 }
 
 /// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
@@ -103,6 +105,7 @@ pub fn build_mesh(
     type_name: &str,
     time: Time,
     needs: &PrimvarNeeds,
+    refine_level: u32,
     warnings: &mut Vec<String>,
 ) -> Option<mesh::Built> {
     let f = |name: &str, fallback: f64| values::f64_attr(prim, name, time).unwrap_or(fallback);
@@ -118,8 +121,17 @@ pub fn build_mesh(
     let color = || mesh::constant_color(prim, time, needs);
     match type_name {
         "Mesh" => {
-            let src = mesh::read(prim, time, needs);
-            let built = mesh::build(&src);
+            let mut src = mesh::read(prim, time, needs);
+            let mut cage = Bounds::EMPTY;
+            if refine_level > 0 {
+                cage.include_points(&DMat4::IDENTITY, &src.points);
+            }
+            let refinement = mesh::subdivide(prim, time, &mut src, refine_level, warnings);
+            let mut built = mesh::build(&src);
+            if refinement.is_some() {
+                built.cage_bounds = Some(cage);
+            }
+            built.refinement = refinement;
             warnings.extend(built.warnings.iter().cloned());
             Some(built)
         }
@@ -468,9 +480,14 @@ const SHAPE_PARAMETERS: [&str; 8] = [
 struct MeshTable {
     index: HashMap<(String, PrimvarNeeds), Vec<Option<u32>>>,
     local_bounds: Vec<Bounds>,
+    /// What pxr bounds each mesh by for framing: its points as authored (a subdivided mesh's
+    /// control points, not the refined surface, as `UsdGeomMesh::ComputeExtent`).
+    frame_bounds: Vec<Bounds>,
     /// Animated meshes' topologies, one `Arc` per distinct one (meshes that share a topology
     /// and a track evaluate once per frame).
     topologies: HashSet<Arc<Topology>>,
+    /// Subdivision levels for subdivision surfaces (`--complexity`; 0: drawn as authored).
+    refine_level: u32,
 }
 
 impl MeshTable {
@@ -494,7 +511,8 @@ impl MeshTable {
         if let Some(ids) = self.index.get(&table_key) {
             return ids.clone();
         }
-        let built = build_mesh(prim, type_name, time, needs, warnings).filter(|b| !b.mesh.indices.is_empty());
+        let built = build_mesh(prim, type_name, time, needs, self.refine_level, warnings)
+            .filter(|b| !b.mesh.indices.is_empty());
         let Some(b) = built else {
             let none = vec![None; subsets.len() + 1];
             self.index.insert(table_key, none.clone());
@@ -575,6 +593,7 @@ impl MeshTable {
                 let topology = Topology {
                     vertex_points: part.vertex_points.clone(),
                     point_triangles: b.point_triangles.clone(),
+                    refine: b.refinement.clone().map(Refine),
                 };
                 let topology = match self.topologies.get(&topology) {
                     Some(t) => t.clone(),
@@ -618,9 +637,12 @@ impl MeshTable {
                     shape: shape_animated.then(|| type_name.to_string()),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
                     from_animation: track.is_some() || skin.is_some(),
+                    refine: b.refinement.clone().map(Refine),
                 });
             }
-            self.local_bounds.push(local_bounds(&part));
+            let drawn = local_bounds(&part);
+            self.frame_bounds.push(b.cage_bounds.unwrap_or(drawn));
+            self.local_bounds.push(drawn);
             scene.meshes.push(part);
             ids.push(Some(id));
         }
@@ -738,6 +760,7 @@ pub fn extract(
     cache: &mut XformCache,
     time: f64,
     purposes: &[String],
+    refine_level: u32,
     texture_budget: u64,
     warnings: &mut Vec<String>,
 ) -> (Scene, FramePlan) {
@@ -751,9 +774,11 @@ pub fn extract(
     let mut materials = Materials::default();
     materials.textures.budget = texture_budget;
     let mut table = MeshTable {
+        refine_level,
         topologies: HashSet::new(),
         index: HashMap::new(),
         local_bounds: Vec::new(),
+        frame_bounds: Vec::new(),
     };
     let mut bounds = Bounds::EMPTY;
     // World bounds of what was drawn per top-level prim: the framing bounds' fallback.
@@ -794,7 +819,7 @@ pub fn extract(
             // Not drawn (see `NodeState::instance`), but UsdGeomBBoxCache still bounds it.
             if visible_now {
                 let needs = PrimvarNeeds::default();
-                if let Some(built) = build_mesh(&prim, &node.type_name, t, &needs, &mut Vec::new()) {
+                if let Some(built) = build_mesh(&prim, &node.type_name, t, &needs, 0, &mut Vec::new()) {
                     let m = world(cache, &prim);
                     drawn
                         .entry(path.clone())
@@ -841,7 +866,7 @@ pub fn extract(
                     drawn
                         .entry(path.clone())
                         .or_default()
-                        .include_box(&m, &table.local_bounds[mesh as usize]);
+                        .include_box(&m, &table.frame_bounds[mesh as usize]);
                 }
                 if dynamic {
                     scene.dynamic_instances.push(scene.instances.len() as u32);
@@ -904,7 +929,7 @@ pub fn extract(
                         drawn
                             .entry(path.clone())
                             .or_default()
-                            .include_box(m, &table.local_bounds[mesh as usize]);
+                            .include_box(m, &table.frame_bounds[mesh as usize]);
                     }
                     if dynamic {
                         keys.push((slot, e.key.clone()));
@@ -1078,7 +1103,7 @@ fn shape_vertices(
         positions: template.map(|m| m.positions.clone()).unwrap_or_default(),
         normals: template.map(|m| m.normals.clone()).unwrap_or_default(),
     };
-    match build_mesh(&dm.prim, type_name, time, &PrimvarNeeds::default(), warnings) {
+    match build_mesh(&dm.prim, type_name, time, &PrimvarNeeds::default(), 0, warnings) {
         Some(b) if template.is_some_and(|m| m.positions.len() == b.mesh.positions.len()) => MeshVertices {
             positions: b.mesh.positions,
             normals: b.mesh.normals,
@@ -1167,6 +1192,10 @@ pub fn evaluate(
             continue;
         }
         let points = samples::points(&dm.prim, t).unwrap_or_default();
+        let points = match &dm.refine {
+            Some(r) => r.0.refine_points(&points),
+            None => points,
+        };
         let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
         let positions: Vec<[f32; 3]> = dm
             .vertex_points

@@ -15,7 +15,7 @@ use openusd::usd;
 use super::material::{PrimvarNeeds, DEFAULT_COLOR};
 use super::samples;
 use super::values::{self, Time};
-use crate::scene::{smooth_normals, Mesh};
+use crate::scene::{smooth_normals, subdivision, Mesh};
 
 /// Where a primvar's values lie on the mesh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub struct MeshSource {
     pub uvs: Option<Primvar<[f32; 2]>>,
     /// Colour and alpha where `colors`/`opacities` are missing; `None`: grey, opaque.
     pub color_fallback: Option<[f32; 4]>,
+    /// After subdivision: each face's face in the mesh as authored (GeomSubsets name those).
+    pub face_parent: Option<Vec<u32>>,
 }
 
 /// A built mesh plus what per-frame point updates need.
@@ -80,6 +82,10 @@ pub struct Built {
     /// For each triangle, the USD face it came from (GeomSubsets split meshes by face).
     pub triangle_faces: Vec<u32>,
     pub warnings: Vec<String>,
+    /// A subdivided mesh's refinement (points are then refined points).
+    pub refinement: Option<std::sync::Arc<subdivision::Refinement>>,
+    /// A subdivided mesh's control points' bounds (pxr frames by those).
+    pub cage_bounds: Option<crate::scene::Bounds>,
 }
 
 /// A primvar resolved against the topology: for each corner, the index of its value (or `None`
@@ -253,7 +259,7 @@ pub fn build(src: &MeshSource) -> Built {
             mesh.indices
                 .extend_from_slice(&[poly_vertices[a], poly_vertices[b], poly_vertices[c]]);
             point_triangles.extend_from_slice(&[poly_points[a] as u32, poly_points[b] as u32, poly_points[c] as u32]);
-            triangle_faces.push(face as u32);
+            triangle_faces.push(src.face_parent.as_ref().and_then(|p| p.get(face).copied()).unwrap_or(face as u32));
         }
     }
     if bad_index > 0 {
@@ -281,6 +287,8 @@ pub fn build(src: &MeshSource) -> Built {
         normal_of_vertex,
         triangle_faces,
         warnings,
+        refinement: None,
+        cage_bounds: None,
     }
 }
 
@@ -448,7 +456,159 @@ pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
         opacities,
         uvs,
         color_fallback: Some(needs.fallback()),
+        face_parent: None,
     }
+}
+
+/// Most faces one mesh may be refined to; past it the mesh is drawn less refined, with a warning.
+pub const MAX_REFINED_FACES: usize = 16 << 20;
+
+/// The subdivision a Mesh asks for (`subdivisionScheme`, `none`: `None`) and its tags.
+fn subdivision_tags(
+    prim: &usd::Prim,
+    time: Time,
+    src: &MeshSource,
+) -> Option<(subdivision::Scheme, subdivision::Topology)> {
+    use subdivision::{Boundary, Scheme};
+    let scheme = match values::token_attr(prim, "subdivisionScheme", None).as_deref() {
+        None | Some("catmullClark") => Scheme::CatmullClark,
+        Some("loop") => Scheme::Loop,
+        Some("bilinear") => Scheme::Bilinear,
+        _ => return None, // "none", or a scheme Storm does not know either
+    };
+    let counts: Option<Vec<u32>> = src.face_vertex_counts.iter().map(|&c| u32::try_from(c).ok()).collect();
+    let indices: Option<Vec<u32>> = src.face_vertex_indices.iter().map(|&i| u32::try_from(i).ok()).collect();
+    let (counts, indices) = (counts?, indices?);
+    if counts.iter().any(|&c| c < 3) {
+        return None; // a face of one or two corners has no surface to refine
+    }
+    let ints = |name: &str| values::int_array_attr(prim, name, time).unwrap_or_default();
+    let floats = |name: &str| {
+        values::raw(prim, name, time)
+            .as_ref()
+            .and_then(values::as_float_array)
+            .unwrap_or_default()
+    };
+    // Creases: runs of `creaseLengths` points along `creaseIndices`, one sharpness per run (or
+    // one per edge when there are as many sharpnesses as edges).
+    let mut creases = std::collections::HashMap::new();
+    let (crease_indices, lengths, sharpness) = (ints("creaseIndices"), ints("creaseLengths"), floats("creaseSharpnesses"));
+    let edges_total: i64 = lengths.iter().map(|&l| (l - 1).max(0)).sum();
+    let per_edge = sharpness.len() as i64 == edges_total && edges_total as usize != lengths.len();
+    let (mut at, mut edge) = (0usize, 0usize);
+    for (run, &len) in lengths.iter().enumerate() {
+        let len = usize::try_from(len).unwrap_or(0);
+        let Some(points) = crease_indices.get(at..at + len) else { break };
+        for pair in points.windows(2) {
+            let s = if per_edge { sharpness.get(edge) } else { sharpness.get(run) };
+            if let (Some(&s), Ok(a), Ok(b)) = (s, u32::try_from(pair[0]), u32::try_from(pair[1])) {
+                creases.insert((a.min(b), a.max(b)), s);
+            }
+            edge += 1;
+        }
+        at += len;
+    }
+    let corners = ints("cornerIndices")
+        .iter()
+        .zip(floats("cornerSharpnesses"))
+        .filter_map(|(&i, s)| Some((u32::try_from(i).ok()?, s)))
+        .collect();
+    let boundary = match values::token_attr(prim, "interpolateBoundary", None).as_deref() {
+        Some("edgeOnly") | Some("none") => Boundary::EdgeOnly,
+        _ => Boundary::EdgeAndCorner,
+    };
+    let mut holes = vec![false; counts.len()];
+    for &h in &src.hole_indices {
+        if let Some(slot) = usize::try_from(h).ok().and_then(|h| holes.get_mut(h)) {
+            *slot = true;
+        }
+    }
+    Some((
+        scheme,
+        subdivision::Topology {
+            counts,
+            indices,
+            points: src.points.len(),
+            creases,
+            corners,
+            boundary,
+            holes,
+        },
+    ))
+}
+
+/// A primvar's values, one per element of its interpolation (indices applied); `None` when it
+/// does not fit `elements`.
+fn flatten<T: Copy>(pv: &Primvar<T>, elements: usize) -> Option<Vec<T>> {
+    let values: Vec<T> = match &pv.indices {
+        Some(ix) => ix
+            .iter()
+            .map(|&i| usize::try_from(i).ok().and_then(|i| pv.values.get(i).copied()))
+            .collect::<Option<Vec<T>>>()?,
+        None => pv.values.clone(),
+    };
+    (values.len() >= elements).then_some(values)
+}
+
+/// A primvar carried through `refinement`: vertex values refined as points, face-varying ones
+/// linearly within each face, uniform ones following their face, constant ones kept.
+fn refine_primvar<T: Copy + subdivision::Blend>(
+    pv: Option<Primvar<T>>,
+    refinement: &subdivision::Refinement,
+    (faces, points, corners): (usize, usize, usize),
+) -> Option<Primvar<T>> {
+    let pv = pv?;
+    let values = match pv.interp {
+        Interp::Constant => return Some(pv),
+        Interp::Vertex => refinement.refine_points(&flatten(&pv, points)?),
+        Interp::FaceVarying => refinement.refine_corners(&flatten(&pv, corners)?),
+        Interp::Uniform => {
+            let per_face = flatten(&pv, faces)?;
+            refinement.coarse_face.iter().map(|&f| per_face[f as usize]).collect()
+        }
+    };
+    Some(Primvar {
+        values,
+        indices: None,
+        interp: pv.interp,
+    })
+}
+
+/// Refines `src` in place `level` times as its `subdivisionScheme` says (nothing for `none`),
+/// returning the refinement (animated points go through it each frame). A mesh that cannot be
+/// refined, or would grow past [`MAX_REFINED_FACES`], is left as authored with a warning.
+pub fn subdivide(
+    prim: &usd::Prim,
+    time: Time,
+    src: &mut MeshSource,
+    level: u32,
+    warnings: &mut Vec<String>,
+) -> Option<std::sync::Arc<subdivision::Refinement>> {
+    if level == 0 {
+        return None;
+    }
+    let (scheme, topology) = subdivision_tags(prim, time, src)?;
+    let refinement = match subdivision::Refinement::new(&topology, scheme, level, MAX_REFINED_FACES) {
+        Ok(r) => r,
+        Err(reason) => {
+            warnings.push(format!("{}: not subdivided: {reason}", src.path));
+            return None;
+        }
+    };
+    let sizes = (topology.counts.len(), src.points.len(), topology.indices.len());
+    src.points = refinement.refine_points(&src.points);
+    // Storm computes a refined mesh's normals; authored ones are for the cage.
+    src.normals = None;
+    src.colors = refine_primvar(src.colors.take(), &refinement, sizes);
+    src.opacities = refine_primvar(src.opacities.take(), &refinement, sizes);
+    src.uvs = refine_primvar(src.uvs.take(), &refinement, sizes);
+    src.face_vertex_counts = refinement.counts.iter().map(|&c| c as i64).collect();
+    src.face_vertex_indices = refinement.indices.iter().map(|&i| i as i64).collect();
+    src.hole_indices = (0..refinement.holes.len() as i64)
+        .filter(|&f| refinement.holes[f as usize])
+        .collect();
+    src.face_parent = Some(refinement.coarse_face.clone());
+    Some(std::sync::Arc::new(refinement))
 }
 
 /// One part of a mesh split by faces, and for each of its vertices the vertex of the whole mesh.

@@ -77,6 +77,9 @@ pub struct ExtractOptions {
     pub purposes: Vec<String>,
     /// The time code at which static state (and the framing camera's bounds) is taken.
     pub time: f64,
+    /// Subdivision levels for subdivision surfaces (`--complexity`: low 0, medium 1, high 2,
+    /// veryhigh 3); 0 draws their control meshes, as Storm at its default complexity.
+    pub refine_level: u32,
 }
 
 impl Default for ExtractOptions {
@@ -85,6 +88,7 @@ impl Default for ExtractOptions {
             camera: None,
             purposes: vec!["render".into()],
             time: 0.0,
+            refine_level: 0,
         }
     }
 }
@@ -257,6 +261,7 @@ impl LoadedStage {
             &mut self.cache,
             options.time,
             &options.purposes,
+            options.refine_level,
             self.budget.texture_bytes,
             &mut notes,
         );
