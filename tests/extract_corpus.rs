@@ -12,12 +12,19 @@ use usdrender::stage::{ExtractOptions, LoadedStage, OpenOptions};
 
 /// Opens, extracts and evaluates `file`; returns the number of instances drawn.
 fn extract(file: &Path) -> Result<usize, String> {
+    extract_refined(file, 0).map(|(instances, _)| instances)
+}
+
+/// As [`extract`], with subdivision surfaces refined `refine_level` times; also returns the
+/// triangles drawn.
+fn extract_refined(file: &Path, refine_level: u32) -> Result<(usize, u64), String> {
     let mut stage = LoadedStage::open(file, &OpenOptions::default()).map_err(|e| e.to_string())?;
     let timing = stage.timing();
     let first = timing.start.unwrap_or(0.0);
     let scene = stage
         .extract(&ExtractOptions {
             time: first,
+            refine_level,
             ..ExtractOptions::default()
         })
         .map_err(|e| e.to_string())?;
@@ -48,7 +55,52 @@ fn extract(file: &Path) -> Result<usize, String> {
     if !scene.instances.iter().all(|i| (i.mesh as usize) < scene.meshes.len()) {
         return Err("an instance names a mesh that does not exist".into());
     }
-    Ok(scene.instances.len())
+    Ok((scene.instances.len(), scene.drawn_triangles()))
+}
+
+/// Every small stage of the corpus (up to 3,000 faces, 259 of them) at each `--complexity`
+/// above low: no error, no panic, consistent data, never fewer triangles than at low, and
+/// the subdivision surfaces among them really refined (4x the faces a level for quads).
+#[test]
+fn small_corpus_stages_refine_at_every_complexity() {
+    let Some(corpus) = util::corpus() else { return };
+    let small: Vec<String> = std::fs::read_to_string(corpus.join("TRUTH.jsonl"))
+        .expect("TRUTH.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["loads"].as_bool() == Some(true) && v["meshes"].as_u64().unwrap_or(0) > 0)
+        .filter(|v| (1..=3000).contains(&v["faces"].as_u64().unwrap_or(0)))
+        .filter_map(|v| Some(v["file"].as_str()?.to_string()))
+        .collect();
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut refined, mut problems) = (0usize, Vec::new());
+    for file in &small {
+        let path = corpus.join(file);
+        let mut triangles = Vec::new();
+        for level in 0..=3 {
+            match std::panic::catch_unwind(|| extract_refined(&path, level)) {
+                Ok(Ok((_, t))) => triangles.push(t),
+                Ok(Err(e)) => problems.push(format!("{file} at level {level}: {e}")),
+                Err(_) => problems.push(format!("{file} at level {level}: panicked")),
+            }
+        }
+        if triangles.len() == 4 {
+            if triangles.windows(2).any(|w| w[1] < w[0]) {
+                problems.push(format!("{file}: fewer triangles when refined: {triangles:?}"));
+            }
+            if triangles[1] > triangles[0] {
+                refined += 1;
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    println!("{} small stages at levels 0-3; {refined} of them refined", small.len());
+    for p in &problems {
+        println!("refinement problem: {p}");
+    }
+    assert!(small.len() > 200, "only {} small stages found", small.len());
+    assert!(refined > 100, "only {refined} stages refined");
+    assert!(problems.is_empty(), "{} problems; see above", problems.len());
 }
 
 #[test]
