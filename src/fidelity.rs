@@ -64,7 +64,7 @@ pub const FEATURES: &[Feature] = &[
         false,
         "back/front face culling (`-cullStyle`; usdrender never culls)",
     ),
-    feature("curves", false, "BasisCurves"),
+    feature("curves", true, "BasisCurves"),
     feature("flat-shading", false, "flat shading (`-shading flat`)"),
     feature(
         "framing-windows",
@@ -82,7 +82,11 @@ pub const FEATURES: &[Feature] = &[
     feature("points", true, "UsdGeomPoints (as round points; sprites come later)"),
     feature("points-shading", false, "points shading (`-shading points`)"),
     feature("skinning", true, "UsdSkel skinning and skeletons (issue 14)"),
-    feature("subdivision", true, "subdivision refinement (`-complexity` above 1, issue 14)"),
+    feature(
+        "subdivision",
+        true,
+        "subdivision refinement (`-complexity` above 1, issue 14)",
+    ),
     feature("textures", true, "UsdUVTexture lookups (issue 3)"),
     feature("udims", false, "UDIM texture sets"),
     feature(

@@ -6,6 +6,7 @@
 
 pub mod animation;
 pub mod camera;
+pub mod curves;
 pub mod light;
 pub mod material;
 pub mod shapes;

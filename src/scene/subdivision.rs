@@ -421,7 +421,11 @@ fn refine(mesh: &Topology, scheme: Scheme) -> (Level, Topology) {
             let rule = match sharp_edges.len() {
                 0 | 1 => smooth,
                 2 => {
-                    let (w_v, w_e) = if scheme == Scheme::Loop { (0.75, 0.125) } else { (0.75, 0.125) };
+                    let (w_v, w_e) = if scheme == Scheme::Loop {
+                        (0.75, 0.125)
+                    } else {
+                        (0.75, 0.125)
+                    };
                     let crease = vec![(v, w_v), (other(sharp_edges[0]), w_e), (other(sharp_edges[1]), w_e)];
                     let s = (sharp(sharp_edges[0]) + sharp(sharp_edges[1])) / 2.0;
                     if s >= 1.0 {
@@ -542,9 +546,7 @@ mod tests {
             [1.0, 1.0, 1.0],
             [-1.0, 1.0, 1.0],
         ];
-        let indices = vec![
-            0, 3, 2, 1, 4, 5, 6, 7, 0, 1, 5, 4, 1, 2, 6, 5, 2, 3, 7, 6, 3, 0, 4, 7,
-        ];
+        let indices = vec![0, 3, 2, 1, 4, 5, 6, 7, 0, 1, 5, 4, 1, 2, 6, 5, 2, 3, 7, 6, 3, 0, 4, 7];
         (
             Topology {
                 counts: vec![4; 6],
@@ -607,7 +609,10 @@ mod tests {
             let q = fine.refine_points(&points)[6];
             assert!(close(q, [q[0]; 3], 1e-6), "symmetric");
             let now = q[0] - 0.5;
-            assert!(now > 0.0 && now < gap * 0.75, "level {level}: {q:?} after a gap of {gap}");
+            assert!(
+                now > 0.0 && now < gap * 0.75,
+                "level {level}: {q:?} after a gap of {gap}"
+            );
             gap = now;
         }
         assert!(gap < 0.01, "level 5 within a hundredth of the limit: {gap}");
@@ -629,13 +634,18 @@ mod tests {
             assert!(close(p[i], *q, 1e-6), "corner {i} stays");
         }
         // Boundary edge points stay on the square's edges.
-        assert!(p.iter().all(|q| (0.0..=1.0).contains(&q[0]) && (0.0..=1.0).contains(&q[1])));
+        assert!(p
+            .iter()
+            .all(|q| (0.0..=1.0).contains(&q[0]) && (0.0..=1.0).contains(&q[1])));
         // A cube with one edge creased (sharpness 10): the edge's midpoint stays on it.
         let (mut cube, points) = cube();
         cube.creases.insert((2, 6), 10.0);
         let r = Refinement::new(&cube, Scheme::CatmullClark, 1, usize::MAX).expect("refines");
         let p = r.refine_points(&points);
-        assert!(p.iter().any(|q| close(*q, [1.0, 1.0, 0.0], 1e-6)), "crease midpoint on the edge");
+        assert!(
+            p.iter().any(|q| close(*q, [1.0, 1.0, 0.0], 1e-6)),
+            "crease midpoint on the edge"
+        );
         // Its ends follow the crease rule: (6 V + the two crease neighbours) / 8 would need two
         // sharp edges; with one sharp edge (a dart) the smooth rule holds.
         assert!(close(p[6], [5.0 / 9.0; 3], 1e-6));
@@ -644,7 +654,10 @@ mod tests {
         soft.creases.insert((2, 6), 0.5);
         let r = Refinement::new(&soft, Scheme::CatmullClark, 1, usize::MAX).expect("refines");
         let p = r.refine_points(&points);
-        assert!(p.iter().any(|q| close(*q, [0.875, 0.875, 0.0], 1e-6)), "half way: 3/4 -> 1");
+        assert!(
+            p.iter().any(|q| close(*q, [0.875, 0.875, 0.0], 1e-6)),
+            "half way: 3/4 -> 1"
+        );
     }
 
     #[test]

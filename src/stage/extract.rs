@@ -136,6 +136,7 @@ pub fn build_mesh(
             Some(built)
         }
         "Points" => shape(points_mesh(prim, time, needs)),
+        "BasisCurves" | "NurbsCurves" | "HermiteCurves" => shape(curves_mesh(prim, type_name, time, needs)),
         "Skeleton" => {
             let plan = skel::SkeletonPlan::read(prim.clone(), None, &mut Vec::new());
             let (points, _, triangles) = skel::bones(&plan)?;
@@ -229,6 +230,76 @@ fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
         }
     });
     shapes::points(&centers, &widths, &colors, unscale)
+}
+
+/// Curves as round tubes of their widths (see `scene::curves`): BasisCurves by their type, basis
+/// and wrap; Nurbs and Hermite curves through their points, as polylines.
+fn curves_mesh(prim: &usd::Prim, type_name: &str, time: Time, needs: &PrimvarNeeds) -> Mesh {
+    use crate::scene::curves::{tubes, Basis, Curves, Kind, Wrap};
+    let token = |name: &str| values::token_attr(prim, name, None);
+    let kind = match (type_name, token("type").as_deref(), token("basis").as_deref()) {
+        ("BasisCurves", Some("cubic"), basis) => Kind::Cubic(match basis {
+            Some("bspline") => Basis::Bspline,
+            Some("catmullRom") => Basis::CatmullRom,
+            _ => Basis::Bezier,
+        }),
+        ("BasisCurves", None, basis) => Kind::Cubic(match basis {
+            Some("bspline") => Basis::Bspline,
+            Some("catmullRom") => Basis::CatmullRom,
+            _ => Basis::Bezier,
+        }),
+        _ => Kind::Linear,
+    };
+    let wrap = match token("wrap").as_deref() {
+        Some("periodic") => Wrap::Periodic,
+        Some("pinned") => Wrap::Pinned,
+        _ => Wrap::Nonperiodic,
+    };
+    let points = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
+    let counts: Vec<usize> = values::int_array_attr(prim, "curveVertexCounts", time)
+        .unwrap_or_default()
+        .iter()
+        .map(|&c| usize::try_from(c).unwrap_or(0))
+        .collect();
+    let widths = values::raw(prim, "widths", time)
+        .as_ref()
+        .and_then(values::as_float_array)
+        .unwrap_or_default();
+    let (rgb, alpha) = mesh::read_colors(prim, time, &needs.rgb, &needs.alpha);
+    let fallback = needs.fallback();
+    let flat = |pv: &Option<mesh::Primvar<[f32; 3]>>| -> Vec<[f32; 3]> {
+        pv.as_ref().map_or(Vec::new(), |pv| match &pv.indices {
+            Some(ix) => ix
+                .iter()
+                .filter_map(|&i| usize::try_from(i).ok().and_then(|i| pv.values.get(i).copied()))
+                .collect(),
+            None => pv.values.clone(),
+        })
+    };
+    let rgb = flat(&rgb);
+    let alpha: Vec<f32> = alpha.map(|a| a.values).unwrap_or_default();
+    let per_curve_colors = rgb.len() == counts.len() && rgb.len() != points.len() && rgb.len() > 1;
+    let colors: Vec<[f32; 4]> = if rgb.is_empty() {
+        vec![fallback]
+    } else {
+        rgb.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let a = alpha.get(i).or(alpha.first()).copied().unwrap_or(fallback[3]);
+                [c[0], c[1], c[2], a]
+            })
+            .collect()
+    };
+    let curves = Curves {
+        kind,
+        wrap,
+        counts,
+        points,
+        widths,
+        colors,
+        per_curve_colors,
+    };
+    tubes(&curves, true)
 }
 
 /// Most drawables one PointInstancer may expand to (nested instancers included).

@@ -28,6 +28,9 @@ pub fn is_drawable_type(type_name: &str) -> bool {
             | "Plane"
             | "Points"
             | "Skeleton"
+            | "BasisCurves"
+            | "NurbsCurves"
+            | "HermiteCurves"
     )
 }
 

@@ -259,7 +259,12 @@ pub fn build(src: &MeshSource) -> Built {
             mesh.indices
                 .extend_from_slice(&[poly_vertices[a], poly_vertices[b], poly_vertices[c]]);
             point_triangles.extend_from_slice(&[poly_points[a] as u32, poly_points[b] as u32, poly_points[c] as u32]);
-            triangle_faces.push(src.face_parent.as_ref().and_then(|p| p.get(face).copied()).unwrap_or(face as u32));
+            triangle_faces.push(
+                src.face_parent
+                    .as_ref()
+                    .and_then(|p| p.get(face).copied())
+                    .unwrap_or(face as u32),
+            );
         }
     }
     if bad_index > 0 {
@@ -492,15 +497,25 @@ fn subdivision_tags(
     // Creases: runs of `creaseLengths` points along `creaseIndices`, one sharpness per run (or
     // one per edge when there are as many sharpnesses as edges).
     let mut creases = std::collections::HashMap::new();
-    let (crease_indices, lengths, sharpness) = (ints("creaseIndices"), ints("creaseLengths"), floats("creaseSharpnesses"));
+    let (crease_indices, lengths, sharpness) = (
+        ints("creaseIndices"),
+        ints("creaseLengths"),
+        floats("creaseSharpnesses"),
+    );
     let edges_total: i64 = lengths.iter().map(|&l| (l - 1).max(0)).sum();
     let per_edge = sharpness.len() as i64 == edges_total && edges_total as usize != lengths.len();
     let (mut at, mut edge) = (0usize, 0usize);
     for (run, &len) in lengths.iter().enumerate() {
         let len = usize::try_from(len).unwrap_or(0);
-        let Some(points) = crease_indices.get(at..at + len) else { break };
+        let Some(points) = crease_indices.get(at..at + len) else {
+            break;
+        };
         for pair in points.windows(2) {
-            let s = if per_edge { sharpness.get(edge) } else { sharpness.get(run) };
+            let s = if per_edge {
+                sharpness.get(edge)
+            } else {
+                sharpness.get(run)
+            };
             if let (Some(&s), Ok(a), Ok(b)) = (s, u32::try_from(pair[0]), u32::try_from(pair[1])) {
                 creases.insert((a.min(b), a.max(b)), s);
             }

@@ -1995,8 +1995,16 @@ def "B" (
     let scene = stage.extract(&ExtractOptions::default()).expect("extract");
     let x_of = |state: &FrameState, prim: &str| {
         let m = scene.meshes.iter().position(|m| m.path == prim).expect("mesh");
-        let slot = scene.dynamic_meshes.iter().position(|&d| d as usize == m).expect("skinned");
-        let v = scene.meshes[m].vertex_points.iter().position(|&p| p == 0).expect("vertex");
+        let slot = scene
+            .dynamic_meshes
+            .iter()
+            .position(|&d| d as usize == m)
+            .expect("skinned");
+        let v = scene.meshes[m]
+            .vertex_points
+            .iter()
+            .position(|&p| p == 0)
+            .expect("vertex");
         state.mesh_vertices[slot].positions[v][0]
     };
     let at3 = stage.evaluate(&scene, 3.0).expect("frame 3");
