@@ -95,7 +95,7 @@ pub const FEATURES: &[Feature] = &[
         "unloaded payloads drawn as boxes (`-unloadedAsBounds`)",
     ),
     feature("varying-topology", false, "meshes whose topology changes over time"),
-    feature("velocity-motion", false, "points extrapolated by velocities"),
+    feature("velocity-motion", true, "points extrapolated by velocities (issue 14)"),
     feature("window-policy", false, "`-windowPolicy dontConform`"),
     feature(
         "wireframe",

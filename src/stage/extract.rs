@@ -427,12 +427,17 @@ pub struct InstancerAttrs {
 
 impl InstancerAttrs {
     pub fn read(pi: &usd::Prim, time: Time) -> InstancerAttrs {
-        let quats = |name: &str| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array);
+        // Velocity motion where authored (UsdGeomPointInstancer), else the values as read.
+        let t = time.map(|t| t.value()).filter(|t| t.is_finite());
+        let quats = |name: &str| {
+            t.and_then(|t| super::motion::orientations(pi, name, t))
+                .or_else(|| values::raw(pi, name, time).as_ref().and_then(values::as_quat_array))
+        };
         InstancerAttrs {
             proto_indices: values::int_array_attr(pi, "protoIndices", time).unwrap_or_default(),
-            positions: values::raw(pi, "positions", time)
-                .as_ref()
-                .and_then(values::as_dvec3_array)
+            positions: t
+                .and_then(|t| super::motion::positions(pi, "positions", t))
+                .or_else(|| values::raw(pi, "positions", time).as_ref().and_then(values::as_dvec3_array))
                 .unwrap_or_default(),
             orientations: quats("orientationsf")
                 .filter(|q| !q.is_empty())
@@ -645,7 +650,9 @@ impl MeshTable {
         };
         // A plain animated Mesh whose points are time samples a track can hold is evaluated
         // from plain data; animated shapes and animated authored normals stay with the stage.
-        let track = (points_animated && !animated_normals)
+        // Points moved by velocities are extrapolated by the stage each frame, not tracked.
+        let velocities = prim.attribute("velocities").has_authored_value().unwrap_or(false);
+        let track = (points_animated && !animated_normals && !velocities)
             .then(|| samples::track(prim, "points"))
             .flatten();
         let normals_from = if b.computed_normals {
@@ -1262,7 +1269,7 @@ pub fn evaluate(
             vertices.push(Arc::new(shape_vertices(dm, type_name, template, t, warnings)));
             continue;
         }
-        let points = samples::points(&dm.prim, t).unwrap_or_default();
+        let points = mesh::points_at(&dm.prim, t);
         let points = match &dm.refine {
             Some(r) => r.0.refine_points(&points),
             None => points,

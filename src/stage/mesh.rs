@@ -430,11 +430,22 @@ pub fn constant_color(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> [f3
     [rgb[0], rgb[1], rgb[2], a]
 }
 
+/// A mesh's points at `time`: moved by its velocities where it has them (UsdGeom's velocity
+/// motion), else as read (through tracks where they exist).
+pub fn points_at(prim: &usd::Prim, time: Time) -> Vec<[f32; 3]> {
+    time.map(|t| t.value())
+        .filter(|t| t.is_finite())
+        .and_then(|t| super::motion::positions(prim, "points", t))
+        .map(|p| p.iter().map(|q| q.map(|x| x as f32)).collect())
+        .or_else(|| samples::points(prim, time))
+        .unwrap_or_default()
+}
+
 /// Reads a Mesh prim's topology and primvars at `time`, with the colour and texture-coordinate
 /// primvars its material reads.
 pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
     let path = prim.path().as_str().to_string();
-    let points = samples::points(prim, time).unwrap_or_default();
+    let points = points_at(prim, time);
     let (colors, opacities) = read_colors(prim, time, &needs.rgb, &needs.alpha);
     let uvs = (!needs.uv.is_empty())
         .then(|| {

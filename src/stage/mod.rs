@@ -14,6 +14,7 @@ mod lenient;
 mod lights;
 mod material;
 mod mesh;
+mod motion;
 mod samples;
 mod skel;
 mod timing;

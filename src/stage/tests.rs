@@ -2015,3 +2015,64 @@ def "B" (
     assert!((x_of(&at8, "/B/Body") - 3.0).abs() < 1e-5, "{}", x_of(&at8, "/B/Body"));
     assert!((x_of(&at3, "/B/Body")).abs() < 1e-5, "before its first sample, held");
 }
+
+/// Velocity motion (UsdGeom): between samples, points move by the velocities and accelerations
+/// of the sample before, per second of stage time; PointInstancer orientations turn by their
+/// angular velocities.
+#[test]
+fn velocities_and_accelerations_extrapolate_points_and_instances() {
+    let (mut stage, scene) = extract(
+        r#"#usda 1.0
+(
+    startTimeCode = 0
+    endTimeCode = 5
+    timeCodesPerSecond = 24
+)
+def Mesh "Pointer"
+{
+    int[] faceVertexCounts = [3]
+    int[] faceVertexIndices = [0, 1, 2]
+    point3f[] points.timeSamples = {
+        0: [(0, 0, 0), (0, 1, 0), (1, 0, 0)],
+        5: [(0, 0, 0), (0, 1, 0), (1, 0, 0)],
+    }
+    vector3f[] velocities.timeSamples = {
+        0: [(48, 0, 0), (48, 0, 0), (48, 0, 0)],
+        5: [(0, 0, 0), (0, 0, 0), (0, 0, 0)],
+    }
+    vector3f[] accelerations.timeSamples = {
+        0: [(-230.4, 0, 0), (-230.4, 0, 0), (-230.4, 0, 0)],
+        5: [(0, 0, 0), (0, 0, 0), (0, 0, 0)],
+    }
+}
+def PointInstancer "Spinner"
+{
+    point3f[] positions = [(0, 0, 0)]
+    quath[] orientations.timeSamples = {
+        0: [(1, 0, 0, 0)],
+        5: [(1, 0, 0, 0)],
+    }
+    vector3f[] angularVelocities.timeSamples = {
+        0: [(0, 0, 1080)],
+        5: [(0, 0, 0)],
+    }
+    int[] protoIndices = [0]
+    rel prototypes = [</Spinner/Proto>]
+    def Cube "Proto"
+    {
+    }
+}
+"#,
+    );
+    let state = stage.evaluate(&scene, 1.0).expect("frame 1");
+    // One frame is 1/24 s: x = 48/24 - 0.5 * 230.4 / 576 = 1.8.
+    let m = scene.meshes.iter().position(|m| m.path == "/Pointer").expect("mesh");
+    let slot = scene.dynamic_meshes.iter().position(|&d| d as usize == m).expect("animated");
+    let v = scene.meshes[m].vertex_points.iter().position(|&p| p == 0).expect("vertex");
+    let x = state.mesh_vertices[slot].positions[v][0];
+    assert!((x - 1.8).abs() < 1e-4, "{x}");
+    // 1080 degrees a second for 1/24 s: a 45 degree turn about Z.
+    let turns = stage.point_instancer_transforms("/Spinner", 1.0).expect("instancer");
+    let x_axis = turns[0].transform_vector3(glam::DVec3::X);
+    assert!((x_axis - glam::DVec3::new(0.5f64.sqrt(), 0.5f64.sqrt(), 0.0)).length() < 1e-3, "{x_axis}");
+}
