@@ -421,11 +421,8 @@ fn refine(mesh: &Topology, scheme: Scheme) -> (Level, Topology) {
             let rule = match sharp_edges.len() {
                 0 | 1 => smooth,
                 2 => {
-                    let (w_v, w_e) = if scheme == Scheme::Loop {
-                        (0.75, 0.125)
-                    } else {
-                        (0.75, 0.125)
-                    };
+                    // Crease rule, Catmull-Clark and Loop alike: (e_a + 6 V + e_b) / 8.
+                    let (w_v, w_e) = (0.75, 0.125);
                     let crease = vec![(v, w_v), (other(sharp_edges[0]), w_e), (other(sharp_edges[1]), w_e)];
                     let s = (sharp(sharp_edges[0]) + sharp(sharp_edges[1])) / 2.0;
                     if s >= 1.0 {
@@ -513,10 +510,10 @@ fn refine(mesh: &Topology, scheme: Scheme) -> (Level, Topology) {
         } else {
             let fp = n_v + n_e + f as u32;
             let center: Vec<(u32, f32)> = (0..n).map(|i| (cc(i), 1.0 / n as f32)).collect();
-            for i in 0..n {
+            for (i, &corner) in c.iter().enumerate() {
                 let prev = (i + n - 1) % n;
                 face(
-                    &[c[i], ep(i), fp, ep(prev)],
+                    &[corner, ep(i), fp, ep(prev)],
                     &[
                         vec![(cc(i), 1.0)],
                         vec![(cc(i), 0.5), (cc(i + 1), 0.5)],

@@ -437,7 +437,11 @@ impl InstancerAttrs {
             proto_indices: values::int_array_attr(pi, "protoIndices", time).unwrap_or_default(),
             positions: t
                 .and_then(|t| super::motion::positions(pi, "positions", t))
-                .or_else(|| values::raw(pi, "positions", time).as_ref().and_then(values::as_dvec3_array))
+                .or_else(|| {
+                    values::raw(pi, "positions", time)
+                        .as_ref()
+                        .and_then(values::as_dvec3_array)
+                })
                 .unwrap_or_default(),
             orientations: quats("orientationsf")
                 .filter(|q| !q.is_empty())

@@ -18,7 +18,7 @@ fn motion(prim: &usd::Prim, value: &str, rate: &str, time: f64) -> Option<(f64, 
     }
     let samples = prim.attribute(value).time_sample_times().ok()?;
     let first = *samples.first()?;
-    let sample = samples.iter().copied().filter(|&s| s <= time).last().unwrap_or(first);
+    let sample = samples.iter().copied().rfind(|&s| s <= time).unwrap_or(first);
     let rates = prim.attribute(rate).time_sample_times().ok()?;
     if !rates.contains(&sample) {
         return None;

@@ -2067,12 +2067,23 @@ def PointInstancer "Spinner"
     let state = stage.evaluate(&scene, 1.0).expect("frame 1");
     // One frame is 1/24 s: x = 48/24 - 0.5 * 230.4 / 576 = 1.8.
     let m = scene.meshes.iter().position(|m| m.path == "/Pointer").expect("mesh");
-    let slot = scene.dynamic_meshes.iter().position(|&d| d as usize == m).expect("animated");
-    let v = scene.meshes[m].vertex_points.iter().position(|&p| p == 0).expect("vertex");
+    let slot = scene
+        .dynamic_meshes
+        .iter()
+        .position(|&d| d as usize == m)
+        .expect("animated");
+    let v = scene.meshes[m]
+        .vertex_points
+        .iter()
+        .position(|&p| p == 0)
+        .expect("vertex");
     let x = state.mesh_vertices[slot].positions[v][0];
     assert!((x - 1.8).abs() < 1e-4, "{x}");
     // 1080 degrees a second for 1/24 s: a 45 degree turn about Z.
     let turns = stage.point_instancer_transforms("/Spinner", 1.0).expect("instancer");
     let x_axis = turns[0].transform_vector3(glam::DVec3::X);
-    assert!((x_axis - glam::DVec3::new(0.5f64.sqrt(), 0.5f64.sqrt(), 0.0)).length() < 1e-3, "{x_axis}");
+    assert!(
+        (x_axis - glam::DVec3::new(0.5f64.sqrt(), 0.5f64.sqrt(), 0.0)).length() < 1e-3,
+        "{x_axis}"
+    );
 }
