@@ -1232,7 +1232,7 @@ mod tests {
         );
         assert!(suite_features("openusd/usdImagingGL/testUsdImagingGLPointInstancer", "t").is_empty());
         assert!(suite_features("x/testUsdImagingGLUsdSkel", "t").contains(&"skinning"));
-        assert!(feature_exists("materials") && !feature_exists("curves") && !feature_exists("bogus"));
+        assert!(feature_exists("materials") && !feature_exists("cards") && !feature_exists("bogus"));
         // Every tag a suite or an argument gives is a listed feature.
         let args = HarnessArgs::parse(&[
             "-complexity",

@@ -242,6 +242,28 @@ impl Job {
     }
 }
 
+/// usdrecord's `--complexity` names and the refinement level each asks for (Hydra's mapping of
+/// the complexities 1.0, 1.1, 1.2 and 1.3).
+pub fn refine_level_of(name: &str) -> Option<u32> {
+    Some(match name {
+        "low" => 0,
+        "medium" => 1,
+        "high" => 2,
+        "veryhigh" => 3,
+        _ => return None,
+    })
+}
+
+/// The refinement level of a Hydra complexity (the usdImagingGL harness's `-complexity`), as
+/// UsdImagingGL maps it: 1.0 draws control meshes, each tenth above it one level more, up to 8
+/// at 2.0.
+pub fn refine_level_of_complexity(complexity: f64) -> u32 {
+    if !complexity.is_finite() {
+        return 0;
+    }
+    (((complexity - 1.0) * 10.0 + 0.1).floor()).clamp(0.0, 8.0) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,26 +352,4 @@ mod tests {
         .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
-}
-
-/// usdrecord's `--complexity` names and the refinement level each asks for (Hydra's mapping of
-/// the complexities 1.0, 1.1, 1.2 and 1.3).
-pub fn refine_level_of(name: &str) -> Option<u32> {
-    Some(match name {
-        "low" => 0,
-        "medium" => 1,
-        "high" => 2,
-        "veryhigh" => 3,
-        _ => return None,
-    })
-}
-
-/// The refinement level of a Hydra complexity (the usdImagingGL harness's `-complexity`), as
-/// UsdImagingGL maps it: 1.0 draws control meshes, each tenth above it one level more, up to 8
-/// at 2.0.
-pub fn refine_level_of_complexity(complexity: f64) -> u32 {
-    if !complexity.is_finite() {
-        return 0;
-    }
-    (((complexity - 1.0) * 10.0 + 0.1).floor()).clamp(0.0, 8.0) as u32
 }
