@@ -111,7 +111,9 @@ pub fn build_mesh(
     let f = |name: &str, fallback: f64| values::f64_attr(prim, name, time).unwrap_or(fallback);
     let axis = || Axis::from_token(&values::token_attr(prim, "axis", None).unwrap_or_default());
     let double_sided = values::bool_attr(prim, "doubleSided", None).unwrap_or(false);
-    let shape = |m: Mesh| {
+    let shape = |mut m: Mesh| {
+        // Named by the prim, as meshes are (messages, tests).
+        m.path = prim.path().as_str().to_string();
         Some(mesh::Built {
             mesh: m,
             computed_normals: false,
@@ -136,7 +138,7 @@ pub fn build_mesh(
             Some(built)
         }
         "Points" => shape(points_mesh(prim, time, needs)),
-        "BasisCurves" | "NurbsCurves" | "HermiteCurves" => shape(curves_mesh(prim, type_name, time, needs)),
+        "BasisCurves" | "NurbsCurves" | "HermiteCurves" => shape(curves_mesh(prim, type_name, time, needs, warnings)),
         "Skeleton" => {
             let plan = skel::SkeletonPlan::read(prim.clone(), None, &mut Vec::new());
             let (points, _, triangles) = skel::bones(&plan)?;
@@ -233,8 +235,15 @@ fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
 }
 
 /// Curves as round tubes of their widths (see `scene::curves`): BasisCurves by their type, basis
-/// and wrap; Nurbs and Hermite curves through their points, as polylines.
-fn curves_mesh(prim: &usd::Prim, type_name: &str, time: Time, needs: &PrimvarNeeds) -> Mesh {
+/// and wrap; Nurbs and Hermite curves through their points, as polylines. Widths of another
+/// length than one or one per point are read as their first value, with a warning.
+fn curves_mesh(
+    prim: &usd::Prim,
+    type_name: &str,
+    time: Time,
+    needs: &PrimvarNeeds,
+    warnings: &mut Vec<String>,
+) -> Mesh {
     use crate::scene::curves::{tubes, Basis, Curves, Kind, Wrap};
     let token = |name: &str| values::token_attr(prim, name, None);
     let kind = match (type_name, token("type").as_deref(), token("basis").as_deref()) {
@@ -261,10 +270,19 @@ fn curves_mesh(prim: &usd::Prim, type_name: &str, time: Time, needs: &PrimvarNee
         .iter()
         .map(|&c| usize::try_from(c).unwrap_or(0))
         .collect();
-    let widths = values::raw(prim, "widths", time)
+    let mut widths = values::raw(prim, "widths", time)
         .as_ref()
         .and_then(values::as_float_array)
         .unwrap_or_default();
+    if widths.len() > 1 && widths.len() != points.len() {
+        warnings.push(format!(
+            "{}: {} widths for {} points; the first is used for all",
+            prim.path(),
+            widths.len(),
+            points.len()
+        ));
+        widths.truncate(1);
+    }
     let (rgb, alpha) = mesh::read_colors(prim, time, &needs.rgb, &needs.alpha);
     let fallback = needs.fallback();
     let flat = |pv: &Option<mesh::Primvar<[f32; 3]>>| -> Vec<[f32; 3]> {

@@ -2087,3 +2087,84 @@ def PointInstancer "Spinner"
         "{x_axis}"
     );
 }
+
+/// Bad skinning, curve and subdivision data renders what is valid and warns once, naming the
+/// prim: weights that do not fit the points, NaN weights, curve widths of the wrong length, a
+/// non-manifold subdivision surface refined at a high complexity.
+#[test]
+fn bad_skinning_curves_and_subdivision_data_warn_and_draw_what_is_valid() {
+    let mut stage = open(
+        r#"#usda 1.0
+def SkelRoot "Root" (
+    prepend apiSchemas = ["SkelBindingAPI"]
+)
+{
+    rel skel:skeleton = </Root/Skel>
+    def Skeleton "Skel"
+    {
+        uniform token[] joints = ["A"]
+        uniform matrix4d[] bindTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1))]
+        uniform matrix4d[] restTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1))]
+    }
+    def Mesh "Short" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+        int[] primvars:skel:jointIndices = [0, 0] (interpolation = "vertex")
+        float[] primvars:skel:jointWeights = [1, 1] (interpolation = "vertex")
+    }
+    def Mesh "NaN" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0, 0, 0), (1, 0, 0), (0, 1, 0)]
+        int[] primvars:skel:jointIndices = [0, 0, 0] (interpolation = "vertex")
+        float[] primvars:skel:jointWeights = [1, nan, 1] (interpolation = "vertex")
+    }
+}
+def BasisCurves "Hair"
+{
+    uniform token type = "linear"
+    int[] curveVertexCounts = [3]
+    point3f[] points = [(0, 0, 0), (0, 1, 0), (0, 2, 0)]
+    float[] widths = [0.1, 0.2]
+}
+def Mesh "Fin"
+{
+    int[] faceVertexCounts = [4, 4, 4]
+    int[] faceVertexIndices = [0, 1, 2, 3, 1, 0, 4, 5, 0, 1, 6, 7]
+    point3f[] points = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0), (0, 0, 1), (1, 0, 1), (1, 0, -1), (0, 0, -1)]
+}
+"#,
+    );
+    let scene = stage
+        .extract(&ExtractOptions {
+            refine_level: 3,
+            ..Default::default()
+        })
+        .expect("extract");
+    stage.evaluate(&scene, 0.0).expect("evaluate");
+    let warnings = stage.warnings().join("\n");
+    for prim in ["/Root/Short", "/Root/NaN", "/Hair"] {
+        assert!(warnings.contains(prim), "no warning names {prim}:\n{warnings}");
+    }
+    for prim in ["/Root/Short", "/Root/NaN", "/Hair", "/Fin"] {
+        let m = scene
+            .meshes
+            .iter()
+            .find(|m| m.path == prim)
+            .unwrap_or_else(|| panic!("{prim} drawn"));
+        assert!(
+            m.positions.iter().flatten().all(|x| x.is_finite()),
+            "{prim}: finite positions"
+        );
+    }
+    // Three faces on one edge: refined (the edge kept sharp), 3 * 4^3 quads.
+    let fin = scene.meshes.iter().find(|m| m.path == "/Fin").expect("fin");
+    assert_eq!(fin.indices.len() / 6, 3 * 64);
+}
