@@ -67,9 +67,9 @@ pub const FEATURES: &[Feature] = &[
     feature("curves", true, "BasisCurves"),
     feature("flat-shading", false, "flat shading (`-shading flat`)"),
     feature(
-        "framing-windows",
+        "pixel-aspect",
         false,
-        "data/display windows, pixel aspect (`-dataWindow`, `-displayWindow`)",
+        "non-square pixels (`-pixelAspectRatio` other than 1)",
     ),
     feature("id-render", false, "id rendering (`-idRender`)"),
     feature("lights", true, "UsdLux lights, dome lights (issue 3)"),

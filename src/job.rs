@@ -191,12 +191,13 @@ impl Job {
         let Some(view) = &self.harness_view else {
             return *evaluated;
         };
-        let aspect = width as f64 / height.max(1) as f64;
-        if self.camera.is_some() && scene.camera.path.is_some() {
+        let aspect = view.window_aspect(width as f64 / height.max(1) as f64);
+        let camera = if self.camera.is_some() && scene.camera.path.is_some() {
             view.stage_camera(evaluated, aspect)
         } else {
             view.builtin_camera(scene.framing_bounds(), scene.up_axis, aspect)
-        }
+        };
+        view.place_in_display_window(camera, width, height)
     }
 
     /// What the GPU needs from this job for an image `height` pixels high: size, MSAA, linear
@@ -222,6 +223,7 @@ impl Job {
             dome_visible: self.dome_visible,
             srgb: self.color_correction,
             shading: self.shading,
+            scissor: self.harness_view.and_then(|v| v.scissor(self.width, height)),
             ..RenderSettings::default()
         }
     }

@@ -220,7 +220,11 @@ fn fidelity_discovers_every_test_with_a_reference_image() {
         .expect("VelocityMotion");
     let times: Vec<Option<f64>> = multi.shots.iter().map(|s| s.time).collect();
     assert_eq!(times, [Some(1.0), Some(2.5), Some(4.0)]);
-    assert!(multi.missing_features().contains(&"velocity-motion"));
+    assert!(multi.missing_features().contains(&"wireframe"));
+    assert!(
+        !multi.missing_features().contains(&"velocity-motion"),
+        "velocity motion is drawn"
+    );
     // usdrecord's AnimCube frames, and usd-wg's screenshots with a stage beside them.
     assert!(cases
         .iter()

@@ -60,9 +60,12 @@ pub struct HarnessArgs {
     pub renderer: Option<String>,
     /// `-rendererAov NAME`.
     pub renderer_aov: Option<String>,
+    /// `-displayWindow x y width height`: where the camera's window lies, in image pixels (y down).
+    pub display_window: Option<[f64; 4]>,
+    /// `-dataWindow x y width height`: the pixels rendered; the rest keeps the clear colour.
+    pub data_window: Option<[f64; 4]>,
     /// Flags parsed but not reproduced, with their values as written (`-clipPlane 1 0 0 0`,
-    /// `-dataWindow ...`, `-displayWindow ...`, `-pixelAspectRatio ...`, `-idRender`,
-    /// `-unloadedAsBounds`).
+    /// `-pixelAspectRatio ...`, `-idRender`, `-unloadedAsBounds`).
     pub unsupported: Vec<String>,
 }
 
@@ -164,13 +167,29 @@ impl HarnessArgs {
                     out.clear = Some(c);
                     used = 4;
                 }
-                "-pixelAspectRatio" | "-clipPlane" | "-dataWindow" | "-displayWindow" => {
+                "-dataWindow" | "-displayWindow" => {
+                    let v = values(i, 4)?;
+                    let mut w = [0f64; 4];
+                    for (k, s) in v.iter().enumerate() {
+                        w[k] = number(flag, s)?;
+                    }
+                    if flag == "-dataWindow" {
+                        out.data_window = Some(w);
+                    } else {
+                        out.display_window = Some(w);
+                    }
+                    used = 4;
+                }
+                "-pixelAspectRatio" | "-clipPlane" => {
                     let n = if flag == "-pixelAspectRatio" { 1 } else { 4 };
                     let v = values(i, n)?;
                     for s in v {
                         number(flag, s)?;
                     }
-                    out.unsupported.push(format!("{flag} {}", v.join(" ")));
+                    // A pixel aspect of 1 is the default: nothing to reproduce.
+                    if !(flag == "-pixelAspectRatio" && number(flag, v[0])? == 1.0) {
+                        out.unsupported.push(format!("{flag} {}", v.join(" ")));
+                    }
                     used = n;
                 }
                 "-times" | "-complexities" => {
@@ -248,6 +267,8 @@ impl HarnessArgs {
     pub fn view(&self) -> HarnessView {
         let defaults = HarnessView::default();
         HarnessView {
+            display_window: self.display_window,
+            data_window: self.data_window,
             frame_all: self.frame_all,
             translate: self.translate.unwrap_or(defaults.translate),
             window_policy: self
@@ -310,7 +331,7 @@ impl HarnessArgs {
             let name = u.split(' ').next().unwrap_or("");
             f.push(match name {
                 "-clipPlane" => "clipping-planes",
-                "-dataWindow" | "-displayWindow" | "-pixelAspectRatio" => "framing-windows",
+                "-pixelAspectRatio" => "pixel-aspect",
                 "-idRender" => "id-render",
                 _ => "unloaded-as-bounds",
             });
@@ -399,20 +420,15 @@ mod tests {
 
     #[test]
     fn scene_lights_complexities_and_unsupported_flags_are_features() {
-        let a = parse("-frameAll -complexities 1.0 1.3 -offscreen -lighting -sceneLights -shading wireOnSurface -clipPlane -1 0 0 0 -dataWindow 0 0 639 479 -stage r.usda -write r.png");
+        let a = parse("-frameAll -complexities 1.0 1.3 -offscreen -lighting -sceneLights -shading wireOnSurface -clipPlane -1 0 0 0 -dataWindow 0 0 639 479 -pixelAspectRatio 1.5 -stage r.usda -write r.png");
+        assert_eq!(a.data_window, Some([0.0, 0.0, 639.0, 479.0]));
         assert_eq!(a.look(), Look::HarnessSceneLights);
         assert_eq!(a.complexities, vec![1.0, 1.3]);
         assert_eq!(a.image_name(None, Some(1.0)).as_deref(), Some("r_1.png"));
         assert_eq!(a.image_name(None, Some(1.3)).as_deref(), Some("r_1.3.png"));
         assert_eq!(
             a.features(),
-            vec![
-                "clipping-planes",
-                "framing-windows",
-                "lights",
-                "subdivision",
-                "wireframe"
-            ]
+            vec!["clipping-planes", "lights", "pixel-aspect", "subdivision", "wireframe"]
         );
         let p = parse("-guidesPurpose show -renderPurpose show -proxyPurpose hide -stage s -write w.png");
         assert_eq!(p.purposes(), vec!["render".to_string(), "guide".to_string()]);

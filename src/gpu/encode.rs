@@ -64,6 +64,11 @@ impl Renderer {
             pass.set_vertex_buffer(3, self.instances.slice(..));
             pass.set_vertex_buffer(4, self.uvs.slice(..));
             pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+            // The harness's data window: surfaces are drawn only there (shadow maps are not
+            // clipped, they light what is).
+            if let Some([x, y, w, h]) = self.scissor {
+                pass.set_scissor_rect(x, y, w, h);
+            }
         };
         // `choose`: the pipeline for a draw (switched only when it changes); `None` keeps the
         // one set.

@@ -67,6 +67,8 @@ pub struct Renderer {
     pub(super) label: String,
     pub(super) gpu: SharedDevice,
     pub(super) width: u32,
+    /// Pixels drawn (x, y, width, height): the harness's data window; `None`: all.
+    pub(super) scissor: Option<[u32; 4]>,
     pub(super) height: u32,
     pub(super) sample_count: u32,
     pub(super) encoding: ImageEncoding,
@@ -1043,6 +1045,10 @@ impl Renderer {
             label,
             gpu: gpu.clone(),
             width: settings.width,
+            scissor: settings
+                .scissor
+                .filter(|r| r[0] < settings.width && r[1] < settings.height && r[2] > 0 && r[3] > 0)
+                .map(|[x, y, w, h]| [x, y, w.min(settings.width - x), h.min(settings.height - y)]),
             height: settings.height,
             sample_count,
             encoding,

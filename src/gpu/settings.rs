@@ -48,6 +48,9 @@ pub struct RenderSettings {
     /// Where opaque surfaces are shaded: a compute pass over a visibility buffer where the device
     /// and scene allow it (the default), or forward in the fragment stage.
     pub shading: ShadingPath,
+    /// Only these pixels (x, y, width, height) are drawn; the rest keeps the clear colour (the
+    /// harness's `-dataWindow`). `None`: all of them.
+    pub scissor: Option<[u32; 4]>,
 }
 
 impl Default for RenderSettings {
@@ -64,6 +67,7 @@ impl Default for RenderSettings {
             dome_visible: false,
             srgb: true,
             shading: ShadingPath::Auto,
+            scissor: None,
         }
     }
 }

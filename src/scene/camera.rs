@@ -276,11 +276,19 @@ pub struct HarnessView {
     pub translate: DVec3,
     /// `-windowPolicy` for a stage camera (`-camera`) whose aspect differs from the image's.
     pub window_policy: WindowPolicy,
+    /// `-displayWindow x y width height`: the camera's window covers these image pixels (y
+    /// down) instead of the whole image (CameraUtilFraming's display window).
+    pub display_window: Option<[f64; 4]>,
+    /// `-dataWindow x y width height`: only these pixels are drawn (the rest keeps the clear
+    /// colour).
+    pub data_window: Option<[f64; 4]>,
 }
 
 impl Default for HarnessView {
     fn default() -> Self {
         HarnessView {
+            display_window: None,
+            data_window: None,
             frame_all: false,
             translate: HARNESS_TRANSLATE,
             window_policy: WindowPolicy::MatchVertically,
@@ -355,6 +363,51 @@ impl HarnessView {
             lens: camera.lens.conformed(self.window_policy, aspect),
             ..*camera
         }
+    }
+
+    /// The aspect the camera's window is conformed to: the display window's when there is one,
+    /// else the image's.
+    pub fn window_aspect(&self, image_aspect: f64) -> f64 {
+        match self.display_window {
+            Some([_, _, w, h]) if w > 0.0 && h > 0.0 => w / h,
+            _ => image_aspect,
+        }
+    }
+
+    /// `camera`, whose window was conformed to the display window, widened and shifted so that
+    /// the whole `width` x `height` image shows what lies around the display window: the camera's
+    /// window lands on the display window's pixels (as Hydra's CameraUtilFraming places it).
+    pub fn place_in_display_window(&self, camera: Camera, width: u32, height: u32) -> Camera {
+        let Some([dx, dy, dw, dh]) = self.display_window.filter(|d| d[2] > 0.0 && d[3] > 0.0) else {
+            return camera;
+        };
+        let (w, h) = (width as f64, height as f64);
+        let lens = camera.lens;
+        let (ha, va) = (lens.horizontal_aperture, lens.vertical_aperture);
+        // Aperture units per pixel, and the image's edges in aperture units (y up).
+        let (sx, sy) = (ha / dw, va / dh);
+        let left = lens.horizontal_aperture_offset - ha / 2.0 - dx * sx;
+        let top = lens.vertical_aperture_offset + va / 2.0 + dy * sy;
+        Camera {
+            lens: Lens {
+                horizontal_aperture: w * sx,
+                vertical_aperture: h * sy,
+                horizontal_aperture_offset: left + w * sx / 2.0,
+                vertical_aperture_offset: top - h * sy / 2.0,
+                ..lens
+            },
+            ..camera
+        }
+    }
+
+    /// The drawn pixels (x, y, width, height), clipped to the image; `None`: all of them.
+    pub fn scissor(&self, width: u32, height: u32) -> Option<[u32; 4]> {
+        let [x, y, w, h] = self.data_window?;
+        let x0 = x.max(0.0).min(width as f64) as u32;
+        let y0 = y.max(0.0).min(height as f64) as u32;
+        let x1 = (x + w).max(0.0).min(width as f64) as u32;
+        let y1 = (y + h).max(0.0).min(height as f64) as u32;
+        Some([x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0)])
     }
 }
 
