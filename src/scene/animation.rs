@@ -197,6 +197,17 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Drawn points spread to vertices; a vertex whose point is missing keeps `template`'s
+    /// position (the load-time mesh), else the origin.
+    pub fn spread(&self, points: &[[f32; 3]], template: Option<&super::Mesh>) -> Vec<[f32; 3]> {
+        let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
+        self.vertex_points
+            .iter()
+            .enumerate()
+            .map(|(v, &p)| points.get(p as usize).copied().unwrap_or_else(|| fallback(v)))
+            .collect()
+    }
+
     /// The points as drawn: refined when the mesh is subdivided, else as given.
     pub fn drawn_points<'a>(&self, points: &'a [[f32; 3]]) -> std::borrow::Cow<'a, [[f32; 3]]> {
         match &self.refine {
@@ -328,14 +339,7 @@ impl Animation {
                 })?;
             let points = m.topology.drawn_points(points.as_deref().unwrap_or(&[]));
             let points: &[[f32; 3]] = &points;
-            let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
-            let positions: Vec<[f32; 3]> = m
-                .topology
-                .vertex_points
-                .iter()
-                .enumerate()
-                .map(|(v, &p)| points.get(p as usize).copied().unwrap_or_else(|| fallback(v)))
-                .collect();
+            let positions = m.topology.spread(points, template);
             let normals = match m.normals {
                 NormalsFrom::Computed => {
                     super::smooth_normals(points, &m.topology.point_triangles, &m.topology.vertex_points)

@@ -321,14 +321,7 @@ impl SkinnedMesh {
     pub fn vertices(&self, frame: &SkinFrame, template: Option<&super::Mesh>) -> MeshVertices {
         let skinned = self.points(frame);
         let points = self.topology.drawn_points(&skinned);
-        let fallback = |v: usize| template.and_then(|m| m.positions.get(v).copied()).unwrap_or([0.0; 3]);
-        let positions = self
-            .topology
-            .vertex_points
-            .iter()
-            .enumerate()
-            .map(|(v, &p)| points.get(p as usize).copied().unwrap_or_else(|| fallback(v)))
-            .collect();
+        let positions = self.topology.spread(&points, template);
         let normals = super::smooth_normals(&points, &self.topology.point_triangles, &self.topology.vertex_points);
         MeshVertices { positions, normals }
     }

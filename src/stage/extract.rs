@@ -246,13 +246,9 @@ fn curves_mesh(
 ) -> Mesh {
     use crate::scene::curves::{tubes, Basis, Curves, Kind, Wrap};
     let token = |name: &str| values::token_attr(prim, name, None);
-    let kind = match (type_name, token("type").as_deref(), token("basis").as_deref()) {
-        ("BasisCurves", Some("cubic"), basis) => Kind::Cubic(match basis {
-            Some("bspline") => Basis::Bspline,
-            Some("catmullRom") => Basis::CatmullRom,
-            _ => Basis::Bezier,
-        }),
-        ("BasisCurves", None, basis) => Kind::Cubic(match basis {
+    // BasisCurves are cubic unless `type` says linear; other curve types are drawn as polylines.
+    let kind = match (type_name, token("type").as_deref()) {
+        ("BasisCurves", Some("cubic") | None) => Kind::Cubic(match token("basis").as_deref() {
             Some("bspline") => Basis::Bspline,
             Some("catmullRom") => Basis::CatmullRom,
             _ => Basis::Bezier,
