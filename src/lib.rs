@@ -15,6 +15,7 @@ pub mod frames;
 pub mod gpu;
 pub mod job;
 pub mod machine;
+pub mod material_files;
 pub mod output;
 pub mod scene;
 pub mod schedule;

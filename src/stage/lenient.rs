@@ -42,6 +42,47 @@ impl LenientResolver {
     }
 }
 
+impl LenientResolver {
+    /// A MaterialX document, read (within the layer budget) and served as the usda text it
+    /// translates to.
+    fn open_mtlx(&self, document: &str) -> io::Result<Box<dyn Asset>> {
+        check_layer_file(document, self.max_layer_bytes)?;
+        let bytes = self.inner.open_asset(&ResolvedPath::new(document))?.read_all()?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| io::Error::other(format!("{document}: not UTF-8 text ({e}); not a MaterialX document")))?;
+        let layer = crate::material_files::mtlx::to_usda(text, std::path::Path::new(document))
+            .map_err(io::Error::other)?;
+        Ok(Box::new(io::Cursor::new(layer.into_bytes())))
+    }
+}
+
+/// What a resolved `.mtlx` document is called towards openusd, which picks a file format by
+/// extension: its own path with this suffix (inside the brackets for a package member). Only
+/// [`LenientResolver`] makes and reads these names; no file by the name is ever made.
+const MTLX_AS_USDA: &str = ".usdrender.usda";
+
+/// The layer name of a resolved MaterialX document, `None` for anything else.
+fn mtlx_layer_path(resolved: &str) -> Option<String> {
+    let (outer, member) = match resolved.strip_suffix(']') {
+        Some(inner) => (inner, "]"),
+        None => (resolved, ""),
+    };
+    outer
+        .to_ascii_lowercase()
+        .ends_with(".mtlx")
+        .then(|| format!("{outer}{MTLX_AS_USDA}{member}"))
+}
+
+/// The MaterialX document behind a name [`mtlx_layer_path`] made.
+fn mtlx_document_path(layer: &str) -> Option<String> {
+    let (outer, member) = match layer.strip_suffix(']') {
+        Some(inner) => (inner, "]"),
+        None => (layer, ""),
+    };
+    let document = outer.strip_suffix(MTLX_AS_USDA)?;
+    document.to_ascii_lowercase().ends_with(".mtlx").then(|| format!("{document}{member}"))
+}
+
 /// An error unless the file behind `resolved` (the package, for a package member) is a regular
 /// file no larger than `limit`.
 pub fn check_layer_file(resolved: &str, limit: u64) -> io::Result<()> {
@@ -87,12 +128,19 @@ impl Resolver for LenientResolver {
         self.inner.create_identifier(asset_path, anchor)
     }
     fn resolve(&self, asset_path: &str) -> Option<ResolvedPath> {
-        self.inner.resolve(asset_path)
+        let resolved = self.inner.resolve(asset_path)?;
+        Some(match mtlx_layer_path(&resolved.to_string_lossy()) {
+            Some(layer) => ResolvedPath::new(layer),
+            None => resolved,
+        })
     }
     fn resolve_for_new_asset(&self, asset_path: &str) -> Option<ResolvedPath> {
         self.inner.resolve_for_new_asset(asset_path)
     }
     fn open_asset(&self, resolved_path: &ResolvedPath) -> io::Result<Box<dyn Asset>> {
+        if let Some(document) = mtlx_document_path(&resolved_path.to_string_lossy()) {
+            return self.open_mtlx(&document);
+        }
         check_layer_file(&resolved_path.to_string_lossy(), self.max_layer_bytes)?;
         let mut asset = self.inner.open_asset(resolved_path)?;
         if starts_with(&mut *asset, openusd::usdc::MAGIC)? {

@@ -1,0 +1,1 @@
+//! MDL modules' exported materials (being written).
