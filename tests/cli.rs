@@ -681,6 +681,49 @@ fn a_crate_whose_tokens_inflate_is_refused_before_allocating() {
 }
 
 #[test]
+fn a_crate_missing_a_section_pxr_requires_is_refused_naming_it() {
+    // Issue 13: a usdc with no sections (or no STRINGS or SPECS) opened as an empty stage and
+    // rendered blank with exit 0; pxr refuses it ("Crate file missing TOKENS section").
+    let dir = tempdir("crate-sections");
+    let usdc = dir.join("plain.usdc");
+    usdrender::stage::write_usdc(&repo().join("scenes/default.usda"), &usdc).expect("usdc");
+    let plain = fs::read(&usdc).unwrap();
+    let toc = u64::from_le_bytes(plain[16..24].try_into().unwrap()) as usize;
+    let sections = u64::from_le_bytes(plain[toc..toc + 8].try_into().unwrap()) as usize;
+    let mut crafted = vec![("none.usdc".to_string(), "TOKENS", {
+        let mut b = plain.clone();
+        b[toc..toc + 8].copy_from_slice(&0u64.to_le_bytes());
+        b
+    })];
+    for section in ["STRINGS", "SPECS", "PATHS"] {
+        // The section's entry renamed, as if the writer never wrote it.
+        let mut b = plain.clone();
+        let at = (0..sections)
+            .map(|i| toc + 8 + i * 32)
+            .find(|&at| b[at..at + 16].split(|&c| c == 0).next() == Some(section.as_bytes()))
+            .unwrap_or_else(|| panic!("a {section} section"));
+        b[at..at + 16].copy_from_slice(b"UNKNOWN\0\0\0\0\0\0\0\0\0");
+        crafted.push((format!("no_{section}.usdc"), section, b));
+    }
+    for (file, section, bytes) in crafted {
+        let file = file.as_str();
+        fs::write(dir.join(file), bytes).unwrap();
+        for args in [vec!["info", file], vec!["render", file, "-o", "f.png"]] {
+            let out = run_in(&dir, &args);
+            let said = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+            assert!(
+                said.contains(file) && said.contains(&format!("no {section} section")),
+                "{args:?}: {said}"
+            );
+        }
+    }
+    assert!(names(&dir).iter().all(|n| !n.ends_with(".png")), "nothing rendered");
+    let ok = run_in(&dir, &["info", "plain.usdc"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+}
+
+#[test]
 fn max_memory_bounds_layers_and_textures_naming_what_it_refused() {
     // Issue 13: no total texture budget (four 16k textures reached 9.5 GB). `--max-memory` sets
     // the stage's budgets: a layer up to half, decoded textures a quarter.

@@ -206,8 +206,13 @@ fn starts_with(asset: &mut dyn Asset, magic: &[u8]) -> io::Result<bool> {
 /// 255:1 and each NUL becomes a token (a 1 MB file reached 6.6 GB in openusd).
 const MAX_TOKEN_EXPANSION: u64 = 32;
 
-/// Reads a crate's section table and refuses a TOKENS section that declares more decompressed
-/// bytes than token names can compress from, before openusd allocates for it.
+/// The sections every crate has; pxr refuses a crate missing any of them ("Crate file missing
+/// TOKENS section"), where openusd read some such crates as an empty layer.
+const CRATE_SECTIONS: [&str; 6] = ["TOKENS", "STRINGS", "FIELDS", "FIELDSETS", "PATHS", "SPECS"];
+
+/// Reads a crate's section table and refuses, before openusd allocates for it, a crate missing a
+/// section pxr requires, or a TOKENS section that declares more decompressed bytes than token
+/// names can compress from.
 fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
     use io::SeekFrom;
     let refuse = |what: String| io::Error::other(format!("{name}: {what}: refused"));
@@ -219,21 +224,32 @@ fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
     };
     let size = asset.size()?;
     let toc = u64_at(asset, 16)?;
-    if toc >= size {
+    if toc.saturating_add(8) > size {
         return Ok(()); // openusd reports the bad table of contents itself
     }
-    let sections = u64_at(asset, toc)?.min(64);
-    for i in 0..sections {
-        let at = toc + 8 + i * 32;
-        let mut section_name = [0u8; 16];
-        asset.seek(SeekFrom::Start(at))?;
-        if asset.read_exact(&mut section_name).is_err() {
-            break;
-        }
-        if !section_name.starts_with(b"TOKENS\0") {
-            continue;
-        }
-        let start = u64_at(asset, at + 16)?;
+    // Each entry: a 16-byte NUL-padded name, then the section's start and size. The table is read
+    // whole, as far as the file holds it (so at most the file's size).
+    let declared = u64_at(asset, toc)?;
+    let entries = declared.min((size - toc - 8) / 32);
+    let mut table = vec![0u8; (entries * 32) as usize];
+    asset.seek(SeekFrom::Start(toc + 8))?;
+    asset.read_exact(&mut table)?;
+    let entry_name = |entry: &[u8]| {
+        let name = &entry[..16];
+        name[..name.iter().position(|&b| b == 0).unwrap_or(16)].to_vec()
+    };
+    if let Some(missing) = CRATE_SECTIONS
+        .iter()
+        .find(|wanted| !table.chunks_exact(32).any(|e| entry_name(e) == wanted.as_bytes()))
+    {
+        return Err(refuse(format!(
+            "a crate with no {missing} section ({declared} sections in its table; pxr refuses it too)"
+        )));
+    }
+    for entry in table.chunks_exact(32).filter(|e| entry_name(e) == b"TOKENS") {
+        let mut start = [0u8; 8];
+        start.copy_from_slice(&entry[16..24]);
+        let start = u64::from_le_bytes(start);
         if start.saturating_add(24) > size {
             return Ok(());
         }
