@@ -724,6 +724,74 @@ fn a_crate_missing_a_section_pxr_requires_is_refused_naming_it() {
 }
 
 #[test]
+fn a_usdz_naming_a_member_twice_serves_the_first_as_pxr_does() {
+    // Issue 13: openusd served the last of two members by one name, pxr the first. Here the root
+    // layer, a sublayer, a texture and a member of a nested package each come twice; the second
+    // texture is not an image, so reading it would warn.
+    let dir = tempdir("usdz-duplicates");
+    let png = |rgb: [u8; 3]| {
+        let mut bytes = Vec::new();
+        image::RgbImage::from_pixel(4, 4, image::Rgb(rgb))
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        bytes
+    };
+    let root = r#"#usda 1.0
+(
+    subLayers = [@./sub.usda@, @./in.usdz@]
+)
+def Camera "first_root" {}
+def Mesh "quad" (prepend apiSchemas = ["MaterialBindingAPI"]) {
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (1,0,0), (1,1,0), (0,1,0)]
+    texCoord2f[] primvars:st = [(0,0), (1,0), (1,1), (0,1)] (interpolation = "vertex")
+    rel material:binding = </mat>
+}
+def Material "mat" {
+    token outputs:surface.connect = </mat/pbs.outputs:surface>
+    def Shader "pbs" {
+        uniform token info:id = "UsdPreviewSurface"
+        color3f inputs:diffuseColor.connect = </mat/tex.outputs:rgb>
+        token outputs:surface
+    }
+    def Shader "tex" {
+        uniform token info:id = "UsdUVTexture"
+        asset inputs:file = @./tex.png@
+        float3 outputs:rgb
+    }
+}
+"#;
+    let inner = usdrender::stage::fixtures::stored_zip(&[
+        ("in.usda", b"#usda 1.0\ndef Camera \"first_nested\" {}\n"),
+        ("in.usda", b"#usda 1.0\ndef Camera \"second_nested\" {}\n"),
+    ]);
+    let red = png([255, 0, 0]);
+    let package = usdrender::stage::fixtures::stored_zip(&[
+        ("root.usda", root.as_bytes()),
+        ("sub.usda", b"#usda 1.0\ndef Camera \"first_sub\" {}\n"),
+        ("tex.png", &red),
+        ("in.usdz", &inner),
+        ("root.usda", b"#usda 1.0\ndef Camera \"second_root\" {}\n"),
+        ("sub.usda", b"#usda 1.0\ndef Camera \"second_sub\" {}\n"),
+        ("tex.png", b"not an image"),
+        ("in.usdz", b"not a package"),
+    ]);
+    fs::write(dir.join("dup.usdz"), package).unwrap();
+    let out = run_in(&dir, &["info", "--json", "dup.usdz"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    for camera in ["/first_root", "/first_sub", "/first_nested"] {
+        assert!(said.contains(&format!("\"{camera}\"")), "{camera}: {said}");
+    }
+    assert!(!said.contains("second_"), "{said}");
+    let plan = run_in(&dir, &["render", "dup.usdz", "-o", "f.png", "--dry-run", "--json"]);
+    let said = text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{said}");
+    assert!(!said.contains("tex.png"), "the first tex.png decodes: {said}");
+}
+
+#[test]
 fn max_memory_bounds_layers_and_textures_naming_what_it_refused() {
     // Issue 13: no total texture budget (four 16k textures reached 9.5 GB). `--max-memory` sets
     // the stage's budgets: a layer up to half, decoded textures a quarter.

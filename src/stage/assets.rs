@@ -98,10 +98,16 @@ impl Lookup {
         if !self.exists(id) {
             return Err(format!("{asset}: not found (looked for {id})"));
         }
-        let mut handle = self
-            .resolver
-            .open_asset(&ResolvedPath::new(id))
-            .map_err(|e| format!("{asset}: cannot open {id}: {e}"))?;
+        // A member of a package that names it twice is the first of them, as in pxr.
+        let first =
+            super::package::first_member(&self.resolver, id).map_err(|e| format!("{asset}: cannot open {id}: {e}"))?;
+        let mut handle = match first {
+            Some(member) => member,
+            None => self
+                .resolver
+                .open_asset(&ResolvedPath::new(id))
+                .map_err(|e| format!("{asset}: cannot open {id}: {e}"))?,
+        };
         handle.read_all().map_err(|e| format!("{asset}: cannot read {id}: {e}"))
     }
 }

@@ -57,3 +57,57 @@ def Mesh "Tri" {
     std::fs::write(&usdc, &bytes).map_err(|e| Error::io(&usdc, e))?;
     Ok(usdc)
 }
+
+/// A zip of stored members in the given order, names repeated as given (a usdz naming a member
+/// twice), written as the format says: no data descriptors, extras or comments.
+pub fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use super::package::{END_SIGNATURE, LOCAL_SIGNATURE, RECORD_SIGNATURE};
+    let (mut out, mut dir) = (Vec::new(), Vec::new());
+    for (name, data) in members {
+        let offset = out.len() as u32;
+        let common = |b: &mut Vec<u8>| {
+            b.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version needed, flags, stored, time, date
+            b.extend(crc32(data).to_le_bytes());
+            b.extend((data.len() as u32).to_le_bytes());
+            b.extend((data.len() as u32).to_le_bytes());
+            b.extend((name.len() as u16).to_le_bytes());
+            b.extend(0u16.to_le_bytes()); // extra length
+        };
+        out.extend(LOCAL_SIGNATURE);
+        common(&mut out);
+        out.extend(name.as_bytes());
+        out.extend(*data);
+        dir.extend(RECORD_SIGNATURE);
+        dir.extend([20, 0]); // made by
+        common(&mut dir);
+        dir.extend([0u8; 10]); // comment length, disk, internal and external attributes
+        dir.extend(offset.to_le_bytes());
+        dir.extend(name.as_bytes());
+    }
+    let start = out.len() as u32;
+    out.extend(&dir);
+    out.extend(END_SIGNATURE);
+    out.extend([0u8; 4]); // disk numbers
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((members.len() as u16).to_le_bytes());
+    out.extend((dir.len() as u32).to_le_bytes());
+    out.extend(start.to_le_bytes());
+    out.extend([0u8; 2]); // comment length
+    out
+}
+
+/// The zip checksum (CRC-32, reflected, polynomial 0xEDB88320), bit by bit: fixtures are small.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

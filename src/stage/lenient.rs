@@ -142,7 +142,11 @@ impl Resolver for LenientResolver {
             return self.open_mtlx(&document);
         }
         check_layer_file(&resolved_path.to_string_lossy(), self.max_layer_bytes)?;
-        let mut asset = self.inner.open_asset(resolved_path)?;
+        // A member of a package that names it twice is the first of them, as in pxr.
+        let mut asset = match super::package::first_member(&self.inner, &resolved_path.to_string_lossy())? {
+            Some(member) => member,
+            None => self.inner.open_asset(resolved_path)?,
+        };
         if starts_with(&mut *asset, openusd::usdc::MAGIC)? {
             check_crate(&mut *asset, &resolved_path.to_string_lossy())?;
             asset.seek(io::SeekFrom::Start(0))?;

@@ -15,6 +15,7 @@ mod lights;
 mod material;
 mod mesh;
 mod motion;
+mod package;
 mod samples;
 mod skel;
 mod timing;
