@@ -10,6 +10,9 @@ use openusd::sdf::{self, Value};
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::shade::MaterialBindingAPI;
 
+mod materialx;
+mod mdl;
+
 use super::samples;
 use super::values::{self, Time};
 use crate::scene::material::{Channel, Input, Material, TextureLookup, Wrap};
@@ -181,6 +184,7 @@ impl Materials {
             store: Some(&mut scene.textures),
             warnings,
             varies: false,
+            log_context: true,
         };
         let i = match reader.material(material) {
             Ok(m) => {
@@ -220,8 +224,68 @@ pub fn read_at(
         store: None,
         warnings,
         varies: false,
+        log_context: false,
     };
     reader.material(material).ok()
+}
+
+/// The material outputs a surface shader is looked for on, in order: Storm's own context, the
+/// universal one, then MDL's and MaterialX's (Omniverse and MaterialX-only looks).
+const RENDER_CONTEXTS: [&str; 4] = [
+    "outputs:glslfx:surface",
+    "outputs:surface",
+    "outputs:mdl:surface",
+    "outputs:mtlx:surface",
+];
+
+/// What kind of surface shader a render context leads to.
+enum SurfaceKind {
+    PreviewSurface,
+    /// A shader whose implementation is an MDL module (`info:mdl:sourceAsset`).
+    Mdl,
+    /// A MaterialX node definition (`info:id = "ND_..."`).
+    MaterialX(String),
+    /// Anything else, described.
+    Unknown(String),
+}
+
+impl SurfaceKind {
+    fn of(shader: &usd::Prim) -> SurfaceKind {
+        let id = shader_id(shader);
+        if id == "UsdPreviewSurface" {
+            return SurfaceKind::PreviewSurface;
+        }
+        let source_asset = values::token_attr(shader, "info:implementationSource", None).as_deref() == Some("sourceAsset");
+        if source_asset && values::raw(shader, "info:mdl:sourceAsset", None).is_some() {
+            return SurfaceKind::Mdl;
+        }
+        if id.starts_with("ND_") {
+            return SurfaceKind::MaterialX(id);
+        }
+        SurfaceKind::Unknown(if id.is_empty() {
+            "not identified by info:id and not an MDL source asset".to_string()
+        } else {
+            format!("{id:?}, which usdrender does not translate")
+        })
+    }
+
+    fn describe(&self, shader: &usd::Prim) -> String {
+        match self {
+            SurfaceKind::PreviewSurface => "UsdPreviewSurface".into(),
+            SurfaceKind::Mdl => {
+                let asset = values::raw(shader, "info:mdl:sourceAsset", None)
+                    .and_then(|v| match v {
+                        Value::AssetPath(a) => Some(a.asset_path().to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let sub = values::token_attr(shader, "info:mdl:sourceAsset:subIdentifier", None).unwrap_or_default();
+                format!("MDL {asset} {sub}")
+            }
+            SurfaceKind::MaterialX(id) => format!("MaterialX {id}"),
+            SurfaceKind::Unknown(what) => what.clone(),
+        }
+    }
 }
 
 /// Where a shader input's value comes from, after following connections.
@@ -246,6 +310,9 @@ struct Reader<'a> {
     warnings: &'a mut Vec<String>,
     /// Whether any value read may vary over time.
     varies: bool,
+    /// Whether to log which render context the material was drawn from (once per material:
+    /// at extraction, not when an animated material is read again each frame).
+    log_context: bool,
 }
 
 fn shader_id(prim: &usd::Prim) -> String {
@@ -314,30 +381,51 @@ impl Reader<'_> {
             }
             other => return Err(format!("the binding names a {other:?}, not a Material")),
         }
-        // Storm's render context first, then the universal one.
-        let surface = ["outputs:glslfx:surface", "outputs:surface"]
-            .iter()
-            .find_map(|o| match self.source(&prim, o) {
-                Source::Output(shader, _) => Some(shader),
-                _ => None,
-            })
-            .ok_or("no surface shader connected (MaterialX or other render contexts only?)")?;
-        let id = shader_id(&surface);
-        if id != "UsdPreviewSurface" {
-            let what = if id.is_empty() {
-                "not identified by info:id (a source-asset shader?)".to_string()
-            } else {
-                format!("{id:?}")
+        // Each render context in turn: the first whose surface shader we can translate wins;
+        // the reasons the earlier ones did not are kept for the log, or for the error.
+        let mut passed_over = Vec::new();
+        for output in RENDER_CONTEXTS {
+            let Source::Output(shader, _) = self.source(&prim, output) else {
+                continue;
             };
+            let kind = SurfaceKind::of(&shader);
+            let read = match &kind {
+                SurfaceKind::PreviewSurface => self.preview_surface(path, &prim, &shader),
+                SurfaceKind::Mdl => mdl::read(self, path, &shader),
+                SurfaceKind::MaterialX(id) => materialx::read(self, path, &shader, id),
+                SurfaceKind::Unknown(what) => Err(format!("the shader {} is {what}", shader.path())),
+            };
+            match read {
+                Ok(m) => {
+                    if self.log_context {
+                        let why = if passed_over.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", passed_over.join("; "))
+                        };
+                        log::info!("{path}: drawn from {output}, {}{why}", kind.describe(&shader));
+                    }
+                    return Ok(m);
+                }
+                Err(why) => passed_over.push(format!("{output}: {why}")),
+            }
+        }
+        if passed_over.is_empty() {
             return Err(format!(
-                "the surface shader {} is {what}, not UsdPreviewSurface",
-                surface.path()
+                "no surface shader connected to any of {}",
+                RENDER_CONTEXTS.join(", ")
             ));
         }
+        Err(passed_over.join("; "))
+    }
+
+    /// A UsdPreviewSurface network.
+    fn preview_surface(&mut self, path: &sdf::Path, prim: &usd::Prim, surface: &usd::Prim) -> Result<Material, String> {
+        let surface = surface.clone();
         // Exporters routinely connect the displacement output to the surface with nothing
         // displacing: only a displacement that would change the surface earns the note.
         for o in ["outputs:glslfx:displacement", "outputs:displacement"] {
-            if let Source::Output(shader, _) = self.source(&prim, o) {
+            if let Source::Output(shader, _) = self.source(prim, o) {
                 let displaces = match self.source(&shader, "inputs:displacement") {
                     Source::Value(v, ..) => values::as_f64(&v).is_some_and(|d| d != 0.0),
                     Source::Output(..) => true,
@@ -471,7 +559,25 @@ impl Reader<'_> {
         };
         let wrap_s = wrap(self.string_input(shader, "wrapS").as_deref());
         let wrap_t = wrap(self.string_input(shader, "wrapT").as_deref());
-        let texture = match self.source(shader, "inputs:file") {
+        let texture = self.file(shader, "inputs:file", color_space);
+        let (st_primvar, st_transform) = self.st(shader);
+        TextureLookup {
+            texture,
+            channel,
+            wrap_s,
+            wrap_t,
+            scale: self.vec4_input(shader, "scale", [1.0; 4]),
+            bias: self.vec4_input(shader, "bias", [0.0; 4]),
+            fallback: self.vec4_input(shader, "fallback", [0.0, 0.0, 0.0, 1.0]),
+            st_primvar,
+            st_transform,
+        }
+    }
+
+    /// The image an asset input (`inputs:file`, or an MDL shader's texture parameter) names,
+    /// loaded once per file and colour space; `None` when unauthored or unreadable.
+    fn file(&mut self, shader: &usd::Prim, input: &str, color_space: ColorSpace) -> Option<u32> {
+        match self.source(shader, input) {
             Source::Value(Value::AssetPath(asset), holder, name) => {
                 let attr = holder.attribute(name.as_str());
                 let anchor = attr
@@ -510,22 +616,30 @@ impl Reader<'_> {
             }
             Source::Value(..) => {
                 self.warnings
-                    .push(format!("{}: inputs:file is not an asset; no texture", shader.path()));
+                    .push(format!("{}: {input} is not an asset; no texture", shader.path()));
                 None
             }
             _ => None,
-        };
-        let (st_primvar, st_transform) = self.st(shader);
-        TextureLookup {
-            texture,
-            channel,
-            wrap_s,
-            wrap_t,
-            scale: self.vec4_input(shader, "scale", [1.0; 4]),
-            bias: self.vec4_input(shader, "bias", [0.0; 4]),
-            fallback: self.vec4_input(shader, "fallback", [0.0, 0.0, 0.0, 1.0]),
-            st_primvar,
-            st_transform,
+        }
+    }
+
+    /// The `colorSpace` metadata of an input's attribute (after connections), if authored.
+    fn color_space_of(&mut self, shader: &usd::Prim, input: &str) -> Option<String> {
+        match self.source(shader, input) {
+            Source::Value(_, holder, name) => holder
+                .attribute(name.as_str())
+                .get_metadata::<String>("colorSpace")
+                .ok()
+                .flatten()
+                .or_else(|| {
+                    holder
+                        .attribute(name.as_str())
+                        .get_metadata::<openusd::tf::Token>("colorSpace")
+                        .ok()
+                        .flatten()
+                        .map(|t| t.as_str().to_string())
+                }),
+            _ => None,
         }
     }
 
@@ -537,7 +651,9 @@ impl Reader<'_> {
             _ => return (String::new(), transform),
         };
         for _ in 0..MAX_HOPS {
+            // UsdShade's ids, or MaterialX's definitions of the same nodes (`ND_UsdTransform2d`...).
             let id = shader_id(&node);
+            let id = materialx::category(&id).map_or(id.as_str(), |(c, _)| c).to_string();
             if id == "UsdTransform2d" {
                 let rotation = self.f32_input(&node, "rotation", 0.0);
                 let s = self.vec4_input(&node, "scale", [1.0, 1.0, 0.0, 0.0]);
@@ -547,8 +663,12 @@ impl Reader<'_> {
                     Source::Output(p, _) => p,
                     _ => return (String::new(), transform),
                 };
-            } else if id.starts_with("UsdPrimvarReader_") {
+            } else if id.starts_with("UsdPrimvarReader") {
                 return (self.string_input(&node, "varname").unwrap_or_default(), transform);
+            } else if id == "geompropvalue" {
+                return (self.string_input(&node, "geomprop").unwrap_or_default(), transform);
+            } else if id == "texcoord" {
+                return ("st".to_string(), transform);
             } else {
                 self.warnings.push(format!(
                     "{}: texture coordinates from a {id:?} shader are not supported",
