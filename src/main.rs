@@ -43,6 +43,15 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok((value * scale as f64) as u64)
 }
 
+/// A length of time in seconds (`10`, `0.5`).
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?}: expected a number of seconds, such as 10 or 0.5"))
+}
+
 /// mimalloc instead of glibc's malloc: see the note in Cargo.toml.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -202,6 +211,10 @@ struct RenderArgs {
     /// Append one JSON line per frame (frame, adapter, ms, output, status) to this file.
     #[arg(long)]
     frame_log: Option<PathBuf>,
+    /// After SIGINT/SIGTERM, how long the frames in flight may take to finish before the run
+    /// exits as a second signal would: those frames abandoned, their temporaries removed.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    stop_grace: std::time::Duration,
     /// Progress as JSON lines on stdout (events start, frame, end) instead of a bar or log lines.
     #[arg(long)]
     json: bool,
@@ -697,8 +710,9 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
 
     // SIGINT / SIGTERM: stop starting frames, finish and write the ones in flight, then exit 130 /
-    // 143. A second signal exits at once, after removing the temporaries of the frames in flight
-    // (whole frames already renamed into place stay).
+    // 143. A second signal, or the first one's grace period (`--stop-grace`) running out inside
+    // a long frame, exits at once, after removing the temporaries of the frames in flight (whole
+    // frames already renamed into place stay).
     let stop = Arc::new(AtomicBool::new(false));
     // Which signal came decides the exit code: 130 for SIGINT, 143 for SIGTERM (128 + signal).
     let got_term = Arc::new(AtomicBool::new(false));
@@ -706,7 +720,17 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals =
             signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing the signal handler")?;
-        let (stop, got_term) = (stop.clone(), got_term.clone());
+        let (stop, got_term, grace) = (stop.clone(), got_term.clone(), args.stop_grace);
+        let exit_now = |signal: i32, why: &str| -> ! {
+            let frames: Vec<String> = schedule::frames_in_flight().iter().map(f64::to_string).collect();
+            let removed = output::remove_in_flight_temporaries();
+            let abandoned = match frames.len() {
+                0 => "no frame in flight".to_string(),
+                _ => format!("frame(s) {} abandoned", frames.join(",")),
+            };
+            eprintln!("exiting at once ({why}): {abandoned}, {removed} temporary file(s) removed");
+            std::process::exit(if signal == SIGTERM { 143 } else { 130 });
+        };
         std::thread::Builder::new()
             .name("usdrender-signals".into())
             .spawn(move || {
@@ -715,13 +739,27 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                         got_term.store(true, Ordering::Release);
                     }
                     stop.store(true, Ordering::Release);
-                    if count == 0 {
-                        eprintln!("stopping: finishing the frames in flight (signal again to exit at once)");
-                        continue;
+                    if count > 0 {
+                        exit_now(signal, "a second signal");
                     }
-                    let removed = output::remove_in_flight_temporaries();
-                    eprintln!("exiting at once: {removed} frame(s) in flight abandoned, their temporary files removed");
-                    std::process::exit(if signal == SIGTERM { 143 } else { 130 });
+                    eprintln!(
+                        "stopping: finishing the frames in flight for at most {:.1} s (signal again to exit at once)",
+                        grace.as_secs_f64()
+                    );
+                    // A frame the GPU cannot interrupt may take much longer: the run ends by
+                    // itself before this thread wakes, or this thread ends it.
+                    let timer = std::thread::Builder::new()
+                        .name("usdrender-stop-grace".into())
+                        .spawn(move || {
+                            std::thread::sleep(grace);
+                            exit_now(
+                                signal,
+                                &format!("the frames in flight took more than {:.1} s", grace.as_secs_f64()),
+                            );
+                        });
+                    if timer.is_err() {
+                        exit_now(signal, "no thread to wait on the frames in flight");
+                    }
                 }
             })
             .context("starting the signal thread")?;

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
@@ -356,6 +356,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         drop(credit_rx);
 
         for outcome in outcome_rx.iter() {
+            returned(outcome.frame);
             on_event(Event::Frame(&outcome));
             if outcome.error.is_some() {
                 report.failed.push(outcome);
@@ -400,6 +401,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
                     "lost: the worker or encoder handling it stopped before it was written".into(),
                 );
                 log::error!("frame {frame}: {}", outcome.error.as_deref().unwrap_or_default());
+                returned(frame);
                 on_event(Event::Frame(&outcome));
                 report.failed.push(outcome);
             }
@@ -693,8 +695,12 @@ fn render_worker(
                 break;
             }
             let t0 = Instant::now();
+            taken(task.frame);
             if injected_panic(task.frame) {
                 panic!("injected fault at frame {}", task.frame);
+            }
+            if let Some(delay) = injected_delay(task.frame) {
+                std::thread::sleep(delay);
             }
             let state = match &task.state {
                 Ok(state) => state.clone(),
@@ -922,6 +928,49 @@ fn injected_panic(frame: f64) -> bool {
             .and_then(|v| v.parse().ok())
     })
     .is_some_and(|at| at == frame)
+}
+
+/// Testing hook: `USDRENDER_FAULT_SLOW_FRAME=N:S` makes the render worker take S more seconds
+/// over frame N, as a pathological frame would; tests check that the first signal still ends the
+/// run within its grace period.
+fn injected_delay(frame: f64) -> Option<Duration> {
+    static AT: OnceLock<Option<(f64, Duration)>> = OnceLock::new();
+    AT.get_or_init(|| {
+        let spec = std::env::var("USDRENDER_FAULT_SLOW_FRAME").ok()?;
+        let (at, secs) = spec.split_once(':')?;
+        Some((at.parse().ok()?, Duration::try_from_secs_f64(secs.parse().ok()?).ok()?))
+    })
+    .and_then(|(at, delay)| (at == frame).then_some(delay))
+}
+
+/// Frames a worker has taken whose outcome has not come back: what an exit forced now abandons.
+/// Process-wide, as the temporaries in flight are (`output::remove_in_flight_temporaries`): the
+/// signal handler that names them runs outside any run.
+static TAKEN: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+
+fn taken_frames() -> std::sync::MutexGuard<'static, Vec<f64>> {
+    TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A worker took `frame` (again, after a failed try: it is listed once).
+fn taken(frame: f64) {
+    let mut taken = taken_frames();
+    if !taken.contains(&frame) {
+        taken.push(frame);
+    }
+}
+
+/// `frame`'s outcome came back.
+fn returned(frame: f64) {
+    taken_frames().retain(|f| *f != frame);
+}
+
+/// The frames taken by a worker and not finished yet (rendering, encoding or being written), in
+/// order: what exiting now would abandon.
+pub fn frames_in_flight() -> Vec<f64> {
+    let mut frames = taken_frames().clone();
+    frames.sort_by(f64::total_cmp);
+    frames
 }
 
 /// How many warnings of one kind are logged before the rest are counted.

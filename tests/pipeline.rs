@@ -430,3 +430,79 @@ fn a_second_sigint_exits_at_once_and_leaves_no_temporary_file() {
     assert!(others.is_empty(), "no temporary file is left: {others:?}");
     assert!(done.len() < 48, "stopped before the end ({} frames)", done.len());
 }
+
+#[cfg(unix)]
+#[test]
+fn the_first_sigint_ends_a_frame_that_outlasts_the_grace_period() {
+    // Issue 13: the first signal waited for the frames in flight however long they took, so one
+    // pathological frame could only be stopped by a second signal or SIGKILL. Frame 3 is made to
+    // take 60 s; after one SIGINT the run must end within its grace period (1 s here), naming
+    // the frame it abandoned and leaving no temporary file.
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("pipeline_stop_grace");
+    let mut child = bin()
+        .current_dir(&dir)
+        .env("USDRENDER_FAULT_SLOW_FRAME", "3:60")
+        .args([
+            "render",
+            &scene(),
+            "-o",
+            "out/f.####.png",
+            "--width",
+            "64",
+            "--frames",
+            "1-6",
+            "--stop-grace",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The worker takes its first frames as soon as it is ready.
+    let stderr = child.stderr.take().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("ready on") {
+                let _ = ready_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("a worker got ready");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let waited = started.elapsed();
+    let stderr = reader.join().unwrap();
+    assert!(waited < Duration::from_secs(10), "ended after {waited:?}, not 60 s: {stderr}");
+    assert!(waited >= Duration::from_millis(900), "the grace period was given: {waited:?}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("exiting at once"))
+        .unwrap_or_else(|| panic!("no forced exit: {stderr}"));
+    let abandoned = line
+        .split("frame(s) ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no frames named: {line}"));
+    assert!(abandoned.split(',').any(|f| f == "3"), "frame 3 is named: {line}");
+    let (done, others) = complete_frames(&dir.join("out"));
+    assert!(others.is_empty(), "no temporary file is left: {others:?}");
+    assert!(!done.contains(&3), "{done:?}");
+}
