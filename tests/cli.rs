@@ -792,6 +792,52 @@ def Material "mat" {
 }
 
 #[test]
+fn text_pxr_rejects_opens_with_one_warning_naming_the_file_and_line() {
+    // Issue 13: openusd's usda reader accepts text pxr's rejects (a prim name holding U+202E
+    // RIGHT-TO-LEFT OVERRIDE, array elements or dictionary entries with no separator), and
+    // usdrender opened it without a word. Each file here fails `Sdf.Layer.FindOrOpen`.
+    let dir = tempdir("pxr-rejects");
+    let cases = [
+        ("rlo.usda", "def Xform \"a\"\n{\n    def Xform \"evil\u{202e}gnp.exe\"\n    {\n    }\n}\n", 4, "not an identifier"),
+        ("array.usda", "def Xform \"a\"\n{\n    int[] x = [1, 2 3]\n}\n", 4, "no comma"),
+        ("samples.usda", "def Xform \"a\"\n{\n    double x.timeSamples = {\n        1: 2\n        3: 4\n    }\n}\n", 6, "no comma after a time sample"),
+        ("dict.usda", "def Xform \"a\" (\n    customData = { int a = 1 int b = 2 }\n)\n{\n}\n", 3, "dictionary entries on one line"),
+    ];
+    for (file, body, line, what) in cases {
+        // Twice, so a layer with two problems still gives one warning.
+        fs::write(dir.join(file), format!("#usda 1.0\n{body}{body}")).unwrap();
+        let out = run_in(&dir, &["info", "--json", file]);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{file}: opens, as openusd reads it: {said}");
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let warnings: Vec<&str> = info["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.contains("pxr would reject"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{file}: one warning: {said}");
+        assert!(
+            warnings[0].contains(&format!("{file}:{line}:")) && warnings[0].contains(what),
+            "{file}: the file, line and problem: {}",
+            warnings[0]
+        );
+    }
+    // The same stages written as pxr wants: no warning. A sublayer is checked too.
+    fs::write(
+        dir.join("fine.usda"),
+        "#usda 1.0\n(\n    subLayers = [@./array.usda@]\n)\ndef Xform \"a\" (\n    customData = { int a = 1; int b = 2 }\n)\n{\n    int[] x = [1, 2, 3]\n}\n",
+    )
+    .unwrap();
+    let out = run_in(&dir, &["info", "--json", "fine.usda"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(said.matches("pxr would reject").count(), 1, "only the sublayer: {said}");
+    assert!(said.contains("array.usda:4:"), "{said}");
+}
+
+#[test]
 fn max_memory_bounds_layers_and_textures_naming_what_it_refused() {
     // Issue 13: no total texture budget (four 16k textures reached 9.5 GB). `--max-memory` sets
     // the stage's budgets: a layer up to half, decoded textures a quarter.

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, Seek};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use openusd::ar::{Asset, AssetInfo, DefaultResolver, ResolvedPath, Resolver};
@@ -29,7 +30,12 @@ pub struct LenientResolver {
     repair: bool,
     /// The largest layer file read (`Budget::layer_bytes`).
     max_layer_bytes: u64,
+    /// Warnings about the layers read (text pxr would reject), once each, in order.
+    notes: Notes,
 }
+
+/// Where a resolver leaves its warnings, shared with the stage that opened it.
+pub type Notes = Arc<Mutex<Vec<String>>>;
 
 impl LenientResolver {
     /// The guarded resolver of every open; `repair` also rewrites pxr-accepted text.
@@ -38,6 +44,19 @@ impl LenientResolver {
             inner: DefaultResolver::new(),
             repair,
             max_layer_bytes,
+            notes: Notes::default(),
+        }
+    }
+
+    /// The same resolver, leaving its warnings in `notes`.
+    pub fn with_notes(self, notes: Notes) -> LenientResolver {
+        LenientResolver { notes, ..self }
+    }
+
+    fn note(&self, note: String) {
+        let mut notes = self.notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !notes.contains(&note) {
+            notes.push(note);
         }
     }
 }
@@ -165,6 +184,14 @@ impl Resolver for LenientResolver {
                     "{} nests {depth} levels deep (prims or dictionaries), more than the {MAX_NESTING} usdrender reads: refused",
                     resolved_path.to_string_lossy()
                 )));
+            }
+            if let Some(found) = super::usda_lint::pxr_rejects(&bytes) {
+                self.note(format!(
+                    "{}:{}: pxr would reject this layer: {}; read as openusd reads it",
+                    resolved_path.to_string_lossy(),
+                    found.line,
+                    found.what
+                ));
             }
         }
         if !self.repair {

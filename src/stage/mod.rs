@@ -19,6 +19,7 @@ mod package;
 mod samples;
 mod skel;
 mod timing;
+mod usda_lint;
 mod values;
 
 use std::cell::RefCell;
@@ -149,10 +150,12 @@ impl LoadedStage {
         let root = path
             .to_str()
             .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
+        // Warnings about the layers read, from either resolver.
+        let layer_notes = lenient::Notes::default();
         let stage = guarded(path, "opening", || {
             let mut builder = usd::Stage::builder()
                 .schema_registry(openusd_schemas::schema_registry())
-                .resolver(lenient::LenientResolver::new(false, budget.layer_bytes));
+                .resolver(lenient::LenientResolver::new(false, budget.layer_bytes).with_notes(layer_notes.clone()));
             if let Some(session) = &options.session_layer {
                 if !session.is_file() {
                     return Err(open_err(format!("session layer {} does not exist", session.display())));
@@ -164,18 +167,25 @@ impl LoadedStage {
             }
             match builder.open(root) {
                 Ok(stage) => Ok((stage, None)),
-                Err(first) => Self::open_lenient(root, options, budget.layer_bytes).map_err(|e| {
+                Err(first) => Self::open_lenient(root, options, budget.layer_bytes, &layer_notes).map_err(|e| {
                     log::debug!("lenient retry failed too: {e}");
                     open_err(first.to_string())
                 }),
             }
         })?;
         let (stage, note) = stage;
+        let mut open_notes: Vec<String> = note.into_iter().collect();
+        open_notes.extend(
+            layer_notes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .drain(..),
+        );
         Ok(LoadedStage {
             path: path.to_path_buf(),
             stage,
             notes: Vec::new(),
-            open_notes: note.into_iter().collect(),
+            open_notes,
             cache: XformCache::default(),
             extracted: None,
             samples: Rc::new(RefCell::new(samples::SampleStore::with_budget(budget.sample_bytes))),
@@ -189,10 +199,11 @@ impl LoadedStage {
         root: &str,
         options: &OpenOptions,
         max_layer_bytes: u64,
+        notes: &lenient::Notes,
     ) -> Result<(usd::Stage, Option<String>), String> {
         let mut builder = usd::Stage::builder()
             .schema_registry(openusd_schemas::schema_registry())
-            .resolver(lenient::LenientResolver::new(true, max_layer_bytes));
+            .resolver(lenient::LenientResolver::new(true, max_layer_bytes).with_notes(notes.clone()));
         if let Some(session) = options.session_layer.as_ref().and_then(|s| s.to_str()) {
             builder = builder.session_layer(session);
         }
