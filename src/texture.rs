@@ -30,6 +30,11 @@ use crate::scene::material::{TexelFormat, Texture};
 pub const MAX_SIDE: u32 = 16384;
 /// Largest decoded level 0 accepted, in bytes.
 pub const MAX_BYTES: u64 = 1 << 30;
+/// Largest texture side kept: a larger image is scaled down to fit while it is decoded (an area
+/// filter, in linear light for sRGB texels), and a warning names it. No image usdrender renders
+/// is larger (`job::MAX_SIDE`), every wgpu device samples this size (its default limit), and one
+/// 16384x16384 PNG took 4.7 GB at the peak of a render on lavapipe (1.1 GB at this size).
+pub const MAX_KEPT_SIDE: u32 = 8192;
 
 /// UsdUVTexture `sourceColorSpace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -73,6 +78,9 @@ pub fn decode(bytes: &[u8], name: &str, color_space: ColorSpace) -> Result<Textu
 pub fn decode_level0(bytes: &[u8], name: &str, color_space: ColorSpace) -> Result<Texture, String> {
     use image::ImageDecoder;
 
+    if let Some(decoded) = decode_png_rows(bytes, name, color_space) {
+        return decoded;
+    }
     let decoder = reader(bytes, name)?.into_decoder().map_err(|e| describe(name, e))?;
     let (width, height) = decoder.dimensions();
     check_size(name, width, height)?;
@@ -85,7 +93,21 @@ pub fn decode_level0(bytes: &[u8], name: &str, color_space: ColorSpace) -> Resul
     };
     check_bytes(name, width, height, least)?;
     let image = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
-    let gamma_hint = png_gamma(bytes).and_then(|g| {
+    let mut tex = from_image(image, name, color_space, gamma_hint(bytes))?;
+    let (kw, kh) = kept_size(tex.width, tex.height);
+    if (kw, kh) != (tex.width, tex.height) {
+        warn_scaled(name, tex.width, tex.height, kw, kh);
+        let level0 = std::mem::take(&mut tex.mips).into_iter().next().unwrap_or_default();
+        tex.mips = vec![resample(&level0, tex.width, tex.height, kw, kh, tex.format)];
+        (tex.width, tex.height) = (kw, kh);
+    }
+    Ok(tex)
+}
+
+/// What a PNG's `gAMA` chunk says of its encoding: `Some(true)` for sRGB's 1/2.2, `Some(false)`
+/// for linear, `None` for no chunk or another gamma.
+fn gamma_hint(bytes: &[u8]) -> Option<bool> {
+    png_gamma(bytes).and_then(|g| {
         if (g - 0.45455).abs() < 0.1 {
             Some(true)
         } else if (g - 1.0).abs() < 0.1 {
@@ -93,8 +115,203 @@ pub fn decode_level0(bytes: &[u8], name: &str, color_space: ColorSpace) -> Resul
         } else {
             None
         }
-    });
-    from_image(image, name, color_space, gamma_hint)
+    })
+}
+
+/// The size an image of `width` x `height` is kept at: itself, or scaled (aspect kept) so that
+/// its longer side is [`MAX_KEPT_SIDE`].
+pub fn kept_size(width: u32, height: u32) -> (u32, u32) {
+    let longer = width.max(height);
+    if longer <= MAX_KEPT_SIDE {
+        return (width, height);
+    }
+    let scale = |n: u32| ((u64::from(n) * u64::from(MAX_KEPT_SIDE) + u64::from(longer) / 2) / u64::from(longer)).max(1);
+    (scale(width) as u32, scale(height) as u32)
+}
+
+fn warn_scaled(name: &str, width: u32, height: u32, kw: u32, kh: u32) {
+    log::warn!(
+        "{name}: a {width}x{height} texture, scaled down to {kw}x{kh} (usdrender keeps textures up to {MAX_KEPT_SIDE} texels a side)"
+    );
+}
+
+/// Decodes a PNG a row at a time straight into the texels kept (RGBA, 8-bit or half float as
+/// [`from_image`] chooses), scaling rows down on the way when the image is larger than
+/// [`MAX_KEPT_SIDE`]: no full-size copy of the image exists at any time (a 16384x16384 RGB PNG
+/// took 768 MiB decoded plus 1 GiB expanded to RGBA through the image crate). `None` for what
+/// this leaves to the image crate: not a PNG, an interlaced PNG (rows come in passes), or a
+/// header that does not read (the image crate then says why).
+fn decode_png_rows(bytes: &[u8], name: &str, color_space: ColorSpace) -> Option<Result<Texture, String>> {
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return None;
+    }
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // As the image crate reads PNGs: palettes and low bit depths expanded, tRNS as alpha.
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut rows = decoder.read_info().ok()?;
+    let (width, height) = (rows.info().width, rows.info().height);
+    if rows.info().interlaced {
+        return None;
+    }
+    Some(read_png_rows(&mut rows, name, color_space, gamma_hint(bytes), width, height))
+}
+
+fn read_png_rows<R: std::io::BufRead + std::io::Seek>(
+    rows: &mut png::Reader<R>,
+    name: &str,
+    color_space: ColorSpace,
+    gamma_hint: Option<bool>,
+    width: u32,
+    height: u32,
+) -> Result<Texture, String> {
+    check_size(name, width, height)?;
+    let (color, depth) = rows.output_color_type();
+    let channels = color.samples();
+    let sixteen = depth == png::BitDepth::Sixteen;
+    if !matches!(depth, png::BitDepth::Eight | png::BitDepth::Sixteen) || !(1..=4).contains(&channels) {
+        return Err(format!("{name}: unsupported PNG layout ({color:?}, {depth:?})"));
+    }
+    let srgb = match color_space {
+        ColorSpace::Srgb => true,
+        ColorSpace::Raw => false,
+        ColorSpace::Auto => gamma_hint.unwrap_or(channels >= 3),
+    };
+    let format = match (sixteen, srgb) {
+        (true, _) => TexelFormat::Rgba16Float,
+        (false, true) => TexelFormat::Rgba8Srgb,
+        (false, false) => TexelFormat::Rgba8Unorm,
+    };
+    let (kw, kh) = kept_size(width, height);
+    check_bytes(name, kw, kh, format)?;
+    if (kw, kh) != (width, height) {
+        warn_scaled(name, width, height, kw, kh);
+    }
+    let bpp = format.bytes_per_texel();
+    let mut out = Vec::new();
+    out.try_reserve_exact(kw as usize * kh as usize * bpp)
+        .map_err(|_| format!("{name}: no memory for {kw}x{kh} texels"))?;
+    let lut16 = sixteen.then(|| u16_lut(srgb));
+    // Sample `c` of texel `x` of a row, as stored (8 or 16 bits).
+    let sample = |row: &[u8], x: usize, c: usize| -> u16 {
+        if sixteen {
+            let at = 2 * (x * channels + c);
+            u16::from_be_bytes([row[at], row[at + 1]])
+        } else {
+            u16::from(row[x * channels + c])
+        }
+    };
+    // A texel's RGBA samples: grey replicated, opaque when the image has no alpha.
+    let rgba = |row: &[u8], x: usize| -> [u16; 4] {
+        let opaque = if sixteen { u16::MAX } else { 255 };
+        match channels {
+            1 => {
+                let g = sample(row, x, 0);
+                [g, g, g, opaque]
+            }
+            2 => {
+                let g = sample(row, x, 0);
+                [g, g, g, sample(row, x, 1)]
+            }
+            3 => [sample(row, x, 0), sample(row, x, 1), sample(row, x, 2), opaque],
+            _ => std::array::from_fn(|c| sample(row, x, c)),
+        }
+    };
+    let mut row = vec![0u8; width as usize * channels * (1 + usize::from(sixteen))];
+    let next = |rows: &mut png::Reader<R>, row: &mut [u8]| -> Result<(), String> {
+        match rows.read_row(row) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(format!("{name}: cannot decode the image: fewer rows than its header says")),
+            Err(e) => Err(format!("{name}: cannot decode the image: {e}")),
+        }
+    };
+    if (kw, kh) == (width, height) {
+        // Kept as it is: each row converted in place into the texels.
+        for _ in 0..height {
+            next(rows, &mut row)?;
+            for x in 0..width as usize {
+                let px = rgba(&row, x);
+                match &lut16 {
+                    Some(lut) => {
+                        for (c, &v) in px.iter().enumerate() {
+                            let f = if c < 3 { lut[v as usize] } else { f32::from(v) / 65535.0 };
+                            out.extend_from_slice(&f16::from_f32(f).to_le_bytes());
+                        }
+                    }
+                    None => out.extend(px.map(|v| v as u8)),
+                }
+            }
+        }
+    } else {
+        // Scaled down: each source row filtered across to the kept width in linear light, and
+        // added with its share to the (at most two) kept rows it covers.
+        let lut8 = TexelReader::new(TexelFormat::Rgba8Srgb).srgb_lut;
+        let linear = |v: u16, c: usize| -> f32 {
+            match (&lut16, c) {
+                (Some(lut), 0..=2) => lut[v as usize],
+                (Some(_), _) => f32::from(v) / 65535.0,
+                (None, 0..=2) if srgb => lut8[v as usize],
+                (None, _) => f32::from(v) / 255.0,
+            }
+        };
+        let across = box_weights(width, kw);
+        let down = box_weights(height, kh);
+        // For each source row, the kept rows it falls in and its share of each.
+        let mut shares: Vec<Vec<(usize, f32)>> = vec![Vec::new(); height as usize];
+        for (d, sources) in down.iter().enumerate() {
+            for &(s, f) in sources {
+                shares[s].push((d, f));
+            }
+        }
+        let last_source: Vec<usize> = down.iter().map(|s| s.last().map_or(0, |&(y, _)| y)).collect();
+        let mut open: std::collections::VecDeque<(usize, Vec<[f32; 4]>)> = std::collections::VecDeque::new();
+        let mut filtered = vec![[0f32; 4]; kw as usize];
+        let mut lin = vec![[0f32; 4]; width as usize];
+        for y in 0..height as usize {
+            next(rows, &mut row)?;
+            for (x, t) in lin.iter_mut().enumerate() {
+                let px = rgba(&row, x);
+                *t = std::array::from_fn(|c| linear(px[c], c));
+            }
+            for (f, sources) in filtered.iter_mut().zip(&across) {
+                *f = [0.0; 4];
+                for &(sx, fx) in sources {
+                    for c in 0..4 {
+                        f[c] += lin[sx][c] * fx;
+                    }
+                }
+            }
+            for &(d, fy) in &shares[y] {
+                if !open.iter().any(|(open_d, _)| *open_d == d) {
+                    open.push_back((d, vec![[0f32; 4]; kw as usize]));
+                }
+                if let Some((_, sums)) = open.iter_mut().find(|(open_d, _)| *open_d == d) {
+                    for (sum, f) in sums.iter_mut().zip(&filtered) {
+                        for c in 0..4 {
+                            sum[c] += f[c] * fy;
+                        }
+                    }
+                }
+            }
+            while open.front().is_some_and(|(d, _)| last_source[*d] == y) {
+                if let Some((_, sums)) = open.pop_front() {
+                    for px in sums {
+                        encode_texel(px, format, &mut out);
+                    }
+                }
+            }
+        }
+    }
+    if out.len() != kw as usize * kh as usize * bpp {
+        return Err(format!("{name}: cannot decode the image: its rows do not fill it"));
+    }
+    Ok(Texture {
+        name: name.to_string(),
+        width: kw,
+        height: kh,
+        format,
+        mips: vec![out],
+        udim_tiles: [1, 1],
+    })
 }
 
 /// The gamma a PNG's `gAMA` chunk declares (before the image data), if it has one.
@@ -421,6 +638,12 @@ fn box_weights(src: u32, dst: u32) -> Vec<Vec<(usize, f32)>> {
 /// The next mip level of `src` (`width` x `height` texels of `format`), in the same format.
 fn downsample(src: &[u8], width: u32, height: u32, format: TexelFormat) -> (Vec<u8>, u32, u32) {
     let (dw, dh) = (mip_size(width), mip_size(height));
+    (resample(src, width, height, dw, dh, format), dw, dh)
+}
+
+/// `src` (`width` x `height` texels of `format`) scaled down to `dw` x `dh` by an area filter,
+/// in linear light, in the same format.
+fn resample(src: &[u8], width: u32, height: u32, dw: u32, dh: u32, format: TexelFormat) -> Vec<u8> {
     let wx = box_weights(width, dw);
     let wy = box_weights(height, dh);
     let reader = TexelReader::new(format);
@@ -442,7 +665,7 @@ fn downsample(src: &[u8], width: u32, height: u32, format: TexelFormat) -> (Vec<
         }
         row.copy_from_slice(&encoded);
     });
-    (out, dw, dh)
+    out
 }
 
 /// The full mip chain from level 0 down to 1x1. A level 0 whose length does not match its size
@@ -665,6 +888,90 @@ pub fn eval_sh9(coeffs: &[[f32; 3]; 9], n: [f32; 3]) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG of `width` x `height` with `color` and `depth`, its samples a pattern.
+    fn png_bytes(width: u32, height: u32, color: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
+        let samples = match color {
+            png::ColorType::Grayscale | png::ColorType::Indexed => 1,
+            png::ColorType::GrayscaleAlpha => 2,
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+        };
+        let bytes_per_sample = if depth == png::BitDepth::Sixteen { 2 } else { 1 };
+        let data: Vec<u8> = (0..width as usize * height as usize * samples * bytes_per_sample)
+            .map(|i| {
+                let v = (i * 37 + i / 7) % 251;
+                if color == png::ColorType::Indexed { (v % 4) as u8 } else { v as u8 }
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(color);
+        encoder.set_depth(depth);
+        if color == png::ColorType::Indexed {
+            encoder.set_palette(vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 40, 80, 120]);
+            encoder.set_trns(vec![255, 128, 0, 255]);
+        }
+        let mut writer = encoder.write_header().expect("png header");
+        writer.write_image_data(&data).expect("png data");
+        drop(writer);
+        out
+    }
+
+    /// What the image crate makes of `bytes`, kept at [`kept_size`] by [`resample`]: the path
+    /// [`decode_png_rows`] stands in for.
+    fn through_image_crate(bytes: &[u8], color_space: ColorSpace) -> Texture {
+        let image = image::load_from_memory(bytes).expect("image crate decodes");
+        let mut t = from_image(image, "t.png", color_space, gamma_hint(bytes)).expect("from_image");
+        let (kw, kh) = kept_size(t.width, t.height);
+        if (kw, kh) != (t.width, t.height) {
+            t.mips = vec![resample(&t.mips[0], t.width, t.height, kw, kh, t.format)];
+            (t.width, t.height) = (kw, kh);
+        }
+        t
+    }
+
+    #[test]
+    fn png_rows_decode_as_the_image_crate_does() {
+        use png::{BitDepth::*, ColorType::*};
+        let layouts = [(Rgb, Eight), (Rgba, Eight), (Grayscale, Eight), (GrayscaleAlpha, Eight), (Indexed, Eight), (Rgb, Sixteen), (Grayscale, Sixteen)];
+        for (color, depth) in layouts {
+            for color_space in [ColorSpace::Auto, ColorSpace::Raw, ColorSpace::Srgb] {
+                let bytes = png_bytes(13, 7, color, depth);
+                let rows = decode_png_rows(&bytes, "t.png", color_space).expect("a PNG").expect("decodes");
+                let want = through_image_crate(&bytes, color_space);
+                assert_eq!((rows.width, rows.height, rows.format), (want.width, want.height, want.format), "{color:?} {depth:?} {color_space:?}");
+                assert_eq!(rows.mips[0], want.mips[0], "{color:?} {depth:?} {color_space:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn textures_larger_than_kept_are_scaled_while_decoded() {
+        assert_eq!(kept_size(4096, 100), (4096, 100));
+        assert_eq!(kept_size(16384, 16384), (8192, 8192));
+        assert_eq!(kept_size(16384, 8192), (8192, 4096));
+        assert_eq!(kept_size(100_000, 3), (8192, 1));
+        // Wider than kept: rows filtered on the way in, as a full decode then resample would.
+        let bytes = png_bytes(MAX_KEPT_SIDE + 1000, 9, png::ColorType::Rgb, png::BitDepth::Eight);
+        let rows = decode_png_rows(&bytes, "t.png", ColorSpace::Srgb).expect("a PNG").expect("decodes");
+        let want = through_image_crate(&bytes, ColorSpace::Srgb);
+        assert_eq!((rows.width, rows.height), (MAX_KEPT_SIDE, 8));
+        assert_eq!((want.width, want.height), (MAX_KEPT_SIDE, 8));
+        let worst = rows.mips[0].iter().zip(&want.mips[0]).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(worst <= Some(1), "largest texel difference {worst:?}");
+    }
+
+    #[test]
+    fn truncated_png_rows_are_an_error_naming_the_file() {
+        let bytes = png_bytes(64, 64, png::ColorType::Rgb, png::BitDepth::Eight);
+        let cut = &bytes[..bytes.len() / 2];
+        let err = match decode_png_rows(cut, "cut.png", ColorSpace::Auto) {
+            Some(Err(e)) => e,
+            other => panic!("expected an error, got {:?}", other.map(|r| r.map(|t| (t.width, t.height)))),
+        };
+        assert!(err.starts_with("cut.png: "), "{err}");
+    }
 
     fn texture(width: u32, height: u32, format: TexelFormat, texels: &[[f32; 4]]) -> Texture {
         let level0 = encode_texels(texels.iter().copied(), format);

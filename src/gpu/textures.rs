@@ -138,7 +138,8 @@ fn upload(device: &wgpu::Device, queue: &wgpu::Queue, t: &Texture) -> Result<Upl
     });
     let (mut w, mut h) = (t.width, t.height);
     for (level, mip) in t.mips.iter().take(levels as usize).enumerate() {
-        let data = if convert { to_half(mip) } else { mip.clone() };
+        // Borrowed as it is (a copy of a large level 0 was a transient gigabyte per adapter).
+        let data: std::borrow::Cow<'_, [u8]> = if convert { to_half(mip).into() } else { mip[..].into() };
         let row = data.len() / h as usize;
         queue.write_texture(
             wgpu::TexelCopyTextureInfo {
