@@ -530,12 +530,12 @@ export material Glow(
 )
 = material(
     surface: material_surface(
-        scattering: df::diffuse_reflection_bsdf(tint: tint)
-    ),
-    emission: material_emission(
-        emission: df::diffuse_edf(),
-        intensity: color(1.0, 0.8, 0.2) * 0.5,
-        mode: intensity_radiant_exitance
+        scattering: df::diffuse_reflection_bsdf(tint: tint),
+        emission: material_emission(
+            emission: df::diffuse_edf(),
+            intensity: color(1.0, 0.8, 0.2) * 0.5,
+            mode: intensity_radiant_exitance
+        )
     )
 );
 """

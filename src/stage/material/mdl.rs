@@ -27,6 +27,7 @@ use openusd::sdf::{self, Value};
 use openusd::usd;
 
 use super::{Reader, Source};
+use crate::material_files::mdl::{self as mdl_file, Expr};
 use crate::scene::material::{Channel, Input, Material, TextureLookup, Wrap};
 use crate::stage::{assets, values};
 use crate::texture::ColorSpace;
@@ -87,8 +88,87 @@ pub(super) fn read(reader: &mut Reader, path: &sdf::Path, shader: &usd::Prim) ->
     if let Some(kind) = known(&stem).or_else(|| known(&material_name)) {
         return Ok(translate(reader, path, kind, &material_name, &mut params));
     }
-    let _ = (anchor, &mut params);
-    Err(format!("MDL module @{asset}@ (material {material_name}): local modules are read once the module reader lands"))
+    let (module_id, bytes) = assets::read_asset(reader.stage, anchor.as_deref(), &asset)
+        .map_err(|e| format!("MDL module @{asset}@ (material {material_name}): {e}"))?;
+    let module = mdl_file::parse(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| format!("MDL module {module_id} (material {material_name}): {e}"))?;
+    let material = module.material(&material_name).ok_or_else(|| {
+        let names: Vec<&str> = module.materials.iter().map(|m| m.name.as_str()).collect();
+        format!(
+            "MDL module {module_id} has no material {material_name} (it has: {})",
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        )
+    })?;
+    params.anchor = Some(module_id.clone());
+    local(reader, path, &module_id, material, &mut params)
+}
+
+/// A material of a module read from beside the stage: a call of a known material, or a simple
+/// `material(...)`, its parameters taken from the USD shader's inputs over their defaults.
+fn local(
+    reader: &mut Reader,
+    path: &sdf::Path,
+    module_id: &str,
+    material: &mdl_file::ExportedMaterial,
+    params: &mut Params,
+) -> Result<Material, String> {
+    let unsupported = |why: &str| format!("MDL module {module_id} (material {}): {why}", material.name);
+    // Each declared parameter's value: the shader's input when authored, else its default.
+    let mut values: HashMap<String, Expr> = HashMap::new();
+    for parameter in &material.parameters {
+        let value = params.usd_expr(reader, &parameter.name).or_else(|| parameter.default.clone());
+        if let Some(value) = value {
+            values.insert(parameter.name.clone(), value);
+        }
+    }
+    let lookup = |name: &str| values.get(name).cloned();
+    match &material.body {
+        mdl_file::Body::Call { callee, args, .. } => {
+            let kind = known(callee).ok_or_else(|| unsupported(&format!("it calls {callee}, which usdrender does not translate")))?;
+            for (name, expr) in args {
+                if let Some(arg) = as_arg(&mdl_file::resolve(expr, &lookup)) {
+                    params.args.insert(name.clone(), arg);
+                }
+            }
+            Ok(translate(reader, path, kind, callee, params))
+        }
+        mdl_file::Body::Simple(simple) => {
+            let color = |e: &Expr, what: &str| {
+                mdl_file::resolve(e, &lookup)
+                    .as_color()
+                    .ok_or_else(|| unsupported(&format!("its {what} is {}", mdl_file::describe(&mdl_file::resolve(e, &lookup)))))
+            };
+            let tint = color(&simple.tint, "diffuse tint")?;
+            let emission = color(&simple.emission_intensity, "emission intensity")?;
+            let cutout = mdl_file::resolve(&simple.cutout_opacity, &lookup);
+            let cutout = cutout
+                .as_float()
+                .ok_or_else(|| unsupported(&format!("its cutout_opacity is {}", mdl_file::describe(&cutout))))?;
+            // A diffuse-only surface: no specular lobe (specular workflow, black specular).
+            let mut m = Material::preview_surface_defaults(path.as_str());
+            m.diffuse_color = Input::Value(tint);
+            m.use_specular_workflow = true;
+            m.specular_color = Input::Value([0.0; 3]);
+            m.roughness = Input::Value(0.9);
+            // Radiant exitance drawn as the radiance of a Lambertian emitter.
+            m.emissive_color = Input::Value(emission.map(|e| e / PI));
+            m.opacity = Input::Value(cutout.clamp(0.0, 1.0));
+            Ok(m)
+        }
+        mdl_file::Body::Unsupported(why) => Err(unsupported(why)),
+    }
+}
+
+/// A resolved module expression as a parameter value, when it is one a translation uses.
+fn as_arg(e: &Expr) -> Option<Arg> {
+    match e {
+        Expr::Float(x) => Some(Arg::Float(*x)),
+        Expr::Int(i) => Some(Arg::Float(*i as f32)),
+        Expr::Color(c) => Some(Arg::Color(*c)),
+        Expr::Bool(b) => Some(Arg::Bool(*b)),
+        Expr::Texture { path, srgb } => Some(Arg::Texture { path: path.clone(), srgb: *srgb }),
+        _ => None,
+    }
 }
 
 /// A parameter value a translation can use.
@@ -114,6 +194,19 @@ impl Params {
             Source::Value(v, ..) => Some(v),
             _ => None,
         }
+    }
+
+    /// The shader's input `name` as a module expression (a texture as its path, anchored at the
+    /// USD layer, is left to [`Params::texture`]).
+    fn usd_expr(&self, reader: &mut Reader, name: &str) -> Option<Expr> {
+        let v = self.value(reader, name)?;
+        if let Value::Bool(b) = v {
+            return Some(Expr::Bool(b));
+        }
+        if let Some(x) = values::as_f64(&v) {
+            return Some(Expr::Float(x as f32));
+        }
+        values::as_vec4(&v).map(|c| Expr::Color([c[0], c[1], c[2]]))
     }
 
     fn float(&self, reader: &mut Reader, name: &str, default: f32) -> f32 {
