@@ -624,6 +624,31 @@ fn deeply_nested_text_is_refused_quickly_not_a_stack_overflow() {
     }
 }
 
+#[test]
+fn namespace_composed_deeper_than_the_limit_is_refused_quickly() {
+    // Issue 13: openusd composes a prim by walking its ancestors, so a chain of prims costs the
+    // cube of its depth (a 2,000-deep usdc took 19 s, 5,000 took 300 s). Each layer here is
+    // under the text limit; composed through references they nest 1,500 deep.
+    let dir = tempdir("deep-composition");
+    let layer = |n: usize, next: Option<&str>| {
+        let arc = next.map_or(String::new(), |f| format!(" (\n    references = @{f}@</p>\n)"));
+        format!("#usda 1.0\n{}def \"leaf\"{arc}\n{{\n}}\n{}", "def \"p\" {\n".repeat(n), "}\n".repeat(n))
+    };
+    fs::write(dir.join("a.usda"), layer(499, Some("b.usda"))).unwrap();
+    fs::write(dir.join("b.usda"), layer(499, Some("c.usda"))).unwrap();
+    fs::write(dir.join("c.usda"), layer(499, None)).unwrap();
+    let ok = run_in(&dir, &["info", "c.usda"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    for command in ["info", "render"] {
+        let started = std::time::Instant::now();
+        let out = run_in(&dir, &[command, "a.usda", "-o", "f.png"][..if command == "info" { 2 } else { 4 }]);
+        let said = text(&out);
+        assert!(started.elapsed().as_secs() < 30, "{command}: refused quickly");
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(said.contains("a.usda") && said.contains("levels deep") && said.contains("/p/p/p"), "{command}: {said}");
+    }
+}
+
 /// `crate_file` with its TOKENS section replaced by an LZ4 block that expands to `n * 255 + 25`
 /// NUL bytes: every NUL a token (issue 13: a 1 MB file reached 6.6 GB in openusd).
 fn token_bomb(crate_file: &[u8], n: usize) -> Vec<u8> {
