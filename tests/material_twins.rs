@@ -245,3 +245,44 @@ fn bad_material_files_warn_once_naming_file_and_material_and_fall_back() {
         assert!(covered > (WIDTH * HEIGHT / 2) as usize, "{name}: the frame renders");
     }
 }
+
+#[test]
+fn the_open_chess_set_renders_with_its_materialx_looks() {
+    // usd-wg's OpenChessSet has MaterialX looks only (Standard Surface in .mtlx documents
+    // referenced from USD). Before the translation every piece was drawn in displayColor, grey;
+    // with it the dark pieces' tops are green and the light pieces cream, as in the set's own
+    // thumbnail (thumbnails/chess_set.png).
+    let Some(corpus) = corpus() else { return };
+    if !have_adapter() {
+        return;
+    }
+    let stage = corpus.join("usd-wg/full_assets/OpenChessSet/chess_set.usda");
+    let out = tempdir("chess_set").join("chess.png");
+    let o = bin()
+        .args(["render", stage.to_str().expect("utf-8 path"), "-o"])
+        .arg(&out)
+        .args(["--width", "240", "--overwrite"])
+        .output()
+        .expect("run usdrender");
+    let log = text(&o);
+    assert!(o.status.success(), "usdrender failed:\n{log}");
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(warnings.is_empty(), "no warnings:\n{}", warnings.join("\n"));
+    let from_mtlx = log.lines().filter(|l| l.contains("drawn from outputs:mtlx:surface")).count();
+    assert_eq!(from_mtlx, 21, "the board and each of the 20 piece materials drawn from MaterialX:\n{log}");
+    let img = load_rgba(&out);
+    let (mut covered, mut green, mut cream) = (0usize, 0usize, 0usize);
+    for p in img.pixels().filter(|p| p[3] >= 128) {
+        covered += 1;
+        let [r, g, b] = [p[0], p[1], p[2]].map(i32::from);
+        if g > r + 15 && g > b + 5 {
+            green += 1;
+        }
+        if r.min(g).min(b) > 90 && r > b + 5 {
+            cream += 1;
+        }
+    }
+    assert!(covered > 3000, "the set covers the frame ({covered} pixels)");
+    assert!(green > 100, "green piece tops: {green} pixels of {covered}");
+    assert!(cream > 60, "cream light pieces: {cream} pixels of {covered}");
+}
