@@ -53,8 +53,20 @@ fn fs_vis(in: VertexOut, @builtin(primitive_index) triangle: u32) -> VisOut {
     return VisOut(in.slot, triangle);
 }
 
+// fs_vis on frames with clipping planes (see `clipped` in mesh.wgsl for why there are two).
+@fragment
+fn fs_vis_clipped(in: VertexOut, @builtin(primitive_index) triangle: u32) -> VisOut {
+    if clipped(in.world) {
+        discard;
+    }
+    return VisOut(in.slot, triangle);
+}
+
 @fragment
 fn fs_vis_cutout(in: VertexOut, @builtin(primitive_index) triangle: u32) -> VisOut {
+    if clipped(in.world) {
+        discard;
+    }
     let d = derivs_of(in);
     if cut_out(in.ids.z, in.uv, in.color, d) {
         discard;

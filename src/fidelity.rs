@@ -56,7 +56,7 @@ pub const FEATURES: &[Feature] = &[
     feature("cards", false, "UsdGeomModelAPI card draw modes"),
     feature(
         "clipping-planes",
-        false,
+        true,
         "clipping planes (`-clipPlane`, camera `clippingPlanes`)",
     ),
     feature(

@@ -243,6 +243,7 @@ fn ortho(units: f64, width: u32, height: u32) -> Camera {
             ..Lens::default()
         },
         clipping: (1.0, 11.0),
+        ..Camera::default()
     }
 }
 
@@ -253,6 +254,7 @@ fn perspective(eye: DVec3, target: DVec3) -> Camera {
         to_world,
         lens: Lens::default(),
         clipping: (0.1, 100.0),
+        ..Camera::default()
     }
 }
 
@@ -1628,4 +1630,184 @@ fn compute_shading_refused_with_a_reason_where_it_cannot_run() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(!auto.shades_in_compute(), "AOVs are drawn forward");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Camera clipping planes
+
+/// Three unit cubes stacked along Y (displayColor, UsdPreviewSurface, displayOpacity 0.5: the
+/// opaque forward or visibility pass, its PreviewSurface pipelines, and the blended pass), seen
+/// by an orthographic camera 4 units across at x = 0.5, whose `clippingPlanes` (camera space)
+/// keep world x >= 0 at time 1, world x <= 0 at time 2, nothing at time 3 and, at time 4, what
+/// lies more than 5 units in front of the camera: the cubes' front faces go and their back
+/// faces show through (where a depth prepass that did not clip would hide them).
+const CLIPPED_CUBES: &str = r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 4
+    upAxis = "Y"
+)
+
+def Camera "cam"
+{
+    float4[] clippingPlanes.timeSamples = {
+        1: [(1, 0, 0, 0.5)],
+        2: [(-1, 0, 0, -0.5)],
+        3: [],
+        4: [(0, 0, -1, -5)],
+    }
+    float2 clippingRange = (0.1, 100)
+    token projection = "orthographic"
+    float horizontalAperture = 40
+    float verticalAperture = 40
+    double3 xformOp:translate = (0.5, 0, 5)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+
+def Cube "plain"
+{
+    double size = 1
+    color3f[] primvars:displayColor = [(0.8, 0.3, 0.05)]
+    double3 xformOp:translate = (0, 1.2, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+
+def Cube "preview" (
+    prepend apiSchemas = ["MaterialBindingAPI"]
+)
+{
+    double size = 1
+    rel material:binding = </M>
+}
+
+def Cube "blended"
+{
+    double size = 1
+    color3f[] primvars:displayColor = [(0.1, 0.6, 0.2)]
+    float[] primvars:displayOpacity = [0.5]
+    double3 xformOp:translate = (0, -1.2, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+
+def Material "M"
+{
+    token outputs:surface.connect = </M/S.outputs:surface>
+
+    def Shader "S"
+    {
+        uniform token info:id = "UsdPreviewSurface"
+        color3f inputs:diffuseColor = (0.2, 0.5, 0.8)
+        token outputs:surface
+    }
+}
+"#;
+
+#[test]
+fn camera_clipping_planes_cut_surfaces_and_follow_their_time_samples() {
+    let dir = std::env::temp_dir().join(format!("usdrender-clip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("clipped_cubes.usda");
+    std::fs::write(&path, CLIPPED_CUBES).expect("write stage");
+    let mut stage = usdrender::stage::LoadedStage::open(&path, &Default::default()).expect("open");
+    let scene = stage
+        .extract(&usdrender::stage::ExtractOptions {
+            camera: Some("cam".into()),
+            time: 1.0,
+            ..Default::default()
+        })
+        .expect("extract");
+    let frames: Vec<FrameState> = [1.0, 2.0, 3.0, 4.0]
+        .iter()
+        .map(|&t| stage.evaluate(&scene, t).expect("evaluate"))
+        .collect();
+    // The plane is read at each frame's time, in camera space.
+    let planes: Vec<Vec<glam::DVec4>> = frames
+        .iter()
+        .map(|f| f.camera.clip_planes.as_slice().to_vec())
+        .collect();
+    assert_eq!(
+        planes,
+        vec![
+            vec![glam::DVec4::new(1.0, 0.0, 0.0, 0.5)],
+            vec![glam::DVec4::new(-1.0, 0.0, 0.0, -0.5)],
+            vec![],
+            vec![glam::DVec4::new(0.0, 0.0, -1.0, -5.0)],
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // 64 x 64 pixels over world x -1.5..2.5 and y 2..-2: the cubes span columns 16..32 (world x
+    // -0.5..0.5, the cut at x = 0 is column 24), rows 5..21, 24..40 and 43..59.
+    let (left, right) = (19, 29);
+    let rows = [("displayColor", 13), ("PreviewSurface", 32), ("blended", 51)];
+    let paths = [
+        ("forward", usdrender::gpu::ShadingPath::Forward, vec![]),
+        ("compute", usdrender::gpu::ShadingPath::Compute, vec![]),
+        (
+            "forward with AOVs",
+            usdrender::gpu::ShadingPath::Forward,
+            vec![usdrender::gpu::AovKind::Depth],
+        ),
+    ];
+    let Some(s) = setup("camera_clipping_planes", &Scene::default(), 1, 1) else {
+        return;
+    };
+    let adapter = adapter().expect("adapter");
+    for (name, shading, aovs) in paths {
+        let settings = RenderSettings {
+            width: 64,
+            height: 64,
+            msaa: 4,
+            shading,
+            aovs,
+            ..RenderSettings::default()
+        };
+        let mut renderer = match Renderer::new(&adapter, &scene, &settings) {
+            Ok(r) => r,
+            Err(e) if shading == usdrender::gpu::ShadingPath::Compute => {
+                println!("{}: {name} path skipped: {e}", s.tag);
+                continue;
+            }
+            Err(e) => panic!("{}: {name}: {e}", s.tag),
+        };
+        let mut images = Vec::new();
+        for state in &frames {
+            let mut rgba = Vec::new();
+            renderer
+                .render(state, &mut rgba)
+                .unwrap_or_else(|e| panic!("{}: {name}: {e}", s.tag));
+            images.push(Image {
+                width: 64,
+                height: 64,
+                rgba,
+            });
+        }
+        for (what, y) in rows {
+            let at = |frame: usize, x: u32| images[frame].px(x, y)[3];
+            let tag = format!("{}: {name}, {what}", s.tag);
+            // Time 1 keeps x >= 0: the left half is background, the right half drawn.
+            assert_eq!(at(0, left), 0, "{tag}: time 1, clipped half");
+            assert!(at(0, right) > 100, "{tag}: time 1, kept half");
+            // Time 2 keeps x <= 0.
+            assert!(at(1, left) > 100, "{tag}: time 2, kept half");
+            assert_eq!(at(1, right), 0, "{tag}: time 2, clipped half");
+            // Time 3 has no planes: the whole cube.
+            assert!(at(2, left) > 100 && at(2, right) > 100, "{tag}: time 3, unclipped");
+            // Time 4 cuts the front faces away: the back faces are drawn instead.
+            assert!(at(3, left) > 100 && at(3, right) > 100, "{tag}: time 4, back faces");
+        }
+        // The two halves together cover what the unclipped cube covers (the cut column is
+        // shared at most).
+        let (a, b, whole) = (images[0].covered(), images[1].covered(), images[2].covered());
+        assert!(
+            a + b >= whole && a + b <= whole + 3 * 16,
+            "{}: {name}: halves {a} + {b} against {whole}",
+            s.tag
+        );
+        assert!(
+            a > whole / 3 && b > whole / 3,
+            "{}: {name}: halves {a}, {b} of {whole}",
+            s.tag
+        );
+    }
 }

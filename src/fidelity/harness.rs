@@ -2,14 +2,14 @@
 //! rendered the Storm baselines of `openusd/usdImagingGL`: parsed from its own flag names into
 //! plain settings, applied to a [`Job`], and named as the harness names its images.
 //!
-//! Every flag the harness takes is recognised; the ones usdrender does not reproduce (clip planes,
-//! data/display windows, wireframe shading, refinement...) are kept, so a report can say which
+//! Every flag the harness takes is recognised; the ones usdrender does not reproduce (wireframe
+//! shading, `-pixelAspectRatio`, `-idRender`...) are kept, so a report can say which
 //! feature a test needs ([`HarnessArgs::features`]).
 
 use std::path::PathBuf;
 
 use crate::job::Job;
-use crate::scene::{DVec3, HarnessView, Headlight, Look, WindowPolicy};
+use crate::scene::{ClipPlanes, DVec3, DVec4, HarnessView, Headlight, Look, WindowPolicy, MAX_CLIP_PLANES};
 use crate::{Error, Result};
 
 /// The harness's default image size.
@@ -64,8 +64,11 @@ pub struct HarnessArgs {
     pub display_window: Option<[f64; 4]>,
     /// `-dataWindow x y width height`: the pixels rendered; the rest keeps the clear colour.
     pub data_window: Option<[f64; 4]>,
-    /// Flags parsed but not reproduced, with their values as written (`-clipPlane 1 0 0 0`,
-    /// `-pixelAspectRatio ...`, `-idRender`, `-unloadedAsBounds`).
+    /// `-clipPlane a b c d`, once per plane (at most [`MAX_CLIP_PLANES`]): clipping planes of
+    /// the built-in camera, in camera space.
+    pub clip_planes: Vec<[f64; 4]>,
+    /// Flags parsed but not reproduced, with their values as written (`-pixelAspectRatio ...`,
+    /// `-idRender`, `-unloadedAsBounds`).
     pub unsupported: Vec<String>,
 }
 
@@ -180,17 +183,25 @@ impl HarnessArgs {
                     }
                     used = 4;
                 }
-                "-pixelAspectRatio" | "-clipPlane" => {
-                    let n = if flag == "-pixelAspectRatio" { 1 } else { 4 };
-                    let v = values(i, n)?;
-                    for s in v {
-                        number(flag, s)?;
-                    }
+                "-pixelAspectRatio" => {
+                    let v = values(i, 1)?;
                     // A pixel aspect of 1 is the default: nothing to reproduce.
-                    if !(flag == "-pixelAspectRatio" && number(flag, v[0])? == 1.0) {
-                        out.unsupported.push(format!("{flag} {}", v.join(" ")));
+                    if number(flag, v[0])? != 1.0 {
+                        out.unsupported.push(format!("{flag} {}", v[0]));
                     }
-                    used = n;
+                    used = 1;
+                }
+                "-clipPlane" => {
+                    let v = values(i, 4)?;
+                    let mut plane = [0f64; 4];
+                    for (k, s) in v.iter().enumerate() {
+                        plane[k] = number(flag, s)?;
+                    }
+                    if out.clip_planes.len() == MAX_CLIP_PLANES {
+                        return Err(bad(format!("-clipPlane: at most {MAX_CLIP_PLANES} planes")));
+                    }
+                    out.clip_planes.push(plane);
+                    used = 4;
                 }
                 "-times" | "-complexities" => {
                     // Numbers up to the next flag (no harness flag parses as a number).
@@ -276,6 +287,13 @@ impl HarnessArgs {
                 .as_deref()
                 .and_then(WindowPolicy::from_name)
                 .unwrap_or(defaults.window_policy),
+            clip_planes: ClipPlanes::new(
+                &self
+                    .clip_planes
+                    .iter()
+                    .map(|&p| DVec4::from_array(p))
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
 
@@ -327,10 +345,12 @@ impl HarnessArgs {
         if self.renderer_aov.as_deref().is_some_and(|a| a != "color") {
             f.push("aovs");
         }
+        if !self.clip_planes.is_empty() {
+            f.push("clipping-planes");
+        }
         for u in &self.unsupported {
             let name = u.split(' ').next().unwrap_or("");
             f.push(match name {
-                "-clipPlane" => "clipping-planes",
                 "-pixelAspectRatio" => "pixel-aspect",
                 "-idRender" => "id-render",
                 _ => "unloaded-as-bounds",
@@ -432,6 +452,26 @@ mod tests {
         );
         let p = parse("-guidesPurpose show -renderPurpose show -proxyPurpose hide -stage s -write w.png");
         assert_eq!(p.purposes(), vec!["render".to_string(), "guide".to_string()]);
+    }
+
+    #[test]
+    fn clip_planes_go_to_the_builtin_camera_only() {
+        let a = parse("-frameAll -clipPlane 1 0 0 0 -clipPlane 0 1 0 -2 -stage s.usda -write w.png");
+        assert_eq!(a.clip_planes, vec![[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, -2.0]]);
+        assert_eq!(a.features(), vec!["clipping-planes"]);
+        let view = a.view();
+        let want = [DVec4::new(1.0, 0.0, 0.0, 0.0), DVec4::new(0.0, 1.0, 0.0, -2.0)];
+        assert_eq!(view.clip_planes.as_slice(), &want);
+        let bounds = crate::scene::Bounds::EMPTY;
+        let builtin = view.builtin_camera(&bounds, crate::scene::UpAxis::Y, 4.0 / 3.0);
+        assert_eq!(builtin.clip_planes.as_slice(), &want);
+        // A `-camera` keeps its own planes (none here), as the harness's free-camera planes do
+        // not reach a stage camera.
+        let stage_cam = view.stage_camera(&crate::scene::Camera::default(), 4.0 / 3.0);
+        assert!(stage_cam.clip_planes.is_empty());
+        let nine = "-clipPlane 1 0 0 0 ".repeat(9);
+        let e = HarnessArgs::parse(&nine.split_whitespace().collect::<Vec<_>>()).unwrap_err();
+        assert!(e.to_string().contains("at most 8"), "{e}");
     }
 
     #[test]

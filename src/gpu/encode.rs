@@ -11,6 +11,11 @@ use super::renderer::{oit_attachment, ComputeStage, OpaquePipelines, Renderer};
 use super::visibility::Visibility;
 
 impl Renderer {
+    /// Whether this frame's camera has clipping planes (written by `write_frame_state`).
+    fn clipping(&self) -> bool {
+        self.last_globals.is_some_and(|g| g.clip_count[0] > 0)
+    }
+
     /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
     pub(super) fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
@@ -30,7 +35,10 @@ impl Renderer {
         // `draws` holds the opaque meshes first, those the prepass covers before the cut-outs
         // (see `Geometry::build`).
         let first_blended = self.draws.partition_point(|d| !d.translucent);
-        let prepassed = if self.prepass && self.visibility.is_none() {
+        // The prepass has no fragment stage to discard what clipping planes remove, so frames
+        // with planes go without it (the pipelines then test and write depth themselves).
+        let clipping = self.clipping();
+        let prepassed = if self.prepass && self.visibility.is_none() && !clipping {
             self.draws[..first_blended].partition_point(|d| !d.cutout)
         } else {
             0
@@ -76,7 +84,7 @@ impl Renderer {
             let mut bound = u32::MAX;
             let mut current: Option<&wgpu::RenderPipeline> = None;
             for d in draws {
-                if let Some(p) = choose.map(|c| c.for_draw(d, prepassed > 0)) {
+                if let Some(p) = choose.map(|c| c.for_draw(d, prepassed > 0, clipping)) {
                     if !current.is_some_and(|c| std::ptr::eq(c, p)) {
                         pass.set_pipeline(p);
                         current = Some(p);
@@ -361,9 +369,14 @@ impl Renderer {
         pass.set_bind_group(1, &self.material_groups[0], &[]);
         let mut bound = 0;
         let mut cutouts = None;
+        let plain = if self.clipping() {
+            &vis.plain_clipped
+        } else {
+            &vis.plain
+        };
         for d in &self.draws[..first_blended] {
             if cutouts != Some(d.cutout) {
-                pass.set_pipeline(if d.cutout { &vis.cutout } else { &vis.plain });
+                pass.set_pipeline(if d.cutout { &vis.cutout } else { plain });
                 cutouts = Some(d.cutout);
             }
             if d.cutout && d.material != bound {

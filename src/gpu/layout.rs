@@ -6,6 +6,8 @@
 use bytemuck::{Pod, Zeroable};
 use glam::{DMat4, DVec3, Mat4, Vec3};
 
+use crate::scene::{ClipPlanes, MAX_CLIP_PLANES};
+
 /// Per-frame uniforms. Keep in sync with `struct Globals` in `shaders/mesh.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
@@ -31,6 +33,11 @@ pub struct Globals {
     /// Diffuse irradiance of the dome as 9 spherical-harmonic coefficients (rgb; `texture::eval_sh9`
     /// convention), divided by pi: a constant dome of radiance L gives L.
     pub dome_sh: [[f32; 4]; 9],
+    /// The camera's clipping planes in world space: a fragment at p is discarded where
+    /// `dot(plane, (p, 1)) < 0` for any of the first `clip_count[0]`.
+    pub clip_planes: [[f32; 4]; MAX_CLIP_PLANES],
+    /// x = number of clipping planes (0: the shaders skip the test); y, z, w spare.
+    pub clip_count: [u32; 4],
 }
 
 /// One instance: its model matrix and the matrix that carries its normals to world space.
@@ -257,7 +264,18 @@ impl Globals {
             dome_color: [0.0; 4],
             dome_from_world: [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]],
             dome_sh: [[0.0; 4]; 9],
+            clip_planes: [[0.0; 4]; MAX_CLIP_PLANES],
+            clip_count: [0; 4],
         }
+    }
+
+    /// Sets the clipping planes, already in world space ([`crate::scene::Camera::world_clip_planes`]).
+    pub fn set_clip_planes(&mut self, planes: &ClipPlanes) {
+        self.clip_planes = [[0.0; 4]; MAX_CLIP_PLANES];
+        for (slot, p) in self.clip_planes.iter_mut().zip(planes.as_slice()) {
+            *slot = p.as_vec4().to_array();
+        }
+        self.clip_count = [planes.as_slice().len() as u32, 0, 0, 0];
     }
 }
 
@@ -267,7 +285,7 @@ mod tests {
 
     #[test]
     fn layouts_match_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144);
+        assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144 + 128 + 16);
         assert_eq!(std::mem::size_of::<InstanceRaw>(), 128);
         assert_eq!(std::mem::size_of::<LightRaw>(), 64);
         assert_eq!(std::mem::size_of::<BackgroundParams>(), 144);

@@ -172,21 +172,27 @@ pub(super) struct AovStage {
 /// The opaque mesh pipelines: a shader per shading model (the displayColor one is small), and
 /// shading either what the depth prepass laid down (equal, no depth write: each pixel shaded
 /// once) or, for cut-outs, which the prepass cannot know, with their own depth test and write.
+/// The PreviewSurface shaders always test the camera's clipping planes (they may discard
+/// anyway); the displayColor one that writes depth has a twin that does, for frames with planes
+/// (see `clipped` in shaders/mesh.wgsl). Frames with planes have no prepass, so the `equal`
+/// pipelines never need to clip.
 pub(super) struct OpaquePipelines {
     pub(super) display_equal: wgpu::RenderPipeline,
     pub(super) preview_equal: wgpu::RenderPipeline,
     pub(super) untextured_equal: wgpu::RenderPipeline,
     pub(super) display_write: wgpu::RenderPipeline,
+    pub(super) display_write_clipped: wgpu::RenderPipeline,
     pub(super) preview_write: wgpu::RenderPipeline,
     pub(super) untextured_write: wgpu::RenderPipeline,
 }
 
 impl OpaquePipelines {
-    pub(super) fn for_draw(&self, d: &MeshDraw, prepassed: bool) -> &wgpu::RenderPipeline {
+    pub(super) fn for_draw(&self, d: &MeshDraw, prepassed: bool, clipping: bool) -> &wgpu::RenderPipeline {
         match (d.preview, d.textured, d.cutout || !prepassed) {
             (false, _, false) => &self.display_equal,
             (true, true, false) => &self.preview_equal,
             (true, false, false) => &self.untextured_equal,
+            (false, _, true) if clipping => &self.display_write_clipped,
             (false, _, true) => &self.display_write,
             (true, true, true) => &self.preview_write,
             (true, false, true) => &self.untextured_write,
@@ -412,10 +418,10 @@ impl Renderer {
         };
         use wgpu::CompareFunction::{Greater, GreaterEqual};
         let targets = &opaque_targets[..if with_aovs { 5 } else { 1 }];
-        let (display, preview) = if with_aovs {
-            ("fs_aov_display", "fs_aov_preview")
+        let (display, display_clipped, preview) = if with_aovs {
+            ("fs_aov_display", "fs_aov_display_clipped", "fs_aov_preview")
         } else {
-            ("fs_display", "fs_preview")
+            ("fs_display", "fs_display_clipped", "fs_preview")
         };
         let opaque_pipelines = OpaquePipelines {
             display_equal: make_pipeline(
@@ -442,6 +448,13 @@ impl Renderer {
             display_write: make_pipeline(
                 "mesh (displayColor, depth)",
                 Some((display, false)),
+                targets,
+                true,
+                Greater,
+            ),
+            display_write_clipped: make_pipeline(
+                "mesh (displayColor, depth, clipping planes)",
+                Some((display_clipped, false)),
                 targets,
                 true,
                 Greater,

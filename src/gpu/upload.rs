@@ -13,6 +13,8 @@ impl Renderer {
         let queue = &self.gpu.queue;
         let view_proj = state.camera.view_projection(self.width, self.height);
         let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
+        // Carried to world space here, in f64, so the shaders test the position they already have.
+        globals.set_clip_planes(&state.camera.world_clip_planes());
 
         // Lights: the stage's (animated ones replaced), the headlight or the harness rig.
         for (&i, light) in self.dynamic_lights.iter().zip(&state.lights) {

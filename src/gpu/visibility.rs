@@ -88,8 +88,11 @@ pub struct Visibility {
     pub triangle_view: wgpu::TextureView,
     /// The shaded, resolved image (premultiplied linear colour): the colour pass's input.
     pub shaded_view: wgpu::TextureView,
-    /// Opaque draws that cannot cut out, and those that can (they test their opacity).
+    /// Opaque draws that cannot cut out, and those that can (they test their opacity). `plain`
+    /// has a twin for frames with clipping planes (`cutout` always tests them: see `clipped` in
+    /// shaders/mesh.wgsl).
     pub plain: wgpu::RenderPipeline,
+    pub plain_clipped: wgpu::RenderPipeline,
     pub cutout: wgpu::RenderPipeline,
     pub shade: wgpu::ComputePipeline,
     /// Group 1 of the shading pass: the scene's texture table.
@@ -177,6 +180,7 @@ impl Visibility {
             .build(device)
         };
         let plain = raster("visibility pipeline", "fs_vis");
+        let plain_clipped = raster("visibility pipeline (clipping planes)", "fs_vis_clipped");
         let cutout = raster("visibility pipeline (cut-outs)", "fs_vis_cutout");
 
         let entry = |binding: u32, ty: wgpu::BindingType| wgpu::BindGroupLayoutEntry {
@@ -319,6 +323,7 @@ impl Visibility {
             triangle_view,
             shaded_view,
             plain,
+            plain_clipped,
             cutout,
             shade,
             table_group: inputs.table_group,

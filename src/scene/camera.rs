@@ -19,6 +19,8 @@ pub struct Camera {
     pub lens: Lens,
     /// Near and far clipping distances, in scene units.
     pub clipping: (f64, f64),
+    /// UsdGeomCamera `clippingPlanes`, in camera space.
+    pub clip_planes: ClipPlanes,
 }
 
 impl Default for Camera {
@@ -27,7 +29,61 @@ impl Default for Camera {
             to_world: DMat4::IDENTITY,
             lens: Lens::default(),
             clipping: (1.0, 1_000_000.0),
+            clip_planes: ClipPlanes::NONE,
         }
+    }
+}
+
+/// The most clipping planes a camera draws with: Storm's limit (`GL_MAX_CLIP_DISTANCES` is at
+/// least 8), and the size of the array the shaders read.
+pub const MAX_CLIP_PLANES: usize = 8;
+
+/// Up to [`MAX_CLIP_PLANES`] plane equations (a, b, c, d): a point p is kept where
+/// `a px + b py + c pz + d >= 0`, as `gl_ClipDistance` keeps it. A fixed array rather than a
+/// `Vec`, so [`Camera`] stays `Copy` and evaluating a frame allocates nothing for it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ClipPlanes {
+    planes: [DVec4; MAX_CLIP_PLANES],
+    len: usize,
+}
+
+impl ClipPlanes {
+    pub const NONE: ClipPlanes = ClipPlanes {
+        planes: [DVec4::ZERO; MAX_CLIP_PLANES],
+        len: 0,
+    };
+
+    /// The first [`MAX_CLIP_PLANES`] of `planes` (the caller says what it left out).
+    pub fn new(planes: &[DVec4]) -> ClipPlanes {
+        let mut out = ClipPlanes::NONE;
+        out.len = planes.len().min(MAX_CLIP_PLANES);
+        out.planes[..out.len].copy_from_slice(&planes[..out.len]);
+        out
+    }
+
+    pub fn as_slice(&self) -> &[DVec4] {
+        &self.planes[..self.len]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The planes seen through `m`, a matrix from the space they are given in to another: a
+    /// plane n in space A keeps point p_A = m^-1 p_B where dot(n, m^-1 p_B) >= 0, that is
+    /// dot(transpose(m^-1) n, p_B) >= 0. Planes that come out NaN or infinite (a singular `m`)
+    /// are dropped.
+    pub fn transformed(&self, m: &DMat4) -> ClipPlanes {
+        let carry = m.inverse().transpose();
+        let mut out = ClipPlanes::NONE;
+        for plane in self.as_slice() {
+            let p = carry * *plane;
+            if p.is_finite() {
+                out.planes[out.len] = p;
+                out.len += 1;
+            }
+        }
+        out
     }
 }
 
@@ -121,6 +177,12 @@ impl CameraRule {
 }
 
 impl Camera {
+    /// The clipping planes in world space: world plane = transpose(view) * camera plane, where
+    /// view (the inverse of `to_world`) maps world space to camera space.
+    pub fn world_clip_planes(&self) -> ClipPlanes {
+        self.clip_planes.transformed(&self.to_world)
+    }
+
     /// World space to clip space for an image of `width` x `height` pixels.
     pub fn view_projection(&self, width: u32, height: u32) -> DMat4 {
         self.projection(width as f64 / height.max(1) as f64) * self.to_world.inverse()
@@ -206,6 +268,7 @@ impl Camera {
             to_world,
             lens,
             clipping,
+            clip_planes: ClipPlanes::NONE,
         })
     }
 }
@@ -282,6 +345,10 @@ pub struct HarnessView {
     /// `-dataWindow x y width height`: only these pixels are drawn (the rest keeps the clear
     /// colour).
     pub data_window: Option<[f64; 4]>,
+    /// `-clipPlane a b c d` (repeatable): clipping planes of the built-in camera, in its camera
+    /// space, as the harness hands them to Storm's free camera. A stage camera (`-camera`) keeps
+    /// its own `clippingPlanes` instead, as in the harness.
+    pub clip_planes: ClipPlanes,
 }
 
 impl Default for HarnessView {
@@ -292,6 +359,7 @@ impl Default for HarnessView {
             frame_all: false,
             translate: HARNESS_TRANSLATE,
             window_policy: WindowPolicy::MatchVertically,
+            clip_planes: ClipPlanes::NONE,
         }
     }
 }
@@ -353,6 +421,7 @@ impl HarnessView {
                 vertical_aperture_offset: 0.0,
             },
             clipping: HARNESS_CLIPPING,
+            clip_planes: self.clip_planes,
         }
     }
 
@@ -511,9 +580,48 @@ mod tests {
                 ..Lens::default()
             },
             clipping: (1.0, 100.0),
+            clip_planes: ClipPlanes::NONE,
         };
         let p = ndc(&cam.view_projection(64, 64), DVec3::ZERO);
         assert!(p.x.abs() < 1e-12 && p.y.abs() < 1e-12 && p.z > 0.0 && p.z < 1.0);
+    }
+
+    #[test]
+    fn clip_planes_carried_to_world_keep_the_same_points() {
+        // A camera at (3, 0, 5) turned 90 degrees about Y (looking down world -X): camera +X is
+        // world -Z. The camera-space plane x >= 0 keeps world points with z <= 0.
+        let cam = Camera {
+            to_world: DMat4::from_translation(DVec3::new(3.0, 0.0, 5.0)) * DMat4::from_rotation_y(90f64.to_radians()),
+            clip_planes: ClipPlanes::new(&[DVec4::new(1.0, 0.0, 0.0, 0.0), DVec4::new(0.0, 1.0, 0.0, -2.0)]),
+            ..Camera::default()
+        };
+        let world = cam.world_clip_planes();
+        assert_eq!(world.as_slice().len(), 2);
+        // By hand: x_cam = -(z_world - 5) = 5 - z_world, y_cam = y_world.
+        let want = [DVec4::new(0.0, 0.0, -1.0, 5.0), DVec4::new(0.0, 1.0, 0.0, -2.0)];
+        for (got, want) in world.as_slice().iter().zip(want) {
+            assert!((*got - want).length() < 1e-12, "{got} != {want}");
+        }
+        // Any point: the world plane's sign is the camera plane's.
+        let view = cam.to_world.inverse();
+        for p in [
+            DVec3::new(1.0, 2.0, 3.0),
+            DVec3::new(-4.0, 0.5, 7.0),
+            DVec3::new(0.0, 3.0, -2.0),
+        ] {
+            let c = view.transform_point3(p).extend(1.0);
+            for (cp, wp) in cam.clip_planes.as_slice().iter().zip(world.as_slice()) {
+                assert!((cp.dot(c) - wp.dot(p.extend(1.0))).abs() < 1e-12, "{p}");
+            }
+        }
+        // At most MAX_CLIP_PLANES are kept; a singular camera drops what it cannot carry.
+        assert_eq!(ClipPlanes::new(&[DVec4::X; 11]).as_slice().len(), MAX_CLIP_PLANES);
+        let flat = Camera {
+            to_world: DMat4::from_scale(DVec3::new(1.0, 0.0, 1.0)),
+            ..cam
+        };
+        assert!(flat.world_clip_planes().is_empty());
+        assert!(Camera::default().world_clip_planes().is_empty());
     }
 
     #[test]

@@ -13,8 +13,10 @@ pub mod shapes;
 pub mod skinning;
 pub mod subdivision;
 
-pub use camera::{Camera, CameraChoice, CameraRule, HarnessView, Lens, UsdrecordVersion, WindowPolicy};
-pub use glam::{DMat4, DVec3, Mat4, Vec3};
+pub use camera::{
+    Camera, CameraChoice, CameraRule, ClipPlanes, HarnessView, Lens, UsdrecordVersion, WindowPolicy, MAX_CLIP_PLANES,
+};
+pub use glam::{DMat4, DVec3, DVec4, Mat4, Vec3};
 pub use light::{Headlight, Light, LightKind, Look};
 pub use material::{Material, Texture};
 use std::sync::Arc;

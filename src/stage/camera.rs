@@ -9,7 +9,7 @@ use openusd_schemas::geom::XformCache;
 use super::graph::{self, Graph};
 use super::samples;
 use super::values;
-use crate::scene::{Camera, CameraChoice, CameraRule, Lens};
+use crate::scene::{Camera, CameraChoice, CameraRule, ClipPlanes, Lens, MAX_CLIP_PLANES};
 use crate::{Error, Result};
 
 /// A camera prim as `info` lists it.
@@ -166,8 +166,23 @@ fn render_settings_camera(stage: &usd::Stage, graph: &Graph) -> Option<String> {
     targets.first().map(|t| t.as_str().to_string())
 }
 
+/// What a camera has been warned about, so a warning is logged once, not once per frame.
+#[derive(Debug, Default)]
+pub struct Warned {
+    too_many_planes: bool,
+    bad_planes: bool,
+}
+
+impl Warned {
+    /// Whether the camera's clipping planes have been warned about (too many, or not finite).
+    #[cfg(test)]
+    pub fn warned_about_planes(&self) -> bool {
+        self.too_many_planes || self.bad_planes
+    }
+}
+
 /// The camera prim at the cache's time.
-pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode) -> Camera {
+pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode, warned: &mut Warned) -> Camera {
     let t = Some(time);
     let f = |name: &str, fallback: f64| values::f64_attr(prim, name, t).unwrap_or(fallback);
     let defaults = Lens::default();
@@ -187,5 +202,51 @@ pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode) -> Camera 
         to_world: graph::world(cache, prim),
         lens,
         clipping,
+        clip_planes: clip_planes(prim, t, warned),
     }
+}
+
+/// `clippingPlanes` at `time` (read every frame: it may be time-sampled). Planes with a NaN or
+/// infinite component are skipped and past [`MAX_CLIP_PLANES`] dropped, each with one warning
+/// naming the camera.
+fn clip_planes(prim: &usd::Prim, time: values::Time, warned: &mut Warned) -> ClipPlanes {
+    use openusd::sdf::Value;
+    let planes: Vec<glam::DVec4> = match values::raw(prim, "clippingPlanes", time) {
+        None => return ClipPlanes::NONE,
+        Some(Value::Vec4fVec(a)) => a
+            .iter()
+            .map(|p| glam::DVec4::new(p.x as f64, p.y as f64, p.z as f64, p.w as f64))
+            .collect(),
+        Some(Value::Vec4dVec(a)) => a.iter().map(|p| glam::DVec4::new(p.x, p.y, p.z, p.w)).collect(),
+        Some(Value::Vec4hVec(a)) => a
+            .iter()
+            .map(|p| glam::DVec4::new(p.x.to_f64(), p.y.to_f64(), p.z.to_f64(), p.w.to_f64()))
+            .collect(),
+        Some(_) => {
+            if !warned.bad_planes {
+                warned.bad_planes = true;
+                log::warn!("camera {}: clippingPlanes is not a float4[]; not clipped", prim.path());
+            }
+            return ClipPlanes::NONE;
+        }
+    };
+    let finite: Vec<glam::DVec4> = planes.iter().copied().filter(|p| p.is_finite()).collect();
+    if finite.len() < planes.len() && !warned.bad_planes {
+        warned.bad_planes = true;
+        log::warn!(
+            "camera {}: {} of its {} clippingPlanes have NaN or infinite values; skipped",
+            prim.path(),
+            planes.len() - finite.len(),
+            planes.len()
+        );
+    }
+    if finite.len() > MAX_CLIP_PLANES && !warned.too_many_planes {
+        warned.too_many_planes = true;
+        log::warn!(
+            "camera {}: {} clippingPlanes; only the first {MAX_CLIP_PLANES} are drawn (Storm's limit)",
+            prim.path(),
+            finite.len()
+        );
+    }
+    ClipPlanes::new(&finite)
 }

@@ -118,6 +118,8 @@ pub struct LoadedStage {
     /// Time-sample tracks of the large animated arrays, read one sample at a time.
     samples: Rc<RefCell<samples::SampleStore>>,
     budget: Budget,
+    /// What the chosen camera was warned about (its clipping planes), across frames.
+    camera_warned: camera::Warned,
 }
 
 /// Runs an openusd call, turning a panic inside it into an error naming the file (a last resort:
@@ -199,6 +201,7 @@ impl LoadedStage {
             extracted: None,
             samples: Rc::new(RefCell::new(samples::SampleStore::with_budget(budget.sample_bytes))),
             budget,
+            camera_warned: camera::Warned::default(),
         })
     }
 
@@ -391,7 +394,7 @@ impl LoadedStage {
             &mut notes,
         );
         let camera = match &ex.camera {
-            Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame)),
+            Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame), &mut self.camera_warned),
             None => ex.framing,
         };
         // A camera with NaN or infinite values would render a blank frame without a word.

@@ -280,6 +280,42 @@ def Camera "main_cam" {
 }
 
 #[test]
+fn camera_clipping_planes_are_read_per_frame_at_most_eight_and_finite() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 2
+)
+def Cube "Box" {}
+def Camera "main_cam" {
+    double4[] clippingPlanes.timeSamples = {
+        1: [(1, 0, 0, 0), (0, 1, 0, -2)],
+        2: [(1, 0, 0, 1), (nan, 0, 0, 0), (0, 0, 1, 2), (0, 0, 1, 3), (0, 0, 1, 4), (0, 0, 1, 5), (0, 0, 1, 6), (0, 0, 1, 7), (0, 0, 1, 8), (0, 0, 1, 9), (0, 0, 1, 10)],
+    }
+}
+"#,
+    );
+    let mut planes = |t: f64| s.evaluate(&scene, t).unwrap().camera.clip_planes.as_slice().to_vec();
+    assert_eq!(
+        planes(1.0),
+        vec![
+            glam::DVec4::new(1.0, 0.0, 0.0, 0.0),
+            glam::DVec4::new(0.0, 1.0, 0.0, -2.0)
+        ]
+    );
+    // The NaN plane is skipped, then the first eight of the ten left are kept.
+    let two = planes(2.0);
+    assert_eq!(two.len(), crate::scene::MAX_CLIP_PLANES);
+    assert_eq!(two[0], glam::DVec4::new(1.0, 0.0, 0.0, 1.0));
+    assert_eq!(two[1], glam::DVec4::new(0.0, 0.0, 1.0, 2.0));
+    assert_eq!(two[7], glam::DVec4::new(0.0, 0.0, 1.0, 8.0));
+    assert_eq!(planes(1.0).len(), 2, "back at time 1");
+    // Warned once, for the camera, not once per frame.
+    assert!(s.camera_warned.warned_about_planes());
+}
+
+#[test]
 fn animated_visibility_hides_with_a_zero_matrix() {
     let (mut s, scene) = extract(
         r#"#usda 1.0
