@@ -705,6 +705,94 @@ fn a_crate_whose_tokens_inflate_is_refused_before_allocating() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
 }
 
+/// `crate_file` with its PATHS section replaced by one chain of prims `n` deep, each named by the
+/// crate's first identifier token (issue 13: a 77 KB crate like it took ~10 GB in openusd, which
+/// stores each path as its whole string). The specs keep their path indexes, now into the chain.
+fn path_chain(crate_file: &[u8], n: usize) -> Vec<u8> {
+    let mut b = crate_file.to_vec();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let toc = u64_at(&b, 16);
+    let entry = |name: &[u8]| {
+        (0..u64_at(&b, toc))
+            .map(|i| toc + 8 + i * 32)
+            .find(|&at| b[at..at + 16].split(|&c| c == 0).next() == Some(name))
+            .unwrap_or_else(|| panic!("a {} section", String::from_utf8_lossy(name)))
+    };
+    let (paths, tokens) = (entry(b"PATHS"), entry(b"TOKENS"));
+    // TOKENS: count, size, compressed size, then a chunk count (0) and one LZ4 block.
+    let at = u64_at(&b, tokens + 16);
+    let block = &b[at + 25..at + 24 + u64_at(&b, at + 16)];
+    let names = lz4_flex::decompress(block, u64_at(&b, at + 8)).expect("the crate's tokens");
+    let name = names
+        .split(|&c| c == 0)
+        .position(|t| t.first().is_some_and(u8::is_ascii_alphabetic) && t.iter().all(u8::is_ascii_alphanumeric))
+        .expect("an identifier token") as i32;
+    // Each table in USD's integer coding with every delta a 32-bit one, then LZ4 compressed.
+    let table = |values: Vec<i32>| {
+        let mut raw = 0i32.to_le_bytes().to_vec(); // the common delta, unused
+        let mut codes = vec![0xFFu8; values.len().div_ceil(4)]; // 2 bits each: 3, a 32-bit delta
+        if !values.len().is_multiple_of(4) {
+            codes[values.len() / 4] >>= 8 - 2 * (values.len() % 4); // none past the last value
+        }
+        raw.extend(codes);
+        let mut prev = 0i32;
+        for v in values {
+            raw.extend(v.wrapping_sub(prev).to_le_bytes());
+            prev = v;
+        }
+        let mut compressed = vec![0u8]; // one chunk
+        compressed.extend(lz4_flex::compress(&raw));
+        let mut out = (compressed.len() as u64).to_le_bytes().to_vec();
+        out.extend(compressed);
+        out
+    };
+    // The root, then n prims, each the one before's only child.
+    let count = n + 1;
+    let mut section = Vec::new();
+    section.extend((count as u64).to_le_bytes()); // path slots
+    section.extend((count as u64).to_le_bytes()); // encoded paths
+    section.extend(table((0..count as i32).collect()));
+    section.extend(table(vec![name; count]));
+    section.extend(table((0..count).map(|i| if i == n { -2 } else { -1 }).collect()));
+    let start = b.len() as u64;
+    b.extend(&section);
+    b[paths + 16..paths + 24].copy_from_slice(&start.to_le_bytes());
+    b[paths + 24..paths + 32].copy_from_slice(&(section.len() as u64).to_le_bytes());
+    b
+}
+
+#[test]
+fn a_crate_whose_namespace_is_a_deep_chain_is_refused_before_building_its_paths() {
+    let dir = tempdir("path-chain");
+    let usdc = dir.join("plain.usdc");
+    usdrender::stage::write_usdc(&repo().join("scenes/default.usda"), &usdc).expect("usdc");
+    let plain = fs::read(&usdc).unwrap();
+    let chain = path_chain(&plain, 100_000);
+    assert!(chain.len() < 200_000, "a small file: {} bytes", chain.len());
+    fs::write(dir.join("chain.usdc"), chain).unwrap();
+    fs::write(dir.join("short.usdc"), path_chain(&plain, 400)).unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 6291456; exec \"$0\" info chain.usdc")
+        .arg(env!("CARGO_BIN_EXE_usdrender"))
+        .current_dir(&dir)
+        .output()
+        .expect("run");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("chain.usdc") && said.contains("nests 100000 levels deep"),
+        "{said}"
+    );
+    assert!(started.elapsed().as_secs() < 10, "refused quickly");
+    // Under the limit the chain is openusd's to read (its specs now name the wrong paths).
+    let short = run_in(&dir, &["info", "short.usdc"]);
+    assert!(!text(&short).contains("levels deep"), "{}", text(&short));
+    let ok = run_in(&dir, &["info", "plain.usdc"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+}
+
 #[test]
 fn a_crate_missing_a_section_pxr_requires_is_refused_naming_it() {
     // Issue 13: a usdc with no sections (or no STRINGS or SPECS) opened as an empty stage and

@@ -242,8 +242,10 @@ const MAX_TOKEN_EXPANSION: u64 = 32;
 const CRATE_SECTIONS: [&str; 6] = ["TOKENS", "STRINGS", "FIELDS", "FIELDSETS", "PATHS", "SPECS"];
 
 /// Reads a crate's section table and refuses, before openusd allocates for it, a crate missing a
-/// section pxr requires, or a TOKENS section that declares more decompressed bytes than token
-/// names can compress from.
+/// section pxr requires, a TOKENS section that declares more decompressed bytes than token
+/// names can compress from, or a PATHS section deeper than [`MAX_NESTING`] or whose counts do not
+/// fit (openusd stores each path as its whole string: an 87 KB crate whose paths are one chain
+/// 100,000 deep passed 16 GB in 68 s).
 fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
     use io::SeekFrom;
     let refuse = |what: String| io::Error::other(format!("{name}: {what}: refused"));
@@ -277,12 +279,15 @@ fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
             "a crate with no {missing} section ({declared} sections in its table; pxr refuses it too)"
         )));
     }
-    for entry in table.chunks_exact(32).filter(|e| entry_name(e) == b"TOKENS") {
+    let entry_start = |entry: &[u8]| {
         let mut start = [0u8; 8];
         start.copy_from_slice(&entry[16..24]);
-        let start = u64::from_le_bytes(start);
+        u64::from_le_bytes(start)
+    };
+    for entry in table.chunks_exact(32).filter(|e| entry_name(e) == b"TOKENS") {
+        let start = entry_start(entry);
         if start.saturating_add(24) > size {
-            return Ok(());
+            continue; // openusd reports it
         }
         let count = u64_at(asset, start)?;
         let uncompressed = u64_at(asset, start + 8)?;
@@ -298,7 +303,232 @@ fn check_crate(asset: &mut dyn Asset, name: &str) -> io::Result<()> {
             )));
         }
     }
+    // openusd reads the first PATHS section, and reads it only from crate version 0.4.0.
+    let mut version = [0u8; 3];
+    asset.seek(SeekFrom::Start(8))?;
+    asset.read_exact(&mut version)?;
+    if let Some(entry) = table.chunks_exact(32).find(|e| entry_name(e) == b"PATHS") {
+        if version >= [0, 4, 0] {
+            let tables = match read_path_tables(asset, entry_start(entry), size)? {
+                Ok(Some(tables)) => tables,
+                Ok(None) => return Ok(()), // openusd reports what it cannot decode
+                Err(what) => return Err(refuse(what)),
+            };
+            let depth = namespace_depth(&tables).map_err(refuse)?;
+            if depth > MAX_NESTING {
+                return Err(refuse(format!(
+                    "its namespace nests {depth} levels deep, more than the {MAX_NESTING} usdrender reads"
+                )));
+            }
+        }
+    }
     Ok(())
+}
+
+/// A crate's PATHS section as openusd decodes it (`read_compressed_paths`): element `i` of the
+/// three tables is one path, in depth-first order.
+struct PathTables {
+    /// Slots in the path table (one more than the encoded paths when the empty path has one).
+    slots: usize,
+    /// The slot each encoded path fills.
+    path_indexes: Vec<i32>,
+    /// The element's token; negative for a property.
+    element_tokens: Vec<i32>,
+    /// Whether the element has a child (the next element) and where its next sibling is.
+    jumps: Vec<i32>,
+}
+
+/// Reads the PATHS section at `start` as openusd will: `Ok(None)` where openusd fails on its own
+/// before it allocates for the paths, `Err` (the reason) where a declared count does not fit in
+/// the file. What is allocated is bounded by the section's bytes, never by a declared count.
+fn read_path_tables(asset: &mut dyn Asset, start: u64, size: u64) -> io::Result<Result<Option<PathTables>, String>> {
+    let mut pos = start;
+    let mut read = |asset: &mut dyn Asset, len: u64| -> io::Result<Option<Vec<u8>>> {
+        if pos.saturating_add(len) > size {
+            return Ok(None);
+        }
+        let mut bytes = vec![0u8; len as usize]; // at most the file's size
+        asset.seek(io::SeekFrom::Start(pos))?;
+        asset.read_exact(&mut bytes)?;
+        pos += len;
+        Ok(Some(bytes))
+    };
+    let mut u64s = [0u64; 2];
+    for n in &mut u64s {
+        match read(asset, 8)? {
+            Some(b) => *n = u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            None => return Ok(Ok(None)),
+        }
+    }
+    let [slots, count] = u64s;
+    // openusd's own check, made before it reads the tables.
+    if slots.checked_sub(count).is_none_or(|empty| empty > 1) {
+        return Ok(Ok(None));
+    }
+    let mut tables = Vec::with_capacity(3);
+    for table in ["path index", "element token", "jump"] {
+        let Some(compressed) = read(asset, 8)? else {
+            return Ok(Ok(None));
+        };
+        let compressed = u64::from_le_bytes(compressed.try_into().unwrap_or_default());
+        let Some(input) = read(asset, compressed)? else {
+            return Ok(Err(format!(
+                "its PATHS section's {table} table declares {compressed} compressed bytes, past the end of the file"
+            )));
+        };
+        // LZ4 expands a byte at most 255 times; openusd decompresses into at most this
+        // (`read_compressed`), and each integer takes at least 2 bits of it.
+        let most = compressed.saturating_mul(255).saturating_add(64).min(4 << 30);
+        if count.div_ceil(4).saturating_add(4) > most {
+            return Ok(Err(format!(
+                "its PATHS section declares {count} paths, more than its {compressed}-byte {table} table can hold"
+            )));
+        }
+        let estimated = if count == 0 {
+            0
+        } else {
+            4 + (2 * count).div_ceil(8) + 4 * count
+        };
+        let mut output = vec![0u8; estimated.min(most) as usize];
+        // USD's TfFastCompression: a chunk count (0: one LZ4 block), then the block.
+        let decompressed = match input.split_first() {
+            Some((0, block)) => match lz4_flex::decompress_into(block, &mut output) {
+                Ok(n) => n,
+                Err(_) => return Ok(Ok(None)),
+            },
+            _ => return Ok(Ok(None)),
+        };
+        match decode_ints(&output[..decompressed], count as usize) {
+            Some(ints) if ints.len() as u64 == count => tables.push(ints),
+            _ => return Ok(Ok(None)),
+        }
+    }
+    let (Some(jumps), Some(element_tokens), Some(path_indexes)) = (tables.pop(), tables.pop(), tables.pop()) else {
+        return Ok(Ok(None));
+    };
+    if path_indexes.iter().any(|&i| u64::from(i as u32) >= slots) {
+        return Ok(Ok(None)); // openusd's own check, made before it allocates the slots
+    }
+    Ok(Ok(Some(PathTables {
+        slots: slots as usize,
+        path_indexes,
+        element_tokens,
+        jumps,
+    })))
+}
+
+/// USD's integer coding (`Usd_IntegerCompression`) of `count` 32-bit integers, as openusd's
+/// `coding::decode_ints` reads it (private there): a common value, 2-bit codes four to a byte,
+/// then the deltas that are not the common one (8, 16 or 32 bits). `None` where `data` ends
+/// early.
+fn decode_ints(data: &[u8], count: usize) -> Option<Vec<i32>> {
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let common = i64::from(i32::from_le_bytes(data.get(..4)?.try_into().ok()?));
+    let code_bytes = count.checked_mul(2)?.div_ceil(8);
+    let codes = data.get(4..4 + code_bytes)?;
+    let mut at = 4 + code_bytes;
+    let mut take = |len: usize| {
+        let bytes = data.get(at..at + len)?;
+        at += len;
+        Some(bytes)
+    };
+    let mut prev = 0i64;
+    let mut out = Vec::with_capacity(count.min(data.len().saturating_mul(4)));
+    for &code in codes {
+        for i in 0..4 {
+            let delta = match (code >> (2 * i)) & 3 {
+                0 => common,
+                1 => i64::from(take(1)?[0] as i8),
+                2 => i64::from(i16::from_le_bytes(take(2)?.try_into().ok()?)),
+                _ => i64::from(i32::from_le_bytes(take(4)?.try_into().ok()?)),
+            };
+            prev = prev.wrapping_add(delta);
+            out.push(prev as i32);
+        }
+    }
+    out.truncate(count);
+    Some(out)
+}
+
+/// The deepest path in a crate's PATHS tables, in namespace levels: prim names and variant
+/// selections count, a property does not (`/a/b.c` is 2). The walk is openusd's
+/// `build_compressed_paths` with a depth where it builds a path string (so each slot holds
+/// what openusd's would, including a root restarted where a parent slot is still empty), and no
+/// recursion. `Err` where the jumps reach one element twice: openusd would rebuild subtrees
+/// without end (each element reachable as a child and as a sibling doubles the work).
+fn namespace_depth(tables: &PathTables) -> Result<usize, String> {
+    const EMPTY: u32 = u32::MAX;
+    let PathTables {
+        slots,
+        path_indexes,
+        element_tokens,
+        jumps,
+    } = tables;
+    if path_indexes.is_empty() {
+        return Ok(0);
+    }
+    let mut depths = vec![EMPTY; *slots];
+    let (mut deepest, mut visits) = (0u32, 0usize);
+    // (next element, its parent's depth) for sibling subtrees still to walk.
+    let mut pending = vec![(0usize, EMPTY)];
+    while let Some((mut next, mut parent)) = pending.pop() {
+        loop {
+            let index = next;
+            next += 1;
+            if index >= jumps.len() {
+                return Ok(deepest as usize); // openusd fails here, as on any index out of range
+            }
+            visits += 1;
+            if visits > jumps.len() {
+                return Err(format!(
+                    "its PATHS section's jumps walk more than its {} paths (an element reached twice: openusd would rebuild it without end)",
+                    jumps.len()
+                ));
+            }
+            if parent == EMPTY {
+                parent = 0; // the root: openusd puts it at this element's own index
+                let Some(slot) = depths.get_mut(index) else {
+                    return Ok(deepest as usize);
+                };
+                *slot = 0;
+            } else {
+                let (Some(&token), Some(&slot)) = (element_tokens.get(index), path_indexes.get(index)) else {
+                    return Ok(deepest as usize);
+                };
+                let depth = if token < 0 {
+                    parent
+                } else {
+                    parent.saturating_add(1).min(EMPTY - 1)
+                };
+                let Some(at) = depths.get_mut(slot as u32 as usize) else {
+                    return Ok(deepest as usize);
+                };
+                *at = depth;
+                deepest = deepest.max(depth);
+            }
+            let Some(&jump) = jumps.get(index) else {
+                return Ok(deepest as usize);
+            };
+            let has_child = jump > 0 || jump == -1;
+            let has_sibling = jump >= 0;
+            if has_child {
+                if has_sibling {
+                    pending.push((index + jump as usize, parent));
+                }
+                let slot = path_indexes.get(index).map(|&s| s as u32 as usize);
+                let Some(&depth) = slot.and_then(|s| depths.get(s)) else {
+                    return Ok(deepest as usize);
+                };
+                parent = depth;
+            }
+            if !has_child && !has_sibling {
+                break;
+            }
+        }
+    }
+    Ok(deepest as usize)
 }
 
 /// The deepest nesting a text layer may have (prim blocks and dictionaries together). openusd's
@@ -592,7 +822,7 @@ pub fn repair(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{nesting_depth, repair};
+    use super::{check_crate, decode_ints, namespace_depth, nesting_depth, read_path_tables, repair, PathTables};
 
     #[test]
     fn rewrites_what_pxr_accepts() {
@@ -651,6 +881,101 @@ mod tests {
         assert_eq!(nesting_depth(b"dictionary d = { dictionary e = { } }"), 2);
         let deep = "def \"p\" {\n".repeat(3000) + &"}\n".repeat(3000);
         assert_eq!(nesting_depth(deep.as_bytes()), 3000);
+    }
+
+    /// Tables for `jumps` as pxr writes them: element `i` fills slot `i`, named by token 1.
+    fn tables(jumps: &[i32], properties: &[usize]) -> PathTables {
+        let n = jumps.len();
+        PathTables {
+            slots: n,
+            path_indexes: (0..n as i32).collect(),
+            element_tokens: (0..n).map(|i| if properties.contains(&i) { -1 } else { 1 }).collect(),
+            jumps: jumps.to_vec(),
+        }
+    }
+
+    #[test]
+    fn crate_path_depth_follows_children_and_siblings() {
+        // 0 /            (child 1)
+        // 1 /a           (child 2, sibling 6)
+        // 2 /a/b         (child 3, sibling 5)
+        // 3 /a/b/c       (child 4)
+        // 4 /a/b/c.x     (property, neither)
+        // 5 /a/d         (neither)
+        // 6 /e           (child 7)
+        // 7 /e/f         (neither)
+        let t = tables(&[-1, 5, 3, -1, -2, -2, -1, -2], &[4]);
+        assert_eq!(namespace_depth(&t), Ok(3));
+        // Siblings only: /a /b /c, all one level.
+        assert_eq!(namespace_depth(&tables(&[-1, 0, 0, -2], &[])), Ok(1));
+        // A chain: each element the next one's parent.
+        let mut chain = vec![-1; 2000];
+        chain[1999] = -2;
+        assert_eq!(namespace_depth(&tables(&chain, &[])), Ok(1999));
+        // Every element after the first two reached as a child and as a sibling (jump 2): openusd's
+        // walk would grow as the Fibonacci numbers; refused.
+        let mut twice = vec![2; 60];
+        twice[0] = -1;
+        twice[58] = -1;
+        twice[59] = -2;
+        assert!(namespace_depth(&tables(&twice, &[])).is_err());
+        // Jumps past the table stop the walk where openusd fails.
+        assert_eq!(namespace_depth(&tables(&[-1, 100, -2], &[])), Ok(2));
+        assert_eq!(namespace_depth(&tables(&[], &[])), Ok(0));
+    }
+
+    #[test]
+    fn crates_openusd_writes_are_measured_as_written() {
+        // `depth` nested prims, the innermost with a property and a variant holding one more
+        // prim: the variant selection and its prim are two levels more, the property none.
+        let dir = std::env::temp_dir().join(format!("usdrender-crate-depth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for depth in [4, 600] {
+            let text = format!(
+                "#usda 1.0\n{}def \"leaf\" (\n variantSets = \"v\"\n variants = {{ string v = \"a\" }}\n)\n{{\n float x = 1\n variantSet \"v\" = {{\n \"a\" {{ def \"q\" {{ }} }}\n }}\n}}\n{}",
+                "def \"p\" {\n".repeat(depth - 1),
+                "}\n".repeat(depth - 1)
+            );
+            let (usda, usdc) = (dir.join(format!("{depth}.usda")), dir.join(format!("{depth}.usdc")));
+            std::fs::write(&usda, text).unwrap();
+            crate::stage::write_usdc(&usda, &usdc).expect("write the crate");
+            let bytes = std::fs::read(&usdc).unwrap();
+            let toc = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+            let paths = (0..u64::from_le_bytes(bytes[toc..toc + 8].try_into().unwrap()) as usize)
+                .map(|i| toc + 8 + i * 32)
+                .find(|&at| bytes[at..at + 16].starts_with(b"PATHS\0"))
+                .map(|at| u64::from_le_bytes(bytes[at + 16..at + 24].try_into().unwrap()))
+                .expect("a PATHS section");
+            let mut asset = std::io::Cursor::new(bytes.clone());
+            let tables = read_path_tables(&mut asset, paths, bytes.len() as u64).unwrap();
+            let tables = tables.expect("counts fit").expect("decoded as openusd decodes it");
+            assert_eq!(namespace_depth(&tables), Ok(depth + 2), "{depth}");
+            let checked = check_crate(&mut asset, "t.usdc");
+            if depth > 500 {
+                let said = checked.expect_err("refused").to_string();
+                assert!(said.contains("t.usdc: its namespace nests 602 levels deep"), "{said}");
+            } else {
+                checked.expect("opens");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn crate_integers_decode_as_usd_codes_them() {
+        // Common value 1; codes: common, small (i8 -3), medium (i16 1000), large (i32 1<<20),
+        // then one more common.
+        let mut data = 1i32.to_le_bytes().to_vec();
+        data.extend([0b1110_0100, 0b0000_0000]);
+        data.push(-3i8 as u8);
+        data.extend(1000i16.to_le_bytes());
+        data.extend((1i32 << 20).to_le_bytes());
+        assert_eq!(
+            decode_ints(&data, 5),
+            Some(vec![1, -2, 998, 998 + (1 << 20), 999 + (1 << 20)])
+        );
+        assert_eq!(decode_ints(&data[..data.len() - 1], 5), None, "ends early");
+        assert_eq!(decode_ints(&[], 0), Some(vec![]));
     }
 
     #[test]
