@@ -62,3 +62,30 @@ fn every_wgsl_shader_parses_and_validates() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn the_texture_table_source_validates_at_every_size_it_is_built_with() {
+    // The compute shading pass reads up to MAX_TABLE_SLOTS textures: its source is mesh.wgsl and
+    // visibility.wgsl with a generated `sample_slot` and the bindings past mesh.wgsl's 12.
+    use usdrender::gpu::visibility::{shading_source, table_binding, MAX_TABLE_SLOTS};
+    for slots in [12, 13, 30, MAX_TABLE_SLOTS] {
+        let source = shading_source(slots);
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{slots} slots: parse error:\n{}", e.emit_to_string(&source)));
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default() | naga::valid::Capabilities::PRIMITIVE_INDEX,
+        );
+        if let Err(e) = validator.validate(&module) {
+            panic!("{slots} slots: validation error:\n{}", e.emit_to_string(&source));
+        }
+        let last = slots - 1;
+        assert!(source.contains(&format!("textureSampleGrad(t{last}, s{last}")), "{slots}: reads entry {last}");
+        assert!(!source.contains(&format!("var t{slots}:")), "{slots}: declares no more than it has");
+        // Bindings of group 1 are distinct.
+        let mut bindings: Vec<u32> = (0..slots).flat_map(|i| [table_binding(i), if i < 12 { 12 + i as u32 } else { table_binding(i) + 1 }]).collect();
+        bindings.sort_unstable();
+        bindings.dedup();
+        assert_eq!(bindings.len(), 2 * slots, "{slots}: distinct bindings");
+    }
+}

@@ -503,15 +503,17 @@ impl Renderer {
             .collect();
         // The compute shading pass reads textures through one table for the whole scene.
         let dynamic_materials: Vec<u32> = scene.dynamic_materials.iter().map(|&i| i + material_shift).collect();
-        let texture_table = textures.table_entries(&materials, &dynamic_materials);
+        let table_slots = super::visibility::table_slots(&device.limits());
+        let texture_table = textures.table_entries(&materials, &dynamic_materials, table_slots);
         if let Some(table) = &texture_table {
             for (raw, m) in packed.iter_mut().zip(&materials) {
                 assign_table_entries(raw, m, table);
             }
         }
+        let table_layout = super::textures::table_layout(device, table_slots);
         let table_group = texture_table
             .as_ref()
-            .map(|table| textures.table_bind_group(device, &materials_layout, table));
+            .map(|table| textures.table_bind_group(device, &table_layout, table, table_slots));
         // Materials equal but for their path (each reference of an asset brings its own copy:
         // the teapot field has 1,600) share one entry, so their instances stay one draw. Animated
         // ones keep their own.
@@ -657,10 +659,7 @@ impl Renderer {
         } else if !geometry.draws.iter().any(|d| !d.translucent) {
             Some("the scene has no opaque surfaces".to_string())
         } else if texture_table.is_none() {
-            Some(format!(
-                "its materials read more than {} textures",
-                crate::scene::material::TEXTURE_SLOTS
-            ))
+            Some(format!("its materials read more than {table_slots} textures"))
         } else {
             super::visibility::unavailable(device, &adapter.slot.adapter, sample_count)
         };
@@ -686,6 +685,8 @@ impl Renderer {
                 depth_format: DEPTH_FORMAT,
                 globals_layout: &bind_group_layout,
                 materials_layout: &materials_layout,
+                table_layout: &table_layout,
+                table_slots,
                 vertex_buffers: &vertex_buffers,
                 table_group,
                 textured: !texture_table.is_empty(),

@@ -57,6 +57,35 @@ pub fn material_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     })
 }
 
+/// The compute shading pass's texture table layout: `slots` textures and samplers at
+/// [`super::visibility::table_binding`].
+pub fn table_layout(device: &wgpu::Device, slots: usize) -> wgpu::BindGroupLayout {
+    let mut entries = Vec::with_capacity(2 * slots);
+    for i in 0..slots {
+        let binding = super::visibility::table_binding(i);
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        });
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding: if i < TEXTURE_SLOTS { (TEXTURE_SLOTS + i) as u32 } else { binding + 1 },
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+            count: None,
+        });
+    }
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("texture table layout"),
+        entries: &entries,
+    })
+}
+
 fn address(w: Wrap) -> wgpu::AddressMode {
     match w {
         Wrap::Repeat => wgpu::AddressMode::Repeat,
@@ -232,8 +261,8 @@ impl SceneTextures {
     /// the texture table of the compute shading pass. An animated material (index in `dynamic`)
     /// may read any of the scene's textures through a textured input in a later frame (a file
     /// with time samples), so each such input brings every texture with its wrap modes. `None`
-    /// when they do not fit the table's `TEXTURE_SLOTS` entries.
-    pub fn table_entries(&self, materials: &[Material], dynamic: &[u32]) -> Option<Vec<TableEntry>> {
+    /// when they do not fit the table's `slots` entries.
+    pub fn table_entries(&self, materials: &[Material], dynamic: &[u32], slots: usize) -> Option<Vec<TableEntry>> {
         let mut entries: Vec<TableEntry> = Vec::new();
         let mut add = |entry: TableEntry| {
             if self.get(entry.0).is_some() && !entries.contains(&entry) {
@@ -253,37 +282,38 @@ impl SceneTextures {
                 }
             }
         }
-        (entries.len() <= TEXTURE_SLOTS).then_some(entries)
+        (entries.len() <= slots).then_some(entries)
     }
 
-    /// A bind group with the texture table's entries by index (the placeholder after them).
+    /// A bind group with the texture table's entries by index (the placeholder after them), for
+    /// [`table_layout`] of `slots` entries.
     pub fn table_bind_group(
         &mut self,
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
         table: &[TableEntry],
+        slots: usize,
     ) -> wgpu::BindGroup {
         let wrap = |i: usize| table.get(i).map_or((Wrap::Repeat, Wrap::Repeat), |e| (e.1, e.2));
-        for i in 0..TEXTURE_SLOTS {
+        for i in 0..slots {
             let w = wrap(i);
             self.samplers
                 .entry(w)
                 .or_insert_with(|| create_sampler(device, w.0, w.1));
         }
-        let mut entries = Vec::with_capacity(2 * TEXTURE_SLOTS);
-        for i in 0..TEXTURE_SLOTS {
+        let mut entries = Vec::with_capacity(2 * slots);
+        for i in 0..slots {
             let view = table
                 .get(i)
                 .and_then(|e| self.get(e.0))
                 .map_or(&self.placeholder, |u| &u.view);
+            let binding = super::visibility::table_binding(i);
             entries.push(wgpu::BindGroupEntry {
-                binding: i as u32,
+                binding,
                 resource: wgpu::BindingResource::TextureView(view),
             });
-        }
-        for i in 0..TEXTURE_SLOTS {
             entries.push(wgpu::BindGroupEntry {
-                binding: (TEXTURE_SLOTS + i) as u32,
+                binding: if i < TEXTURE_SLOTS { (TEXTURE_SLOTS + i) as u32 } else { binding + 1 },
                 resource: wgpu::BindingResource::Sampler(&self.samplers[&wrap(i)]),
             });
         }

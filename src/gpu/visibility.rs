@@ -11,6 +11,7 @@ use wgpu::util::DeviceExt;
 
 use super::layout::ShadeParams;
 use super::raster::{image_texture, MeshPipeline};
+use crate::scene::material::TEXTURE_SLOTS;
 
 /// How opaque surfaces are shaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,6 +48,54 @@ pub fn shader_source() -> String {
         include_str!("../../shaders/mesh.wgsl"),
         include_str!("../../shaders/visibility.wgsl")
     )
+}
+
+/// Most entries of the compute shading pass's texture table (the scene's distinct textures and
+/// wrap pairs): materials read through their own bind groups in the raster passes, 12 inputs each,
+/// but the shading pass binds the whole scene's textures at once. Production assets have dozens
+/// (the OpenChessSet 30); a scene with more is shaded forward, with a depth prepass that draws
+/// every triangle twice (the 8x8 chess grid, 92 M triangles: 146 -> 393 ms a frame on the H200).
+pub const MAX_TABLE_SLOTS: usize = 64;
+
+/// The texture table's size on a device: [`MAX_TABLE_SLOTS`] or what its binding limits leave
+/// beside group 0 (2 textures, 2 samplers) and the visibility group (2 textures), at least the
+/// 12 the raster passes bind.
+pub fn table_slots(limits: &wgpu::Limits) -> usize {
+    let textures = (limits.max_sampled_textures_per_shader_stage as usize).saturating_sub(4);
+    let samplers = (limits.max_samplers_per_shader_stage as usize).saturating_sub(2);
+    MAX_TABLE_SLOTS.min(textures).min(samplers).max(TEXTURE_SLOTS)
+}
+
+/// The compute shading pass's source: [`shader_source`] with a texture table of `slots` entries
+/// (textures and samplers past the 12 that shaders/mesh.wgsl declares are declared after them in
+/// group 1, entry `i` at bindings `2 * i` and `2 * i + 1`, and `sample_slot` reads them all).
+pub fn shading_source(slots: usize) -> String {
+    let source = shader_source();
+    let start = source.find("fn sample_slot(").expect("mesh.wgsl defines sample_slot");
+    let end = start + source[start..].find("\n}\n").expect("sample_slot ends") + 3;
+    let mut f = String::from(
+        "fn sample_slot(slot: u32, uv: vec2<f32>, dx: vec2<f32>, dy: vec2<f32>) -> vec4<f32> {\n    switch slot {\n",
+    );
+    for i in 0..slots - 1 {
+        f += &format!("        case {i}u: {{ return textureSampleGrad(t{i}, s{i}, uv, dx, dy); }}\n");
+    }
+    let last = slots - 1;
+    f += &format!("        default: {{ return textureSampleGrad(t{last}, s{last}, uv, dx, dy); }}\n    }}\n}}\n");
+    for i in TEXTURE_SLOTS..slots {
+        f += &format!("@group(1) @binding({}) var t{i}: texture_2d<f32>;\n", table_binding(i));
+        f += &format!("@group(1) @binding({}) var s{i}: sampler;\n", table_binding(i) + 1);
+    }
+    format!("{}{f}{}", &source[..start], &source[end..])
+}
+
+/// The binding of texture table entry `i`'s texture (its sampler is the next): mesh.wgsl's own
+/// for the first 12, then pairs after them.
+pub fn table_binding(i: usize) -> u32 {
+    if i < TEXTURE_SLOTS {
+        i as u32
+    } else {
+        (2 * i) as u32
+    }
 }
 
 /// What the compute path needs from a device beyond what the forward path does: `None` when it
@@ -111,6 +160,9 @@ pub struct VisibilityInputs<'a> {
     pub depth_format: wgpu::TextureFormat,
     pub globals_layout: &'a wgpu::BindGroupLayout,
     pub materials_layout: &'a wgpu::BindGroupLayout,
+    /// Group 1 of the shading pass: the texture table of `table_slots` entries.
+    pub table_layout: &'a wgpu::BindGroupLayout,
+    pub table_slots: usize,
     pub vertex_buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
     pub table_group: wgpu::BindGroup,
     /// Whether any material reads a texture (else the texture paths compile away).
@@ -137,6 +189,10 @@ impl Visibility {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mesh.wgsl + visibility.wgsl"),
             source: wgpu::ShaderSource::Wgsl(shader_source().into()),
+        });
+        let shading_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("mesh.wgsl + visibility.wgsl, texture table"),
+            source: wgpu::ShaderSource::Wgsl(shading_source(inputs.table_slots).into()),
         });
         let target = |name: &str, format, samples, usage| {
             image_texture(device, name, (width, height), format, samples, usage)
@@ -231,17 +287,13 @@ impl Visibility {
         });
         let shade_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("compute shading layout"),
-            bind_group_layouts: &[
-                Some(inputs.globals_layout),
-                Some(inputs.materials_layout),
-                Some(&layout),
-            ],
+            bind_group_layouts: &[Some(inputs.globals_layout), Some(inputs.table_layout), Some(&layout)],
             immediate_size: 0,
         });
         let shade = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("compute shading pipeline"),
             layout: Some(&shade_layout),
-            module: &module,
+            module: &shading_module,
             entry_point: Some("cs_shade"),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: if inputs.textured {
