@@ -789,7 +789,7 @@ def Scope "Looks" {{
     def Material "Mx" {{
         token outputs:mtlx:surface.connect = </Looks/Mx/S.outputs:out>
         def Shader "S" {{
-            uniform token info:id = "ND_standard_surface_surfaceshader"
+            uniform token info:id = "ND_frobnicate_surfaceshader"
             token outputs:out
         }}
     }}
