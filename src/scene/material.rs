@@ -173,6 +173,29 @@ impl Material {
         ]
     }
 
+    /// Calls `f` on every texture lookup of the material.
+    pub fn for_each_lookup_mut(&mut self, mut f: impl FnMut(&mut TextureLookup)) {
+        fn input<T>(i: &mut Input<T>, f: &mut impl FnMut(&mut TextureLookup)) {
+            if let Input::Texture(l) = i {
+                f(l);
+            }
+        }
+        input(&mut self.diffuse_color, &mut f);
+        input(&mut self.emissive_color, &mut f);
+        input(&mut self.specular_color, &mut f);
+        input(&mut self.metallic, &mut f);
+        input(&mut self.roughness, &mut f);
+        input(&mut self.clearcoat, &mut f);
+        input(&mut self.clearcoat_roughness, &mut f);
+        input(&mut self.opacity, &mut f);
+        input(&mut self.opacity_threshold, &mut f);
+        input(&mut self.ior, &mut f);
+        if let Some(l) = &mut self.normal {
+            f(l);
+        }
+        input(&mut self.occlusion, &mut f);
+    }
+
     /// Whether the material can be anything but opaque (blended, not cut out).
     pub fn may_blend(&self) -> bool {
         let cutout = !matches!(self.opacity_threshold, Input::Value(t) if t <= 0.0);
@@ -196,6 +219,21 @@ pub struct Texture {
     /// A `<UDIM>` set assembled into one atlas of `[columns, rows]` tiles: coordinates are divided
     /// by these before the lookup. `[1, 1]` for a plain image.
     pub udim_tiles: [u32; 2],
+}
+
+impl Texture {
+    /// A 1x1 texture of one linear RGBA colour: a placeholder while a file is decoded, or a
+    /// stand-in for one that failed.
+    pub fn solid(name: &str, rgba: [f32; 4]) -> Texture {
+        Texture {
+            name: name.to_string(),
+            width: 1,
+            height: 1,
+            format: TexelFormat::Rgba8Unorm,
+            mips: vec![rgba.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8).to_vec()],
+            udim_tiles: [1, 1],
+        }
+    }
 }
 
 /// Texel formats a decoded texture can have.

@@ -869,6 +869,9 @@ pub fn extract(
     let mut plan = FramePlan::default();
     let mut materials = Materials::default();
     materials.textures.budget = texture_budget;
+    // Texture files are read as materials ask for them and decoded together, in parallel,
+    // before the lights (which read the dome's texels) and the frames.
+    materials.textures.defer = true;
     let mut table = MeshTable {
         refine_level,
         topologies: HashSet::new(),
@@ -1055,6 +1058,9 @@ pub fn extract(
         scene.frame_bounds,
         scene.bounds
     );
+    materials
+        .textures
+        .decode_pending(&mut scene.textures, &mut scene.materials, warnings);
     let (lights, dyn_lights) = lights::extract(
         stage,
         graph,
