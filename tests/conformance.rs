@@ -305,6 +305,16 @@ fn corpus_info_matches_pxr() {
     );
 }
 
+/// Bindings whose target is a Material that a referenced `.mtlx` document defines: usdrender reads
+/// the document as pxr's usdMtlx plugin does (Storm's own builds have it), while the pxr that
+/// wrote `bound_materials.jsonl` (pip's usd-core) has no `.mtlx` file format, so for it the
+/// target is a typeless prim and nothing is bound. (file, prim, Material).
+const MATERIALX_ONLY_IN_OURS: [(&str, &str, &str); 1] = [(
+    "openusd/usdImagingGL/testUsdImagingGLGeomSubsets/primvars.usda",
+    "/World/Ball/BallGeom/BallPenta",
+    "/Looks/MaterialX/Materials/USD_Test",
+)];
+
 /// Material binding against pxr: for every gprim and materialBind GeomSubset of the usdImagingGL
 /// material tests, the Material we bind equals what `UsdShadeMaterialBindingAPI::
 /// ComputeBoundMaterial(preview)` gave (`tests/data/bound_materials.jsonl`, written by
@@ -343,6 +353,10 @@ fn material_binding_matches_pxr() {
             total += 1;
             match ours.get(prim) {
                 Some(m) if m == theirs => agree += 1,
+                Some(Some(m)) if theirs.is_none() && MATERIALX_ONLY_IN_OURS.contains(&(file.as_str(), prim.as_str(), m.as_str())) => {
+                    agree += 1;
+                    println!("{file} {prim}: ours {m} (a MaterialX document's Material; pip's pxr reads no .mtlx)");
+                }
                 Some(m) => wrong.push(format!("{file} {prim}: ours {m:?}, pxr {theirs:?}")),
                 None => wrong.push(format!("{file} {prim}: not listed by usdrender (pxr {theirs:?})")),
             }
