@@ -266,7 +266,7 @@ fn read_png_rows<R: std::io::BufRead + std::io::Seek>(
         let mut open: std::collections::VecDeque<(usize, Vec<[f32; 4]>)> = std::collections::VecDeque::new();
         let mut filtered = vec![[0f32; 4]; kw as usize];
         let mut lin = vec![[0f32; 4]; width as usize];
-        for y in 0..height as usize {
+        for (y, shares_of_row) in shares.iter().enumerate() {
             next(rows, &mut row)?;
             for (x, t) in lin.iter_mut().enumerate() {
                 let px = rgba(&row, x);
@@ -280,7 +280,7 @@ fn read_png_rows<R: std::io::BufRead + std::io::Seek>(
                     }
                 }
             }
-            for &(d, fy) in &shares[y] {
+            for &(d, fy) in shares_of_row {
                 if !open.iter().any(|(open_d, _)| *open_d == d) {
                     open.push_back((d, vec![[0f32; 4]; kw as usize]));
                 }

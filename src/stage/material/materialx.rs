@@ -546,6 +546,7 @@ fn vec4_of(v: &Value) -> Option<[f32; 4]> {
 
 /// `l` combined with the constant `k` by `op`; `k_first`: k op l.
 fn affine(mut l: TextureLookup, op: &str, k: [f32; 4], k_first: bool) -> TextureLookup {
+    #[allow(clippy::needless_range_loop)] // one channel of scale, bias, fallback and k together
     for c in 0..4 {
         match (op, k_first) {
             ("multiply", _) => {

@@ -41,20 +41,23 @@ const UV_PRIMVAR: &str = "st";
 /// NVIDIA's materials, by module (file stem) or material name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Known {
-    OmniPbr,
-    OmniSurface,
-    OmniGlass,
+    /// OmniPBR and its variants.
+    Pbr,
+    /// OmniSurface and its variants.
+    Surface,
+    /// OmniGlass.
+    Glass,
 }
 
 fn known(name: &str) -> Option<Known> {
     match name {
         "OmniPBR" | "OmniPBR_ClearCoat" | "OmniPBR_Opacity" | "OmniPBR_ClearCoat_Opacity" | "OmniPBRBase" => {
-            Some(Known::OmniPbr)
+            Some(Known::Pbr)
         }
         "OmniSurface" | "OmniSurfaceLite" | "OmniSurfaceBase" | "OmniSurfaceLiteBase" | "OmniSurface_Opacity" => {
-            Some(Known::OmniSurface)
+            Some(Known::Surface)
         }
-        "OmniGlass" | "OmniGlass_Opacity" => Some(Known::OmniGlass),
+        "OmniGlass" | "OmniGlass_Opacity" => Some(Known::Glass),
         _ => None,
     }
 }
@@ -317,9 +320,9 @@ fn influenced(mut l: TextureLookup, channel: Channel, constant: f32, influence: 
 fn translate(reader: &mut Reader, path: &sdf::Path, kind: Known, name: &str, p: &mut Params) -> Material {
     let mut m = Material::preview_surface_defaults(path.as_str());
     match kind {
-        Known::OmniPbr => omni_pbr(reader, path, name, p, &mut m),
-        Known::OmniSurface => omni_surface(reader, p, &mut m),
-        Known::OmniGlass => omni_glass(reader, p, &mut m),
+        Known::Pbr => omni_pbr(reader, path, name, p, &mut m),
+        Known::Surface => omni_surface(reader, p, &mut m),
+        Known::Glass => omni_glass(reader, p, &mut m),
     }
     // Texture coordinates: st through OmniPBR's transform parameters (all three share them).
     let translate = p.vec2(reader, "texture_translate", [0.0, 0.0]);
@@ -380,8 +383,8 @@ fn omni_pbr(reader: &mut Reader, path: &sdf::Path, name: &str, p: &Params, m: &m
                     "{path}: {name}'s albedo_desaturation is not applied to a textured colour"
                 ));
             }
-            for c in 0..3 {
-                l.scale[c] = tint[c] * brightness;
+            for (c, t) in tint.iter().enumerate() {
+                l.scale[c] = t * brightness;
                 l.bias[c] = add;
             }
             Input::Texture(l)
