@@ -649,6 +649,18 @@ fn namespace_composed_deeper_than_the_limit_is_refused_quickly() {
     }
 }
 
+/// `usdrender info <file>` in `dir` under a 6 GiB address-space cap (`ulimit -v 6291456`, as
+/// issue 13 measures hostile input).
+fn info_under_6_gib(dir: &std::path::Path, file: &str) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v 6291456; exec \"$0\" info {file}"))
+        .arg(env!("CARGO_BIN_EXE_usdrender"))
+        .current_dir(dir)
+        .output()
+        .expect("run")
+}
+
 /// `crate_file` with its TOKENS section replaced by an LZ4 block that expands to `n * 255 + 25`
 /// NUL bytes: every NUL a token (issue 13: a 1 MB file reached 6.6 GB in openusd).
 fn token_bomb(crate_file: &[u8], n: usize) -> Vec<u8> {
@@ -686,13 +698,7 @@ fn a_crate_whose_tokens_inflate_is_refused_before_allocating() {
     assert!(bomb.len() < 2 << 20, "a small file: {} bytes", bomb.len());
     fs::write(dir.join("bomb.usdc"), bomb).unwrap();
     let started = std::time::Instant::now();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 6291456; exec \"$0\" info bomb.usdc")
-        .arg(env!("CARGO_BIN_EXE_usdrender"))
-        .current_dir(&dir)
-        .output()
-        .expect("run");
+    let out = info_under_6_gib(&dir, "bomb.usdc");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(
@@ -772,13 +778,7 @@ fn a_crate_whose_namespace_is_a_deep_chain_is_refused_before_building_its_paths(
     fs::write(dir.join("chain.usdc"), chain).unwrap();
     fs::write(dir.join("short.usdc"), path_chain(&plain, 400)).unwrap();
     let started = std::time::Instant::now();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 6291456; exec \"$0\" info chain.usdc")
-        .arg(env!("CARGO_BIN_EXE_usdrender"))
-        .current_dir(&dir)
-        .output()
-        .expect("run");
+    let out = info_under_6_gib(&dir, "chain.usdc");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(

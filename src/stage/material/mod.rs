@@ -140,17 +140,7 @@ impl Textures {
                 }
             }
         }
-        let loaded = super::assets::load_texture(stage, anchor, authored, color_space).and_then(|t| {
-            let bytes: u64 = t.mips.iter().map(|m| m.len() as u64).sum();
-            if self.budget > 0 && self.used.saturating_add(bytes) > self.budget {
-                return Err(format!(
-                    "its {bytes} decoded bytes would take the stage's textures past their budget of {} bytes (a quarter of --max-memory, by default of the machine's memory)",
-                    self.budget
-                ));
-            }
-            self.used += bytes;
-            Ok(t)
-        });
+        let loaded = super::assets::load_texture(stage, anchor, authored, color_space).and_then(|t| self.charge(t));
         let id = match loaded {
             Ok(t) => {
                 store.push(Arc::new(t));
@@ -183,6 +173,19 @@ struct Pending {
 }
 
 impl Textures {
+    /// `t`, its decoded bytes counted against the budget; an error when they would pass it.
+    fn charge(&mut self, t: Texture) -> Result<Texture, String> {
+        let bytes: u64 = t.mips.iter().map(|m| m.len() as u64).sum();
+        if self.budget > 0 && self.used.saturating_add(bytes) > self.budget {
+            return Err(format!(
+                "its {bytes} decoded bytes would take the stage's textures past their budget of {} bytes (a quarter of --max-memory, by default of the machine's memory)",
+                self.budget
+            ));
+        }
+        self.used += bytes;
+        Ok(t)
+    }
+
     /// Decodes the files read while [`Textures::defer`] was set, in parallel, into their places
     /// in `store`, and stops deferring. The budget is applied in id order, as one file after
     /// another would have it (a batch of as many files as threads is decoded at a time, so at
@@ -200,17 +203,7 @@ impl Textures {
                 .map(|p| crate::texture::decode(&p.bytes, &p.name, p.color_space))
                 .collect();
             for (p, result) in chunk.iter().zip(decoded) {
-                let fits = result.and_then(|t| {
-                    let bytes: u64 = t.mips.iter().map(|m| m.len() as u64).sum();
-                    if self.budget > 0 && self.used.saturating_add(bytes) > self.budget {
-                        return Err(format!(
-                            "its {bytes} decoded bytes would take the stage's textures past their budget of {} bytes (a quarter of --max-memory, by default of the machine's memory)",
-                            self.budget
-                        ));
-                    }
-                    self.used += bytes;
-                    Ok(t)
-                });
+                let fits = result.and_then(|t| self.charge(t));
                 match fits {
                     Ok(t) => store[p.id as usize] = Arc::new(t),
                     Err(e) => {
