@@ -153,7 +153,14 @@ fn decode_png_rows(bytes: &[u8], name: &str, color_space: ColorSpace) -> Option<
     if rows.info().interlaced {
         return None;
     }
-    Some(read_png_rows(&mut rows, name, color_space, gamma_hint(bytes), width, height))
+    Some(read_png_rows(
+        &mut rows,
+        name,
+        color_space,
+        gamma_hint(bytes),
+        width,
+        height,
+    ))
 }
 
 fn read_png_rows<R: std::io::BufRead + std::io::Seek>(
@@ -220,7 +227,9 @@ fn read_png_rows<R: std::io::BufRead + std::io::Seek>(
     let next = |rows: &mut png::Reader<R>, row: &mut [u8]| -> Result<(), String> {
         match rows.read_row(row) {
             Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(format!("{name}: cannot decode the image: fewer rows than its header says")),
+            Ok(None) => Err(format!(
+                "{name}: cannot decode the image: fewer rows than its header says"
+            )),
             Err(e) => Err(format!("{name}: cannot decode the image: {e}")),
         }
     };
@@ -901,7 +910,11 @@ mod tests {
         let data: Vec<u8> = (0..width as usize * height as usize * samples * bytes_per_sample)
             .map(|i| {
                 let v = (i * 37 + i / 7) % 251;
-                if color == png::ColorType::Indexed { (v % 4) as u8 } else { v as u8 }
+                if color == png::ColorType::Indexed {
+                    (v % 4) as u8
+                } else {
+                    v as u8
+                }
             })
             .collect();
         let mut out = Vec::new();
@@ -934,13 +947,27 @@ mod tests {
     #[test]
     fn png_rows_decode_as_the_image_crate_does() {
         use png::{BitDepth::*, ColorType::*};
-        let layouts = [(Rgb, Eight), (Rgba, Eight), (Grayscale, Eight), (GrayscaleAlpha, Eight), (Indexed, Eight), (Rgb, Sixteen), (Grayscale, Sixteen)];
+        let layouts = [
+            (Rgb, Eight),
+            (Rgba, Eight),
+            (Grayscale, Eight),
+            (GrayscaleAlpha, Eight),
+            (Indexed, Eight),
+            (Rgb, Sixteen),
+            (Grayscale, Sixteen),
+        ];
         for (color, depth) in layouts {
             for color_space in [ColorSpace::Auto, ColorSpace::Raw, ColorSpace::Srgb] {
                 let bytes = png_bytes(13, 7, color, depth);
-                let rows = decode_png_rows(&bytes, "t.png", color_space).expect("a PNG").expect("decodes");
+                let rows = decode_png_rows(&bytes, "t.png", color_space)
+                    .expect("a PNG")
+                    .expect("decodes");
                 let want = through_image_crate(&bytes, color_space);
-                assert_eq!((rows.width, rows.height, rows.format), (want.width, want.height, want.format), "{color:?} {depth:?} {color_space:?}");
+                assert_eq!(
+                    (rows.width, rows.height, rows.format),
+                    (want.width, want.height, want.format),
+                    "{color:?} {depth:?} {color_space:?}"
+                );
                 assert_eq!(rows.mips[0], want.mips[0], "{color:?} {depth:?} {color_space:?}");
             }
         }
@@ -954,11 +981,17 @@ mod tests {
         assert_eq!(kept_size(100_000, 3), (8192, 1));
         // Wider than kept: rows filtered on the way in, as a full decode then resample would.
         let bytes = png_bytes(MAX_KEPT_SIDE + 1000, 9, png::ColorType::Rgb, png::BitDepth::Eight);
-        let rows = decode_png_rows(&bytes, "t.png", ColorSpace::Srgb).expect("a PNG").expect("decodes");
+        let rows = decode_png_rows(&bytes, "t.png", ColorSpace::Srgb)
+            .expect("a PNG")
+            .expect("decodes");
         let want = through_image_crate(&bytes, ColorSpace::Srgb);
         assert_eq!((rows.width, rows.height), (MAX_KEPT_SIDE, 8));
         assert_eq!((want.width, want.height), (MAX_KEPT_SIDE, 8));
-        let worst = rows.mips[0].iter().zip(&want.mips[0]).map(|(a, b)| a.abs_diff(*b)).max();
+        let worst = rows.mips[0]
+            .iter()
+            .zip(&want.mips[0])
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
         assert!(worst <= Some(1), "largest texel difference {worst:?}");
     }
 
@@ -968,7 +1001,10 @@ mod tests {
         let cut = &bytes[..bytes.len() / 2];
         let err = match decode_png_rows(cut, "cut.png", ColorSpace::Auto) {
             Some(Err(e)) => e,
-            other => panic!("expected an error, got {:?}", other.map(|r| r.map(|t| (t.width, t.height)))),
+            other => panic!(
+                "expected an error, got {:?}",
+                other.map(|r| r.map(|t| (t.width, t.height)))
+            ),
         };
         assert!(err.starts_with("cut.png: "), "{err}");
     }

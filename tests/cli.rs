@@ -632,7 +632,11 @@ fn namespace_composed_deeper_than_the_limit_is_refused_quickly() {
     let dir = tempdir("deep-composition");
     let layer = |n: usize, next: Option<&str>| {
         let arc = next.map_or(String::new(), |f| format!(" (\n    references = @{f}@</p>\n)"));
-        format!("#usda 1.0\n{}def \"leaf\"{arc}\n{{\n}}\n{}", "def \"p\" {\n".repeat(n), "}\n".repeat(n))
+        format!(
+            "#usda 1.0\n{}def \"leaf\"{arc}\n{{\n}}\n{}",
+            "def \"p\" {\n".repeat(n),
+            "}\n".repeat(n)
+        )
     };
     fs::write(dir.join("a.usda"), layer(499, Some("b.usda"))).unwrap();
     fs::write(dir.join("b.usda"), layer(499, Some("c.usda"))).unwrap();
@@ -641,11 +645,17 @@ fn namespace_composed_deeper_than_the_limit_is_refused_quickly() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     for command in ["info", "render"] {
         let started = std::time::Instant::now();
-        let out = run_in(&dir, &[command, "a.usda", "-o", "f.png"][..if command == "info" { 2 } else { 4 }]);
+        let out = run_in(
+            &dir,
+            &[command, "a.usda", "-o", "f.png"][..if command == "info" { 2 } else { 4 }],
+        );
         let said = text(&out);
         assert!(started.elapsed().as_secs() < 30, "{command}: refused quickly");
         assert_eq!(out.status.code(), Some(2), "{command}: {said}");
-        assert!(said.contains("a.usda") && said.contains("levels deep") && said.contains("/p/p/p"), "{command}: {said}");
+        assert!(
+            said.contains("a.usda") && said.contains("levels deep") && said.contains("/p/p/p"),
+            "{command}: {said}"
+        );
     }
 }
 
@@ -911,10 +921,30 @@ fn text_pxr_rejects_opens_with_one_warning_naming_the_file_and_line() {
     // usdrender opened it without a word. Each file here fails `Sdf.Layer.FindOrOpen`.
     let dir = tempdir("pxr-rejects");
     let cases = [
-        ("rlo.usda", "def Xform \"a\"\n{\n    def Xform \"evil\u{202e}gnp.exe\"\n    {\n    }\n}\n", 4, "not an identifier"),
-        ("array.usda", "def Xform \"a\"\n{\n    int[] x = [1, 2 3]\n}\n", 4, "no comma"),
-        ("samples.usda", "def Xform \"a\"\n{\n    double x.timeSamples = {\n        1: 2\n        3: 4\n    }\n}\n", 6, "no comma after a time sample"),
-        ("dict.usda", "def Xform \"a\" (\n    customData = { int a = 1 int b = 2 }\n)\n{\n}\n", 3, "dictionary entries on one line"),
+        (
+            "rlo.usda",
+            "def Xform \"a\"\n{\n    def Xform \"evil\u{202e}gnp.exe\"\n    {\n    }\n}\n",
+            4,
+            "not an identifier",
+        ),
+        (
+            "array.usda",
+            "def Xform \"a\"\n{\n    int[] x = [1, 2 3]\n}\n",
+            4,
+            "no comma",
+        ),
+        (
+            "samples.usda",
+            "def Xform \"a\"\n{\n    double x.timeSamples = {\n        1: 2\n        3: 4\n    }\n}\n",
+            6,
+            "no comma after a time sample",
+        ),
+        (
+            "dict.usda",
+            "def Xform \"a\" (\n    customData = { int a = 1 int b = 2 }\n)\n{\n}\n",
+            3,
+            "dictionary entries on one line",
+        ),
     ];
     for (file, body, line, what) in cases {
         // Twice, so a layer with two problems still gives one warning.

@@ -353,7 +353,10 @@ fn material_binding_matches_pxr() {
             total += 1;
             match ours.get(prim) {
                 Some(m) if m == theirs => agree += 1,
-                Some(Some(m)) if theirs.is_none() && MATERIALX_ONLY_IN_OURS.contains(&(file.as_str(), prim.as_str(), m.as_str())) => {
+                Some(Some(m))
+                    if theirs.is_none()
+                        && MATERIALX_ONLY_IN_OURS.contains(&(file.as_str(), prim.as_str(), m.as_str())) =>
+                {
                     agree += 1;
                     println!("{file} {prim}: ours {m} (a MaterialX document's Material; pip's pxr reads no .mtlx)");
                 }

@@ -602,7 +602,11 @@ fn compute_shading_reads_more_textures_than_one_material_binds() {
     let mut meshes = String::new();
     for i in 0..QUADS {
         let file = format!("t{i}.png");
-        std::fs::copy(repo().join("scenes/looks").join(sources[i % sources.len()]), dir.join(&file)).expect("copy");
+        std::fs::copy(
+            repo().join("scenes/looks").join(sources[i % sources.len()]),
+            dir.join(&file),
+        )
+        .expect("copy");
         looks += &format!(
             r#"        def Material "M{i}"
         {{
@@ -705,8 +709,14 @@ def Xform "World"
         "{QUADS} textures: FLIP mean {:.5}, max {}/255, {:.3}% pixels over 0.1, alpha IoU {:.4}",
         m.flip_mean, m.max_diff, m.percent_over_fail, m.alpha_iou
     );
-    assert!(m.alpha_iou > 0.99 && m.verdict != Verdict::Fail, "compute differs from forward: {m:?}");
+    assert!(
+        m.alpha_iou > 0.99 && m.verdict != Verdict::Fail,
+        "compute differs from forward: {m:?}"
+    );
     // Each quad shows its own texture: the frame is far from one texture everywhere.
     let covered = forward.pixels().filter(|p| p[3] > 128).count();
-    assert!(covered > (WIDTH * HEIGHT / 4) as usize, "the quads cover the frame ({covered})");
+    assert!(
+        covered > (WIDTH * HEIGHT / 4) as usize,
+        "the quads cover the frame ({covered})"
+    );
 }

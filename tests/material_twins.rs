@@ -58,10 +58,22 @@ const TWINS: &[(&str, &str)] = &[
     ("omniglass", "outputs:mdl:surface, MDL OmniGlass.mdl OmniGlass"),
     ("local_mdl_call", "outputs:mdl:surface, MDL ./looks.mdl Brick"),
     ("local_mdl_simple", "outputs:mdl:surface, MDL ./looks.mdl Glow"),
-    ("mtlx_reference", "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader"),
-    ("mtlx_usdshade", "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader"),
-    ("standard_surface", "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader"),
-    ("open_pbr", "outputs:mtlx:surface, MaterialX ND_open_pbr_surface_surfaceshader"),
+    (
+        "mtlx_reference",
+        "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader",
+    ),
+    (
+        "mtlx_usdshade",
+        "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader",
+    ),
+    (
+        "standard_surface",
+        "outputs:mtlx:surface, MaterialX ND_standard_surface_surfaceshader",
+    ),
+    (
+        "open_pbr",
+        "outputs:mtlx:surface, MaterialX ND_open_pbr_surface_surfaceshader",
+    ),
     ("gltf_pbr", "outputs:mtlx:surface, MaterialX ND_gltf_pbr_surfaceshader"),
 ];
 
@@ -211,8 +223,11 @@ fn bad_material_files_warn_once_naming_file_and_material_and_fall_back() {
     }
 "#;
     // A module with a syntax error, and one whose material is beyond what is translated.
-    std::fs::write(dir.join("broken.mdl"), "mdl 1.6;\nexport material Red() = material(\n  thin_walled: true;\n")
-        .expect("write broken.mdl");
+    std::fs::write(
+        dir.join("broken.mdl"),
+        "mdl 1.6;\nexport material Red() = material(\n  thin_walled: true;\n",
+    )
+    .expect("write broken.mdl");
     std::fs::write(
         dir.join("mirror.mdl"),
         "mdl 1.6;\nexport material Mirror() = material(surface: material_surface(scattering: df::specular_bsdf()));\n",
@@ -220,11 +235,27 @@ fn bad_material_files_warn_once_naming_file_and_material_and_fall_back() {
     .expect("write mirror.mdl");
     let cases: [(&str, String, &[&str]); 7] = [
         ("missing_mdl", mdl("./nowhere.mdl", "Red"), &["nowhere.mdl", "Red"]),
-        ("unknown_mdl_material", mdl("./looks.mdl", "NoSuchMaterial"), &["looks.mdl", "NoSuchMaterial", "Brick, Glow"]),
-        ("broken_mdl", mdl("./broken.mdl", "Red"), &["broken.mdl", "Red", "line 3, column 20"]),
-        ("unsupported_mdl", mdl("./mirror.mdl", "Mirror"), &["mirror.mdl", "Mirror", "specular_bsdf"]),
+        (
+            "unknown_mdl_material",
+            mdl("./looks.mdl", "NoSuchMaterial"),
+            &["looks.mdl", "NoSuchMaterial", "Brick, Glow"],
+        ),
+        (
+            "broken_mdl",
+            mdl("./broken.mdl", "Red"),
+            &["broken.mdl", "Red", "line 3, column 20"],
+        ),
+        (
+            "unsupported_mdl",
+            mdl("./mirror.mdl", "Mirror"),
+            &["mirror.mdl", "Mirror", "specular_bsdf"],
+        ),
         ("mtlx_cycle", cycle, &["cycle", "bad_mtlx_cycle.usda"]),
-        ("mtlx_unknown_node", unknown, &["ND_frobnicate_color3", "bad_mtlx_unknown_node.usda"]),
+        (
+            "mtlx_unknown_node",
+            unknown,
+            &["ND_frobnicate_color3", "bad_mtlx_unknown_node.usda"],
+        ),
         ("missing_mtlx", missing_document.to_string(), &["missing.mtlx"]),
     ];
     for (name, looks, names) in cases {
@@ -232,7 +263,11 @@ fn bad_material_files_warn_once_naming_file_and_material_and_fall_back() {
         let (img, log) = render(&stage, &format!("bad_{name}"));
         let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
         let about_material: Vec<&&str> = warnings.iter().filter(|l| l.contains("/World/Looks/M")).collect();
-        assert_eq!(about_material.len(), 1, "{name}: one warning naming the material:\n{log}");
+        assert_eq!(
+            about_material.len(),
+            1,
+            "{name}: one warning naming the material:\n{log}"
+        );
         assert!(
             about_material[0].contains("displayColor"),
             "{name}: the warning says the prim falls back to displayColor:\n{log}"
@@ -268,8 +303,14 @@ fn the_open_chess_set_renders_with_its_materialx_looks() {
     assert!(o.status.success(), "usdrender failed:\n{log}");
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     assert!(warnings.is_empty(), "no warnings:\n{}", warnings.join("\n"));
-    let from_mtlx = log.lines().filter(|l| l.contains("drawn from outputs:mtlx:surface")).count();
-    assert_eq!(from_mtlx, 21, "the board and each of the 20 piece materials drawn from MaterialX:\n{log}");
+    let from_mtlx = log
+        .lines()
+        .filter(|l| l.contains("drawn from outputs:mtlx:surface"))
+        .count();
+    assert_eq!(
+        from_mtlx, 21,
+        "the board and each of the 20 piece materials drawn from MaterialX:\n{log}"
+    );
     let img = load_rgba(&out);
     let (mut covered, mut green, mut cream) = (0usize, 0usize, 0usize);
     for p in img.pixels().filter(|p| p[3] >= 128) {

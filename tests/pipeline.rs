@@ -489,8 +489,14 @@ fn the_first_sigint_ends_a_frame_that_outlasts_the_grace_period() {
     let status = child.wait().unwrap();
     let waited = started.elapsed();
     let stderr = reader.join().unwrap();
-    assert!(waited < Duration::from_secs(10), "ended after {waited:?}, not 60 s: {stderr}");
-    assert!(waited >= Duration::from_millis(900), "the grace period was given: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "ended after {waited:?}, not 60 s: {stderr}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the grace period was given: {waited:?}"
+    );
     assert_eq!(status.code(), Some(130), "{stderr}");
     let line = stderr
         .lines()

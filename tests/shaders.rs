@@ -80,10 +80,23 @@ fn the_texture_table_source_validates_at_every_size_it_is_built_with() {
             panic!("{slots} slots: validation error:\n{}", e.emit_to_string(&source));
         }
         let last = slots - 1;
-        assert!(source.contains(&format!("textureSampleGrad(t{last}, s{last}")), "{slots}: reads entry {last}");
-        assert!(!source.contains(&format!("var t{slots}:")), "{slots}: declares no more than it has");
+        assert!(
+            source.contains(&format!("textureSampleGrad(t{last}, s{last}")),
+            "{slots}: reads entry {last}"
+        );
+        assert!(
+            !source.contains(&format!("var t{slots}:")),
+            "{slots}: declares no more than it has"
+        );
         // Bindings of group 1 are distinct.
-        let mut bindings: Vec<u32> = (0..slots).flat_map(|i| [table_binding(i), if i < 12 { 12 + i as u32 } else { table_binding(i) + 1 }]).collect();
+        let mut bindings: Vec<u32> = (0..slots)
+            .flat_map(|i| {
+                [
+                    table_binding(i),
+                    if i < 12 { 12 + i as u32 } else { table_binding(i) + 1 },
+                ]
+            })
+            .collect();
         bindings.sort_unstable();
         bindings.dedup();
         assert_eq!(bindings.len(), 2 * slots, "{slots}: distinct bindings");

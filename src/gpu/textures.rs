@@ -74,7 +74,11 @@ pub fn table_layout(device: &wgpu::Device, slots: usize) -> wgpu::BindGroupLayou
             count: None,
         });
         entries.push(wgpu::BindGroupLayoutEntry {
-            binding: if i < TEXTURE_SLOTS { (TEXTURE_SLOTS + i) as u32 } else { binding + 1 },
+            binding: if i < TEXTURE_SLOTS {
+                (TEXTURE_SLOTS + i) as u32
+            } else {
+                binding + 1
+            },
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
             count: None,
@@ -313,7 +317,11 @@ impl SceneTextures {
                 resource: wgpu::BindingResource::TextureView(view),
             });
             entries.push(wgpu::BindGroupEntry {
-                binding: if i < TEXTURE_SLOTS { (TEXTURE_SLOTS + i) as u32 } else { binding + 1 },
+                binding: if i < TEXTURE_SLOTS {
+                    (TEXTURE_SLOTS + i) as u32
+                } else {
+                    binding + 1
+                },
                 resource: wgpu::BindingResource::Sampler(&self.samplers[&wrap(i)]),
             });
         }

@@ -42,7 +42,10 @@ pub struct ExportedMaterial {
 impl ExportedMaterial {
     /// Parameter `name`'s default.
     pub fn default_of(&self, name: &str) -> Option<&Expr> {
-        self.parameters.iter().find(|p| p.name == name).and_then(|p| p.default.as_ref())
+        self.parameters
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.default.as_ref())
     }
 }
 
@@ -59,7 +62,11 @@ pub struct Parameter {
 pub enum Body {
     /// Another material called with arguments (`OmniPBR(diffuse_color_constant: ...)`);
     /// `callee` is its last name, `qualified` as written.
-    Call { callee: String, qualified: String, args: Vec<(String, Expr)> },
+    Call {
+        callee: String,
+        qualified: String,
+        args: Vec<(String, Expr)>,
+    },
     /// A `material(...)` whose surface is a diffuse BSDF at most.
     Simple(SimpleMaterial),
     /// Anything else, with why.
@@ -87,7 +94,10 @@ pub enum Expr {
     Str(String),
     /// `texture_2d(path, gamma)`: `srgb` is `Some(true)` for `gamma_srgb`, `Some(false)` for
     /// `gamma_linear`, `None` for the default (decided by the file).
-    Texture { path: String, srgb: Option<bool> },
+    Texture {
+        path: String,
+        srgb: Option<bool>,
+    },
     /// A material parameter, by name.
     Param(String),
     /// An enum value or other name (`intensity_radiant_exitance`, `::tex::gamma_srgb`).
@@ -96,7 +106,10 @@ pub enum Expr {
     Binary(char, Box<Expr>, Box<Expr>),
     Neg(Box<Expr>),
     /// A call not reduced (`df::diffuse_edf()`, `material_surface(...)`, a texture lookup).
-    Call { callee: String, args: Vec<(Option<String>, Expr)> },
+    Call {
+        callee: String,
+        args: Vec<(Option<String>, Expr)>,
+    },
     /// What is not read (member access, conditionals, arrays), as written in short.
     Other(String),
 }
@@ -171,7 +184,9 @@ fn resolve_at(expr: &Expr, lookup: &dyn Fn(&str) -> Option<Expr>, depth: usize) 
         Expr::Neg(a) => fold_neg(resolve_at(a, lookup, depth + 1)),
         Expr::Call { callee, args } => fold_call(
             callee.clone(),
-            args.iter().map(|(n, e)| (n.clone(), resolve_at(e, lookup, depth + 1))).collect(),
+            args.iter()
+                .map(|(n, e)| (n.clone(), resolve_at(e, lookup, depth + 1)))
+                .collect(),
         ),
         _ => expr.clone(),
     }
@@ -253,7 +268,13 @@ fn fold_call(callee: String, args: Vec<(Option<String>, Expr)>) -> Expr {
 /// Reads a module. Errors give line and column.
 pub fn parse(text: &str) -> Result<Module, String> {
     let tokens = lex(text)?;
-    let mut p = Parser { tokens, at: 0, lets: Vec::new(), params: Vec::new(), depth: 0 };
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        lets: Vec::new(),
+        params: Vec::new(),
+        depth: 0,
+    };
     let mut materials = Vec::new();
     while !p.done() {
         let exported = p.eat_word("export");
@@ -307,7 +328,11 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
             i += 2;
             loop {
                 match chars.get(i) {
-                    None => return Err(format!("line {start_line}, column {start_column}: a comment is never closed")),
+                    None => {
+                        return Err(format!(
+                            "line {start_line}, column {start_column}: a comment is never closed"
+                        ))
+                    }
                     Some('*') if chars.get(i + 1) == Some(&'/') => {
                         i += 2;
                         break;
@@ -344,7 +369,8 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
                     i += 1;
                 } else if (d == 'e' || d == 'E')
                     && (chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
-                        || (matches!(chars.get(i + 1), Some('+' | '-')) && chars.get(i + 2).is_some_and(|n| n.is_ascii_digit())))
+                        || (matches!(chars.get(i + 1), Some('+' | '-'))
+                            && chars.get(i + 2).is_some_and(|n| n.is_ascii_digit())))
                 {
                     float = true;
                     i += 2;
@@ -562,7 +588,13 @@ impl Parser {
         let body = self.expr()?;
         self.expect_punct(';')?;
         self.params.clear();
-        Ok(ExportedMaterial { name, exported, star, parameters, body: classify(body) })
+        Ok(ExportedMaterial {
+            name,
+            exported,
+            star,
+            parameters,
+            body: classify(body),
+        })
     }
 
     /// `[uniform|varying] type name [= default] [[...]]`.
@@ -803,7 +835,11 @@ fn classify(body: Expr) -> Body {
                 None => return Body::Unsupported(format!("it calls {callee} with positional arguments")),
             }
         }
-        return Body::Call { callee: last_name(callee).to_string(), qualified: callee.clone(), args: named };
+        return Body::Call {
+            callee: last_name(callee).to_string(),
+            qualified: callee.clone(),
+            args: named,
+        };
     }
     match simple(&body) {
         Ok(s) => Body::Simple(s),
@@ -815,9 +851,21 @@ fn classify(body: Expr) -> Body {
 fn simple(body: &Expr) -> Result<SimpleMaterial, String> {
     // `material`'s fields; a name outside them is an error in the module (pxr's MDL compiler
     // refuses it), not something to drop silently.
-    const FIELDS: [&str; 7] = ["thin_walled", "surface", "backface", "ior", "volume", "geometry", "hair"];
+    const FIELDS: [&str; 7] = [
+        "thin_walled",
+        "surface",
+        "backface",
+        "ior",
+        "volume",
+        "geometry",
+        "hair",
+    ];
     if let Expr::Call { args, .. } = body {
-        if let Some(name) = args.iter().filter_map(|(n, _)| n.as_deref()).find(|n| !FIELDS.contains(n)) {
+        if let Some(name) = args
+            .iter()
+            .filter_map(|(n, _)| n.as_deref())
+            .find(|n| !FIELDS.contains(n))
+        {
             return Err(format!("material(...) has no field {name}"));
         }
     }
@@ -828,7 +876,9 @@ fn simple(body: &Expr) -> Result<SimpleMaterial, String> {
             Some("material_surface") => match surface.arg("scattering", 0) {
                 None => {}
                 Some(bsdf) => match bsdf.callee() {
-                    Some("diffuse_reflection_bsdf") => tint = bsdf.arg("tint", 0).cloned().unwrap_or(Expr::Color([1.0; 3])),
+                    Some("diffuse_reflection_bsdf") => {
+                        tint = bsdf.arg("tint", 0).cloned().unwrap_or(Expr::Color([1.0; 3]))
+                    }
                     Some("bsdf") => {}
                     _ => return Err(format!("its surface scatters by {}", describe(bsdf))),
                 },
@@ -865,7 +915,12 @@ fn simple(body: &Expr) -> Result<SimpleMaterial, String> {
         None => Expr::Float(1.0),
     };
     let thin_walled = body.arg("thin_walled", 0).cloned().unwrap_or(Expr::Bool(false));
-    Ok(SimpleMaterial { tint, emission_intensity, cutout_opacity, thin_walled })
+    Ok(SimpleMaterial {
+        tint,
+        emission_intensity,
+        cutout_opacity,
+        thin_walled,
+    })
 }
 
 /// A short description of an expression, for messages.
@@ -930,27 +985,43 @@ export material Glow(
         assert_eq!(module.materials.len(), 2);
         let brick = module.material("Brick").unwrap();
         assert!(brick.star && brick.exported);
-        let Body::Call { callee, args, .. } = &brick.body else { panic!("{:?}", brick.body) };
+        let Body::Call { callee, args, .. } = &brick.body else {
+            panic!("{:?}", brick.body)
+        };
         assert_eq!(callee, "OmniPBR");
         let arg = |n: &str| args.iter().find(|(a, _)| a == n).map(|(_, e)| e.clone());
         assert_eq!(arg("diffuse_color_constant"), Some(Expr::Color([0.7, 0.3, 0.2])));
         assert_eq!(arg("reflection_roughness_constant"), Some(Expr::Float(0.8)));
         assert_eq!(
             arg("diffuse_texture"),
-            Some(Expr::Texture { path: "./checker.png".into(), srgb: Some(true) })
+            Some(Expr::Texture {
+                path: "./checker.png".into(),
+                srgb: Some(true)
+            })
         );
 
         let glow = module.material("Glow").unwrap();
         assert_eq!(glow.parameters.len(), 2);
         assert_eq!(glow.parameters[1].ty, "uniform float");
-        let Body::Simple(s) = &glow.body else { panic!("{:?}", glow.body) };
+        let Body::Simple(s) = &glow.body else {
+            panic!("{:?}", glow.body)
+        };
         assert_eq!(s.tint, Expr::Param("tint".into()));
         assert_eq!(s.cutout_opacity, Expr::Float(0.25));
         // Defaults, then a USD override of one parameter.
         let defaults = |n: &str| glow.default_of(n).cloned();
         assert_eq!(resolve(&s.emission_intensity, &defaults), Expr::Color([0.5, 0.4, 0.1]));
-        let overridden = |n: &str| if n == "strength" { Some(Expr::Float(2.0)) } else { defaults(n) };
-        assert_eq!(resolve(&s.emission_intensity, &overridden), Expr::Color([2.0, 1.6, 0.4]));
+        let overridden = |n: &str| {
+            if n == "strength" {
+                Some(Expr::Float(2.0))
+            } else {
+                defaults(n)
+            }
+        };
+        assert_eq!(
+            resolve(&s.emission_intensity, &overridden),
+            Expr::Color([2.0, 1.6, 0.4])
+        );
         assert_eq!(resolve(&s.tint, &defaults), Expr::Color([0.1, 0.6, 0.3]));
     }
 
@@ -958,11 +1029,23 @@ export material Glow(
     fn unsupported_bodies_say_why() {
         let m = parse("export material M() = material(surface: material_surface(scattering: df::specular_bsdf()));")
             .unwrap();
-        assert!(matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("specular_bsdf")), "{:?}", m);
+        assert!(
+            matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("specular_bsdf")),
+            "{:?}",
+            m
+        );
         let m = parse("export material M() = material(emission: material_emission());").unwrap();
-        assert!(matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("no field emission")), "{:?}", m);
+        assert!(
+            matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("no field emission")),
+            "{:?}",
+            m
+        );
         let m = parse("export material M(float x = 1.0) = x > 0.5 ? material() : material();").unwrap();
-        assert!(matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("conditional")), "{:?}", m);
+        assert!(
+            matches!(&m.materials[0].body, Body::Unsupported(w) if w.contains("conditional")),
+            "{:?}",
+            m
+        );
     }
 
     #[test]
@@ -979,7 +1062,11 @@ export material Glow(
 
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
-        let deep = format!("export material M() = {}1.0{};", "(".repeat(100_000), ")".repeat(100_000));
+        let deep = format!(
+            "export material M() = {}1.0{};",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
         let e = parse(&deep).unwrap_err();
         assert!(e.contains("nested deeper"), "{e}");
         let deep = format!("export material M() = {}1.0;", "-".repeat(100_000));
@@ -991,7 +1078,13 @@ export material Glow(
     #[test]
     fn a_parameter_naming_itself_does_not_loop() {
         let e = Expr::Param("a".into());
-        let lookup = |_: &str| Some(Expr::Binary('*', Box::new(Expr::Param("a".into())), Box::new(Expr::Float(2.0))));
+        let lookup = |_: &str| {
+            Some(Expr::Binary(
+                '*',
+                Box::new(Expr::Param("a".into())),
+                Box::new(Expr::Float(2.0)),
+            ))
+        };
         // Stops at the cap and leaves what is left unfolded.
         assert!(matches!(resolve(&e, &lookup), Expr::Binary(..) | Expr::Other(_)));
     }

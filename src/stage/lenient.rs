@@ -69,8 +69,8 @@ impl LenientResolver {
         let bytes = self.inner.open_asset(&ResolvedPath::new(document))?.read_all()?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| io::Error::other(format!("{document}: not UTF-8 text ({e}); not a MaterialX document")))?;
-        let layer = crate::material_files::mtlx::to_usda(text, std::path::Path::new(document))
-            .map_err(io::Error::other)?;
+        let layer =
+            crate::material_files::mtlx::to_usda(text, std::path::Path::new(document)).map_err(io::Error::other)?;
         Ok(Box::new(io::Cursor::new(layer.into_bytes())))
     }
 }
@@ -99,7 +99,10 @@ fn mtlx_document_path(layer: &str) -> Option<String> {
         None => (layer, ""),
     };
     let document = outer.strip_suffix(MTLX_AS_USDA)?;
-    document.to_ascii_lowercase().ends_with(".mtlx").then(|| format!("{document}{member}"))
+    document
+        .to_ascii_lowercase()
+        .ends_with(".mtlx")
+        .then(|| format!("{document}{member}"))
 }
 
 /// An error unless the file behind `resolved` (the package, for a package member) is a regular

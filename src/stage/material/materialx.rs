@@ -27,27 +27,171 @@ const MAX_DEPTH: usize = 64;
 /// The categories of MaterialX's standard library (1.38 and 1.39) and the USD nodes it defines:
 /// an `ND_` id whose category is not here is not MaterialX.
 const CATEGORIES: &[&str] = &[
-    "absval", "acos", "add", "ambientocclusion", "anisotropic_vdf", "arrayappend", "artistic_ior", "asin", "atan2",
-    "bitangent", "blackbody", "blur", "bump", "burley_diffuse_bsdf", "burn", "ceil", "cellnoise2d", "cellnoise3d",
-    "checkerboard", "circle", "clamp", "colorcorrect", "combine2", "combine3", "combine4", "conductor_bsdf",
-    "conical_edf", "constant", "contrast", "convert", "cos", "creatematrix", "crossproduct", "curveadjust",
-    "determinant", "dielectric_bsdf", "difference", "disjointover", "displacement", "distance", "divide", "dodge",
-    "dot", "dotproduct", "exp", "extract", "floor", "fract", "fractal2d", "fractal3d", "frame", "generalized_schlick_bsdf",
-    "geomcolor", "geompropvalue", "geompropvalueuniform", "gltf_anisotropy_image", "gltf_colorimage", "gltf_image",
-    "gltf_iridescence_thickness", "gltf_normalmap", "gltf_pbr", "heighttonormal", "hextiledimage",
-    "hextilednormalmap", "hsvadjust", "hsvtorgb", "ifequal", "ifgreater", "ifgreatereq", "image", "in", "inside",
-    "invert", "invertmatrix", "layer", "ln", "luminance", "magnitude", "mask", "matte", "max", "measured_edf", "min",
-    "minus", "mix", "modulo", "multiply", "noise2d", "noise3d", "normal", "normalize", "normalmap", "open_pbr_surface",
-    "oren_nayar_diffuse_bsdf", "out", "outside", "over", "overlay", "place2d", "plus", "position", "power", "premult",
-    "ramp4", "ramplr", "ramptb", "randomcolor", "randomfloat", "range", "remap", "rgbtohsv", "rotate2d", "rotate3d",
-    "round", "roughness_anisotropy", "roughness_dual", "safepower", "saturate", "screen", "separate2", "separate3",
-    "separate4", "sheen_bsdf", "sign", "sin", "smoothstep", "splitlr", "splittb", "sqrt", "standard_surface",
-    "subsurface_bsdf", "subtract", "surface", "surface_unlit", "surfacematerial", "switch", "tan", "tangent",
-    "texcoord", "thin_film_bsdf", "thin_surface", "tiledimage", "time", "transformmatrix", "transformnormal",
-    "transformpoint", "transformvector", "translucent_bsdf", "transpose", "triplanarprojection", "trianglewave",
-    "uniform_edf", "unifiednoise2d", "unifiednoise3d", "unpremult", "updirection", "UsdPreviewSurface",
-    "UsdPrimvarReader", "UsdTransform2d", "UsdUVTexture", "viewdirection", "volume", "volumematerial",
-    "worleynoise2d", "worleynoise3d",
+    "absval",
+    "acos",
+    "add",
+    "ambientocclusion",
+    "anisotropic_vdf",
+    "arrayappend",
+    "artistic_ior",
+    "asin",
+    "atan2",
+    "bitangent",
+    "blackbody",
+    "blur",
+    "bump",
+    "burley_diffuse_bsdf",
+    "burn",
+    "ceil",
+    "cellnoise2d",
+    "cellnoise3d",
+    "checkerboard",
+    "circle",
+    "clamp",
+    "colorcorrect",
+    "combine2",
+    "combine3",
+    "combine4",
+    "conductor_bsdf",
+    "conical_edf",
+    "constant",
+    "contrast",
+    "convert",
+    "cos",
+    "creatematrix",
+    "crossproduct",
+    "curveadjust",
+    "determinant",
+    "dielectric_bsdf",
+    "difference",
+    "disjointover",
+    "displacement",
+    "distance",
+    "divide",
+    "dodge",
+    "dot",
+    "dotproduct",
+    "exp",
+    "extract",
+    "floor",
+    "fract",
+    "fractal2d",
+    "fractal3d",
+    "frame",
+    "generalized_schlick_bsdf",
+    "geomcolor",
+    "geompropvalue",
+    "geompropvalueuniform",
+    "gltf_anisotropy_image",
+    "gltf_colorimage",
+    "gltf_image",
+    "gltf_iridescence_thickness",
+    "gltf_normalmap",
+    "gltf_pbr",
+    "heighttonormal",
+    "hextiledimage",
+    "hextilednormalmap",
+    "hsvadjust",
+    "hsvtorgb",
+    "ifequal",
+    "ifgreater",
+    "ifgreatereq",
+    "image",
+    "in",
+    "inside",
+    "invert",
+    "invertmatrix",
+    "layer",
+    "ln",
+    "luminance",
+    "magnitude",
+    "mask",
+    "matte",
+    "max",
+    "measured_edf",
+    "min",
+    "minus",
+    "mix",
+    "modulo",
+    "multiply",
+    "noise2d",
+    "noise3d",
+    "normal",
+    "normalize",
+    "normalmap",
+    "open_pbr_surface",
+    "oren_nayar_diffuse_bsdf",
+    "out",
+    "outside",
+    "over",
+    "overlay",
+    "place2d",
+    "plus",
+    "position",
+    "power",
+    "premult",
+    "ramp4",
+    "ramplr",
+    "ramptb",
+    "randomcolor",
+    "randomfloat",
+    "range",
+    "remap",
+    "rgbtohsv",
+    "rotate2d",
+    "rotate3d",
+    "round",
+    "roughness_anisotropy",
+    "roughness_dual",
+    "safepower",
+    "saturate",
+    "screen",
+    "separate2",
+    "separate3",
+    "separate4",
+    "sheen_bsdf",
+    "sign",
+    "sin",
+    "smoothstep",
+    "splitlr",
+    "splittb",
+    "sqrt",
+    "standard_surface",
+    "subsurface_bsdf",
+    "subtract",
+    "surface",
+    "surface_unlit",
+    "surfacematerial",
+    "switch",
+    "tan",
+    "tangent",
+    "texcoord",
+    "thin_film_bsdf",
+    "thin_surface",
+    "tiledimage",
+    "time",
+    "transformmatrix",
+    "transformnormal",
+    "transformpoint",
+    "transformvector",
+    "translucent_bsdf",
+    "transpose",
+    "triplanarprojection",
+    "trianglewave",
+    "uniform_edf",
+    "unifiednoise2d",
+    "unifiednoise3d",
+    "unpremult",
+    "updirection",
+    "UsdPreviewSurface",
+    "UsdPrimvarReader",
+    "UsdTransform2d",
+    "UsdUVTexture",
+    "viewdirection",
+    "volume",
+    "volumematerial",
+    "worleynoise2d",
+    "worleynoise3d",
 ];
 
 /// A node id's category and the rest (its types): `ND_image_color3` is (`image`, `color3`).
@@ -69,9 +213,15 @@ enum Signal {
     Const([f32; 4]),
     Texture(TextureLookup),
     /// A primvar read per vertex.
-    Primvar { name: String, fallback: [f32; 4] },
+    Primvar {
+        name: String,
+        fallback: [f32; 4],
+    },
     /// Texture coordinates: a primvar through a 2x3 transform (rows s, t; columns s, t, 1).
-    Coords { primvar: String, transform: [[f32; 3]; 2] },
+    Coords {
+        primvar: String,
+        transform: [[f32; 3]; 2],
+    },
 }
 
 /// The primvar MaterialX's `texcoord` (index 0) reads, as Storm maps it.
@@ -86,7 +236,10 @@ pub(super) fn read(reader: &mut Reader, path: &sdf::Path, shader: &usd::Prim, id
         "open_pbr_surface" => graph.open_pbr_surface(shader),
         "gltf_pbr" => graph.gltf_pbr(shader),
         "UsdPreviewSurface" => graph.preview_surface(shader),
-        other => Err(format!("the surface shader {} is MaterialX {other:?}, which usdrender does not translate", shader.path())),
+        other => Err(format!(
+            "the surface shader {} is MaterialX {other:?}, which usdrender does not translate",
+            shader.path()
+        )),
     };
     m.map_err(|e| match authored_in(shader) {
         Some(layer) => format!("{e} (in {layer})"),
@@ -163,7 +316,14 @@ impl Graph<'_, '_> {
             }),
             "geompropvalue" | "geompropvalueuniform" | "UsdPrimvarReader" => {
                 let name = self
-                    .token(node, if category == "UsdPrimvarReader" { "varname" } else { "geomprop" })
+                    .token(
+                        node,
+                        if category == "UsdPrimvarReader" {
+                            "varname"
+                        } else {
+                            "geomprop"
+                        },
+                    )
                     .unwrap_or_default();
                 if name.is_empty() {
                     return Ok(None);
@@ -174,7 +334,15 @@ impl Graph<'_, '_> {
                         transform: TextureLookup::IDENTITY,
                     })
                 } else {
-                    let fallback = self.constant(node, if category == "UsdPrimvarReader" { "fallback" } else { "default" }, [0.0; 4])?;
+                    let fallback = self.constant(
+                        node,
+                        if category == "UsdPrimvarReader" {
+                            "fallback"
+                        } else {
+                            "default"
+                        },
+                        [0.0; 4],
+                    )?;
                     Some(Signal::Primvar { name, fallback })
                 }
             }
@@ -206,7 +374,11 @@ impl Graph<'_, '_> {
                 }
             }
             "multiply" | "divide" | "add" | "subtract" => {
-                let identity = if matches!(category, "multiply" | "divide") { 1.0 } else { 0.0 };
+                let identity = if matches!(category, "multiply" | "divide") {
+                    1.0
+                } else {
+                    0.0
+                };
                 let a = self.input_or(node, "in1", [identity; 4], d)?;
                 let b = self.input_or(node, "in2", [identity; 4], d)?;
                 Some(self.arithmetic(node, category, a, b))
@@ -244,7 +416,11 @@ impl Graph<'_, '_> {
             None => ColorSpace::Raw,
         };
         let texture = self.reader.file(node, "inputs:file", color_space);
-        let channel = if types.starts_with("float") { Channel::R } else { Channel::Rgb };
+        let channel = if types.starts_with("float") {
+            Channel::R
+        } else {
+            Channel::Rgb
+        };
         let address = |t: Option<String>| match t.as_deref() {
             Some("clamp") => Wrap::Clamp,
             Some("mirror") => Wrap::Mirror,
@@ -254,7 +430,10 @@ impl Graph<'_, '_> {
         let (wrap_s, wrap_t) = if category == "gltf_image" || category == "gltf_colorimage" {
             (Wrap::Repeat, Wrap::Repeat)
         } else {
-            (address(self.token(node, "uaddressmode")), address(self.token(node, "vaddressmode")))
+            (
+                address(self.token(node, "uaddressmode")),
+                address(self.token(node, "vaddressmode")),
+            )
         };
         let fallback = self.constant(node, "default", [0.0; 4])?;
         let (primvar, mut transform) = match self.input(node, "texcoord", d)? {
@@ -333,7 +512,12 @@ impl Graph<'_, '_> {
             (Const(f), Const(b), Const(m)) => Const(std::array::from_fn(|c| b[c] * (1.0 - m[c]) + f[c] * m[c])),
             (Texture(l), Const(b), Const(m)) => {
                 let scaled = affine(l, "multiply", m, false);
-                Texture(affine(scaled, "add", std::array::from_fn(|c| b[c] * (1.0 - m[c])), false))
+                Texture(affine(
+                    scaled,
+                    "add",
+                    std::array::from_fn(|c| b[c] * (1.0 - m[c])),
+                    false,
+                ))
             }
             (Const(f), Texture(l), Const(m)) => {
                 let scaled = affine(l, "multiply", std::array::from_fn(|c| 1.0 - m[c]), false);
@@ -384,7 +568,14 @@ impl Graph<'_, '_> {
     }
 
     /// A colour input times a weight input (base_color * base, emission_color * emission).
-    fn weighted(&mut self, shader: &usd::Prim, color: &str, color_default: f32, weight: &str, weight_default: f32) -> Result<Signal, String> {
+    fn weighted(
+        &mut self,
+        shader: &usd::Prim,
+        color: &str,
+        color_default: f32,
+        weight: &str,
+        weight_default: f32,
+    ) -> Result<Signal, String> {
         let c = self.input_or(shader, color, [color_default, color_default, color_default, 1.0], 0)?;
         let w = self.input_or(shader, weight, [weight_default; 4], 0)?;
         Ok(self.arithmetic(shader, "multiply", c, w))
@@ -633,10 +824,16 @@ mod tests {
     fn categories_are_read_from_node_ids() {
         assert_eq!(category("ND_image_color3"), Some(("image", "color3")));
         assert_eq!(category("ND_tiledimage_float"), Some(("tiledimage", "float")));
-        assert_eq!(category("ND_standard_surface_surfaceshader"), Some(("standard_surface", "surfaceshader")));
+        assert_eq!(
+            category("ND_standard_surface_surfaceshader"),
+            Some(("standard_surface", "surfaceshader"))
+        );
         assert_eq!(category("ND_multiply_color3FA"), Some(("multiply", "color3FA")));
         assert_eq!(category("ND_UsdUVTexture_23"), Some(("UsdUVTexture", "23")));
-        assert_eq!(category("UsdPrimvarReader_float2"), Some(("UsdPrimvarReader", "float2")));
+        assert_eq!(
+            category("UsdPrimvarReader_float2"),
+            Some(("UsdPrimvarReader", "float2"))
+        );
         assert_eq!(category("ND_dot_float"), Some(("dot", "float")));
         assert_eq!(category("ND_made_up_node_color3"), None);
         assert_eq!(category("ND_imagefoo"), None, "a category is a whole word");
@@ -667,9 +864,24 @@ mod tests {
         assert_eq!(inv.scale, [-1.0; 4]);
         assert_eq!(inv.bias, [1.0; 4]);
         let picked = pick(Signal::Texture(lookup()), 1);
-        assert!(matches!(picked, Signal::Texture(TextureLookup { channel: Channel::G, .. })));
+        assert!(matches!(
+            picked,
+            Signal::Texture(TextureLookup {
+                channel: Channel::G,
+                ..
+            })
+        ));
         let broadcast = swizzle(Signal::Texture(lookup()), "bbb");
-        assert!(matches!(broadcast, Signal::Texture(TextureLookup { channel: Channel::B, .. })));
-        assert!(matches!(swizzle(Signal::Const([1.0, 2.0, 3.0, 4.0]), "z"), Signal::Const([3.0, 3.0, 3.0, 3.0])));
+        assert!(matches!(
+            broadcast,
+            Signal::Texture(TextureLookup {
+                channel: Channel::B,
+                ..
+            })
+        ));
+        assert!(matches!(
+            swizzle(Signal::Const([1.0, 2.0, 3.0, 4.0]), "z"),
+            Signal::Const([3.0, 3.0, 3.0, 3.0])
+        ));
     }
 }

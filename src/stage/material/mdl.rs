@@ -99,7 +99,11 @@ pub(super) fn read(reader: &mut Reader, path: &sdf::Path, shader: &usd::Prim) ->
         let names: Vec<&str> = module.materials.iter().map(|m| m.name.as_str()).collect();
         format!(
             "MDL module {module_id} has no material {material_name} (it has: {})",
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
         )
     })?;
     params.anchor = Some(module_id.clone());
@@ -119,7 +123,9 @@ fn local(
     // Each declared parameter's value: the shader's input when authored, else its default.
     let mut values: HashMap<String, Expr> = HashMap::new();
     for parameter in &material.parameters {
-        let value = params.usd_expr(reader, &parameter.name).or_else(|| parameter.default.clone());
+        let value = params
+            .usd_expr(reader, &parameter.name)
+            .or_else(|| parameter.default.clone());
         if let Some(value) = value {
             values.insert(parameter.name.clone(), value);
         }
@@ -127,7 +133,8 @@ fn local(
     let lookup = |name: &str| values.get(name).cloned();
     match &material.body {
         mdl_file::Body::Call { callee, args, .. } => {
-            let kind = known(callee).ok_or_else(|| unsupported(&format!("it calls {callee}, which usdrender does not translate")))?;
+            let kind = known(callee)
+                .ok_or_else(|| unsupported(&format!("it calls {callee}, which usdrender does not translate")))?;
             for (name, expr) in args {
                 if let Some(arg) = as_arg(&mdl_file::resolve(expr, &lookup)) {
                     params.args.insert(name.clone(), arg);
@@ -137,9 +144,12 @@ fn local(
         }
         mdl_file::Body::Simple(simple) => {
             let color = |e: &Expr, what: &str| {
-                mdl_file::resolve(e, &lookup)
-                    .as_color()
-                    .ok_or_else(|| unsupported(&format!("its {what} is {}", mdl_file::describe(&mdl_file::resolve(e, &lookup)))))
+                mdl_file::resolve(e, &lookup).as_color().ok_or_else(|| {
+                    unsupported(&format!(
+                        "its {what} is {}",
+                        mdl_file::describe(&mdl_file::resolve(e, &lookup))
+                    ))
+                })
             };
             let tint = color(&simple.tint, "diffuse tint")?;
             let emission = color(&simple.emission_intensity, "emission intensity")?;
@@ -169,7 +179,10 @@ fn as_arg(e: &Expr) -> Option<Arg> {
         Expr::Int(i) => Some(Arg::Float(*i as f32)),
         Expr::Color(c) => Some(Arg::Color(*c)),
         Expr::Bool(b) => Some(Arg::Bool(*b)),
-        Expr::Texture { path, srgb } => Some(Arg::Texture { path: path.clone(), srgb: *srgb }),
+        Expr::Texture { path, srgb } => Some(Arg::Texture {
+            path: path.clone(),
+            srgb: *srgb,
+        }),
         _ => None,
     }
 }
@@ -446,7 +459,10 @@ fn omni_pbr(reader: &mut Reader, path: &sdf::Path, name: &str, p: &Params, m: &m
                 }
                 Input::Texture(l)
             }
-            None => Input::Value(p.color(reader, "emissive_color", [1.0, 0.1, 0.1]).map(|x| x * intensity)),
+            None => Input::Value(
+                p.color(reader, "emissive_color", [1.0, 0.1, 0.1])
+                    .map(|x| x * intensity),
+            ),
         };
     }
     if p.bool(reader, "enable_clearcoat", name.contains("ClearCoat")) {
@@ -464,7 +480,11 @@ fn omni_pbr(reader: &mut Reader, path: &sdf::Path, name: &str, p: &Params, m: &m
             Some(mut l) => {
                 // opacity_mode: 0 the alpha channel, else a single channel (mono average and
                 // luminance are taken as red).
-                l.channel = if p.float(reader, "opacity_mode", 1.0) as i32 == 0 { Channel::A } else { Channel::R };
+                l.channel = if p.float(reader, "opacity_mode", 1.0) as i32 == 0 {
+                    Channel::A
+                } else {
+                    Channel::R
+                };
                 l.scale = [constant; 4];
                 Input::Texture(l)
             }
@@ -487,7 +507,10 @@ fn omni_surface(reader: &mut Reader, p: &Params, m: &mut Material) {
             }
             Input::Texture(l)
         }
-        None => Input::Value(p.color(reader, "diffuse_reflection_color", [1.0; 3]).map(|x| x * weight)),
+        None => Input::Value(
+            p.color(reader, "diffuse_reflection_color", [1.0; 3])
+                .map(|x| x * weight),
+        ),
     };
     m.metallic = Input::Value(p.float(reader, "metalness", 0.0));
     m.roughness = Input::Value(p.float(reader, "specular_reflection_roughness", 0.2));

@@ -133,7 +133,9 @@ impl Textures {
                 }
                 Err(e) => {
                     if self.warned.insert(resolved) {
-                        warnings.push(format!("{user}: texture @{authored}@ not loaded ({e}); its fallback is used"));
+                        warnings.push(format!(
+                            "{user}: texture @{authored}@ not loaded ({e}); its fallback is used"
+                        ));
                     }
                     self.index.insert(key, None);
                     return None;
@@ -191,7 +193,12 @@ impl Textures {
     /// another would have it (a batch of as many files as threads is decoded at a time, so at
     /// most one batch more than the budget is held). A file that does not decode or fit gives
     /// one warning, and every lookup of it in `materials` its fallback.
-    pub fn decode_pending(&mut self, store: &mut [Arc<Texture>], materials: &mut [Material], warnings: &mut Vec<String>) {
+    pub fn decode_pending(
+        &mut self,
+        store: &mut [Arc<Texture>],
+        materials: &mut [Material],
+        warnings: &mut Vec<String>,
+    ) {
         use rayon::prelude::*;
         self.defer = false;
         let pending = std::mem::take(&mut self.pending);
@@ -353,7 +360,8 @@ impl SurfaceKind {
         if id == "UsdPreviewSurface" {
             return SurfaceKind::PreviewSurface;
         }
-        let source_asset = values::token_attr(shader, "info:implementationSource", None).as_deref() == Some("sourceAsset");
+        let source_asset =
+            values::token_attr(shader, "info:implementationSource", None).as_deref() == Some("sourceAsset");
         if source_asset && values::raw(shader, "info:mdl:sourceAsset", None).is_some() {
             return SurfaceKind::Mdl;
         }
