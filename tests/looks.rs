@@ -530,6 +530,17 @@ fn headlight_auto_lights_a_lightless_stage_and_off_leaves_ambient() {
     golden("headlight_off", &off);
 }
 
+/// How far compute shading may be from forward (see the test below for why these figures).
+fn forward_and_compute_thresholds() -> Thresholds {
+    Thresholds {
+        fail: 0.1,
+        fail_percent: 0.5,
+        flip_fail: Some(0.01),
+        iou_fail: Some(ALPHA_IOU_MIN),
+        ..Thresholds::default()
+    }
+}
+
 /// Forward shading (fragment stage) and compute shading (visibility buffer) of every look agree:
 /// the goldens hold the default path, and this holds the other to it. Measured on lavapipe: FLIP
 /// means up to 0.0054 (the forward pass resolves 8-bit sRGB samples, the compute pass half
@@ -550,13 +561,7 @@ fn forward_and_compute_shading_agree_on_every_look() {
         ("headlight", &[]),
         ("headlight", &["--headlight", "off"]),
     ];
-    let thresholds = Thresholds {
-        fail: 0.1,
-        fail_percent: 0.5,
-        flip_fail: Some(0.01),
-        iou_fail: Some(ALPHA_IOU_MIN),
-        ..Thresholds::default()
-    };
+    let thresholds = forward_and_compute_thresholds();
     for (i, (scene_name, extra)) in looks.into_iter().enumerate() {
         let name = format!("{scene_name}_{i}");
         let forward_flags = [extra, &["--shading-pass", "forward"][..]].concat();
@@ -696,13 +701,7 @@ def Xform "World"
     };
     let forward = render_with("forward");
     let compute = render_with("compute");
-    let thresholds = Thresholds {
-        fail: 0.1,
-        fail_percent: 0.5,
-        flip_fail: Some(0.01),
-        iou_fail: Some(ALPHA_IOU_MIN),
-        ..Thresholds::default()
-    };
+    let thresholds = forward_and_compute_thresholds();
     let c = compare_with_error_map(&compute, &forward, &thresholds).expect("same size");
     let m = &c.metrics;
     println!(

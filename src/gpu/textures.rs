@@ -28,44 +28,28 @@ pub struct SceneTextures {
 pub type TableEntry = (u32, Wrap, Wrap);
 
 /// The bind group layout of a material's textures: `TEXTURE_SLOTS` textures, then as many samplers.
-/// The compute shading pass binds the scene's texture table through the same layout.
 pub fn material_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
-    let mut entries = Vec::with_capacity(2 * TEXTURE_SLOTS);
-    for i in 0..TEXTURE_SLOTS as u32 {
-        entries.push(wgpu::BindGroupLayoutEntry {
-            binding: i,
-            visibility: wgpu::ShaderStages::FRAGMENT | wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
-            },
-            count: None,
-        });
-    }
-    for i in 0..TEXTURE_SLOTS as u32 {
-        entries.push(wgpu::BindGroupLayoutEntry {
-            binding: TEXTURE_SLOTS as u32 + i,
-            visibility: wgpu::ShaderStages::FRAGMENT | wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-            count: None,
-        });
-    }
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("material textures layout"),
-        entries: &entries,
-    })
+    slots_layout(
+        device,
+        "material textures layout",
+        TEXTURE_SLOTS,
+        wgpu::ShaderStages::FRAGMENT | wgpu::ShaderStages::COMPUTE,
+    )
 }
 
-/// The compute shading pass's texture table layout: `slots` textures and samplers at
-/// [`super::visibility::table_binding`].
+/// The compute shading pass's texture table layout: `slots` textures and samplers.
 pub fn table_layout(device: &wgpu::Device, slots: usize) -> wgpu::BindGroupLayout {
+    slots_layout(device, "texture table layout", slots, wgpu::ShaderStages::COMPUTE)
+}
+
+/// `slots` filterable 2D textures and samplers at [`super::visibility::table_binding`].
+fn slots_layout(device: &wgpu::Device, label: &str, slots: usize, stages: wgpu::ShaderStages) -> wgpu::BindGroupLayout {
     let mut entries = Vec::with_capacity(2 * slots);
     for i in 0..slots {
-        let binding = super::visibility::table_binding(i);
+        let [texture, sampler] = super::visibility::table_binding(i);
         entries.push(wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
+            binding: texture,
+            visibility: stages,
             ty: wgpu::BindingType::Texture {
                 sample_type: wgpu::TextureSampleType::Float { filterable: true },
                 view_dimension: wgpu::TextureViewDimension::D2,
@@ -74,18 +58,14 @@ pub fn table_layout(device: &wgpu::Device, slots: usize) -> wgpu::BindGroupLayou
             count: None,
         });
         entries.push(wgpu::BindGroupLayoutEntry {
-            binding: if i < TEXTURE_SLOTS {
-                (TEXTURE_SLOTS + i) as u32
-            } else {
-                binding + 1
-            },
-            visibility: wgpu::ShaderStages::COMPUTE,
+            binding: sampler,
+            visibility: stages,
             ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
             count: None,
         });
     }
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("texture table layout"),
+        label: Some(label),
         entries: &entries,
     })
 }
@@ -311,17 +291,13 @@ impl SceneTextures {
                 .get(i)
                 .and_then(|e| self.get(e.0))
                 .map_or(&self.placeholder, |u| &u.view);
-            let binding = super::visibility::table_binding(i);
+            let [texture, sampler] = super::visibility::table_binding(i);
             entries.push(wgpu::BindGroupEntry {
-                binding,
+                binding: texture,
                 resource: wgpu::BindingResource::TextureView(view),
             });
             entries.push(wgpu::BindGroupEntry {
-                binding: if i < TEXTURE_SLOTS {
-                    (TEXTURE_SLOTS + i) as u32
-                } else {
-                    binding + 1
-                },
+                binding: sampler,
                 resource: wgpu::BindingResource::Sampler(&self.samplers[&wrap(i)]),
             });
         }

@@ -68,7 +68,7 @@ pub fn table_slots(limits: &wgpu::Limits) -> usize {
 
 /// The compute shading pass's source: [`shader_source`] with a texture table of `slots` entries
 /// (textures and samplers past the 12 that shaders/mesh.wgsl declares are declared after them in
-/// group 1, entry `i` at bindings `2 * i` and `2 * i + 1`, and `sample_slot` reads them all).
+/// group 1, at [`table_binding`], and `sample_slot` reads them all).
 pub fn shading_source(slots: usize) -> String {
     let source = shader_source();
     let start = source.find("fn sample_slot(").expect("mesh.wgsl defines sample_slot");
@@ -82,19 +82,20 @@ pub fn shading_source(slots: usize) -> String {
     let last = slots - 1;
     f += &format!("        default: {{ return textureSampleGrad(t{last}, s{last}, uv, dx, dy); }}\n    }}\n}}\n");
     for i in TEXTURE_SLOTS..slots {
-        f += &format!("@group(1) @binding({}) var t{i}: texture_2d<f32>;\n", table_binding(i));
-        f += &format!("@group(1) @binding({}) var s{i}: sampler;\n", table_binding(i) + 1);
+        let [texture, sampler] = table_binding(i);
+        f += &format!("@group(1) @binding({texture}) var t{i}: texture_2d<f32>;\n");
+        f += &format!("@group(1) @binding({sampler}) var s{i}: sampler;\n");
     }
     format!("{}{f}{}", &source[..start], &source[end..])
 }
 
-/// The binding of texture table entry `i`'s texture (its sampler is the next): mesh.wgsl's own
-/// for the first 12, then pairs after them.
-pub fn table_binding(i: usize) -> u32 {
+/// The bindings of texture slot `i`'s texture and sampler in group 1: mesh.wgsl's own for the
+/// first 12 (textures 0..12, samplers 12..24), then pairs after them (the texture table's).
+pub fn table_binding(i: usize) -> [u32; 2] {
     if i < TEXTURE_SLOTS {
-        i as u32
+        [i as u32, (TEXTURE_SLOTS + i) as u32]
     } else {
-        (2 * i) as u32
+        [(2 * i) as u32, (2 * i + 1) as u32]
     }
 }
 

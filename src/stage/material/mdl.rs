@@ -136,9 +136,7 @@ fn local(
             let kind = known(callee)
                 .ok_or_else(|| unsupported(&format!("it calls {callee}, which usdrender does not translate")))?;
             for (name, expr) in args {
-                if let Some(arg) = as_arg(&mdl_file::resolve(expr, &lookup)) {
-                    params.args.insert(name.clone(), arg);
-                }
+                params.args.insert(name.clone(), mdl_file::resolve(expr, &lookup));
             }
             Ok(translate(reader, path, kind, callee, params))
         }
@@ -172,35 +170,11 @@ fn local(
     }
 }
 
-/// A resolved module expression as a parameter value, when it is one a translation uses.
-fn as_arg(e: &Expr) -> Option<Arg> {
-    match e {
-        Expr::Float(x) => Some(Arg::Float(*x)),
-        Expr::Int(i) => Some(Arg::Float(*i as f32)),
-        Expr::Color(c) => Some(Arg::Color(*c)),
-        Expr::Bool(b) => Some(Arg::Bool(*b)),
-        Expr::Texture { path, srgb } => Some(Arg::Texture {
-            path: path.clone(),
-            srgb: *srgb,
-        }),
-        _ => None,
-    }
-}
-
-/// A parameter value a translation can use.
-#[derive(Debug, Clone, PartialEq)]
-enum Arg {
-    Float(f32),
-    Color([f32; 3]),
-    Bool(bool),
-    Texture { path: String, srgb: Option<bool> },
-}
-
 /// Where an MDL material's parameters come from: the USD shader's inputs, over the literal
-/// arguments of a local module's call (`args`, whose texture paths anchor at `anchor`).
+/// arguments of a local module's call (`args`, resolved; texture paths anchor at `anchor`).
 struct Params {
     shader: usd::Prim,
-    args: HashMap<String, Arg>,
+    args: HashMap<String, Expr>,
     anchor: Option<String>,
 }
 
@@ -229,10 +203,7 @@ impl Params {
         if let Some(x) = self.value(reader, name).and_then(|v| values::as_f64(&v)) {
             return x as f32;
         }
-        match self.args.get(name) {
-            Some(Arg::Float(x)) => *x,
-            _ => default,
-        }
+        self.args.get(name).and_then(Expr::as_float).unwrap_or(default)
     }
 
     fn bool(&self, reader: &mut Reader, name: &str, default: bool) -> bool {
@@ -241,22 +212,17 @@ impl Params {
                 return b;
             }
         }
-        match self.args.get(name) {
-            Some(Arg::Bool(b)) => *b,
-            Some(Arg::Float(x)) => *x != 0.0,
-            _ => default,
-        }
+        let arg = self.args.get(name);
+        arg.and_then(Expr::as_bool)
+            .or_else(|| arg.and_then(Expr::as_float).map(|x| x != 0.0))
+            .unwrap_or(default)
     }
 
     fn color(&self, reader: &mut Reader, name: &str, default: [f32; 3]) -> [f32; 3] {
         if let Some(c) = self.value(reader, name).and_then(|v| values::as_vec4(&v)) {
             return [c[0], c[1], c[2]];
         }
-        match self.args.get(name) {
-            Some(Arg::Color(c)) => *c,
-            Some(Arg::Float(x)) => [*x; 3],
-            _ => default,
-        }
+        self.args.get(name).and_then(Expr::as_color).unwrap_or(default)
     }
 
     fn vec2(&self, reader: &mut Reader, name: &str, default: [f32; 2]) -> [f32; 2] {
@@ -285,7 +251,7 @@ impl Params {
             return Some(plain_lookup(texture));
         }
         match self.args.get(name) {
-            Some(Arg::Texture { path, srgb }) => self.lookup(reader, path, srgb.unwrap_or(srgb_default)),
+            Some(Expr::Texture { path, srgb }) => self.lookup(reader, path, srgb.unwrap_or(srgb_default)),
             _ => None,
         }
     }
