@@ -33,6 +33,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         &OpenOptions {
             session_layer: job.session_layer.clone(),
             max_memory: job.max_memory,
+            ..OpenOptions::default()
         },
     )?;
     let frames = match &job.frames {

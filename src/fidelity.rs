@@ -811,6 +811,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         &OpenOptions {
             max_memory: job.max_memory,
             session_layer: job.session_layer.clone(),
+            ..OpenOptions::default()
         },
     );
     let mut stage = match opened {

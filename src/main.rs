@@ -600,6 +600,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
             let open = OpenOptions {
                 session_layer: args.session_layer.clone(),
                 max_memory: args.max_memory,
+                ..OpenOptions::default()
             };
             let mut stage = LoadedStage::open(&args.stage, &open)?;
             let extract = ExtractOptions {
@@ -618,6 +619,9 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<ExitCode> {
                 serde_json::to_string_pretty(&info)
             };
             println!("{}", text.context("serialising info")?);
+            // The process ends here: freeing every composed prim index one by one took a tenth
+            // of `info` on the teapot field. The operating system takes the memory back at once.
+            std::mem::forget(stage);
             Ok(ExitCode::SUCCESS)
         }
         Command::Adapters(args) => list_adapters(&args),

@@ -17,6 +17,7 @@ mod mesh;
 mod motion;
 mod package;
 mod samples;
+mod shared_references;
 mod skel;
 mod timing;
 mod usda_lint;
@@ -46,6 +47,10 @@ pub struct OpenOptions {
     pub session_layer: Option<PathBuf>,
     /// `--max-memory`: what the stage's budgets are shares of (default: the machine's memory).
     pub max_memory: Option<u64>,
+    /// Compose every reference on its own, even where the stage leaves it unchanged (by default
+    /// such references are composed once and shared: [`shared_references`]). The picture is the
+    /// same either way; tests use this to show it.
+    pub separate_references: bool,
 }
 
 /// What one open stage may hold, as shares of `--max-memory` (default: the machine's memory):
@@ -185,6 +190,15 @@ impl LoadedStage {
             }
         })?;
         let (stage, note) = stage;
+        if !options.separate_references {
+            guarded(path, "sharing unchanged references", || {
+                match shared_references::share(&stage, &shared_references::candidates(&stage)) {
+                    Ok(n) => log::debug!("{}: {n} unchanged references composed once", path.display()),
+                    Err(e) => log::warn!("{}: references composed one by one: {e}", path.display()),
+                }
+                Ok(())
+            })?;
+        }
         let mut open_notes: Vec<String> = note.into_iter().collect();
         open_notes.extend(
             layer_notes

@@ -2204,3 +2204,91 @@ def Mesh "Fin"
     let fin = scene.meshes.iter().find(|m| m.path == "/Fin").expect("fin");
     assert_eq!(fin.indices.len() / 6, 3 * 64);
 }
+
+/// Unchanged references are composed once (`shared_references`) and draw exactly what composing
+/// each one draws; a reference the stage overrides below, or reaches into, is left alone.
+#[test]
+fn unchanged_references_are_shared_and_draw_the_same() {
+    let dir = temp_dir();
+    write(
+        &dir,
+        "asset.usda",
+        r#"#usda 1.0
+(defaultPrim = "Asset")
+def Xform "Asset" {
+    def Mesh "Body" {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0,0,0), (1,0,0), (0,1,0)]
+        color3f[] primvars:displayColor = [(0, 0, 1)]
+    }
+}
+"#,
+    );
+    let root = write(
+        &dir,
+        "stage.usda",
+        r#"#usda 1.0
+def Xform "World" {
+    def Xform "A" (prepend references = @asset.usda@) { double3 xformOp:translate = (2, 0, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"] }
+    def Xform "B" (prepend references = @asset.usda@) { double3 xformOp:translate = (4, 0, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"] }
+    def Xform "Overridden" (prepend references = @asset.usda@) {
+        over "Body" { color3f[] primvars:displayColor = [(1, 0, 0)] }
+    }
+    def Xform "Reached" (prepend references = @asset.usda@) { double3 xformOp:translate = (6, 0, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"] }
+    def Scope "Sets" { rel members = </World/Reached/Body> }
+}
+"#,
+    );
+    let unshared = OpenOptions {
+        separate_references: true,
+        ..OpenOptions::default()
+    };
+    let picked: Vec<String> = shared_references::candidates(&LoadedStage::open(&root, &unshared).expect("open").stage)
+        .iter()
+        .map(|p| p.as_str().to_string())
+        .collect();
+    assert_eq!(picked, ["/World/A", "/World/B"]);
+
+    let draw = |separate: bool| {
+        let options = OpenOptions {
+            separate_references: separate,
+            ..OpenOptions::default()
+        };
+        let mut stage = LoadedStage::open(&root, &options).expect("open");
+        let info = stage.info(&ExtractOptions::default()).expect("info");
+        let scene = stage.extract(&ExtractOptions::default()).expect("extract");
+        let mut draws: Vec<(String, [f32; 4], [f32; 3])> = scene
+            .instances
+            .iter()
+            .map(|i| {
+                let mesh = &scene.meshes[i.mesh as usize];
+                (
+                    format!("{:?}", mesh.positions),
+                    mesh.colors[0],
+                    translation(&i.transform).into(),
+                )
+            })
+            .collect();
+        draws.sort_by(|a, b| a.2[0].total_cmp(&b.2[0]));
+        (scene.meshes.len(), draws, (info.meshes, info.points, info.faces))
+    };
+    let (shared_meshes, shared, shared_info) = draw(false);
+    let (separate_meshes, separate, separate_info) = draw(true);
+    assert_eq!(shared, separate);
+    assert_eq!(shared_info, separate_info);
+    assert_eq!(shared.len(), 4);
+    assert_eq!(
+        shared[0].1,
+        [1.0, 0.0, 0.0, 1.0],
+        "the override below a reference is kept"
+    );
+    // A and B are instances of one prototype: one mesh between them.
+    assert!(
+        shared_meshes < separate_meshes,
+        "{shared_meshes} meshes shared, {separate_meshes} separate"
+    );
+}
