@@ -3,11 +3,13 @@
 //! the colour and AOV passes, and the copies into the frame's readback slot.
 
 use super::geometry::MeshDraw;
+use super::pipelines::OpaquePipelines;
+use super::post::ComputeStage;
 use super::readback::{
     ts_index, Readback, Segment, SEGMENT_ALIGN, TIMESTAMP_BYTES, TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END,
     TS_POST_END,
 };
-use super::renderer::{oit_attachment, ComputeStage, OpaquePipelines, Renderer};
+use super::renderer::{oit_attachment, Renderer};
 use super::visibility::Visibility;
 
 impl Renderer {

@@ -9,6 +9,8 @@ mod adapters;
 mod encode;
 mod geometry;
 pub mod layout;
+mod pipelines;
+mod post;
 mod raster;
 pub mod readback;
 mod renderer;

@@ -15,10 +15,13 @@ use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
 use super::geometry::{canonical_materials, DynamicMesh, Geometry, MeshDraw};
-use super::layout::{
-    AovParams, BackgroundParams, ColorParams, Globals, InstanceRaw, LightRaw, MaterialRaw, INSTANCE_ATTRIBUTES,
+use super::layout::{BackgroundParams, Globals, InstanceRaw, LightRaw, MaterialRaw};
+use super::pipelines::{
+    MeshPipelines, OpaquePipelines, AOV_FORMATS, COLOR_FORMAT, DEPTH_FORMAT, LINEAR_FORMAT, OIT_ACCUM_FORMAT,
+    OIT_REVEAL_FORMAT,
 };
-use super::raster::{image_texture, MeshPipeline};
+use super::post::{AovStage, ComputeStage};
+use super::raster::image_texture;
 use super::readback::{
     copy_pod, padded_bytes_per_row, strip_padding, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment, Slot,
     Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, SEGMENT_ALIGN, TIMESTAMPS_PER_FRAME, TS_FRAME_BEGIN,
@@ -27,35 +30,11 @@ use super::readback::{
 pub use super::settings::{AovKind, ImageEncoding, RenderSettings};
 use super::shading::{assign_table_entries, pack_material};
 use super::shadows::{ShadowMaps, Shadows};
-use super::textures::{material_layout, SceneTextures, TableEntry};
+use super::textures::{SceneTextures, TableEntry};
 use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
 use crate::scene::{FrameState, Headlight, Light, Look, Scene};
 use crate::{Error, Result};
 
-/// The colour target of 8-bit-only output: linear shading and blending, stored sRGB-encoded (values
-/// above 1 clip per sample, as the 8-bit file would clip them). Measured on the H100 at 1080p with
-/// 4x MSAA, Rgba16Float instead costs the bundled scene 1.1 ms of its 2.9 ms GPU pass
-/// (benches/results/h100-2026-11-24-issue3/).
-const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
-
-/// The colour target when linear output is asked for: half floats keep the linear values (and
-/// values over 1) through the resolve; shaders/color.wgsl derives the 8-bit image from them.
-const LINEAR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
-/// AOV attachments, in `AovKind` order (depth, normal, primId, instanceId). All support
-/// multisampling; none is resolved (see shaders/aov.wgsl). Normals are half floats (about 3
-/// decimal digits, plenty for a unit vector; Rgba32Float cannot be multisampled everywhere).
-const AOV_FORMATS: [wgpu::TextureFormat; 4] = [
-    wgpu::TextureFormat::R32Float,
-    wgpu::TextureFormat::Rgba16Float,
-    wgpu::TextureFormat::R32Uint,
-    wgpu::TextureFormat::R32Uint,
-];
-/// Reversed Z (depth 1 at near): float depth keeps its precision far from the camera.
-const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
-/// Order-independent transparency: weighted premultiplied colour and weight (added), and the
-/// product of (1 - alpha) (multiplied).
-const OIT_ACCUM_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
-const OIT_REVEAL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 /// Frames one renderer can have submitted and not yet finished. Each owns a readback buffer, so
 /// the GPU renders frame N+1 while the host copies frame N out (shared/GPU.md: a ring of 3 buffers
 /// gave 186 against 149 fps on the H100). The render targets are shared: the queue runs frames in
@@ -154,52 +133,6 @@ pub struct Renderer {
     pub(super) last_gpu_frame_ms: Option<f64>,
 }
 
-/// A compute pass run after the render pass, and the storage buffers it fills (copied into the
-/// readback slot with the frame).
-pub(super) struct ComputeStage {
-    pub(super) pipeline: wgpu::ComputePipeline,
-    pub(super) bind_group: wgpu::BindGroup,
-    /// Output buffers, in the order of their readback segments; `None` where not asked for.
-    pub(super) outputs: Vec<Option<wgpu::Buffer>>,
-}
-
-/// The AOV attachments (views in `AovKind` order) and their gather pass.
-pub(super) struct AovStage {
-    pub(super) views: [wgpu::TextureView; 4],
-    pub(super) gather: ComputeStage,
-}
-
-/// The opaque mesh pipelines: a shader per shading model (the displayColor one is small), and
-/// shading either what the depth prepass laid down (equal, no depth write: each pixel shaded
-/// once) or, for cut-outs, which the prepass cannot know, with their own depth test and write.
-/// The PreviewSurface shaders always test the camera's clipping planes (they may discard
-/// anyway); the displayColor one that writes depth has a twin that does, for frames with planes
-/// (see `clipped` in shaders/mesh.wgsl). Frames with planes have no prepass, so the `equal`
-/// pipelines never need to clip.
-pub(super) struct OpaquePipelines {
-    pub(super) display_equal: wgpu::RenderPipeline,
-    pub(super) preview_equal: wgpu::RenderPipeline,
-    pub(super) untextured_equal: wgpu::RenderPipeline,
-    pub(super) display_write: wgpu::RenderPipeline,
-    pub(super) display_write_clipped: wgpu::RenderPipeline,
-    pub(super) preview_write: wgpu::RenderPipeline,
-    pub(super) untextured_write: wgpu::RenderPipeline,
-}
-
-impl OpaquePipelines {
-    pub(super) fn for_draw(&self, d: &MeshDraw, prepassed: bool, clipping: bool) -> &wgpu::RenderPipeline {
-        match (d.preview, d.textured, d.cutout || !prepassed) {
-            (false, _, false) => &self.display_equal,
-            (true, true, false) => &self.preview_equal,
-            (true, false, false) => &self.untextured_equal,
-            (false, _, true) if clipping => &self.display_write_clipped,
-            (false, _, true) => &self.display_write,
-            (true, true, true) => &self.preview_write,
-            (true, false, true) => &self.untextured_write,
-        }
-    }
-}
-
 /// The targets of the blended pass: multisampled where the colour is, and their resolves (which
 /// the colour pass reads).
 pub(super) struct Oit {
@@ -247,241 +180,15 @@ impl Renderer {
         let sample_count = choose_sample_count(adapter, &gpu.device, color_format, with_aovs, settings.msaa);
         let device = &gpu.device;
         let scope = ErrorScope::push(device);
+        let MeshPipelines {
+            globals_layout: bind_group_layout,
+            materials_layout,
+            vertex_buffers,
+            opaque: opaque_pipelines,
+            depth: depth_pipeline,
+            translucent: translucent_pipeline,
+        } = MeshPipelines::new(device, color_format, sample_count, with_aovs);
 
-        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("mesh.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/mesh.wgsl").into()),
-        });
-        // The compute shading pass binds it too.
-        let stages = wgpu::ShaderStages::VERTEX_FRAGMENT | wgpu::ShaderStages::COMPUTE;
-        let storage_read = |binding: u32| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: stages,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: true },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("globals layout"),
-            entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: stages,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<Globals>() as u64),
-                    },
-                    count: None,
-                },
-                storage_read(1),
-                storage_read(2),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 3,
-                    visibility: stages,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 4,
-                    visibility: stages,
-                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-                    count: None,
-                },
-                storage_read(5),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 6,
-                    visibility: stages,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Depth,
-                        view_dimension: wgpu::TextureViewDimension::D2Array,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 7,
-                    visibility: stages,
-                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Comparison),
-                    count: None,
-                },
-            ],
-        });
-        let materials_layout = material_layout(device);
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("mesh pipeline layout"),
-            bind_group_layouts: &[Some(&bind_group_layout), Some(&materials_layout)],
-            immediate_size: 0,
-        });
-        let per_vertex = |stride: u64, attributes: &'static [wgpu::VertexAttribute]| wgpu::VertexBufferLayout {
-            array_stride: stride,
-            step_mode: wgpu::VertexStepMode::Vertex,
-            attributes,
-        };
-        const POSITION: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32x3];
-        const NORMAL: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![1 => Float32x3];
-        const COLOR: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![2 => Float32x4];
-        const UV: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![11 => Float32x2];
-        let vertex_buffers = [
-            Some(per_vertex(12, &POSITION)),
-            Some(per_vertex(12, &NORMAL)),
-            Some(per_vertex(16, &COLOR)),
-            Some(wgpu::VertexBufferLayout {
-                array_stride: std::mem::size_of::<InstanceRaw>() as u64,
-                step_mode: wgpu::VertexStepMode::Instance,
-                attributes: &INSTANCE_ATTRIBUTES,
-            }),
-            Some(per_vertex(8, &UV)),
-        ];
-        // Opaque meshes write depth and replace colour. Blended ones (displayOpacity or opacity
-        // below 1) come after in their own pass, tested against the opaque depth without writing
-        // it, accumulated order-independently (weighted blended OIT, as Storm's OIT does not
-        // depend on draw order either).
-        let aov_target = |i: usize| {
-            Some(wgpu::ColorTargetState {
-                format: AOV_FORMATS[i],
-                blend: None,
-                write_mask: wgpu::ColorWrites::ALL,
-            })
-        };
-        // The shader writes premultiplied colour; the resolve averages it by coverage. AOVs are
-        // replaced, never blended: the nearest opaque surface wins.
-        let opaque_targets = [
-            Some(wgpu::ColorTargetState {
-                format: color_format,
-                blend: None,
-                write_mask: wgpu::ColorWrites::ALL,
-            }),
-            aov_target(0),
-            aov_target(1),
-            aov_target(2),
-            aov_target(3),
-        ];
-        let add = wgpu::BlendComponent {
-            src_factor: wgpu::BlendFactor::One,
-            dst_factor: wgpu::BlendFactor::One,
-            operation: wgpu::BlendOperation::Add,
-        };
-        // reveal *= 1 - alpha
-        let reveal = wgpu::BlendComponent {
-            src_factor: wgpu::BlendFactor::Zero,
-            dst_factor: wgpu::BlendFactor::OneMinusSrc,
-            operation: wgpu::BlendOperation::Add,
-        };
-        let oit_targets = [
-            Some(wgpu::ColorTargetState {
-                format: OIT_ACCUM_FORMAT,
-                blend: Some(wgpu::BlendState { color: add, alpha: add }),
-                write_mask: wgpu::ColorWrites::ALL,
-            }),
-            Some(wgpu::ColorTargetState {
-                format: OIT_REVEAL_FORMAT,
-                blend: Some(wgpu::BlendState {
-                    color: reveal,
-                    alpha: reveal,
-                }),
-                write_mask: wgpu::ColorWrites::ALL,
-            }),
-        ];
-        // `depth_write` false: the depth was laid down by the prepass and the pipeline shades what
-        // is equal to it (each pixel once); the blended pass tests against it the same way.
-        let make_pipeline = |name: &str,
-                             entry: Option<(&str, bool)>,
-                             targets: &[Option<wgpu::ColorTargetState>],
-                             depth_write: bool,
-                             compare: wgpu::CompareFunction| {
-            MeshPipeline {
-                name,
-                module: &shader,
-                layout: &pipeline_layout,
-                // No fragment stage: the depth prepass, whose vertex shader passes positions only.
-                vertex_entry: if entry.is_some() { "vs_main" } else { "vs_depth" },
-                buffers: &vertex_buffers,
-                fragment: entry.map(|(entry, textured)| {
-                    let constants: &[(&str, f64)] = if textured { &[] } else { &[("TEXTURED", 0.0)] };
-                    (entry, constants)
-                }),
-                targets,
-                depth_format: DEPTH_FORMAT,
-                depth_write,
-                depth_compare: compare,
-                samples: sample_count,
-            }
-            .build(device)
-        };
-        use wgpu::CompareFunction::{Greater, GreaterEqual};
-        let targets = &opaque_targets[..if with_aovs { 5 } else { 1 }];
-        let (display, display_clipped, preview) = if with_aovs {
-            ("fs_aov_display", "fs_aov_display_clipped", "fs_aov_preview")
-        } else {
-            ("fs_display", "fs_display_clipped", "fs_preview")
-        };
-        let opaque_pipelines = OpaquePipelines {
-            display_equal: make_pipeline(
-                "mesh (displayColor)",
-                Some((display, false)),
-                targets,
-                false,
-                GreaterEqual,
-            ),
-            preview_equal: make_pipeline(
-                "mesh (PreviewSurface)",
-                Some((preview, true)),
-                targets,
-                false,
-                GreaterEqual,
-            ),
-            untextured_equal: make_pipeline(
-                "mesh (PreviewSurface, no textures)",
-                Some((preview, false)),
-                targets,
-                false,
-                GreaterEqual,
-            ),
-            display_write: make_pipeline(
-                "mesh (displayColor, depth)",
-                Some((display, false)),
-                targets,
-                true,
-                Greater,
-            ),
-            display_write_clipped: make_pipeline(
-                "mesh (displayColor, depth, clipping planes)",
-                Some((display_clipped, false)),
-                targets,
-                true,
-                Greater,
-            ),
-            preview_write: make_pipeline(
-                "mesh (PreviewSurface, depth)",
-                Some((preview, true)),
-                targets,
-                true,
-                Greater,
-            ),
-            untextured_write: make_pipeline(
-                "mesh (PreviewSurface, no textures, depth)",
-                Some((preview, false)),
-                targets,
-                true,
-                Greater,
-            ),
-        };
-        let depth_pipeline = make_pipeline("depth prepass pipeline", None, &[], true, Greater);
-        let translucent_pipeline = make_pipeline(
-            "mesh pipeline (blended, OIT)",
-            Some(("fs_oit", true)),
-            &oit_targets,
-            false,
-            Greater,
-        );
         let globals_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
             size: std::mem::size_of::<Globals>() as u64,
@@ -753,72 +460,6 @@ impl Renderer {
                 period_ns: gpu.queue.get_timestamp_period() as f64,
             });
         let layout = ReadbackLayout::new(settings, padded_row, timestamps.is_some());
-        let pixels = settings.width as u64 * settings.height as u64;
-        let storage = |name: &str, size: u64| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(name),
-                size,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            })
-        };
-        let uniform = |name: &str, bytes: &[u8]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
-        };
-        let texture_entry = |binding: u32, sample_type, multisampled: bool| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Texture {
-                sample_type,
-                view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled,
-            },
-            count: None,
-        };
-        let storage_entry = |binding: u32| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: false },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let uniform_entry = |binding: u32| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
-        let compute_pipeline = |name: &str, source: String, entry: &str, layout: &wgpu::BindGroupLayout| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(name),
-                bind_group_layouts: &[Some(layout)],
-                immediate_size: 0,
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
 
         // Blended surfaces: weighted blended order-independent transparency. Their pass adds into
         // `accum` and multiplies `reveal`; the colour pass composites both over the opaque image.
@@ -846,190 +487,21 @@ impl Renderer {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let filterable = wgpu::TextureSampleType::Float { filterable: true };
 
-        let color_pass = Some({
-            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("color pass layout"),
-                entries: &[
-                    texture_entry(0, unfilterable, false),
-                    storage_entry(1),
-                    storage_entry(2),
-                    uniform_entry(3),
-                    texture_entry(4, unfilterable, false),
-                    texture_entry(5, unfilterable, false),
-                    uniform_entry(6),
-                    texture_entry(7, filterable, false),
-                    wgpu::BindGroupLayoutEntry {
-                        binding: 8,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-                        count: None,
-                    },
-                ],
-            });
-            let pipeline = compute_pipeline(
-                "color.wgsl",
-                include_str!("../../shaders/color.wgsl").to_string(),
-                "cs_color",
-                &bgl,
-            );
-            let rgba8 = storage("color pass rgba8", pixels * 4);
-            // Written only when linear output is asked for (else a placeholder is bound).
-            let linear = storage("color pass linear", if settings.linear { pixels * 16 } else { 16 });
-            let params = uniform(
-                "color pass params",
-                bytemuck::bytes_of(&ColorParams {
-                    width: settings.width,
-                    height: settings.height,
-                    premultiplied: (encoding == ImageEncoding::UsdRecord) as u32,
-                    write_linear: settings.linear as u32,
-                    srgb: settings.srgb as u32,
-                    _pad: [0; 3],
-                }),
-            );
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("color pass bind group"),
-                layout: &bgl,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: wgpu::BindingResource::TextureView(
-                            visibility.as_ref().map_or(&resolve_view, |v| &v.shaded_view),
-                        ),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: rgba8.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: linear.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: params.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: wgpu::BindingResource::TextureView(
-                            oit.as_ref().map_or(&textures.placeholder, |o| &o.accum),
-                        ),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 5,
-                        resource: wgpu::BindingResource::TextureView(
-                            oit.as_ref().map_or(&textures.placeholder, |o| &o.reveal),
-                        ),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 6,
-                        resource: background_buffer.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 7,
-                        resource: wgpu::BindingResource::TextureView(dome.map_or(&textures.placeholder, |d| &d.view)),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 8,
-                        resource: wgpu::BindingResource::Sampler(&dome_sampler),
-                    },
-                ],
-            });
-            ComputeStage {
-                pipeline,
-                bind_group,
-                outputs: vec![Some(rgba8), settings.linear.then_some(linear)],
-            }
-        });
-
-        let aov = with_aovs.then(|| {
-            let views = std::array::from_fn(|i| {
-                texture(
-                    ["aov depth", "aov normal", "aov primId", "aov instanceId"][i],
-                    AOV_FORMATS[i],
-                    sample_count,
-                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-                )
-                .create_view(&view("aov view"))
-            });
-            let ms = sample_count > 1;
-            let uint = wgpu::TextureSampleType::Uint;
-            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("aov gather layout"),
-                entries: &[
-                    texture_entry(0, unfilterable, ms),
-                    texture_entry(1, unfilterable, ms),
-                    texture_entry(2, uint, ms),
-                    texture_entry(3, uint, ms),
-                    storage_entry(4),
-                    storage_entry(5),
-                    storage_entry(6),
-                    storage_entry(7),
-                    uniform_entry(8),
-                ],
-            });
-            let mut source = include_str!("../../shaders/aov.wgsl").to_string();
-            if !ms {
-                source = source.replace("texture_multisampled_2d", "texture_2d");
-            }
-            let pipeline = compute_pipeline("aov.wgsl", source, "cs_aov", &bgl);
-            // Outputs not asked for get a placeholder (the shader skips them by the mask).
-            let outputs: Vec<Option<wgpu::Buffer>> = AovKind::ALL
-                .iter()
-                .map(|k| {
-                    settings
-                        .aovs
-                        .contains(k)
-                        .then(|| storage(k.name(), pixels * 4 * k.channels() as u64))
-                })
-                .collect();
-            let placeholder = storage("aov placeholder", 16);
-            let mask = AovKind::ALL
-                .iter()
-                .filter(|k| settings.aovs.contains(k))
-                .fold(0u32, |m, k| m | 1 << k.index());
-            let params = uniform(
-                "aov gather params",
-                bytemuck::bytes_of(&AovParams {
-                    width: settings.width,
-                    height: settings.height,
-                    mask,
-                    _pad: 0,
-                }),
-            );
-            let mut entries: Vec<wgpu::BindGroupEntry> = views
-                .iter()
-                .enumerate()
-                .map(|(i, v)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: wgpu::BindingResource::TextureView(v),
-                })
-                .collect();
-            for (i, out) in outputs.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: 4 + i as u32,
-                    resource: out.as_ref().unwrap_or(&placeholder).as_entire_binding(),
-                });
-            }
-            entries.push(wgpu::BindGroupEntry {
-                binding: 8,
-                resource: params.as_entire_binding(),
-            });
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("aov gather bind group"),
-                layout: &bgl,
-                entries: &entries,
-            });
-            AovStage {
-                views,
-                gather: ComputeStage {
-                    pipeline,
-                    bind_group,
-                    outputs,
-                },
-            }
-        });
+        let color_pass = Some(super::post::color_pass(
+            device,
+            settings,
+            encoding,
+            super::post::ColorPassInputs {
+                shaded: visibility.as_ref().map_or(&resolve_view, |v| &v.shaded_view),
+                oit: oit.as_ref().map(|o| (&o.accum, &o.reveal)),
+                placeholder: &textures.placeholder,
+                background: &background_buffer,
+                dome: dome.map_or(&textures.placeholder, |d| &d.view),
+                dome_sampler: &dome_sampler,
+            },
+        ));
+        let aov = with_aovs.then(|| super::post::aov_stage(device, settings, sample_count));
         let slots = (0..FRAMES_IN_FLIGHT)
             .map(|i| Slot {
                 buffer: device.create_buffer(&wgpu::BufferDescriptor {
