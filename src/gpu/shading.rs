@@ -189,8 +189,10 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
         Look::HarnessSimple { toward } => {
             out.push(directional(Vec3::from(toward).normalize_or(Vec3::Z), [1.0; 3], 1.0));
             // Scene ambient 0.2 times the harness material's ambient 0.2; its material diffuse
-            // (0.8) is replaced by displayColor, as in Storm's fallback shader.
-            rig([0.04, 1.0, 0.2, SHININESS], false)
+            // (0.8) is replaced by displayColor, as in Storm's fallback shader; its material
+            // specular is 0 (`material.SetSpecular(0, 0, 0, 1)`): pi_pi_time's grey cube faces
+            // facing a `-camlight` light are 134 = 0.04 + 0.5 * cos, with no highlight.
+            rig([0.04, 1.0, 0.0, SHININESS], false)
         }
         Look::HarnessSceneLights => {
             stage(out);
@@ -337,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn the_harness_light_is_directional_toward_its_look() {
+    fn the_harness_light_is_directional_toward_its_look_without_specular() {
         // A camera far from the light's direction: the harness's light does not follow it.
         let camera = Camera {
             to_world: glam::DMat4::from_translation(glam::DVec3::new(5.0, 0.0, 0.0)),
@@ -353,7 +355,7 @@ mod tests {
         assert_eq!(p[3], 0.0, "directional");
         let d = Vec3::new(p[0], p[1], p[2]);
         assert!((d - Vec3::new(0.0, -40.0, -10.0).normalize()).length() < 1e-6, "{d}");
-        assert!(!rig.unlit);
+        assert_eq!(rig.fallback, [0.04, 1.0, 0.0, SHININESS]);
     }
 
     #[test]
