@@ -878,7 +878,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
             }
             let height = job.height_for(state.camera.lens.aspect());
             state.camera = job.frame_camera(&scene, &state.camera, job.width, height);
-            let settings = job.render_settings(height);
+            let settings = job.render_settings(&scene, height);
             if renderer.as_ref().map(|(_, h)| *h) != Some(height) {
                 renderer = Some((Renderer::with_encoding(adapter, &scene, &settings, encoding)?, height));
             }

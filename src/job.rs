@@ -200,11 +200,25 @@ impl Job {
         view.place_in_display_window(camera, width, height)
     }
 
-    /// What the GPU needs from this job for an image `height` pixels high: size, MSAA, linear
-    /// output, AOVs, look, headlight, clear colour and dome visibility.
+    /// The look `scene` is lit with: the job's, with the harness's `-camlight` light placed by
+    /// the camera translation (which `-frameAll` takes from the scene's bounds).
+    pub fn look_for(&self, scene: &Scene) -> Look {
+        match (self.look, &self.harness_view) {
+            (Look::HarnessSimple { .. }, Some(view)) if view.camera_light => Look::HarnessSimple {
+                toward: view
+                    .camera_light(scene.framing_bounds(), scene.up_axis)
+                    .as_vec3()
+                    .to_array(),
+            },
+            (look, _) => look,
+        }
+    }
+
+    /// What the GPU needs from this job for an image of `scene` `height` pixels high: size, MSAA,
+    /// linear output, AOVs, look, headlight, clear colour and dome visibility.
     // Every field is named today; the update keeps this building when the GPU side adds one.
     #[allow(clippy::needless_update)]
-    pub fn render_settings(&self, height: u32) -> RenderSettings {
+    pub fn render_settings(&self, scene: &Scene, height: u32) -> RenderSettings {
         RenderSettings {
             width: self.width,
             height,
@@ -217,7 +231,7 @@ impl Job {
                 .iter()
                 .filter_map(|name| gpu::AovKind::from_name(name))
                 .collect(),
-            look: self.look,
+            look: self.look_for(scene),
             headlight: self.headlight,
             clear_color: self.clear_color,
             dome_visible: self.dome_visible,
@@ -323,6 +337,46 @@ mod tests {
         assert_eq!(cam.to_world, stage_cam.to_world);
         assert_eq!(cam.lens.vertical_aperture, stage_cam.lens.vertical_aperture);
         assert!((cam.lens.horizontal_aperture - stage_cam.lens.vertical_aperture * 4.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn harness_camlight_is_placed_by_the_framed_translation() {
+        use crate::scene::{Bounds, DVec3, HARNESS_LIGHT};
+        let scene = Scene {
+            bounds: Bounds {
+                min: DVec3::splat(-1.0),
+                max: DVec3::splat(1.0),
+            },
+            ..Scene::default()
+        };
+        let view = HarnessView {
+            frame_all: true,
+            camera_light: true,
+            ..HarnessView::default()
+        };
+        let job = Job {
+            look: Look::HarnessSimple { toward: HARNESS_LIGHT },
+            harness_view: Some(view),
+            ..Job::new("s.usda", "o.####.png").unwrap()
+        };
+        // Framed translation (0, 0, -sqrt(12)); the light goes toward (tx, tz, ty).
+        let toward = [0.0, -(12f64.sqrt() as f32), 0.0];
+        assert_eq!(job.look_for(&scene), Look::HarnessSimple { toward });
+        assert_eq!(job.render_settings(&scene, 480).look, Look::HarnessSimple { toward });
+        // Without -camlight the fixed light stays; usdrecord's look is untouched.
+        let fixed = Job {
+            harness_view: Some(HarnessView {
+                camera_light: false,
+                ..view
+            }),
+            ..job.clone()
+        };
+        assert_eq!(fixed.look_for(&scene), Look::HarnessSimple { toward: HARNESS_LIGHT });
+        let usdrecord = Job {
+            look: Look::Usdrecord,
+            ..job
+        };
+        assert_eq!(usdrecord.look_for(&scene), Look::Usdrecord);
     }
 
     #[test]

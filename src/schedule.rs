@@ -306,7 +306,7 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
         let _ = todo_tx.send((todo, credit_tx, evaluators));
         drop(todo_tx);
 
-        let settings = job.render_settings(height);
+        let settings = job.render_settings(&prepared.scene, height);
         alive.store(workers, Ordering::Release);
         // The encoders get the cores the adapter workers and the stage thread do not need: a
         // worker starved by a full encoder pool delays its GPU, which is the expensive part.

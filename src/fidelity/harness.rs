@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 
 use crate::job::Job;
-use crate::scene::{ClipPlanes, DVec3, DVec4, HarnessView, Headlight, Look, WindowPolicy, MAX_CLIP_PLANES};
+use crate::scene::{
+    ClipPlanes, DVec3, DVec4, HarnessView, Headlight, Look, WindowPolicy, HARNESS_LIGHT, MAX_CLIP_PLANES,
+};
 use crate::{Error, Result};
 
 /// The harness's default image size.
@@ -238,9 +240,9 @@ impl HarnessArgs {
         match (self.lighting, self.scene_lights) {
             (false, _) => Look::HarnessUnlit,
             (true, true) => Look::HarnessSceneLights,
-            (true, false) => Look::HarnessSimple {
-                camera_light: self.camlight,
-            },
+            // `-camlight` moves the light by the camera translation, which `-frameAll` takes
+            // from the scene: the view carries it ([`HarnessView::camera_light`]).
+            (true, false) => Look::HarnessSimple { toward: HARNESS_LIGHT },
         }
     }
 
@@ -287,6 +289,7 @@ impl HarnessArgs {
                 .as_deref()
                 .and_then(WindowPolicy::from_name)
                 .unwrap_or(defaults.window_policy),
+            camera_light: self.lighting && !self.scene_lights && self.camlight,
             clip_planes: ClipPlanes::new(
                 &self
                     .clip_planes
@@ -412,7 +415,8 @@ mod tests {
         assert_eq!(a.clear, Some([0.2, 0.2, 0.2, 1.0]));
         assert_eq!(a.times, vec![0.0, 1.0, 2.5]);
         assert_eq!(a.stage, Some(PathBuf::from("pi.usda")));
-        assert_eq!(a.look(), Look::HarnessSimple { camera_light: true });
+        assert_eq!(a.look(), Look::HarnessSimple { toward: HARNESS_LIGHT });
+        assert!(a.view().camera_light);
         assert_eq!(a.image_name(Some(0.0), None).as_deref(), Some("pi_000.png"));
         assert_eq!(a.image_name(Some(2.5), None).as_deref(), Some("pi_2.5.png"));
         assert_eq!(a.view().translate, DVec3::new(0.0, -10.0, -40.0));

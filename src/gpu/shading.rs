@@ -186,15 +186,13 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
             }
             rig([AMBIENT, DIFFUSE, SPECULAR, SHININESS], false)
         }
-        Look::HarnessSimple { camera_light } => {
-            if camera_light {
-                at_camera(out);
-            } else {
-                out.push(directional(Vec3::new(0.0, -0.5, 0.5).normalize(), [1.0; 3], 1.0));
-            }
+        Look::HarnessSimple { toward } => {
+            out.push(directional(Vec3::from(toward).normalize_or(Vec3::Z), [1.0; 3], 1.0));
             // Scene ambient 0.2 times the harness material's ambient 0.2; its material diffuse
-            // (0.8) is replaced by displayColor, as in Storm's fallback shader.
-            rig([0.04, 1.0, 0.2, SHININESS], false)
+            // (0.8) is replaced by displayColor, as in Storm's fallback shader; its material
+            // specular is 0 (`material.SetSpecular(0, 0, 0, 1)`): pi_pi_time's grey cube faces
+            // facing a `-camlight` light are 134 = 0.04 + 0.5 * cos, with no highlight.
+            rig([0.04, 1.0, 0.0, SHININESS], false)
         }
         Look::HarnessSceneLights => {
             stage(out);
@@ -341,12 +339,34 @@ mod tests {
     }
 
     #[test]
+    fn the_harness_light_is_directional_toward_its_look_without_specular() {
+        // A camera far from the light's direction: the harness's light does not follow it.
+        let camera = Camera {
+            to_world: glam::DMat4::from_translation(glam::DVec3::new(5.0, 0.0, 0.0)),
+            ..Camera::default()
+        };
+        let mut out = Vec::new();
+        let look = Look::HarnessSimple {
+            toward: [0.0, -40.0, -10.0],
+        };
+        let rig = build_rig(look, Headlight::On, &[], &camera, &mut out);
+        assert_eq!(out.len(), 1);
+        let p = out[0].position;
+        assert_eq!(p[3], 0.0, "directional");
+        let d = Vec3::new(p[0], p[1], p[2]);
+        assert!((d - Vec3::new(0.0, -40.0, -10.0).normalize()).length() < 1e-6, "{d}");
+        assert_eq!(rig.fallback, [0.04, 1.0, 0.0, SHININESS]);
+    }
+
+    #[test]
     fn the_harness_shows_only_a_textured_dome_behind_its_rig() {
         let camera = Camera::default();
         let mut out = Vec::new();
         let plain = light(LightKind::Dome { texture: None }, Mat4::IDENTITY);
         let textured = light(LightKind::Dome { texture: Some(0) }, Mat4::IDENTITY);
-        let simple = Look::HarnessSimple { camera_light: false };
+        let simple = Look::HarnessSimple {
+            toward: crate::scene::HARNESS_LIGHT,
+        };
         let rig = build_rig(
             simple,
             Headlight::Off,

@@ -349,6 +349,9 @@ pub struct HarnessView {
     /// space, as the harness hands them to Storm's free camera. A stage camera (`-camera`) keeps
     /// its own `clippingPlanes` instead, as in the harness.
     pub clip_planes: ClipPlanes,
+    /// `-camlight`: the `-lighting` light comes from [`HarnessView::camera_light`] instead of
+    /// (0, -0.5, 0.5).
+    pub camera_light: bool,
 }
 
 impl Default for HarnessView {
@@ -360,6 +363,7 @@ impl Default for HarnessView {
             translate: HARNESS_TRANSLATE,
             window_policy: WindowPolicy::MatchVertically,
             clip_planes: ClipPlanes::NONE,
+            camera_light: false,
         }
     }
 }
@@ -387,6 +391,17 @@ impl HarnessView {
             UpAxis::Y => DVec3::new(-c.x, -c.y, -c.z - s),
             UpAxis::Z => DVec3::new(-c.x, -c.z, -c.y - s),
         }
+    }
+
+    /// The world-space direction toward the `-camlight` light (directional, not normalized):
+    /// (tx, tz, ty) for the camera translation t of [`HarnessView::translation`] (its
+    /// `-translate`, or the one `-frameAll` computes, also under `-camera`). The harness hands
+    /// `GlfSimpleLight::SetPosition(GfVec4f(t[0], t[2], t[1], 0))` to Storm, which takes it in
+    /// world space whatever the up axis: it is not at the camera (for `-translate 0 -10 -40` on a
+    /// Z-up stage it shines from below the eye, leaving the tops of cubes unlit).
+    pub fn camera_light(&self, bounds: &Bounds, up_axis: UpAxis) -> DVec3 {
+        let t = self.translation(bounds, up_axis);
+        DVec3::new(t.x, t.z, t.y)
     }
 
     /// World to camera space of the built-in camera: translate(t), after turning Z-up worlds
@@ -750,6 +765,39 @@ mod tests {
         assert!((p - DVec3::new(0.0, -990.0, -2500.0)).length() < 1e-9, "{p}");
         // An empty stage keeps the fixed translation.
         assert_eq!(view.translation(&Bounds::EMPTY, UpAxis::Y), HARNESS_TRANSLATE);
+    }
+
+    #[test]
+    fn harness_camlight_is_the_translation_with_y_and_z_swapped() {
+        // testUsdImagingGLPointInstancer's `-translate 0 -10 -40` on a Z-up stage: the camera is
+        // at (0, -40, 10) in the world, the light toward (0, -40, -10), below the eye, so a
+        // cube's top (+Z) is unlit as in Storm's pi_varying baselines.
+        let view = HarnessView {
+            translate: DVec3::new(0.0, -10.0, -40.0),
+            camera_light: true,
+            ..HarnessView::default()
+        };
+        assert_eq!(
+            view.camera_light(&Bounds::EMPTY, UpAxis::Z),
+            DVec3::new(0.0, -40.0, -10.0)
+        );
+        let eye = view
+            .builtin_camera(&Bounds::EMPTY, UpAxis::Z, 4.0 / 3.0)
+            .to_world
+            .w_axis
+            .truncate();
+        assert!((eye - DVec3::new(0.0, -40.0, 10.0)).length() < 1e-12, "{eye}");
+        assert!(view.camera_light(&Bounds::EMPTY, UpAxis::Z).dot(DVec3::Z) < 0.0);
+        // With -frameAll it follows the framed translation: (-1, -2, -8) for this box.
+        let b = Bounds {
+            min: DVec3::new(0.0, 0.0, 0.0),
+            max: DVec3::new(2.0, 4.0, 4.0),
+        };
+        let framed = HarnessView {
+            frame_all: true,
+            ..view
+        };
+        assert_eq!(framed.camera_light(&b, UpAxis::Y), DVec3::new(-1.0, -8.0, -2.0));
     }
 
     #[test]

@@ -89,17 +89,23 @@ impl Headlight {
     }
 }
 
+/// The usdImagingGL test harness's `-lighting` light: directional, from (0, -0.5, 0.5) in world
+/// space.
+pub const HARNESS_LIGHT: [f32; 3] = [0.0, -0.5, 0.5];
+
 /// The lighting of a run: usdrecord's, or the usdImagingGL test harness's (`-lighting`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Look {
     /// usdrecord: a point light at the camera (when [`Headlight::lit`]), scene ambient 0.01,
     /// fallback material ambient 0.2, specular 0.1, shininess 32; stage lights lit.
     #[default]
     Usdrecord,
-    /// testUsdImagingGLBasicDrawing `-lighting`: one directional light at (0, -0.5, 0.5, 0)
-    /// world space (diffuse 1, specular 1), scene ambient 0.2, fallback material ambient 0.2,
-    /// diffuse 0.8; stage lights not lit. `camera_light` (`-camlight`) puts it at the camera.
-    HarnessSimple { camera_light: bool },
+    /// testUsdImagingGLBasicDrawing `-lighting`: one directional light (diffuse 1, specular 1)
+    /// from `toward` in world space (not normalized): [`HARNESS_LIGHT`], or with `-camlight` the
+    /// one [`crate::scene::HarnessView::camera_light`] gives, which the job puts here once the
+    /// scene's bounds are known. Scene ambient 0.2, fallback material ambient 0.2, diffuse 0.8;
+    /// stage lights not lit.
+    HarnessSimple { toward: [f32; 3] },
     /// testUsdImagingGLBasicDrawing `-lighting -sceneLights`: the stage's UsdLux lights only.
     HarnessSceneLights,
     /// testUsdImagingGLBasicDrawing without `-lighting`: unlit, colours as authored.

@@ -17,7 +17,7 @@ pub use camera::{
     Camera, CameraChoice, CameraRule, ClipPlanes, HarnessView, Lens, UsdrecordVersion, WindowPolicy, MAX_CLIP_PLANES,
 };
 pub use glam::{DMat4, DVec3, DVec4, Mat4, Vec3};
-pub use light::{Headlight, Light, LightKind, Look};
+pub use light::{Headlight, Light, LightKind, Look, HARNESS_LIGHT};
 pub use material::{Material, Texture};
 use std::sync::Arc;
 
