@@ -123,6 +123,28 @@ pub struct Mesh {
     /// For each vertex, the USD point it came from: lets animated points update `positions`.
     pub vertex_points: Vec<u32>,
     pub double_sided: bool,
+    /// How its vertices are placed: surfaces by their positions, curves and points facing the
+    /// camera (their vertices then sit on the curve or the point, offset by `uvs`).
+    pub facing: Facing,
+}
+
+/// How a mesh's vertices are placed, as Storm draws curves and points: facing the camera, so each
+/// frame's view decides where they land (the vertex shader's `place` in shaders/mesh.wgsl; keep
+/// the numbers in sync there). A camera-facing mesh's `positions` are points of the curve (or
+/// point centres), its `normals` the curve's tangent, and its `uvs` each vertex's offset: across
+/// the curve (x), or in the image plane (xy); in scene units, or in pixels for the `Pixel` kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Facing {
+    #[default]
+    Surface = 0,
+    /// A ribbon across the curve, as wide as the curve's widths.
+    Ribbon = 1,
+    /// A ribbon a number of pixels wide (a curve drawn as a line).
+    PixelRibbon = 2,
+    /// A disc in the image plane, as wide as the point's width.
+    Sprite = 3,
+    /// A disc a number of pixels wide.
+    PixelSprite = 4,
 }
 
 /// One draw of a mesh.
