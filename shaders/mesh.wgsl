@@ -234,6 +234,12 @@ fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model
         scale = world_per_pixel(centre, up);
     }
     if mode == FACING_SPRITE || mode == FACING_PIXEL_SPRITE {
+        // Storm clamps gl_PointSize to [0.45, 100] pixels (HD_GL_POINT_SIZE_MIN/MAX).
+        let per_pixel = select(world_per_pixel(centre, up), scale, mode == FACING_PIXEL_SPRITE);
+        let diameter = 2.0 * length(uv) * scale / max(per_pixel, 1e-20);
+        if diameter > 0.0 {
+            scale *= clamp(diameter, 0.45, 100.0) / diameter;
+        }
         return Placed(centre + (right * uv.x + up * uv.y) * scale, view);
     }
     let tangent = m3 * normal;

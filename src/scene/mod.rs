@@ -63,7 +63,40 @@ pub struct Scene {
     pub animation: Arc<animation::Animation>,
 }
 
+/// The size, in pixels, of the points Storm draws for a mesh's vertices under `-shading points`
+/// (HdRenderPassState's default point size).
+pub const VERTEX_POINT_PIXELS: f32 = 3.0;
+
 impl Scene {
+    /// Draws every static surface as its points, `pixels` wide, facing the camera: Storm's
+    /// points shading (`-shading points`), each mesh point once in the colour of its first
+    /// vertex. Animated meshes keep their surfaces (their frames bring new vertices).
+    pub fn meshes_as_points(&mut self, pixels: f32) {
+        for (i, mesh) in self.meshes.iter_mut().enumerate() {
+            if mesh.facing != Facing::Surface || self.dynamic_meshes.contains(&(i as u32)) {
+                continue;
+            }
+            let mut seen = std::collections::HashSet::new();
+            let (mut centers, mut colors) = (Vec::new(), Vec::new());
+            for (v, p) in mesh.positions.iter().enumerate() {
+                let point = mesh.vertex_points.get(v).copied().unwrap_or(v as u32);
+                if seen.insert(point) {
+                    centers.push(*p);
+                    colors.push(
+                        mesh.colors
+                            .get(v)
+                            .or(mesh.colors.first())
+                            .copied()
+                            .unwrap_or([0.5, 0.5, 0.5, 1.0]),
+                    );
+                }
+            }
+            let mut points = shapes::points(&centers, &[pixels], &colors, Facing::PixelSprite);
+            points.path = std::mem::take(&mut mesh.path);
+            *mesh = points;
+        }
+    }
+
     /// Makes `materials[0]` the displayColor fallback when it is not already (an empty scene or
     /// one built by hand), shifting every instance's material index to match.
     pub fn ensure_fallback_material(&mut self) {
