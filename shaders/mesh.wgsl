@@ -43,6 +43,11 @@ struct Globals {
     clip_planes: array<vec4<f32>, 8>,
     // x = number of clipping planes.
     clip_count: vec4<u32>,
+    // First and second rows of world to camera: xyz are the camera's right and up axes.
+    view_x: vec4<f32>,
+    view_y: vec4<f32>,
+    // xy = the image size in pixels.
+    viewport: vec4<f32>,
 }
 
 // Keep in sync with `LightRaw` in src/gpu/layout.rs.
@@ -188,15 +193,77 @@ fn clipped(world: vec3<f32>) -> bool {
     return false;
 }
 
+// How a mesh's vertices face the camera (InstanceRaw.ids.w; keep in sync with `scene::Facing`).
+const FACING_SURFACE: u32 = 0u;
+const FACING_RIBBON: u32 = 1u;
+const FACING_PIXEL_RIBBON: u32 = 2u;
+const FACING_SPRITE: u32 = 3u;
+const FACING_PIXEL_SPRITE: u32 = 4u;
+
+struct Placed {
+    world: vec3<f32>,
+    normal: vec3<f32>,
+}
+
+// World units per pixel at `world` (perspective: grows with the distance; orthographic: constant).
+fn world_per_pixel(world: vec3<f32>, up: vec3<f32>) -> f32 {
+    let clip_w = (globals.view_proj * vec4<f32>(world, 1.0)).w;
+    let per_unit = abs((globals.view_proj * vec4<f32>(up, 0.0)).y);
+    return 2.0 * clip_w / max(per_unit * globals.viewport.y, 1e-20);
+}
+
+// A vertex carried to world space. Surfaces are placed by their model matrix. The other modes face
+// the camera, as Storm draws curves and points: `position` is a point of the curve (or the
+// point's centre) and `uv` the offset from it, across the curve (x; `normal` is the curve's
+// tangent) or in the image plane (xy), in scene units scaled by the instance's average scale, or
+// in pixels for the `PIXEL` modes. The normal is the surface's: round across a ribbon (sideways
+// at its edges, towards the camera on the curve), towards the camera on a sprite.
+fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model: mat4x4<f32>, normal_matrix: mat3x3<f32>) -> Placed {
+    let centre = (model * vec4<f32>(position, 1.0)).xyz;
+    if mode == FACING_SURFACE {
+        return Placed(centre, normal_matrix * normal);
+    }
+    let to_eye = select(globals.eye.xyz, globals.eye.xyz - centre, globals.eye.w > 0.5);
+    let view = normalize(to_eye);
+    let right = normalize(globals.view_x.xyz);
+    let up = normalize(globals.view_y.xyz);
+    let m3 = mat3x3<f32>(model[0].xyz, model[1].xyz, model[2].xyz);
+    // Storm's average scale of a transform: |M (1,1,1)/sqrt(3)|.
+    var scale = length(m3 * vec3<f32>(0.57735027));
+    if mode == FACING_PIXEL_RIBBON || mode == FACING_PIXEL_SPRITE {
+        scale = world_per_pixel(centre, up);
+    }
+    if mode == FACING_SPRITE || mode == FACING_PIXEL_SPRITE {
+        // Storm clamps gl_PointSize to [0.45, 100] pixels (HD_GL_POINT_SIZE_MIN/MAX).
+        let per_pixel = select(world_per_pixel(centre, up), scale, mode == FACING_PIXEL_SPRITE);
+        let diameter = 2.0 * length(uv) * scale / max(per_pixel, 1e-20);
+        if diameter > 0.0 {
+            scale *= clamp(diameter, 0.45, 100.0) / diameter;
+        }
+        return Placed(centre + (right * uv.x + up * uv.y) * scale, view);
+    }
+    let tangent = m3 * normal;
+    var side = cross(tangent, view);
+    if dot(side, side) < 1e-24 {
+        side = right;
+    }
+    side = normalize(side);
+    let offset = uv.x * scale;
+    // Round across: a vertex on the curve faces the camera, the edges face sideways.
+    let n = select(view, side * sign(uv.x), abs(uv.x) > 0.0);
+    return Placed(centre + side * offset, n);
+}
+
 @vertex
 fn vs_main(v: VertexIn) -> VertexOut {
     let model = mat4x4<f32>(v.model0, v.model1, v.model2, v.model3);
     let normal_matrix = mat3x3<f32>(v.normal0.xyz, v.normal1.xyz, v.normal2.xyz);
-    let world = model * vec4<f32>(v.position, 1.0);
+    let placed = place(v.ids.w, v.position, v.normal, v.uv, model, normal_matrix);
+    let world = vec4<f32>(placed.world, 1.0);
     var out: VertexOut;
     out.clip = globals.view_proj * world;
     out.world = world.xyz;
-    out.normal = normal_matrix * v.normal;
+    out.normal = placed.normal;
     out.color = v.color;
     out.flags = vec2<f32>(v.normal0.w, v.normal1.w);
     out.ids = v.ids;
@@ -621,8 +688,9 @@ fn fs_preview(in: VertexOut, @builtin(front_facing) front_facing: bool) -> @loca
 @vertex
 fn vs_depth(v: VertexIn) -> @invariant @builtin(position) vec4<f32> {
     let model = mat4x4<f32>(v.model0, v.model1, v.model2, v.model3);
-    let world = model * vec4<f32>(v.position, 1.0);
-    return globals.view_proj * world;
+    let normal_matrix = mat3x3<f32>(v.normal0.xyz, v.normal1.xyz, v.normal2.xyz);
+    let placed = place(v.ids.w, v.position, v.normal, v.uv, model, normal_matrix);
+    return globals.view_proj * vec4<f32>(placed.world, 1.0);
 }
 
 // Weighted blended order-independent transparency (McGuire and Bavoil): each blended fragment

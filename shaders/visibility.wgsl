@@ -130,9 +130,14 @@ fn shade_sample(slot: u32, triangle: u32, pixel: vec2<f32>) -> vec4<f32> {
     let i0 = triangle_indices[first] + range.y;
     let i1 = triangle_indices[first + 1u] + range.y;
     let i2 = triangle_indices[first + 2u] + range.y;
-    let w0 = (inst.model * vec4<f32>(position_at(i0), 1.0)).xyz;
-    let w1 = (inst.model * vec4<f32>(position_at(i1), 1.0)).xyz;
-    let w2 = (inst.model * vec4<f32>(position_at(i2), 1.0)).xyz;
+    let normal_matrix = mat3x3<f32>(inst.normal[0].xyz, inst.normal[1].xyz, inst.normal[2].xyz);
+    // Placed as vs_main placed them (camera-facing curves and points move off their points).
+    let p0 = place(inst.ids.w, position_at(i0), normal_at(i0), vertex_uvs[i0], inst.model, normal_matrix);
+    let p1 = place(inst.ids.w, position_at(i1), normal_at(i1), vertex_uvs[i1], inst.model, normal_matrix);
+    let p2 = place(inst.ids.w, position_at(i2), normal_at(i2), vertex_uvs[i2], inst.model, normal_matrix);
+    let w0 = p0.world;
+    let w1 = p1.world;
+    let w2 = p2.world;
     let centre = pixel + vec2<f32>(0.5);
     let ray = ray_at(centre);
     // A sample may lie off its triangle's part of the pixel centre: there the weights are taken
@@ -147,8 +152,7 @@ fn shade_sample(slot: u32, triangle: u32, pixel: vec2<f32>) -> vec4<f32> {
     let uv2 = vertex_uvs[i2];
     var f: Frag;
     f.world = b.x * w0 + b.y * w1 + b.z * w2;
-    let normal_matrix = mat3x3<f32>(inst.normal[0].xyz, inst.normal[1].xyz, inst.normal[2].xyz);
-    f.normal = normal_matrix * (b.x * normal_at(i0) + b.y * normal_at(i1) + b.z * normal_at(i2));
+    f.normal = b.x * p0.normal + b.y * p1.normal + b.z * p2.normal;
     f.color = b.x * vertex_colors[i0] + b.y * vertex_colors[i1] + b.z * vertex_colors[i2];
     f.flags = vec2<f32>(inst.normal[0].w, inst.normal[1].w);
     f.ids = inst.ids;

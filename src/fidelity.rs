@@ -79,8 +79,8 @@ pub const FEATURES: &[Feature] = &[
         true,
         "the reference is from another Hydra renderer (Embree, a path tracer)",
     ),
-    feature("points", true, "UsdGeomPoints (as round points; sprites come later)"),
-    feature("points-shading", false, "points shading (`-shading points`)"),
+    feature("points", true, "UsdGeomPoints (camera-facing round sprites)"),
+    feature("points-shading", true, "points shading (`-shading points`)"),
     feature("skinning", true, "UsdSkel skinning and skeletons (issue 14)"),
     feature(
         "subdivision",
@@ -828,7 +828,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         .and_then(|f| f.first().copied())
         .unwrap_or(0.0);
     let first = case.shots.first().and_then(|s| s.time).unwrap_or(default_time);
-    let scene = match stage.extract(&ExtractOptions {
+    let mut scene = match stage.extract(&ExtractOptions {
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
         time: first,
@@ -837,6 +837,9 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),
     };
+    if matches!(&case.mode, Mode::Harness(a) if a.shading.as_deref() == Some("points")) {
+        scene.meshes_as_points(crate::scene::VERTEX_POINT_PIXELS);
+    }
     let encoding = match case.mode {
         Mode::Harness(_) => ImageEncoding::Srgb,
         Mode::Usdrecord(_) => ImageEncoding::UsdRecord,

@@ -1811,3 +1811,79 @@ fn camera_clipping_planes_cut_surfaces_and_follow_their_time_samples() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Curves and points (camera-facing: placed by the vertex shader each frame)
+
+fn curve(
+    kind: usdrender::scene::curves::Kind,
+    points: Vec<[f32; 3]>,
+    widths: Vec<f32>,
+) -> usdrender::scene::curves::Curves {
+    use usdrender::scene::curves::{Curves, Per, Wrap};
+    Curves {
+        kind,
+        wrap: Wrap::Nonperiodic,
+        counts: vec![points.len()],
+        points,
+        widths,
+        widths_per: Per::Constant,
+        normals: Vec::new(),
+        normals_per: Per::Constant,
+        colors: vec![ORANGE],
+        per_curve_colors: false,
+    }
+}
+
+#[test]
+fn unrefined_curves_are_one_pixel_lines_at_any_scale() {
+    use usdrender::scene::curves::{mesh, Kind};
+    // A vertical line with widths 2: unrefined, Storm draws it one pixel wide, whatever its
+    // widths and however far the camera is.
+    let c = curve(Kind::Linear, vec![[0.0, -1.0, 0.0], [0.0, 1.0, 0.0]], vec![2.0]);
+    let scene = scene_of(vec![mesh(&c, 0)], vec![(0, Mat4::IDENTITY)]);
+    let Some(mut s) = setup("unrefined_curve_line", &scene, 64, 64) else {
+        return;
+    };
+    for units in [4.0, 40.0] {
+        let img = s.render(&frame(ortho(units, 64, 64)));
+        let row: Vec<u8> = (0..64).map(|x| img.px(x, 32)[3]).collect();
+        let coverage: f32 = row.iter().map(|&a| a as f32 / 255.0).sum();
+        assert!(
+            (coverage - 1.0).abs() < 0.3,
+            "{}: {units} units across: {coverage} pixels wide",
+            s.tag
+        );
+    }
+}
+
+#[test]
+fn refined_curves_and_points_face_the_camera() {
+    use usdrender::scene::curves::{mesh, Kind};
+    use usdrender::scene::{shapes, Facing};
+    // A ribbon along z and a point, seen from +z (along the ribbon) and from +x: a ribbon turned to
+    // the camera shows its width from the side; a point is a disc of its width from anywhere.
+    let ribbon = curve(Kind::Linear, vec![[0.0, 0.0, -1.0], [0.0, 0.0, 1.0]], vec![1.0]);
+    let point = shapes::points(&[[0.0, 3.0, 0.0]], &[2.0], &[ORANGE], Facing::Sprite);
+    let scene = scene_of(
+        vec![mesh(&ribbon, 1), point],
+        vec![(0, Mat4::IDENTITY), (1, Mat4::IDENTITY)],
+    );
+    let Some(mut s) = setup("camera_facing_curves_and_points", &scene, 64, 64) else {
+        return;
+    };
+    // From +x, 8 units across 64 pixels: the ribbon covers 2 x 1 units (16 x 8 pixels), the
+    // disc pi * 1^2 (201 pixels; a 16-gon inscribed, 195).
+    let mut side = ortho(8.0, 64, 64);
+    side.to_world = DMat4::look_at_rh(DVec3::new(5.0, 1.5, 0.0), DVec3::new(0.0, 1.5, 0.0), DVec3::Y).inverse();
+    let img = s.render(&frame(side));
+    let covered: f32 = img.rgba.chunks_exact(4).map(|p| p[3] as f32 / 255.0).sum();
+    assert!(
+        (covered - (128.0 + 195.0)).abs() < 12.0,
+        "{}: {covered} pixels from the side",
+        s.tag
+    );
+    // A Sprite's disc: as wide as tall.
+    let column = (0..64).filter(|&y| img.px(32, y)[3] > 127).count();
+    assert!(column >= 8 + 14, "{}: {column} pixels down the middle", s.tag);
+}

@@ -156,7 +156,8 @@ impl Geometry {
                     slot_of_instance[i] = Some(g.instances.len());
                     g.instances.push(
                         InstanceRaw::new(&scene.instances[i].transform, mesh.double_sided)
-                            .with_ids(m as u32, i as u32, material),
+                            .with_ids(m as u32, i as u32, material)
+                            .with_facing(mesh.facing as u32),
                     );
                 }
                 let mat = &materials[material as usize];

@@ -38,6 +38,12 @@ pub struct Globals {
     pub clip_planes: [[f32; 4]; MAX_CLIP_PLANES],
     /// x = number of clipping planes (0: the shaders skip the test); y, z, w spare.
     pub clip_count: [u32; 4],
+    /// First and second rows of world to camera: their xyz are the camera's right and up axes,
+    /// along which camera-facing curves and points are laid out.
+    pub view_x: [f32; 4],
+    pub view_y: [f32; 4],
+    /// xy = the image size in pixels (for curves and points sized in pixels); z, w spare.
+    pub viewport: [f32; 4],
 }
 
 /// One instance: its model matrix and the matrix that carries its normals to world space.
@@ -54,7 +60,8 @@ pub struct InstanceRaw {
     /// (negative determinant), which turns counter-clockwise front faces clockwise on screen.
     pub normal: [[f32; 4]; 3],
     /// Index in `Scene::meshes` and in `Scene::instances` (the primId and instanceId AOVs), the
-    /// material's index in the material buffer, and a spare.
+    /// material's index in the material buffer, and how the mesh faces the camera
+    /// (`scene::Facing`).
     pub ids: [u32; 4],
 }
 
@@ -91,7 +98,14 @@ impl InstanceRaw {
 
     /// The same instance, naming its mesh and scene instance for the id AOVs.
     pub fn with_ids(mut self, mesh: u32, instance: u32, material: u32) -> InstanceRaw {
-        self.ids = [mesh, instance, material, 0];
+        self.ids = [mesh, instance, material, self.ids[3]];
+        self
+    }
+
+    /// The same instance, drawn facing the camera as `facing` says (`scene::Facing` as u32; the
+    /// shader's `place`).
+    pub fn with_facing(mut self, facing: u32) -> InstanceRaw {
+        self.ids[3] = facing;
         self
     }
 
@@ -249,12 +263,16 @@ impl Globals {
             [p.x as f32, p.y as f32, p.z as f32, 1.0]
         };
         // In f64: camera transforms far from the origin lose depth precision in f32.
-        let view_z = camera_to_world.inverse().row(2);
-        let view_z = if view_z.is_finite() {
-            view_z.as_vec4().to_array()
-        } else {
-            [0.0; 4]
+        let world_to_camera = camera_to_world.inverse();
+        let row = |i: usize| {
+            let r = world_to_camera.row(i);
+            if r.is_finite() {
+                r.as_vec4().to_array()
+            } else {
+                [0.0; 4]
+            }
         };
+        let view_z = row(2);
         Globals {
             view_proj: view_proj.as_mat4().to_cols_array_2d(),
             eye,
@@ -266,7 +284,15 @@ impl Globals {
             dome_sh: [[0.0; 4]; 9],
             clip_planes: [[0.0; 4]; MAX_CLIP_PLANES],
             clip_count: [0; 4],
+            view_x: row(0),
+            view_y: row(1),
+            viewport: [0.0; 4],
         }
+    }
+
+    /// Sets the image size, in pixels.
+    pub fn set_viewport(&mut self, width: u32, height: u32) {
+        self.viewport = [width as f32, height as f32, 0.0, 0.0];
     }
 
     /// Sets the clipping planes, already in world space ([`crate::scene::Camera::world_clip_planes`]).
@@ -285,7 +311,7 @@ mod tests {
 
     #[test]
     fn layouts_match_wgsl_sizes() {
-        assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144 + 128 + 16);
+        assert_eq!(std::mem::size_of::<Globals>(), 112 + 16 + 16 + 48 + 144 + 128 + 16 + 48);
         assert_eq!(std::mem::size_of::<InstanceRaw>(), 128);
         assert_eq!(std::mem::size_of::<LightRaw>(), 64);
         assert_eq!(std::mem::size_of::<BackgroundParams>(), 144);

@@ -15,6 +15,7 @@ impl Renderer {
         let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
         // Carried to world space here, in f64, so the shaders test the position they already have.
         globals.set_clip_planes(&state.camera.world_clip_planes());
+        globals.set_viewport(self.width, self.height);
 
         // Lights: the stage's (animated ones replaced), the headlight or the harness rig.
         for (&i, light) in self.dynamic_lights.iter().zip(&state.lights) {
@@ -140,7 +141,9 @@ impl Renderer {
         for (slot, m) in self.dynamic_slots.iter().zip(&state.instance_transforms) {
             let Some(slot) = *slot else { continue };
             let old = &self.instance_mirror[slot];
-            let raw = InstanceRaw::new(m, old.double_sided()).with_ids(old.ids[0], old.ids[1], old.ids[2]);
+            let raw = InstanceRaw::new(m, old.double_sided())
+                .with_ids(old.ids[0], old.ids[1], old.ids[2])
+                .with_facing(old.ids[3]);
             if self.instance_mirror[slot] != raw {
                 self.instance_mirror[slot] = raw;
                 changed = Some(changed.map_or((slot, slot), |(lo, hi)| (lo.min(slot), hi.max(slot))));

@@ -63,7 +63,40 @@ pub struct Scene {
     pub animation: Arc<animation::Animation>,
 }
 
+/// The size, in pixels, of the points Storm draws for a mesh's vertices under `-shading points`
+/// (HdRenderPassState's default point size).
+pub const VERTEX_POINT_PIXELS: f32 = 3.0;
+
 impl Scene {
+    /// Draws every static surface as its points, `pixels` wide, facing the camera: Storm's
+    /// points shading (`-shading points`), each mesh point once in the colour of its first
+    /// vertex. Animated meshes keep their surfaces (their frames bring new vertices).
+    pub fn meshes_as_points(&mut self, pixels: f32) {
+        for (i, mesh) in self.meshes.iter_mut().enumerate() {
+            if mesh.facing != Facing::Surface || self.dynamic_meshes.contains(&(i as u32)) {
+                continue;
+            }
+            let mut seen = std::collections::HashSet::new();
+            let (mut centers, mut colors) = (Vec::new(), Vec::new());
+            for (v, p) in mesh.positions.iter().enumerate() {
+                let point = mesh.vertex_points.get(v).copied().unwrap_or(v as u32);
+                if seen.insert(point) {
+                    centers.push(*p);
+                    colors.push(
+                        mesh.colors
+                            .get(v)
+                            .or(mesh.colors.first())
+                            .copied()
+                            .unwrap_or([0.5, 0.5, 0.5, 1.0]),
+                    );
+                }
+            }
+            let mut points = shapes::points(&centers, &[pixels], &colors, Facing::PixelSprite);
+            points.path = std::mem::take(&mut mesh.path);
+            *mesh = points;
+        }
+    }
+
     /// Makes `materials[0]` the displayColor fallback when it is not already (an empty scene or
     /// one built by hand), shifting every instance's material index to match.
     pub fn ensure_fallback_material(&mut self) {
@@ -123,6 +156,28 @@ pub struct Mesh {
     /// For each vertex, the USD point it came from: lets animated points update `positions`.
     pub vertex_points: Vec<u32>,
     pub double_sided: bool,
+    /// How its vertices are placed: surfaces by their positions, curves and points facing the
+    /// camera (their vertices then sit on the curve or the point, offset by `uvs`).
+    pub facing: Facing,
+}
+
+/// How a mesh's vertices are placed, as Storm draws curves and points: facing the camera, so each
+/// frame's view decides where they land (the vertex shader's `place` in shaders/mesh.wgsl; keep
+/// the numbers in sync there). A camera-facing mesh's `positions` are points of the curve (or
+/// point centres), its `normals` the curve's tangent, and its `uvs` each vertex's offset: across
+/// the curve (x), or in the image plane (xy); in scene units, or in pixels for the `Pixel` kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Facing {
+    #[default]
+    Surface = 0,
+    /// A ribbon across the curve, as wide as the curve's widths.
+    Ribbon = 1,
+    /// A ribbon a number of pixels wide (a curve drawn as a line).
+    PixelRibbon = 2,
+    /// A disc in the image plane, as wide as the point's width.
+    Sprite = 3,
+    /// A disc a number of pixels wide.
+    PixelSprite = 4,
 }
 
 /// One draw of a mesh.

@@ -7,7 +7,7 @@
 
 use std::f32::consts::{PI, TAU};
 
-use super::Mesh;
+use super::{Facing, Mesh};
 
 /// The spine axis of a Cylinder, Cone, Capsule or the normal of a Plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,28 +168,24 @@ pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
     b.finish(color, double_sided)
 }
 
-/// UsdGeomPoints as Storm shows them: round, `widths` across on screen. Until points get
-/// camera-facing sprites of their own, each point is a small sphere (the same disc from every
-/// side): 16 segments around for up to 20,000 points, 6 past that, inscribed in the circle
-/// (Storm's discs come out a few percent smaller than `widths` in its images; growing the
-/// outline to the circle's area scored worse against them). `unscale` divides out the prim's world scale per axis (Storm sizes a
-/// sprite by the scale's average, keeping it round): pass `[1.0; 3]` for none.
-pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], unscale: [f32; 3]) -> Mesh {
-    let slices = if centers.len() <= 20_000 { 16 } else { 6 };
-    let stacks = slices / 2;
-    let unit: Vec<[f32; 3]> = (0..=stacks)
-        .flat_map(|i| {
-            let phi = -PI / 2.0 + PI * i as f32 / stacks as f32;
-            let (sin, cos) = phi.sin_cos();
-            let cos = if i == 0 || i == stacks { 0.0 } else { cos };
-            (0..=slices).map(move |k| {
-                let t = k as f32 / slices as f32 * TAU;
-                [cos * t.cos(), cos * t.sin(), sin]
-            })
+/// UsdGeomPoints as Storm shows them: discs facing the camera, `widths` across (Storm's
+/// `gl_PointSize`, scaled by the prim's average scale, as the vertex shader does: see
+/// [`Facing::Sprite`]). Each disc is a fan of 16 segments for up to 20,000 points, 8 past that,
+/// inscribed in the circle (Storm's discs come out a few percent smaller than `widths` in its
+/// images). With `facing` [`Facing::PixelSprite`] the diameters are in pixels.
+pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], facing: Facing) -> Mesh {
+    let slices: u32 = if centers.len() <= 20_000 { 16 } else { 8 };
+    let rim: Vec<[f32; 2]> = (0..slices)
+        .map(|k| {
+            let (s, c) = (k as f32 / slices as f32 * TAU).sin_cos();
+            [c, s]
         })
         .collect();
-    let row = (slices + 1) as u32;
-    let mut mesh = Mesh::default();
+    let mut mesh = Mesh {
+        facing,
+        double_sided: true,
+        ..Mesh::default()
+    };
     for (i, c) in centers.iter().enumerate() {
         let r = diameters.get(i).or(diameters.first()).copied().unwrap_or(1.0) / 2.0;
         let color = colors
@@ -201,18 +197,17 @@ pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], unsc
             continue;
         }
         let base = mesh.positions.len() as u32;
-        for n in &unit {
-            mesh.positions.push([0, 1, 2].map(|k| c[k] + n[k] * r * unscale[k]));
-            mesh.normals.push(*n);
+        for uv in std::iter::once([0.0, 0.0]).chain(rim.iter().map(|d| [d[0] * r, d[1] * r])) {
+            mesh.positions.push(*c);
+            // Facing the camera: the shader sets the normal.
+            mesh.normals.push([0.0, 0.0, 1.0]);
+            mesh.uvs.push(uv);
             mesh.colors.push(color);
             mesh.vertex_points.push(i as u32);
         }
-        for st in 0..stacks as u32 {
-            for k in 0..slices as u32 {
-                let a = base + st * row + k;
-                let b = a + row;
-                mesh.indices.extend_from_slice(&[a, a + 1, b + 1, a, b + 1, b]);
-            }
+        for k in 0..slices {
+            mesh.indices
+                .extend_from_slice(&[base, base + 1 + k, base + 1 + (k + 1) % slices]);
         }
     }
     mesh
@@ -283,20 +278,25 @@ mod tests {
     const GREY: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
 
     #[test]
-    fn points_are_spheres_of_their_widths_kept_round_under_scale() {
+    fn points_are_camera_facing_discs_of_their_widths() {
         let m = points(
             &[[0.0; 3], [5.0, 0.0, 0.0]],
             &[1.0, 3.0],
             &[GREY, [1.0, 0.0, 0.0, 1.0]],
-            [1.0; 3],
+            Facing::Sprite,
         );
-        check(&m);
+        assert_eq!(m.facing, Facing::Sprite);
+        // Every vertex sits on its point; the uv offsets reach the radius.
         let reach = |point: u32, center: [f32; 3]| {
             m.positions
                 .iter()
+                .zip(&m.uvs)
                 .zip(&m.vertex_points)
                 .filter(|(_, &p)| p == point)
-                .map(|(q, _)| (Vec3::from(*q) - Vec3::from(center)).length())
+                .map(|((q, uv), _)| {
+                    assert_eq!(*q, center);
+                    (uv[0] * uv[0] + uv[1] * uv[1]).sqrt()
+                })
                 .fold(0.0f32, f32::max)
         };
         assert!((reach(0, [0.0; 3]) - 0.5).abs() < 1e-5);
@@ -306,11 +306,9 @@ mod tests {
             .iter()
             .zip(&m.vertex_points)
             .all(|(c, &p)| p == 0 || c[1] == 0.0));
-        // An x scale of 0.5 divided out: the point is twice as wide in its own space.
-        let squashed = points(&[[0.0; 3]], &[1.0], &[GREY], [2.0, 1.0, 1.0]);
-        let xs = squashed.positions.iter().map(|p| p[0]).fold(0.0f32, f32::max);
-        assert!((xs - 1.0).abs() < 1e-5);
-        assert!(points(&[[0.0; 3]], &[f32::NAN], &[GREY], [1.0; 3]).indices.is_empty());
+        assert!(points(&[[0.0; 3]], &[f32::NAN], &[GREY], Facing::Sprite)
+            .indices
+            .is_empty());
     }
 
     /// Every triangle's geometric normal agrees with its vertices' normals (CCW from outside),

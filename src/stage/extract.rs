@@ -138,7 +138,9 @@ pub fn build_mesh(
             Some(built)
         }
         "Points" => shape(points_mesh(prim, time, needs)),
-        "BasisCurves" | "NurbsCurves" | "HermiteCurves" => shape(curves_mesh(prim, type_name, time, needs, warnings)),
+        "BasisCurves" | "NurbsCurves" | "HermiteCurves" => {
+            shape(curves_mesh(prim, type_name, time, needs, refine_level, warnings))
+        }
         "Skeleton" => {
             let plan = skel::SkeletonPlan::read(prim.clone(), None, &mut Vec::new());
             let (points, _, triangles) = skel::bones(&plan)?;
@@ -213,38 +215,24 @@ fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
         [c[0], c[1], c[2], a.unwrap_or(fallback[3])]
     };
     let colors: Vec<[f32; 4]> = (0..centers.len()).map(per_point).collect();
-    // Storm sizes a point by its prim's scale averaged over the axes (|M (1,1,1)| / sqrt 3) and
-    // keeps it round: divide each axis's own scale out, then apply the average.
-    let mut cache = XformCache::default();
-    cache.set_time(time);
-    let m = world(&mut cache, prim);
-    let axes = [
-        m.x_axis.truncate().length(),
-        m.y_axis.truncate().length(),
-        m.z_axis.truncate().length(),
-    ];
-    let average = m.transform_vector3(DVec3::ONE).length() / 3f64.sqrt();
-    let unscale = axes.map(|a| {
-        if a > 1e-12 && a.is_finite() {
-            (average / a) as f32
-        } else {
-            1.0
-        }
-    });
-    shapes::points(&centers, &widths, &colors, unscale)
+    // Storm sizes a point by its prim's scale averaged over the axes (|M (1,1,1)| / sqrt 3), which
+    // the vertex shader applies (`Facing::Sprite`).
+    shapes::points(&centers, &widths, &colors, crate::scene::Facing::Sprite)
 }
 
-/// Curves as round tubes of their widths (see `scene::curves`): BasisCurves by their type, basis
-/// and wrap; Nurbs and Hermite curves through their points, as polylines. Widths of another
-/// length than one or one per point are read as their first value, with a warning.
+/// Curves as Storm draws them at `refine_level` (see `scene::curves`): BasisCurves by their type,
+/// basis and wrap; Nurbs and Hermite curves through their points, as polylines. Widths and normals
+/// are read by their count (one, one per curve, per segment end or per point); another count is
+/// read as its first value, with a warning.
 fn curves_mesh(
     prim: &usd::Prim,
     type_name: &str,
     time: Time,
     needs: &PrimvarNeeds,
+    refine_level: u32,
     warnings: &mut Vec<String>,
 ) -> Mesh {
-    use crate::scene::curves::{tubes, Basis, Curves, Kind, Wrap};
+    use crate::scene::curves::{mesh as curves_mesh_of, varying_count, Basis, Curves, Kind, Per, Wrap};
     let token = |name: &str| values::token_attr(prim, name, None);
     // BasisCurves are cubic unless `type` says linear; other curve types are drawn as polylines.
     let kind = match (type_name, token("type").as_deref()) {
@@ -266,19 +254,40 @@ fn curves_mesh(
         .iter()
         .map(|&c| usize::try_from(c).unwrap_or(0))
         .collect();
-    let mut widths = values::raw(prim, "widths", time)
+    let varying: usize = counts.iter().map(|&n| varying_count(kind, wrap, n)).sum();
+    let per = |len: usize, what: &str, warnings: &mut Vec<String>| -> Option<Per> {
+        Some(match len {
+            0 => return None,
+            1 => Per::Constant,
+            n if n == points.len() => Per::Vertex,
+            n if n == varying => Per::Varying,
+            n if n == counts.len() => Per::Uniform,
+            n => {
+                warnings.push(format!(
+                    "{}: {n} {what} for {} points; the first is used for all",
+                    prim.path(),
+                    points.len()
+                ));
+                return None;
+            }
+        })
+    };
+    let mut widths = values::raw(prim, "primvars:widths", time)
+        .or_else(|| values::raw(prim, "widths", time))
         .as_ref()
         .and_then(values::as_float_array)
         .unwrap_or_default();
-    if widths.len() > 1 && widths.len() != points.len() {
-        warnings.push(format!(
-            "{}: {} widths for {} points; the first is used for all",
-            prim.path(),
-            widths.len(),
-            points.len()
-        ));
+    let widths_per = per(widths.len(), "widths", warnings).unwrap_or_else(|| {
         widths.truncate(1);
-    }
+        Per::Constant
+    });
+    let mut normals = values::vec3_array_attr(prim, "primvars:normals", time)
+        .or_else(|| values::vec3_array_attr(prim, "normals", time))
+        .unwrap_or_default();
+    let normals_per = per(normals.len(), "normals", warnings).unwrap_or_else(|| {
+        normals.truncate(1);
+        Per::Constant
+    });
     let (rgb, alpha) = mesh::read_colors(prim, time, &needs.rgb, &needs.alpha);
     let fallback = needs.fallback();
     let flat = |pv: &Option<mesh::Primvar<[f32; 3]>>| -> Vec<[f32; 3]> {
@@ -310,10 +319,13 @@ fn curves_mesh(
         counts,
         points,
         widths,
+        widths_per,
+        normals,
+        normals_per,
         colors,
         per_curve_colors,
     };
-    tubes(&curves, true)
+    curves_mesh_of(&curves, refine_level)
 }
 
 /// Most drawables one PointInstancer may expand to (nested instancers included).
