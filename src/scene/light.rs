@@ -98,7 +98,8 @@ pub enum Look {
     Usdrecord,
     /// testUsdImagingGLBasicDrawing `-lighting`: one directional light at (0, -0.5, 0.5, 0)
     /// world space (diffuse 1, specular 1), scene ambient 0.2, fallback material ambient 0.2,
-    /// diffuse 0.8; stage lights not lit. `camera_light` (`-camlight`) puts it at the camera.
+    /// diffuse 0.8; the stage's lights lit besides it (domes shown, not lighting), as Storm lights
+    /// them unless `enableSceneLights` is off. `camera_light` (`-camlight`) puts it at the camera.
     HarnessSimple { camera_light: bool },
     /// testUsdImagingGLBasicDrawing `-lighting -sceneLights`: the stage's UsdLux lights only.
     HarnessSceneLights,
