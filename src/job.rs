@@ -39,6 +39,9 @@ pub struct Job {
     pub width: u32,
     /// `None`: the camera's aperture aspect decides.
     pub height: Option<u32>,
+    /// Width over height of one pixel (`--pixel-aspect`, 1: square). The camera's window is
+    /// fitted to the picture as displayed, `width * pixel_aspect` by `height`.
+    pub pixel_aspect: f64,
     /// Purposes drawn besides `default`.
     pub purposes: Vec<String>,
     pub adapters: AdapterSelection,
@@ -95,6 +98,7 @@ impl Job {
             camera: None,
             width: 960,
             height: None,
+            pixel_aspect: 1.0,
             purposes: vec!["render".to_string()],
             adapters: AdapterSelection::default(),
             existing: Existing::Refuse,
@@ -115,6 +119,12 @@ impl Job {
 
     /// Checks the settings that do not need the stage.
     pub fn validate(&self) -> Result<()> {
+        if !(self.pixel_aspect.is_finite() && self.pixel_aspect > 0.0) {
+            return Err(Error::Option(format!(
+                "--pixel-aspect {} must be a positive number",
+                self.pixel_aspect
+            )));
+        }
         if self.width == 0 || self.width > MAX_SIDE {
             return Err(Error::Option(format!(
                 "--width {} must be between 1 and {MAX_SIDE}",
@@ -191,13 +201,16 @@ impl Job {
         let Some(view) = &self.harness_view else {
             return *evaluated;
         };
-        let aspect = view.window_aspect(width as f64 / height.max(1) as f64);
+        let image_aspect = width as f64 / height.max(1) as f64;
+        let aspect = view.window_aspect(image_aspect, self.pixel_aspect);
         let camera = if self.camera.is_some() && scene.camera.path.is_some() {
-            view.stage_camera(evaluated, aspect)
+            *evaluated
         } else {
-            view.builtin_camera(scene.framing_bounds(), scene.up_axis, aspect)
+            // The harness builds its free camera for the widget's shape; the window policy then
+            // conforms it like a stage camera (a no-op without a display window).
+            view.builtin_camera(scene.framing_bounds(), scene.up_axis, image_aspect)
         };
-        view.place_in_display_window(camera, width, height)
+        view.place_in_display_window(view.stage_camera(&camera, aspect), width, height)
     }
 
     /// What the GPU needs from this job for an image `height` pixels high: size, MSAA, linear
@@ -224,11 +237,14 @@ impl Job {
             srgb: self.color_correction,
             shading: self.shading,
             scissor: self.harness_view.and_then(|v| v.scissor(self.width, height)),
+            pixel_aspect: self.pixel_aspect,
             ..RenderSettings::default()
         }
     }
 
-    /// The image height for a camera of `aspect` (width over height), as usdrecord computes it.
+    /// The image height for a camera of `aspect` (width over height), as usdrecord computes it:
+    /// the picture as displayed takes the camera's shape, so wide pixels
+    /// ([`Job::pixel_aspect`] above 1) make more rows.
     pub fn height_for(&self, aspect: f64) -> u32 {
         match self.height {
             Some(h) => h,
@@ -238,7 +254,7 @@ impl Job {
                 } else {
                     1.0
                 };
-                ((self.width as f64 / aspect) as u32).clamp(1, MAX_SIDE)
+                ((self.width as f64 * self.pixel_aspect / aspect) as u32).clamp(1, MAX_SIDE)
             }
         }
     }
