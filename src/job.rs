@@ -341,6 +341,90 @@ mod tests {
         assert!((cam.lens.horizontal_aperture - stage_cam.lens.vertical_aperture * 4.0 / 3.0).abs() < 1e-12);
     }
 
+    /// testUsdImagingGLFraming_4: framing.usda's main_cam (focal length 50, aperture 40 x 30,
+    /// offsets 10, 5) with `-dataWindow 0 0 640 480 -displayWindow 0 0 320 480 -windowPolicy fit
+    /// -pixelAspectRatio 1.5`. By hand, as CameraUtilFraming does it: the window is fitted to
+    /// 1.5 * 320 / 480 = 1, so it becomes 40 x 40 around the offsets, x in [-10, 30] and y in
+    /// [-15, 25] aperture units, and that lands on the display window's pixels. A camera-space
+    /// point at depth 50 sits at (x, y) aperture units.
+    #[test]
+    fn harness_framing_with_wide_pixels_lands_the_window_on_the_display_window() {
+        use crate::scene::{CameraChoice, CameraRule, Lens, WindowPolicy};
+        let cam = Camera {
+            lens: Lens {
+                focal_length: 50.0,
+                horizontal_aperture: 40.0,
+                vertical_aperture: 30.0,
+                horizontal_aperture_offset: 10.0,
+                vertical_aperture_offset: 5.0,
+                ..Lens::default()
+            },
+            ..Camera::default()
+        };
+        let scene = Scene {
+            camera: CameraChoice {
+                path: Some("/main_cam".into()),
+                rule: CameraRule::Flag,
+            },
+            ..Scene::default()
+        };
+        let job = Job {
+            camera: Some("/main_cam".into()),
+            pixel_aspect: 1.5,
+            harness_view: Some(HarnessView {
+                window_policy: WindowPolicy::Fit,
+                display_window: Some([0.0, 0.0, 320.0, 480.0]),
+                data_window: Some([0.0, 0.0, 640.0, 480.0]),
+                ..HarnessView::default()
+            }),
+            ..Job::new("framing.usda", "o.png").unwrap()
+        };
+        let drawn = job.frame_camera(&scene, &cam, 640, 480);
+        let m = drawn.view_projection_px(640, 480, job.pixel_aspect);
+        let pixel = |x: f64, y: f64| {
+            let c = m * glam::DVec4::new(x, y, -50.0, 1.0);
+            ((c.x / c.w + 1.0) * 320.0, (1.0 - c.y / c.w) * 240.0)
+        };
+        for ((x, y), want) in [
+            ((-10.0, 25.0), (0.0, 0.0)),
+            ((30.0, -15.0), (320.0, 480.0)),
+            ((10.0, 5.0), (160.0, 240.0)),
+            // Past the display window: the data window goes on at the same pixel sizes.
+            ((70.0, 5.0), (640.0, 240.0)),
+        ] {
+            let got = pixel(x, y);
+            assert!(
+                (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+                "({x}, {y}): {got:?}, want {want:?}"
+            );
+        }
+        // Without a data window the harness has no framing: square pixels, the image's aspect.
+        let view = HarnessView {
+            data_window: None,
+            ..job.harness_view.unwrap()
+        };
+        assert!(view.framing().is_none());
+        assert_eq!(view.window_aspect(4.0 / 3.0, 1.0), 4.0 / 3.0);
+    }
+
+    #[test]
+    fn wide_pixels_make_more_rows() {
+        let job = Job {
+            width: 640,
+            pixel_aspect: 2.0,
+            ..Job::new("s.usda", "o.png").unwrap()
+        };
+        assert_eq!(job.height_for(4.0 / 3.0), 960);
+        let e = Job {
+            pixel_aspect: 0.0,
+            ..job
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--pixel-aspect"), "{e}");
+    }
+
     #[test]
     fn validation_names_the_bad_option() {
         let job = Job::new("s.usda", "o.####.png").unwrap();

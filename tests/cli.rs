@@ -375,6 +375,22 @@ fn headlight_clear_color_and_dome_visibility_flags_reach_the_job() {
 }
 
 #[test]
+fn pixel_aspect_flag_keeps_the_cameras_shape_with_more_rows() {
+    if !have_adapter() {
+        return;
+    }
+    let square = plan_with("cli_pixel_aspect_1", &[]);
+    let wide = plan_with("cli_pixel_aspect_2", &["--pixel-aspect", "2"]);
+    let rows = |p: &serde_json::Value| p["height"].as_u64().unwrap() as i64;
+    assert_eq!(wide["width"], square["width"]);
+    assert!((rows(&wide) - 2 * rows(&square)).abs() <= 1, "{wide} against {square}");
+    let dir = tempdir("cli_pixel_aspect_0");
+    let o = run_in(&dir, &["render", scene().as_str(), "--pixel-aspect", "0", "--dry-run"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--pixel-aspect"), "{}", text(&o));
+}
+
+#[test]
 fn harness_flag_takes_the_harness_size_look_camera_and_clear_colour() {
     if !have_adapter() {
         return;
