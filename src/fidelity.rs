@@ -68,7 +68,7 @@ pub const FEATURES: &[Feature] = &[
     feature("flat-shading", false, "flat shading (`-shading flat`)"),
     feature(
         "pixel-aspect",
-        false,
+        true,
         "non-square pixels (`-pixelAspectRatio` other than 1)",
     ),
     feature("id-render", false, "id rendering (`-idRender`)"),

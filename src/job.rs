@@ -39,6 +39,9 @@ pub struct Job {
     pub width: u32,
     /// `None`: the camera's aperture aspect decides.
     pub height: Option<u32>,
+    /// Width over height of one pixel (`--pixel-aspect`, 1: square). The camera's window is
+    /// fitted to the picture as displayed, `width * pixel_aspect` by `height`.
+    pub pixel_aspect: f64,
     /// Purposes drawn besides `default`.
     pub purposes: Vec<String>,
     pub adapters: AdapterSelection,
@@ -95,6 +98,7 @@ impl Job {
             camera: None,
             width: 960,
             height: None,
+            pixel_aspect: 1.0,
             purposes: vec!["render".to_string()],
             adapters: AdapterSelection::default(),
             existing: Existing::Refuse,
@@ -115,6 +119,12 @@ impl Job {
 
     /// Checks the settings that do not need the stage.
     pub fn validate(&self) -> Result<()> {
+        if !(self.pixel_aspect.is_finite() && self.pixel_aspect > 0.0) {
+            return Err(Error::Option(format!(
+                "--pixel-aspect {} must be a positive number",
+                self.pixel_aspect
+            )));
+        }
         if self.width == 0 || self.width > MAX_SIDE {
             return Err(Error::Option(format!(
                 "--width {} must be between 1 and {MAX_SIDE}",
@@ -191,13 +201,16 @@ impl Job {
         let Some(view) = &self.harness_view else {
             return *evaluated;
         };
-        let aspect = view.window_aspect(width as f64 / height.max(1) as f64);
+        let image_aspect = width as f64 / height.max(1) as f64;
+        let aspect = view.window_aspect(image_aspect, self.pixel_aspect);
         let camera = if self.camera.is_some() && scene.camera.path.is_some() {
-            view.stage_camera(evaluated, aspect)
+            *evaluated
         } else {
-            view.builtin_camera(scene.framing_bounds(), scene.up_axis, aspect)
+            // The harness builds its free camera for the widget's shape; the window policy then
+            // conforms it like a stage camera (a no-op without a display window).
+            view.builtin_camera(scene.framing_bounds(), scene.up_axis, image_aspect)
         };
-        view.place_in_display_window(camera, width, height)
+        view.place_in_display_window(view.stage_camera(&camera, aspect), width, height)
     }
 
     /// The look `scene` is lit with: the job's, with the harness's `-camlight` light placed by
@@ -238,11 +251,14 @@ impl Job {
             srgb: self.color_correction,
             shading: self.shading,
             scissor: self.harness_view.and_then(|v| v.scissor(self.width, height)),
+            pixel_aspect: self.pixel_aspect,
             ..RenderSettings::default()
         }
     }
 
-    /// The image height for a camera of `aspect` (width over height), as usdrecord computes it.
+    /// The image height for a camera of `aspect` (width over height), as usdrecord computes it:
+    /// the picture as displayed takes the camera's shape, so wide pixels
+    /// ([`Job::pixel_aspect`] above 1) make more rows.
     pub fn height_for(&self, aspect: f64) -> u32 {
         match self.height {
             Some(h) => h,
@@ -252,7 +268,7 @@ impl Job {
                 } else {
                     1.0
                 };
-                ((self.width as f64 / aspect) as u32).clamp(1, MAX_SIDE)
+                ((self.width as f64 * self.pixel_aspect / aspect) as u32).clamp(1, MAX_SIDE)
             }
         }
     }
@@ -337,6 +353,90 @@ mod tests {
         assert_eq!(cam.to_world, stage_cam.to_world);
         assert_eq!(cam.lens.vertical_aperture, stage_cam.lens.vertical_aperture);
         assert!((cam.lens.horizontal_aperture - stage_cam.lens.vertical_aperture * 4.0 / 3.0).abs() < 1e-12);
+    }
+
+    /// testUsdImagingGLFraming_4: framing.usda's main_cam (focal length 50, aperture 40 x 30,
+    /// offsets 10, 5) with `-dataWindow 0 0 640 480 -displayWindow 0 0 320 480 -windowPolicy fit
+    /// -pixelAspectRatio 1.5`. By hand, as CameraUtilFraming does it: the window is fitted to
+    /// 1.5 * 320 / 480 = 1, so it becomes 40 x 40 around the offsets, x in [-10, 30] and y in
+    /// [-15, 25] aperture units, and that lands on the display window's pixels. A camera-space
+    /// point at depth 50 sits at (x, y) aperture units.
+    #[test]
+    fn harness_framing_with_wide_pixels_lands_the_window_on_the_display_window() {
+        use crate::scene::{CameraChoice, CameraRule, Lens, WindowPolicy};
+        let cam = Camera {
+            lens: Lens {
+                focal_length: 50.0,
+                horizontal_aperture: 40.0,
+                vertical_aperture: 30.0,
+                horizontal_aperture_offset: 10.0,
+                vertical_aperture_offset: 5.0,
+                ..Lens::default()
+            },
+            ..Camera::default()
+        };
+        let scene = Scene {
+            camera: CameraChoice {
+                path: Some("/main_cam".into()),
+                rule: CameraRule::Flag,
+            },
+            ..Scene::default()
+        };
+        let job = Job {
+            camera: Some("/main_cam".into()),
+            pixel_aspect: 1.5,
+            harness_view: Some(HarnessView {
+                window_policy: WindowPolicy::Fit,
+                display_window: Some([0.0, 0.0, 320.0, 480.0]),
+                data_window: Some([0.0, 0.0, 640.0, 480.0]),
+                ..HarnessView::default()
+            }),
+            ..Job::new("framing.usda", "o.png").unwrap()
+        };
+        let drawn = job.frame_camera(&scene, &cam, 640, 480);
+        let m = drawn.view_projection_px(640, 480, job.pixel_aspect);
+        let pixel = |x: f64, y: f64| {
+            let c = m * glam::DVec4::new(x, y, -50.0, 1.0);
+            ((c.x / c.w + 1.0) * 320.0, (1.0 - c.y / c.w) * 240.0)
+        };
+        for ((x, y), want) in [
+            ((-10.0, 25.0), (0.0, 0.0)),
+            ((30.0, -15.0), (320.0, 480.0)),
+            ((10.0, 5.0), (160.0, 240.0)),
+            // Past the display window: the data window goes on at the same pixel sizes.
+            ((70.0, 5.0), (640.0, 240.0)),
+        ] {
+            let got = pixel(x, y);
+            assert!(
+                (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+                "({x}, {y}): {got:?}, want {want:?}"
+            );
+        }
+        // Without a data window the harness has no framing: square pixels, the image's aspect.
+        let view = HarnessView {
+            data_window: None,
+            ..job.harness_view.unwrap()
+        };
+        assert!(view.framing().is_none());
+        assert_eq!(view.window_aspect(4.0 / 3.0, 1.0), 4.0 / 3.0);
+    }
+
+    #[test]
+    fn wide_pixels_make_more_rows() {
+        let job = Job {
+            width: 640,
+            pixel_aspect: 2.0,
+            ..Job::new("s.usda", "o.png").unwrap()
+        };
+        assert_eq!(job.height_for(4.0 / 3.0), 960);
+        let e = Job {
+            pixel_aspect: 0.0,
+            ..job
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--pixel-aspect"), "{e}");
     }
 
     #[test]

@@ -130,6 +130,13 @@ struct RenderArgs {
     /// --harness).
     #[arg(long)]
     height: Option<u32>,
+    /// Width over height of one pixel, for anamorphic images: 2 makes each pixel stand for twice
+    /// as much of the picture across as down [default: 1, square; with --harness, its
+    /// -pixelAspectRatio where it has -dataWindow and -displayWindow]. The camera's window is
+    /// fitted to the picture as displayed (width x pixel aspect by height); without --height
+    /// the height keeps the camera's shape (width x pixel aspect / aperture aspect).
+    #[arg(long, value_name = "RATIO")]
+    pixel_aspect: Option<f64>,
     /// A layer composed over the stage, as usdrecord's --sessionLayer.
     #[arg(long)]
     session_layer: Option<PathBuf>,
@@ -171,8 +178,9 @@ struct RenderArgs {
     /// Draw as Pixar's usdImagingGL test harness (testUsdImagingGLBasicDrawing): its flags, in
     /// one string, e.g. "-lighting -camlight -frameAll" or "-camera /cam -clear 0 0 0 1". Takes
     /// -lighting -camlight -sceneLights -frameAll -camera -translate -widgetSize -clear
-    /// -windowPolicy -guidesPurpose/-renderPurpose/-proxyPurpose show|hide (and parses its
-    /// others); the stage, output and frames stay STAGE, -o and --frames. See docs/fidelity.md.
+    /// -windowPolicy -dataWindow -displayWindow -pixelAspectRatio -clipPlane
+    /// -guidesPurpose/-renderPurpose/-proxyPurpose show|hide (and parses its others); the
+    /// stage, output and frames stay STAGE, -o and --frames. See docs/fidelity.md.
     #[arg(long, value_name = "HARNESS FLAGS", allow_hyphen_values = true)]
     harness: Option<String>,
     /// Image format (png, jpg, exr, tif). Default: the output's extension.
@@ -672,6 +680,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         camera: args.camera.clone(),
         width: args.width.unwrap_or(960),
         height: args.height,
+        pixel_aspect: args.pixel_aspect.unwrap_or(1.0),
         purposes: args.purposes.clone().unwrap_or_else(|| vec!["render".into()]),
         refine_level: args
             .complexity
@@ -883,6 +892,9 @@ fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
         }
         if args.height.is_some() {
             job.height = args.height;
+        }
+        if let Some(a) = args.pixel_aspect {
+            job.pixel_aspect = a;
         }
         // --camera beside --harness is the harness's -camera.
         job.camera = camera.or(job.camera.take());

@@ -435,7 +435,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The lighting settings the frames would be drawn with (`--harness`, `--headlight`,
     /// `--clear-color`, `--enable-dome-light-visibility`), as Rust writes them (`HarnessSimple {
-    /// camera_light: true }`).
+    /// toward: [..] }`: the direction the harness light shines from, `-camlight`'s placed by the
+    /// framed camera).
     pub look: String,
     pub headlight: String,
     pub clear_color: [f32; 4],
@@ -480,7 +481,7 @@ pub fn plan(job: &Job) -> Result<Plan> {
         adapters,
         triangles_per_frame: scene.drawn_triangles(),
         warnings: stage.warnings(),
-        look: format!("{:?}", job.look),
+        look: format!("{:?}", job.look_for(&scene)),
         headlight: format!("{:?}", job.headlight),
         clear_color: job.clear_color,
         dome_visible: job.dome_visible,

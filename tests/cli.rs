@@ -375,6 +375,22 @@ fn headlight_clear_color_and_dome_visibility_flags_reach_the_job() {
 }
 
 #[test]
+fn pixel_aspect_flag_keeps_the_cameras_shape_with_more_rows() {
+    if !have_adapter() {
+        return;
+    }
+    let square = plan_with("cli_pixel_aspect_1", &[]);
+    let wide = plan_with("cli_pixel_aspect_2", &["--pixel-aspect", "2"]);
+    let rows = |p: &serde_json::Value| p["height"].as_u64().unwrap() as i64;
+    assert_eq!(wide["width"], square["width"]);
+    assert!((rows(&wide) - 2 * rows(&square)).abs() <= 1, "{wide} against {square}");
+    let dir = tempdir("cli_pixel_aspect_0");
+    let o = run_in(&dir, &["render", scene().as_str(), "--pixel-aspect", "0", "--dry-run"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--pixel-aspect"), "{}", text(&o));
+}
+
+#[test]
 fn harness_flag_takes_the_harness_size_look_camera_and_clear_colour() {
     if !have_adapter() {
         return;
@@ -387,7 +403,11 @@ fn harness_flag_takes_the_harness_size_look_camera_and_clear_colour() {
         (plan["width"].as_u64(), plan["height"].as_u64()),
         (Some(640), Some(480))
     );
-    assert_eq!(plan["look"], "HarnessSimple { camera_light: true }");
+    // -camlight: the harness light comes from the framed camera's translation, not the fixed
+    // (0, -0.5, 0.5) of plain -lighting.
+    let look = plan["look"].as_str().unwrap();
+    assert!(look.starts_with("HarnessSimple { toward: "), "{look}");
+    assert_ne!(look, "HarnessSimple { toward: [0.0, -0.5, 0.5] }");
     assert_eq!(plan["headlight"], "Off");
     assert_eq!(plan["dome_visible"], true, "Storm shows dome lights in the harness");
     assert!(
@@ -444,7 +464,7 @@ fn job_files_take_the_look_keys() {
     let o = run_in(&dir, &["render", "--job", "shot.toml", "--dry-run", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(plan["look"], "HarnessSimple { camera_light: false }");
+    assert_eq!(plan["look"], "HarnessSimple { toward: [0.0, -0.5, 0.5] }");
     assert_eq!(plan["headlight"], "Off");
     assert_eq!(plan["clear_color"], serde_json::json!([0.0, 0.0, 0.0, 1.0]));
     assert_eq!(plan["dome_visible"], true);

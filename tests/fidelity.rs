@@ -182,6 +182,38 @@ fn fidelity_report_on_one_small_test_has_finite_figures() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
+/// testUsdImagingGLFraming_4 draws framing.usda's camera through a display window with pixels
+/// 1.5 times as wide as high (`-pixelAspectRatio 1.5`): its silhouette must match Storm's. It
+/// scored 0.013 while the GPU fitted every window to square pixels again.
+#[test]
+fn framing_with_wide_pixels_matches_storm() {
+    let Some(corpus) = corpus() else { return };
+    if !have_adapter() {
+        return;
+    }
+    let dir = tempdir("fidelity_framing_4");
+    let o = run_in(
+        &dir,
+        &[
+            "fidelity",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--out",
+            "fid",
+            "--filter",
+            "testUsdImagingGLFraming_4",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fid/fidelity.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one test, one image");
+    let iou = rows[0]["iou"].as_f64().expect("IoU");
+    // Set on Vulkan/llvmpipe, where it scores 0.9985.
+    assert!(iou >= 0.98, "{}", rows[0]);
+}
+
 /// Discovery finds every usdImagingGL test and reference image listed in the corpus' TESTS.json
 /// files, plus usdrecord's and usd-wg's, and can read every one's arguments (no GPU needed).
 #[test]

@@ -3,8 +3,8 @@
 //! plain settings, applied to a [`Job`], and named as the harness names its images.
 //!
 //! Every flag the harness takes is recognised; the ones usdrender does not reproduce (wireframe
-//! shading, `-pixelAspectRatio`, `-idRender`...) are kept, so a report can say which
-//! feature a test needs ([`HarnessArgs::features`]).
+//! shading, `-idRender`...) are kept, so a report can say which feature a test needs
+//! ([`HarnessArgs::features`]).
 
 use std::path::PathBuf;
 
@@ -66,11 +66,13 @@ pub struct HarnessArgs {
     pub display_window: Option<[f64; 4]>,
     /// `-dataWindow x y width height`: the pixels rendered; the rest keeps the clear colour.
     pub data_window: Option<[f64; 4]>,
+    /// `-pixelAspectRatio a`: width over height of one pixel. The harness hands it to
+    /// CameraUtilFraming, so it counts only with both windows ([`HarnessView::framing`]).
+    pub pixel_aspect: Option<f64>,
     /// `-clipPlane a b c d`, once per plane (at most [`MAX_CLIP_PLANES`]): clipping planes of
     /// the built-in camera, in camera space.
     pub clip_planes: Vec<[f64; 4]>,
-    /// Flags parsed but not reproduced, with their values as written (`-pixelAspectRatio ...`,
-    /// `-idRender`, `-unloadedAsBounds`).
+    /// Flags parsed but not reproduced, as written (`-idRender`, `-unloadedAsBounds`).
     pub unsupported: Vec<String>,
 }
 
@@ -186,11 +188,11 @@ impl HarnessArgs {
                     used = 4;
                 }
                 "-pixelAspectRatio" => {
-                    let v = values(i, 1)?;
-                    // A pixel aspect of 1 is the default: nothing to reproduce.
-                    if number(flag, v[0])? != 1.0 {
-                        out.unsupported.push(format!("{flag} {}", v[0]));
+                    let v = number(flag, values(i, 1)?[0])?;
+                    if v <= 0.0 {
+                        return Err(bad(format!("-pixelAspectRatio {v} is not a positive number")));
                     }
+                    out.pixel_aspect = Some(v);
                     used = 1;
                 }
                 "-clipPlane" => {
@@ -311,7 +313,13 @@ impl HarnessArgs {
         // Storm shows dome lights to the camera unless told not to; usdrecord is what turns
         // that off (the DomeLight baselines show the dome texture behind the sphere).
         job.dome_visible = true;
-        job.harness_view = Some(self.view());
+        let view = self.view();
+        // Without a framing the harness draws through a plain viewport: square pixels.
+        job.pixel_aspect = match view.framing() {
+            Some(_) => self.pixel_aspect.unwrap_or(1.0),
+            None => 1.0,
+        };
+        job.harness_view = Some(view);
         job.camera = self.camera.clone();
         job.purposes = self.purposes();
         job.refine_level = self.complexity.map_or(0, crate::job::refine_level_of_complexity);
@@ -351,10 +359,11 @@ impl HarnessArgs {
         if !self.clip_planes.is_empty() {
             f.push("clipping-planes");
         }
+        if self.pixel_aspect.is_some_and(|a| a != 1.0) {
+            f.push("pixel-aspect");
+        }
         for u in &self.unsupported {
-            let name = u.split(' ').next().unwrap_or("");
-            f.push(match name {
-                "-pixelAspectRatio" => "pixel-aspect",
+            f.push(match u.as_str() {
                 "-idRender" => "id-render",
                 _ => "unloaded-as-bounds",
             });

@@ -49,6 +49,8 @@ pub struct Renderer {
     /// Pixels drawn (x, y, width, height): the harness's data window; `None`: all.
     pub(super) scissor: Option<[u32; 4]>,
     pub(super) height: u32,
+    /// Width over height of one pixel ([`RenderSettings::pixel_aspect`]).
+    pub(super) pixel_aspect: f64,
     pub(super) sample_count: u32,
     pub(super) encoding: ImageEncoding,
     /// Linear output: the colour target is half float and `color_pass` derives the images.
@@ -536,6 +538,7 @@ impl Renderer {
                 .filter(|r| r[0] < settings.width && r[1] < settings.height && r[2] > 0 && r[3] > 0)
                 .map(|[x, y, w, h]| [x, y, w.min(settings.width - x), h.min(settings.height - y)]),
             height: settings.height,
+            pixel_aspect: settings.pixel_aspect,
             sample_count,
             encoding,
             color_pass,

@@ -51,6 +51,9 @@ pub struct RenderSettings {
     /// Only these pixels (x, y, width, height) are drawn; the rest keeps the clear colour (the
     /// harness's `-dataWindow`). `None`: all of them.
     pub scissor: Option<[u32; 4]>,
+    /// Width over height of one pixel (1: square): the camera's window is fitted to
+    /// `width * pixel_aspect` by `height` ([`crate::scene::Camera::view_projection_px`]).
+    pub pixel_aspect: f64,
 }
 
 impl Default for RenderSettings {
@@ -68,6 +71,7 @@ impl Default for RenderSettings {
             srgb: true,
             shading: ShadingPath::Auto,
             scissor: None,
+            pixel_aspect: 1.0,
         }
     }
 }

@@ -188,6 +188,15 @@ pub fn build_rig(look: Look, headlight: Headlight, lights: &[Light], camera: &Ca
         }
         Look::HarnessSimple { toward } => {
             out.push(directional(Vec3::from(toward).normalize_or(Vec3::Z), [1.0; 3], 1.0));
+            // UsdImagingGLRenderParams::enableSceneLights is true unless asked otherwise, and the
+            // harness never asks: Storm's light task lights the stage's lights besides the rig
+            // (usdLux.png's sphere light, framing.usda's). Domes stay as they were: shown, not
+            // lighting (see the test below).
+            for l in lights {
+                if !matches!(l.kind, LightKind::Dome { .. }) {
+                    out.push(pack_light(l));
+                }
+            }
             // Scene ambient 0.2 times the harness material's ambient 0.2; its material diffuse
             // (0.8) is replaced by displayColor, as in Storm's fallback shader; its material
             // specular is 0 (`material.SetSpecular(0, 0, 0, 1)`): pi_pi_time's grey cube faces

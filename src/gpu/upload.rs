@@ -11,7 +11,9 @@ impl Renderer {
     /// Writes only what changed since the last frame.
     pub(super) fn write_frame_state(&mut self, state: &FrameState) {
         let queue = &self.gpu.queue;
-        let view_proj = state.camera.view_projection(self.width, self.height);
+        let view_proj = state
+            .camera
+            .view_projection_px(self.width, self.height, self.pixel_aspect);
         let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
         // Carried to world space here, in f64, so the shaders test the position they already have.
         globals.set_clip_planes(&state.camera.world_clip_planes());

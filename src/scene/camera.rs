@@ -183,9 +183,17 @@ impl Camera {
         self.clip_planes.transformed(&self.to_world)
     }
 
-    /// World space to clip space for an image of `width` x `height` pixels.
+    /// World space to clip space for an image of `width` x `height` square pixels.
     pub fn view_projection(&self, width: u32, height: u32) -> DMat4 {
-        self.projection(width as f64 / height.max(1) as f64) * self.to_world.inverse()
+        self.view_projection_px(width, height, 1.0)
+    }
+
+    /// World space to clip space for an image of `width` x `height` pixels, each `pixel_aspect`
+    /// times as wide as it is high: the window is fitted to the picture's shape
+    /// ([`image_aspect`]), so a circle on the film comes out as an ellipse of pixels, wider by
+    /// 1 / `pixel_aspect` (CameraUtilFraming's `pixelAspectRatio`).
+    pub fn view_projection_px(&self, width: u32, height: u32, pixel_aspect: f64) -> DMat4 {
+        self.projection(image_aspect(width, height, pixel_aspect)) * self.to_world.inverse()
     }
 
     /// Camera space to clip space (reversed Z), with the window fitted to `image_aspect`.
@@ -343,7 +351,8 @@ pub struct HarnessView {
     /// down) instead of the whole image (CameraUtilFraming's display window).
     pub display_window: Option<[f64; 4]>,
     /// `-dataWindow x y width height`: only these pixels are drawn (the rest keeps the clear
-    /// colour).
+    /// colour). The harness frames with the two windows only when both are given and neither is
+    /// empty ([`HarnessView::framing`]).
     pub data_window: Option<[f64; 4]>,
     /// `-clipPlane a b c d` (repeatable): clipping planes of the built-in camera, in its camera
     /// space, as the harness hands them to Storm's free camera. A stage camera (`-camera`) keeps
@@ -449,20 +458,40 @@ impl HarnessView {
         }
     }
 
-    /// The aspect the camera's window is conformed to: the display window's when there is one,
-    /// else the image's.
-    pub fn window_aspect(&self, image_aspect: f64) -> f64 {
-        match self.display_window {
-            Some([_, _, w, h]) if w > 0.0 && h > 0.0 => w / h,
-            _ => image_aspect,
+    /// The display and data windows, when the harness frames with them: both given and neither
+    /// empty (`CameraUtilFraming::IsValid`). Otherwise it draws the whole image through a plain
+    /// viewport, with square pixels whatever `-pixelAspectRatio` says.
+    pub fn framing(&self) -> Option<([f64; 4], [f64; 4])> {
+        let usable = |w: &[f64; 4]| w[2] > 0.0 && w[3] > 0.0;
+        match (self.display_window, self.data_window) {
+            (Some(display), Some(data)) if usable(&display) && usable(&data) => Some((display, data)),
+            _ => None,
+        }
+    }
+
+    /// The aspect the camera's window is conformed to, as displayed: the display window's when
+    /// the harness frames with one, else the image's (`image_aspect`, width over height in
+    /// pixels), times `pixel_aspect` (CameraUtilFraming::ApplyToProjectionMatrix conforms to
+    /// `pixelAspectRatio * displayWidth / displayHeight`).
+    pub fn window_aspect(&self, image_aspect: f64, pixel_aspect: f64) -> f64 {
+        let pixel_aspect = if pixel_aspect.is_finite() && pixel_aspect > 0.0 {
+            pixel_aspect
+        } else {
+            1.0
+        };
+        match self.framing() {
+            Some(([_, _, w, h], _)) => w / h * pixel_aspect,
+            None => image_aspect * pixel_aspect,
         }
     }
 
     /// `camera`, whose window was conformed to the display window, widened and shifted so that
     /// the whole `width` x `height` image shows what lies around the display window: the camera's
     /// window lands on the display window's pixels (as Hydra's CameraUtilFraming places it).
+    /// Horizontal and vertical aperture units per pixel keep the ratio the conforming gave them,
+    /// so non-square pixels stay non-square.
     pub fn place_in_display_window(&self, camera: Camera, width: u32, height: u32) -> Camera {
-        let Some([dx, dy, dw, dh]) = self.display_window.filter(|d| d[2] > 0.0 && d[3] > 0.0) else {
+        let Some(([dx, dy, dw, dh], _)) = self.framing() else {
             return camera;
         };
         let (w, h) = (width as f64, height as f64);
@@ -486,13 +515,25 @@ impl HarnessView {
 
     /// The drawn pixels (x, y, width, height), clipped to the image; `None`: all of them.
     pub fn scissor(&self, width: u32, height: u32) -> Option<[u32; 4]> {
-        let [x, y, w, h] = self.data_window?;
+        let (_, [x, y, w, h]) = self.framing()?;
         let x0 = x.max(0.0).min(width as f64) as u32;
         let y0 = y.max(0.0).min(height as f64) as u32;
         let x1 = (x + w).max(0.0).min(width as f64) as u32;
         let y1 = (y + h).max(0.0).min(height as f64) as u32;
         Some([x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0)])
     }
+}
+
+/// The shape of a `width` x `height` image whose pixels are `pixel_aspect` times as wide as
+/// they are high: width over height as displayed. A pixel aspect that is not a positive number
+/// counts as 1.
+pub fn image_aspect(width: u32, height: u32, pixel_aspect: f64) -> f64 {
+    let pixel_aspect = if pixel_aspect.is_finite() && pixel_aspect > 0.0 {
+        pixel_aspect
+    } else {
+        1.0
+    };
+    width as f64 * pixel_aspect / height.max(1) as f64
 }
 
 /// Clipping ranges from files can be zero, negative or reversed: keep them usable.

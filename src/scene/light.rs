@@ -104,7 +104,8 @@ pub enum Look {
     /// from `toward` in world space (not normalized): [`HARNESS_LIGHT`], or with `-camlight` the
     /// one [`crate::scene::HarnessView::camera_light`] gives, which the job puts here once the
     /// scene's bounds are known. Scene ambient 0.2, fallback material ambient 0.2, diffuse 0.8;
-    /// stage lights not lit.
+    /// the stage's lights lit besides it (domes shown, not lighting), as Storm lights them unless
+    /// `enableSceneLights` is off.
     HarnessSimple { toward: [f32; 3] },
     /// testUsdImagingGLBasicDrawing `-lighting -sceneLights`: the stage's UsdLux lights only.
     HarnessSceneLights,
