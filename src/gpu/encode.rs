@@ -9,7 +9,8 @@ use super::readback::{
     ts_index, Readback, Segment, SEGMENT_ALIGN, TIMESTAMP_BYTES, TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END,
     TS_POST_END,
 };
-use super::renderer::{oit_attachment, Renderer};
+use super::renderer::Renderer;
+use super::targets::oit_attachment;
 use super::visibility::Visibility;
 
 impl Renderer {

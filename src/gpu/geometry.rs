@@ -251,6 +251,76 @@ fn valid_triangles(mesh: &Mesh) -> Vec<u32> {
         .collect()
 }
 
+/// The scene's geometry on the device: vertex streams, the instance buffer and the indices.
+pub(super) struct GeometryBuffers {
+    pub(super) positions: wgpu::Buffer,
+    pub(super) normals: wgpu::Buffer,
+    pub(super) colors: wgpu::Buffer,
+    pub(super) uvs: wgpu::Buffer,
+    pub(super) instances: wgpu::Buffer,
+    pub(super) indices: wgpu::Buffer,
+}
+
+impl GeometryBuffers {
+    /// Uploads `geometry` once; a buffer over the device's limits is an error naming it.
+    pub(super) fn upload(
+        device: &wgpu::Device,
+        geometry: &Geometry,
+        limits: &wgpu::Limits,
+    ) -> Result<GeometryBuffers, String> {
+        use wgpu::util::DeviceExt;
+        // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
+        // creation but a panic when create_buffer_init then maps it.
+        let too_big = [
+            ("positions", std::mem::size_of_val(geometry.positions.as_slice())),
+            ("colors", std::mem::size_of_val(geometry.colors.as_slice())),
+            ("indices", std::mem::size_of_val(geometry.indices.as_slice())),
+            ("instances", std::mem::size_of_val(geometry.instances.as_slice())),
+        ]
+        .into_iter()
+        .find(|&(_, bytes)| bytes as u64 > limits.max_buffer_size);
+        if let Some((what, bytes)) = too_big {
+            return Err(format!(
+                "the scene's {what} take {} MiB, over this adapter's {} MiB buffer limit",
+                bytes >> 20,
+                limits.max_buffer_size >> 20
+            ));
+        }
+        if geometry.positions.len() > i32::MAX as usize {
+            return Err(format!(
+                "{} vertices are more than one draw can address",
+                geometry.positions.len()
+            ));
+        }
+        let vertex_buffer = |name: &str, bytes: &[u8]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: bytes,
+                // The compute shading pass reads them as storage.
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            })
+        };
+        let positions = vertex_buffer("positions", bytemuck::cast_slice(&geometry.positions));
+        let normals = vertex_buffer("normals", bytemuck::cast_slice(&geometry.normals));
+        let colors = vertex_buffer("colors", bytemuck::cast_slice(&geometry.colors));
+        let uvs = vertex_buffer("uvs", bytemuck::cast_slice(&geometry.uvs));
+        let instances = vertex_buffer("instances", bytemuck::cast_slice(&geometry.instances));
+        let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("indices"),
+            contents: bytemuck::cast_slice(&geometry.indices),
+            usage: wgpu::BufferUsages::INDEX | wgpu::BufferUsages::STORAGE,
+        });
+        Ok(GeometryBuffers {
+            positions,
+            normals,
+            colors,
+            uvs,
+            instances,
+            indices,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

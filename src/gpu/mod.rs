@@ -17,6 +17,7 @@ mod renderer;
 mod settings;
 pub mod shading;
 mod shadows;
+mod targets;
 mod textures;
 mod upload;
 pub mod visibility;

@@ -122,6 +122,24 @@ pub(super) struct Slot {
     pub(super) busy: bool,
 }
 
+impl Slot {
+    /// The readback ring: one slot of `size` bytes per frame in flight.
+    pub(super) fn ring(device: &wgpu::Device, size: u64, frames: usize) -> Vec<Slot> {
+        (0..frames)
+            .map(|i| Slot {
+                buffer: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("readback {i}")),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                map: Arc::new(AtomicU8::new(MAP_PENDING)),
+                busy: false,
+            })
+            .collect()
+    }
+}
+
 /// A byte range of a readback buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Segment {
@@ -191,6 +209,31 @@ pub(super) struct Timestamps {
     pub(super) resolve: wgpu::Buffer,
     /// Nanoseconds per tick.
     pub(super) period_ns: f64,
+}
+
+impl Timestamps {
+    /// Timestamps for `frames` frames in flight, where the device has them (requested at device
+    /// creation when the adapter offers them); the pass is timed on the GPU itself, so pipelining
+    /// does not blur it.
+    pub(super) fn new(device: &wgpu::Device, queue: &wgpu::Queue, frames: usize) -> Option<Timestamps> {
+        device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                query_set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("render pass timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: TIMESTAMPS_PER_FRAME * frames as u32,
+                }),
+                resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamp resolve"),
+                    size: SEGMENT_ALIGN * frames as u64,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+                period_ns: queue.get_timestamp_period() as f64,
+            })
+    }
 }
 
 /// What a submitted frame's readback brings.

@@ -8,28 +8,24 @@
 //! render pass (linear output, AOV gathering) runs as compute passes; everything a frame reads back
 //! goes into its slot's one buffer, so one map per frame covers image, floats, AOVs and timestamps.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
-use super::geometry::{canonical_materials, DynamicMesh, Geometry, MeshDraw};
+use super::geometry::{canonical_materials, DynamicMesh, Geometry, GeometryBuffers, MeshDraw};
 use super::layout::{BackgroundParams, Globals, InstanceRaw, LightRaw, MaterialRaw};
-use super::pipelines::{
-    MeshPipelines, OpaquePipelines, AOV_FORMATS, COLOR_FORMAT, DEPTH_FORMAT, LINEAR_FORMAT, OIT_ACCUM_FORMAT,
-    OIT_REVEAL_FORMAT,
-};
+use super::pipelines::{MeshPipelines, OpaquePipelines, AOV_FORMATS, COLOR_FORMAT, DEPTH_FORMAT, LINEAR_FORMAT};
 use super::post::{AovStage, ComputeStage};
-use super::raster::image_texture;
 use super::readback::{
     copy_pod, padded_bytes_per_row, strip_padding, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment, Slot,
-    Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, SEGMENT_ALIGN, TIMESTAMPS_PER_FRAME, TS_FRAME_BEGIN,
-    TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
+    Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
 };
 pub use super::settings::{AovKind, ImageEncoding, RenderSettings};
 use super::shading::{assign_table_entries, pack_material};
 use super::shadows::{ShadowMaps, Shadows};
+use super::targets::{Oit, Targets};
 use super::textures::{SceneTextures, TableEntry};
 use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
 use crate::scene::{FrameState, Headlight, Light, Look, Scene};
@@ -133,15 +129,6 @@ pub struct Renderer {
     pub(super) timestamps: Option<Timestamps>,
     pub(super) last_gpu_ms: Option<f64>,
     pub(super) last_gpu_frame_ms: Option<f64>,
-}
-
-/// The targets of the blended pass: multisampled where the colour is, and their resolves (which
-/// the colour pass reads).
-pub(super) struct Oit {
-    pub(super) accum_msaa: Option<wgpu::TextureView>,
-    pub(super) reveal_msaa: Option<wgpu::TextureView>,
-    pub(super) accum: wgpu::TextureView,
-    pub(super) reveal: wgpu::TextureView,
 }
 
 impl Renderer {
@@ -315,47 +302,14 @@ impl Renderer {
         // scenes it costs more than it saves (H100, 1080p: the bundled scene 2.73 -> 2.94 ms, the
         // teapot field 23.2 -> 19.2 ms, the lit teapot field 47.7 -> 30.3 ms).
         let prepass = geometry.draws.iter().any(|d| d.preview && !d.translucent && !d.cutout);
-        // Checked here rather than left to wgpu: a buffer over the limit is a validation error on
-        // creation but a panic when create_buffer_init then maps it.
-        let too_big = [
-            ("positions", std::mem::size_of_val(geometry.positions.as_slice())),
-            ("colors", std::mem::size_of_val(geometry.colors.as_slice())),
-            ("indices", std::mem::size_of_val(geometry.indices.as_slice())),
-            ("instances", std::mem::size_of_val(geometry.instances.as_slice())),
-        ]
-        .into_iter()
-        .find(|&(_, bytes)| bytes as u64 > limits.max_buffer_size);
-        if let Some((what, bytes)) = too_big {
-            return Err(err(format!(
-                "the scene's {what} take {} MiB, over this adapter's {} MiB buffer limit",
-                bytes >> 20,
-                limits.max_buffer_size >> 20
-            )));
-        }
-        if geometry.positions.len() > i32::MAX as usize {
-            return Err(err(format!(
-                "{} vertices are more than one draw can address",
-                geometry.positions.len()
-            )));
-        }
-        let vertex_buffer = |name: &str, bytes: &[u8]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(name),
-                contents: bytes,
-                // The compute shading pass reads them as storage.
-                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            })
-        };
-        let positions = vertex_buffer("positions", bytemuck::cast_slice(&geometry.positions));
-        let normals = vertex_buffer("normals", bytemuck::cast_slice(&geometry.normals));
-        let colors = vertex_buffer("colors", bytemuck::cast_slice(&geometry.colors));
-        let uvs = vertex_buffer("uvs", bytemuck::cast_slice(&geometry.uvs));
-        let instances = vertex_buffer("instances", bytemuck::cast_slice(&geometry.instances));
-        let indices = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("indices"),
-            contents: bytemuck::cast_slice(&geometry.indices),
-            usage: wgpu::BufferUsages::INDEX | wgpu::BufferUsages::STORAGE,
-        });
+        let GeometryBuffers {
+            positions,
+            normals,
+            colors,
+            uvs,
+            instances,
+            indices,
+        } = GeometryBuffers::upload(device, &geometry, &limits).map_err(err)?;
 
         // Opaque surfaces are shaded in compute over a visibility buffer where the device and the
         // scene allow it and it pays: with UsdPreviewSurface materials (on the H100 the teapot
@@ -409,80 +363,28 @@ impl Renderer {
             })
         });
 
-        let texture = |name: &str, format, samples, usage| {
-            image_texture(device, name, (settings.width, settings.height), format, samples, usage)
-        };
-        let resolve_texture = texture(
-            "resolved color",
+        let Targets {
+            resolve_view,
+            msaa_view,
+            depth_view,
+        } = Targets::new(
+            device,
+            (settings.width, settings.height),
             color_format,
-            1,
-            // The colour pass reads the resolved image.
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-        );
-        let view = |name: &'static str| wgpu::TextureViewDescriptor {
-            label: Some(name),
-            ..Default::default()
-        };
-        let resolve_view = resolve_texture.create_view(&view("resolved color view"));
-        // (The compute path resolves as it shades.)
-        let msaa_view = (sample_count > 1 && visibility.is_none()).then(|| {
-            texture(
-                "msaa color",
-                color_format,
-                sample_count,
-                wgpu::TextureUsages::RENDER_ATTACHMENT,
-            )
-            .create_view(&view("msaa color view"))
-        });
-        let depth_view = texture(
-            "depth",
-            DEPTH_FORMAT,
             sample_count,
-            wgpu::TextureUsages::RENDER_ATTACHMENT,
-        )
-        .create_view(&view("depth view"));
+            visibility.is_none(),
+        );
         let padded_row = padded_bytes_per_row(settings.width);
-        // Timestamps where the device has them (requested at device creation when the adapter
-        // offers them); the pass is timed on the GPU itself, so pipelining does not blur it.
-        let timestamps = device
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY)
-            .then(|| Timestamps {
-                query_set: device.create_query_set(&wgpu::QuerySetDescriptor {
-                    label: Some("render pass timestamps"),
-                    ty: wgpu::QueryType::Timestamp,
-                    count: TIMESTAMPS_PER_FRAME * FRAMES_IN_FLIGHT as u32,
-                }),
-                resolve: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamp resolve"),
-                    size: SEGMENT_ALIGN * FRAMES_IN_FLIGHT as u64,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                }),
-                period_ns: gpu.queue.get_timestamp_period() as f64,
-            });
+        let timestamps = Timestamps::new(device, &gpu.queue, FRAMES_IN_FLIGHT);
         let layout = ReadbackLayout::new(settings, padded_row, timestamps.is_some());
 
         // Blended surfaces: weighted blended order-independent transparency. Their pass adds into
         // `accum` and multiplies `reveal`; the colour pass composites both over the opaque image.
-        let oit = geometry.draws.iter().any(|d| d.translucent).then(|| {
-            let target = |name: &str, format, samples| {
-                texture(
-                    name,
-                    format,
-                    samples,
-                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-                )
-                .create_view(&view("oit view"))
-            };
-            let ms = sample_count > 1;
-            Oit {
-                accum_msaa: ms.then(|| target("oit accum msaa", OIT_ACCUM_FORMAT, sample_count)),
-                reveal_msaa: ms.then(|| target("oit reveal msaa", OIT_REVEAL_FORMAT, sample_count)),
-                accum: target("oit accum", OIT_ACCUM_FORMAT, 1),
-                reveal: target("oit reveal", OIT_REVEAL_FORMAT, 1),
-            }
-        });
+        let oit = geometry
+            .draws
+            .iter()
+            .any(|d| d.translucent)
+            .then(|| Oit::new(device, (settings.width, settings.height), sample_count));
         let background_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("background params"),
             size: std::mem::size_of::<BackgroundParams>() as u64,
@@ -504,18 +406,7 @@ impl Renderer {
             },
         ));
         let aov = with_aovs.then(|| super::post::aov_stage(device, settings, sample_count));
-        let slots = (0..FRAMES_IN_FLIGHT)
-            .map(|i| Slot {
-                buffer: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(&format!("readback {i}")),
-                    size: layout.size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-                map: Arc::new(AtomicU8::new(MAP_PENDING)),
-                busy: false,
-            })
-            .collect();
+        let slots = Slot::ring(device, layout.size, FRAMES_IN_FLIGHT);
         scope.pop().map_err(|e| err(format!("building the renderer: {e}")))?;
 
         log::debug!(
@@ -866,36 +757,6 @@ impl Renderer {
         );
         Ok(())
     }
-}
-
-/// A target of the blended pass: cleared to `clear`, resolved where multisampled.
-pub(super) fn oit_attachment<'a>(
-    msaa: Option<&'a wgpu::TextureView>,
-    resolved: &'a wgpu::TextureView,
-    clear: f64,
-) -> Option<wgpu::RenderPassColorAttachment<'a>> {
-    let (view, resolve_target) = match msaa {
-        Some(m) => (m, Some(resolved)),
-        None => (resolved, None),
-    };
-    Some(wgpu::RenderPassColorAttachment {
-        view,
-        depth_slice: None,
-        resolve_target,
-        ops: wgpu::Operations {
-            load: wgpu::LoadOp::Clear(wgpu::Color {
-                r: clear,
-                g: clear,
-                b: clear,
-                a: clear,
-            }),
-            store: if resolve_target.is_some() {
-                wgpu::StoreOp::Discard
-            } else {
-                wgpu::StoreOp::Store
-            },
-        },
-    })
 }
 
 /// SH9 coefficients of a constant environment of radiance 1 (irradiance / pi = 1 everywhere).
