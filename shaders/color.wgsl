@@ -21,6 +21,10 @@ struct ColorParams {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    // The drawn pixels (x0, y0, x1, y1), end exclusive: the harness's data window, or the image.
+    window: vec4<u32>,
+    // What the pixels outside the window hold: the clear colour, premultiplied.
+    outside: vec4<f32>,
 }
 
 // Keep in sync with `BackgroundParams` in src/gpu/layout.rs.
@@ -79,7 +83,14 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let i = id.y * params.width + id.x;
     var c = textureLoad(resolved, vec2<i32>(id.xy), 0);
-    if background.flags.y != 0u {
+    // Outside the data window only the clear colour: the render pass's scissor alone is not
+    // enough, as lavapipe with 4x MSAA tests it half a pixel early on the left and top edges
+    // (the samples right of and below the centre of the column and row before the window pass).
+    let w = params.window;
+    let inside = all(id.xy >= w.xy) && all(id.xy < w.zw);
+    if !inside {
+        c = params.outside;
+    } else if background.flags.y != 0u {
         // Weighted blended OIT: the weighted average colour of the blended surfaces, covering
         // 1 - reveal of what is behind.
         let accum = textureLoad(oit_accum, vec2<i32>(id.xy), 0);
@@ -87,7 +98,7 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
         let average = accum.rgb / max(accum.a, 1e-5);
         c = vec4<f32>(average * (1.0 - reveal) + c.rgb * reveal, (1.0 - reveal) + c.a * reveal);
     }
-    if background.flags.x != 0u {
+    if background.flags.x != 0u && inside {
         c = vec4<f32>(c.rgb + (1.0 - clamp(c.a, 0.0, 1.0)) * dome_behind(id.xy), 1.0);
     }
     let a = clamp(c.a, 0.0, 1.0);

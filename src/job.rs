@@ -72,6 +72,9 @@ pub struct Job {
     pub harness_view: Option<HarnessView>,
     /// Where opaque surfaces are shaded (`--shading-pass`; a compute pass where possible).
     pub shading: gpu::ShadingPath,
+    /// Samples per pixel (MSAA): 4, or 1 for the harness's `-renderer HdEmbreeRendererPlugin`
+    /// tests, whose references take one ray through each pixel's centre.
+    pub msaa: u32,
     /// Subdivision levels for subdivision surfaces (`--complexity`; 0: their control meshes).
     pub refine_level: u32,
     /// `--max-memory`: the stage's budgets (layers, time samples, textures) are shares of it;
@@ -113,6 +116,7 @@ impl Job {
             color_correction: true,
             harness_view: None,
             shading: gpu::ShadingPath::Auto,
+            msaa: 4,
             refine_level: 0,
         })
     }
@@ -210,7 +214,8 @@ impl Job {
             // conforms it like a stage camera (a no-op without a display window).
             view.builtin_camera(scene.framing_bounds(), scene.up_axis, image_aspect)
         };
-        view.place_in_display_window(view.stage_camera(&camera, aspect), width, height)
+        let placed = view.place_in_display_window(view.stage_camera(&camera, aspect), width, height);
+        view.sample_at_corners(placed, width, height)
     }
 
     /// The look `scene` is lit with: the job's, with the harness's `-camlight` light placed by
@@ -235,7 +240,7 @@ impl Job {
         RenderSettings {
             width: self.width,
             height,
-            msaa: 4,
+            msaa: self.msaa,
             // EXR and 16-bit outputs take linear floats; the 8-bit image comes with them.
             linear: self.needs_linear(),
             // `validate` has checked the names (`output::AOV_NAMES`, the same as AovKind's).

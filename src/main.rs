@@ -710,6 +710,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             .as_deref()
             .and_then(usdrender::gpu::ShadingPath::from_name)
             .unwrap_or_default(),
+        msaa: 4,
     };
     apply_look_flags(&mut job, &args)?;
     if args.dry_run {

@@ -1632,6 +1632,67 @@ fn compute_shading_refused_with_a_reason_where_it_cannot_run() {
     assert!(!auto.shades_in_compute(), "AOVs are drawn forward");
 }
 
+/// The harness's data window (`RenderSettings::scissor`, testUsdImagingGLFraming_5's
+/// `-dataWindow 25 136 ...`): exactly its pixels are drawn, on both shading paths. With 4x MSAA,
+/// lavapipe's scissor let the samples of the column and row before the window through
+/// (Framing_5 scored IoU 0.96, half-covered column 24 and row 135); the colour pass now clears
+/// what lies outside.
+#[test]
+fn data_window_draws_exactly_its_pixels_on_both_shading_paths() {
+    // A quad larger than the view covers every pixel; the window is [5, 7) .. [35, 27).
+    let scene = scene_of(vec![quad(8.0, ORANGE)], vec![(0, Mat4::IDENTITY)]);
+    let Some(s) = setup("data_window", &Scene::default(), 1, 1) else {
+        return;
+    };
+    let adapter = adapter().expect("adapter");
+    let (x0, y0, w, h) = (5, 7, 30, 20);
+    for shading in [
+        usdrender::gpu::ShadingPath::Forward,
+        usdrender::gpu::ShadingPath::Compute,
+    ] {
+        let settings = RenderSettings {
+            width: 48,
+            height: 40,
+            msaa: 4,
+            shading,
+            scissor: Some([x0, y0, w, h]),
+            ..RenderSettings::default()
+        };
+        let mut renderer = match Renderer::new(&adapter, &scene, &settings) {
+            Ok(r) => r,
+            Err(e) if shading == usdrender::gpu::ShadingPath::Compute => {
+                println!("{}: compute path skipped: {e}", s.tag);
+                continue;
+            }
+            Err(e) => panic!("{}: {shading:?}: {e}", s.tag),
+        };
+        let mut rgba = Vec::new();
+        renderer
+            .render(&frame(ortho(4.0, 48, 40)), &mut rgba)
+            .unwrap_or_else(|e| panic!("{}: {shading:?}: {e}", s.tag));
+        let img = Image {
+            width: 48,
+            height: 40,
+            rgba,
+        };
+        let wrong: Vec<(u32, u32, u8)> = (0..40)
+            .flat_map(|y| (0..48).map(move |x| (x, y)))
+            .filter_map(|(x, y)| {
+                let inside = (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y);
+                let a = img.px(x, y)[3];
+                (a != if inside { 255 } else { 0 }).then_some((x, y, a))
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{}: {shading:?}: {} pixel(s) with the wrong alpha (x, y, alpha), first {:?}",
+            s.tag,
+            wrong.len(),
+            &wrong[..wrong.len().min(8)]
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Camera clipping planes
 

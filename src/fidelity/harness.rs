@@ -292,6 +292,7 @@ impl HarnessArgs {
                 .and_then(WindowPolicy::from_name)
                 .unwrap_or(defaults.window_policy),
             camera_light: self.lighting && !self.scene_lights && self.camlight,
+            corner_samples: self.samples_per_pixel() == 1,
             clip_planes: ClipPlanes::new(
                 &self
                     .clip_planes
@@ -320,6 +321,7 @@ impl HarnessArgs {
             None => 1.0,
         };
         job.harness_view = Some(view);
+        job.msaa = self.samples_per_pixel();
         job.camera = self.camera.clone();
         job.purposes = self.purposes();
         job.refine_level = self.complexity.map_or(0, crate::job::refine_level_of_complexity);
@@ -327,6 +329,18 @@ impl HarnessArgs {
             let (w, h) = self.widget_size.unwrap_or(WIDGET_SIZE);
             job.width = w;
             job.height = Some(h);
+        }
+    }
+
+    /// Samples per pixel that reproduce the renderer the reference came from: Storm
+    /// anti-aliases (usdrender's 4x MSAA); the Embree tests run with `HDEMBREE_JITTER_CAMERA=0`
+    /// and `HDEMBREE_SAMPLES_TO_CONVERGENCE=1` (their TESTS.json env), one ray per pixel, through
+    /// its lower-left corner ([`HarnessView::corner_samples`]): one sample per pixel, the
+    /// window moved by half a pixel, rasterizes alike.
+    pub fn samples_per_pixel(&self) -> u32 {
+        match self.renderer.as_deref() {
+            Some("HdEmbreeRendererPlugin") => 1,
+            _ => 4,
         }
     }
 
@@ -449,6 +463,17 @@ mod tests {
         assert_eq!(job.clear_color, [1.0, 0.5, 0.1, 1.0]);
         assert!(!job.color_correction, "the harness writes linear values");
         assert!(a.features().is_empty());
+    }
+
+    #[test]
+    fn embree_references_take_one_sample_at_each_pixel_corner() {
+        let mut job = Job::new("s.usda", "o.png").unwrap();
+        parse("-frameAll -stage s.usda -write s.png").apply(&mut job, false);
+        assert_eq!(job.msaa, 4, "Storm anti-aliases");
+        assert!(!job.harness_view.unwrap().corner_samples);
+        parse("-renderer HdEmbreeRendererPlugin -frameAll -stage s.usda -write s.png").apply(&mut job, false);
+        assert_eq!(job.msaa, 1);
+        assert!(job.harness_view.unwrap().corner_samples);
     }
 
     #[test]

@@ -192,6 +192,10 @@ pub struct ColorParams {
     /// 1: sRGB-encode the 8-bit image; 0: write the linear values.
     pub srgb: u32,
     pub _pad: [u32; 3],
+    /// The drawn pixels (x0, y0, x1, y1), end exclusive: the data window, or the whole image.
+    pub window: [u32; 4],
+    /// What the pixels outside `window` hold: the clear colour, premultiplied linear RGBA.
+    pub outside: [f32; 4],
 }
 
 /// What the colour pass composites behind and over the opaque image, per frame. Keep in sync
@@ -317,7 +321,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<BackgroundParams>(), 144);
         assert_eq!(std::mem::size_of::<LookupRaw>(), 96);
         assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
-        assert_eq!(std::mem::size_of::<ColorParams>(), 32);
+        assert_eq!(std::mem::size_of::<ColorParams>(), 64);
         assert_eq!(std::mem::size_of::<AovParams>(), 16);
         assert_eq!(std::mem::size_of::<ShadeParams>(), 96);
     }

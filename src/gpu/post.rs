@@ -93,6 +93,13 @@ pub(super) fn color_pass(
             write_linear: settings.linear as u32,
             srgb: settings.srgb as u32,
             _pad: [0; 3],
+            window: settings.drawn_window(),
+            outside: {
+                // As the render pass clears (premultiplied).
+                let [r, g, b, a] = settings.clear_color.map(|c| c.clamp(0.0, 65504.0));
+                let a = a.min(1.0);
+                [r * a, g * a, b * a, a]
+            },
         }),
     );
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {

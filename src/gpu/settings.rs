@@ -76,6 +76,20 @@ impl Default for RenderSettings {
     }
 }
 
+impl RenderSettings {
+    /// The drawn pixels as (x0, y0, x1, y1), end exclusive: `scissor` clipped to the image, or the
+    /// whole image when there is none (or it is empty or outside the image, which the render
+    /// pass's scissor ignores as well).
+    pub(super) fn drawn_window(&self) -> [u32; 4] {
+        match self.scissor {
+            Some([x, y, w, h]) if x < self.width && y < self.height && w > 0 && h > 0 => {
+                [x, y, x + w.min(self.width - x), y + h.min(self.height - y)]
+            }
+            _ => [0, 0, self.width, self.height],
+        }
+    }
+}
+
 /// An arbitrary output variable the renderer can produce besides the image. Each takes the
 /// surface at MSAA sample 0 of the pixel (not an average: ids must stay exact, and depth and
 /// normal then describe the same surface as the ids), the nearest surface drawn, translucent ones

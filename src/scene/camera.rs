@@ -361,6 +361,10 @@ pub struct HarnessView {
     /// `-camlight`: the `-lighting` light comes from [`HarnessView::camera_light`] instead of
     /// (0, -0.5, 0.5).
     pub camera_light: bool,
+    /// The reference traced one ray through each pixel's lower-left corner instead of its
+    /// centre (HdEmbree with `HDEMBREE_JITTER_CAMERA=0`: its ray for pixel x, y, counted from
+    /// the bottom, goes through NDC `2 (x - minX) / w - 1`): [`HarnessView::sample_at_corners`].
+    pub corner_samples: bool,
 }
 
 impl Default for HarnessView {
@@ -373,6 +377,7 @@ impl Default for HarnessView {
             window_policy: WindowPolicy::MatchVertically,
             clip_planes: ClipPlanes::NONE,
             camera_light: false,
+            corner_samples: false,
         }
     }
 }
@@ -513,6 +518,26 @@ impl HarnessView {
         }
     }
 
+    /// `camera`, whose window spans the `width` x `height` image, moved half a pixel left and half
+    /// a pixel down when [`HarnessView::corner_samples`]: each pixel's centre then sees what the
+    /// reference's ray through the pixel's lower-left corner saw.
+    pub fn sample_at_corners(&self, camera: Camera, width: u32, height: u32) -> Camera {
+        if !self.corner_samples {
+            return camera;
+        }
+        let lens = camera.lens;
+        Camera {
+            lens: Lens {
+                horizontal_aperture_offset: lens.horizontal_aperture_offset
+                    - 0.5 * lens.horizontal_aperture / width.max(1) as f64,
+                vertical_aperture_offset: lens.vertical_aperture_offset
+                    - 0.5 * lens.vertical_aperture / height.max(1) as f64,
+                ..lens
+            },
+            ..camera
+        }
+    }
+
     /// The drawn pixels (x, y, width, height), clipped to the image; `None`: all of them.
     pub fn scissor(&self, width: u32, height: u32) -> Option<[u32; 4]> {
         let (_, [x, y, w, h]) = self.framing()?;
@@ -550,6 +575,28 @@ mod tests {
     fn ndc(m: &DMat4, p: DVec3) -> DVec3 {
         let c = *m * p.extend(1.0);
         c.truncate() / c.w
+    }
+
+    #[test]
+    fn corner_samples_move_the_window_half_a_pixel_left_and_down() {
+        let cam = Camera {
+            lens: Lens {
+                horizontal_aperture: 64.0,
+                vertical_aperture: 48.0,
+                ..Lens::default()
+            },
+            ..Camera::default()
+        };
+        let view = HarnessView::default();
+        assert_eq!(view.sample_at_corners(cam, 640, 480), cam);
+        let moved = HarnessView {
+            corner_samples: true,
+            ..view
+        }
+        .sample_at_corners(cam, 640, 480);
+        assert!((moved.lens.horizontal_aperture_offset + 0.05).abs() < 1e-12);
+        assert!((moved.lens.vertical_aperture_offset + 0.05).abs() < 1e-12);
+        assert_eq!(moved.lens.horizontal_aperture, 64.0);
     }
 
     #[test]
