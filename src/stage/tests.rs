@@ -96,6 +96,7 @@ def Mesh "M" {
     int[] primvars:displayColor:indices = [0, 0, 0, 1, 1, 1]
     normal3f[] normals = [(1,0,0), (1,0,0), (1,0,0), (1,0,0)] (interpolation = "vertex")
     normal3f[] primvars:normals = [(0,0,1)] (interpolation = "constant")
+    uniform token subdivisionScheme = "none"
 }
 "#,
     );
@@ -602,6 +603,7 @@ def Mesh "M" {
     point3f[] points.timeSamples = { 0: [(0,0,0), (1,0,0), (0,1,0)], 10: [(0,0,0), (1,0,0), (0,1,0)] }
     normal3f[] normals (interpolation = "vertex")
     normal3f[] normals.timeSamples = { 0: [(0,0,1), (0,0,1), (0,0,1)], 10: [(1,0,0), (1,0,0), (1,0,0)] }
+    uniform token subdivisionScheme = "none"
 }
 "#,
     );
@@ -2291,4 +2293,33 @@ def Xform "World" {
         shared_meshes < separate_meshes,
         "{shared_meshes} meshes shared, {separate_meshes} separate"
     );
+}
+
+/// UsdImaging hands Storm authored normals only for meshes whose `subdivisionScheme` is `none`;
+/// others (the fallback `catmullClark`, refined or not) get smooth normals computed from their
+/// points, as the arm in testUsdImagingGLUsdSkel's arm_baked, whose authored normals all
+/// point up +Z.
+#[test]
+fn authored_normals_count_only_on_polygonal_meshes() {
+    let quad = |scheme: &str| {
+        format!(
+            r#"#usda 1.0
+def Mesh "M" {{
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (0,0,1), (1,0,1), (1,0,0)]
+    normal3f[] normals = [(0,0,1), (0,0,1), (0,0,1), (0,0,1)] (interpolation = "vertex")
+    {scheme}
+}}
+"#
+        )
+    };
+    let (_, subdivided) = extract(&quad(""));
+    let n = &subdivided.meshes[0].normals;
+    assert!(
+        n.len() == 4 && n.iter().all(|n| (n[1].abs() - 1.0).abs() < 1e-6),
+        "catmullClark: computed from the points (along Y): {n:?}"
+    );
+    let (_, polygonal) = extract(&quad(r#"uniform token subdivisionScheme = "none""#));
+    assert!(polygonal.meshes[0].normals.iter().all(|n| *n == [0.0, 0.0, 1.0]));
 }
