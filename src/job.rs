@@ -210,9 +210,10 @@ impl Job {
         let camera = if self.camera.is_some() && scene.camera.path.is_some() {
             *evaluated
         } else {
-            // The harness builds its free camera for the widget's shape; the window policy then
-            // conforms it like a stage camera (a no-op without a display window).
-            view.builtin_camera(scene.framing_bounds(), scene.up_axis, image_aspect)
+            // The harness builds its free camera for the widget's shape, framing the bounds at
+            // the default time code; the window policy then conforms it like a stage camera (a
+            // no-op without a display window).
+            view.builtin_camera(scene.default_time_framing_bounds(), scene.up_axis, image_aspect)
         };
         let placed = view.place_in_display_window(view.stage_camera(&camera, aspect), width, height);
         view.sample_at_corners(placed, width, height)
@@ -224,7 +225,7 @@ impl Job {
         match (self.look, &self.harness_view) {
             (Look::HarnessSimple { .. }, Some(view)) if view.camera_light => Look::HarnessSimple {
                 toward: view
-                    .camera_light(scene.framing_bounds(), scene.up_axis)
+                    .camera_light(scene.default_time_framing_bounds(), scene.up_axis)
                     .as_vec3()
                     .to_array(),
             },

@@ -40,6 +40,10 @@ pub struct Scene {
     /// models' `extentsHint` where present, else the drawn geometry); empty when not computed.
     /// See [`Scene::framing_bounds`].
     pub frame_bounds: Bounds,
+    /// `frame_bounds` at the default time code, where the test harness's `-frameAll` computes
+    /// its bounds whatever the frames drawn (a skeleton then frames by its rest pose); empty
+    /// when not computed. See [`Scene::default_time_framing_bounds`].
+    pub default_frame_bounds: Bounds,
     /// The stage's up axis; the framing camera respects it.
     pub up_axis: UpAxis,
     /// The camera chosen for the render, and by which rule.
@@ -123,6 +127,16 @@ impl Scene {
             &self.bounds
         } else {
             &self.frame_bounds
+        }
+    }
+
+    /// The bounds the harness's `-frameAll` frames: `default_frame_bounds`, or
+    /// [`Scene::framing_bounds`] when there are none at the default time.
+    pub fn default_time_framing_bounds(&self) -> &Bounds {
+        if self.default_frame_bounds.is_empty() {
+            self.framing_bounds()
+        } else {
+            &self.default_frame_bounds
         }
     }
 

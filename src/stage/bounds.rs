@@ -216,11 +216,11 @@ pub fn frame_bounds(
             continue;
         }
         if node.type_name == "SkelRoot" {
-            // Boundable, with UsdSkel's computed extent when none is authored; one that binds
-            // nothing leaves its children to be bounded one by one.
+            // Boundable, with UsdSkel's computed extent when none is authored; one with no
+            // skeleton below leaves its children to be bounded one by one.
             let extent = authored_extent(&prim, time).or_else(|| {
                 let below = descendants(stage, graph, path);
-                super::skel::root_extent(stage, cache, &prim, &below, time.map_or(0.0, |t| t.value()))
+                super::skel::root_extent(stage, cache, &prim, &below, time)
             });
             if let Some(local) = extent {
                 out.include_box(&graph::world(cache, &prim), &local);

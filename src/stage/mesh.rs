@@ -441,6 +441,13 @@ pub fn points_at(prim: &usd::Prim, time: Time) -> Vec<[f32; 3]> {
         .unwrap_or_default()
 }
 
+/// Whether the mesh's `subdivisionScheme` is `none` (its fallback is `catmullClark`). UsdImaging
+/// hands Storm authored normals only for such polygonal meshes; Storm computes smooth normals for
+/// the others, refined or not (UsdImagingMeshAdapter::UpdateForTime).
+fn polygonal(prim: &usd::Prim) -> bool {
+    values::token_attr(prim, "subdivisionScheme", None).as_deref() == Some("none")
+}
+
 /// Reads a Mesh prim's topology and primvars at `time`, with the colour and texture-coordinate
 /// primvars its material reads.
 pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
@@ -467,7 +474,7 @@ pub fn read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> MeshSource {
         hole_indices: values::int_array_attr(prim, "holeIndices", time).unwrap_or_default(),
         left_handed: values::token_attr(prim, "orientation", None).as_deref() == Some("leftHanded"),
         double_sided: values::bool_attr(prim, "doubleSided", None).unwrap_or(false),
-        normals: read_normals(prim, time),
+        normals: polygonal(prim).then(|| read_normals(prim, time)).flatten(),
         colors,
         opacities,
         uvs,

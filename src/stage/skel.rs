@@ -214,7 +214,7 @@ impl SkeletonPlan {
     /// else the rest transform; an empty pose (meshes keep their rest points) when neither gives
     /// every joint a transform.
     pub fn pose(&self, time: f64, warnings: &mut Vec<String>) -> SkelPose {
-        let (local, blend_weights) = self.local_pose(time, warnings);
+        let (local, blend_weights) = self.local_pose(Some(TimeCode::new(time)), warnings);
         SkelPose {
             skinning: local
                 .and_then(|l| self.joints.skinning_transforms(&l))
@@ -223,12 +223,14 @@ impl SkeletonPlan {
         }
     }
 
-    /// Each joint's transform in the skeleton's space at `time` (the animated pose), or at
-    /// rest; `None` when the skeleton cannot be posed.
-    fn skel_space(&self, time: Option<f64>) -> Option<Vec<DMat4>> {
-        let local = match time {
-            Some(t) => self.local_pose(t, &mut Vec::new()).0?,
-            None => Some(self.joints.rest.clone()).filter(|r| r.len() == self.joints.parents.len())?,
+    /// Each joint's transform in the skeleton's space: posed at `time` (`None`: the default
+    /// time code, which reads the animation's default values), or at rest; `None` when the
+    /// skeleton cannot be posed.
+    fn skel_space(&self, time: Time, at_rest: bool) -> Option<Vec<DMat4>> {
+        let local = if at_rest {
+            Some(self.joints.rest.clone()).filter(|r| r.len() == self.joints.parents.len())?
+        } else {
+            self.local_pose(time, &mut Vec::new()).0?
         };
         if self.joints.inverse_bind.len() != self.joints.parents.len() {
             return None;
@@ -238,8 +240,7 @@ impl SkeletonPlan {
 
     /// Joint-local transforms at `time` (`None`: the skeleton cannot be posed) and the
     /// blend-shape weights.
-    fn local_pose(&self, time: f64, warnings: &mut Vec<String>) -> (Option<Vec<DMat4>>, Vec<f32>) {
-        let t: Time = Some(TimeCode::new(time));
+    fn local_pose(&self, t: Time, warnings: &mut Vec<String>) -> (Option<Vec<DMat4>>, Vec<f32>) {
         let n = self.joints.parents.len();
         let mut blend_weights = Vec::new();
         let mut local = Vec::with_capacity(n);
@@ -637,15 +638,17 @@ pub fn skinned_mesh(
 
 /// The extent UsdSkel computes for a SkelRoot with none authored (`UsdSkelRoot`'s extent
 /// function, which `UsdGeomBBoxCache` uses for framing): the joint pivots of the skeletons that
-/// deform prims below it, posed at `time`, in the root's space, grown on every side by the most
-/// any bound prim's `extent` (through its geomBindTransform) reaches past its skeleton's rest
-/// pivots. `None` when nothing below is bound.
+/// deform prims below it, posed at `time` (`None`: the default time code), in the root's space,
+/// grown on every side by the most any bound prim's `extent` (through its geomBindTransform)
+/// reaches past its skeleton's rest pivots. When nothing below is bound, the pivots of every
+/// Skeleton below, unpadded (UsdSkelImaging then draws the skeletons themselves). `None` when
+/// there is neither (pxr's extent is then empty; the caller bounds the children instead).
 pub fn root_extent(
     stage: &usd::Stage,
     cache: &mut openusd_schemas::geom::XformCache,
     root: &usd::Prim,
     below: &[usd::Prim],
-    time: f64,
+    time: Time,
 ) -> Option<crate::scene::Bounds> {
     use crate::scene::Bounds;
     let mut plans = SkelPlans::default();
@@ -661,7 +664,7 @@ pub fn root_extent(
         // box of the rest pivots.
         let plan = &plans.skeletons[index];
         let (Some(rest), Some(extent)) = (
-            plan.skel_space(None),
+            plan.skel_space(None, true),
             values::raw(prim, "extent", None)
                 .as_ref()
                 .and_then(values::as_dvec3_array),
@@ -691,10 +694,18 @@ pub fn root_extent(
         let reach = (pivots.min - bound.min).max(bound.max - pivots.max).max_element();
         padding = padding.max(reach);
     }
+    if used.is_empty() {
+        for prim in below.iter().filter(|p| is_type(p, "Skeleton")) {
+            let index = plans.index(&skeleton_binding(stage, prim), &mut Vec::new());
+            if !used.contains(&index) {
+                used.push(index);
+            }
+        }
+    }
     let mut out = Bounds::EMPTY;
     for index in used {
         let plan = &plans.skeletons[index];
-        let Some(posed) = plan.skel_space(Some(time)) else {
+        let Some(posed) = plan.skel_space(time, false) else {
             continue;
         };
         let to_root = match cache.compute_relative_transform(plan.skeleton(), root) {

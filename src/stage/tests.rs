@@ -96,6 +96,7 @@ def Mesh "M" {
     int[] primvars:displayColor:indices = [0, 0, 0, 1, 1, 1]
     normal3f[] normals = [(1,0,0), (1,0,0), (1,0,0), (1,0,0)] (interpolation = "vertex")
     normal3f[] primvars:normals = [(0,0,1)] (interpolation = "constant")
+    uniform token subdivisionScheme = "none"
 }
 "#,
     );
@@ -602,6 +603,7 @@ def Mesh "M" {
     point3f[] points.timeSamples = { 0: [(0,0,0), (1,0,0), (0,1,0)], 10: [(0,0,0), (1,0,0), (0,1,0)] }
     normal3f[] normals (interpolation = "vertex")
     normal3f[] normals.timeSamples = { 0: [(0,0,1), (0,0,1), (0,0,1)], 10: [(1,0,0), (1,0,0), (1,0,0)] }
+    uniform token subdivisionScheme = "none"
 }
 "#,
     );
@@ -2291,4 +2293,112 @@ def Xform "World" {
         shared_meshes < separate_meshes,
         "{shared_meshes} meshes shared, {separate_meshes} separate"
     );
+}
+
+/// A SkelRoot that binds no mesh is bounded by the pivots of the Skeletons below it (UsdSkel's
+/// extent function), posed at the frame's time, and at the default time code, where the harness's
+/// `-frameAll` bounds it, by the rest pose (the animation has no default values). The bones move
+/// with their joints. Expected values from pxr (`UsdGeom.BBoxCache`, `UsdSkel.SkeletonQuery`).
+#[test]
+fn an_unbound_skel_root_frames_its_skeletons_bones_follow_the_joints() {
+    let mut stage = open(
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 2
+)
+def SkelRoot "Root"
+{
+    double3 xformOp:translate = (10, 0, 0)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def Skeleton "Skel" (
+        prepend apiSchemas = ["SkelBindingAPI"]
+    )
+    {
+        uniform token[] joints = ["A", "A/B", "A/B/C"]
+        uniform matrix4d[] bindTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,2,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,4,0,1))]
+        uniform matrix4d[] restTransforms = [((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,0,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,2,0,1)), ((1,0,0,0),(0,1,0,0),(0,0,1,0),(0,2,0,1))]
+        rel skel:animationSource = </Root/Skel/Anim>
+        def SkelAnimation "Anim"
+        {
+            uniform token[] joints = ["A", "A/B", "A/B/C"]
+            float3[] translations.timeSamples = { 1: [(0, 0, 0), (0, 2, 0), (0, 2, 0)] }
+            quatf[] rotations.timeSamples = { 1: [(1, 0, 0, 0), (0.70710678, 0, 0, 0.70710678), (1, 0, 0, 0)] }
+            half3[] scales.timeSamples = { 1: [(1, 1, 1), (1, 1, 1), (1, 1, 1)] }
+        }
+    }
+}
+"#,
+    );
+    let scene = stage
+        .extract(&ExtractOptions {
+            purposes: vec!["render".into(), "guide".into()],
+            time: 1.0,
+            ..Default::default()
+        })
+        .expect("extract");
+    let near = |a: glam::DVec3, b: [f64; 3]| (a - glam::DVec3::from(b)).abs().max_element() < 1e-5;
+    let (f, d) = (&scene.frame_bounds, &scene.default_frame_bounds);
+    assert!(
+        near(f.min, [8.0, 0.0, 0.0]) && near(f.max, [10.0, 2.0, 0.0]),
+        "at 1: {f:?}"
+    );
+    assert!(
+        near(d.min, [10.0, 0.0, 0.0]) && near(d.max, [10.0, 4.0, 0.0]),
+        "at default: {d:?}"
+    );
+    assert_eq!(scene.default_time_framing_bounds(), d);
+
+    // Bone C (from B to C): its tip on C, its base square (half-width 0.2 along B's x and z at
+    // bind) turned with B, in the skeleton's space.
+    let bones = scene.meshes.iter().position(|m| m.path == "/Root/Skel").expect("bones");
+    let slot = scene
+        .dynamic_meshes
+        .iter()
+        .position(|&m| m as usize == bones)
+        .expect("animated");
+    let frame = stage.evaluate(&scene, 1.0).expect("frame 1");
+    let at = |point: u32| {
+        let v = scene.meshes[bones]
+            .vertex_points
+            .iter()
+            .position(|&p| p == point)
+            .expect("vertex");
+        frame.mesh_vertices[slot].positions[v].map(f64::from)
+    };
+    let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    // Points 0..5 are bone B (from A), 5..10 bone C (from B).
+    assert!(close(at(5), [-2.0, 2.0, 0.0]), "tip {:?}", at(5));
+    assert!(close(at(6), [0.0, 2.2, 0.2]), "base {:?}", at(6));
+    assert!(close(at(8), [0.0, 1.8, -0.2]), "base {:?}", at(8));
+    assert!(close(at(0), [0.0, 2.0, 0.0]), "tip of bone B {:?}", at(0));
+}
+
+/// UsdImaging hands Storm authored normals only for meshes whose `subdivisionScheme` is `none`;
+/// others (the fallback `catmullClark`, refined or not) get smooth normals computed from their
+/// points, as the arm in testUsdImagingGLUsdSkel's arm_baked, whose authored normals all
+/// point up +Z.
+#[test]
+fn authored_normals_count_only_on_polygonal_meshes() {
+    let quad = |scheme: &str| {
+        format!(
+            r#"#usda 1.0
+def Mesh "M" {{
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (0,0,1), (1,0,1), (1,0,0)]
+    normal3f[] normals = [(0,0,1), (0,0,1), (0,0,1), (0,0,1)] (interpolation = "vertex")
+    {scheme}
+}}
+"#
+        )
+    };
+    let (_, subdivided) = extract(&quad(""));
+    let n = &subdivided.meshes[0].normals;
+    assert!(
+        n.len() == 4 && n.iter().all(|n| (n[1].abs() - 1.0).abs() < 1e-6),
+        "catmullClark: computed from the points (along Y): {n:?}"
+    );
+    let (_, polygonal) = extract(&quad(r#"uniform token subdivisionScheme = "none""#));
+    assert!(polygonal.meshes[0].normals.iter().all(|n| *n == [0.0, 0.0, 1.0]));
 }
