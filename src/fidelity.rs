@@ -811,6 +811,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         &OpenOptions {
             max_memory: job.max_memory,
             session_layer: job.session_layer.clone(),
+            unloaded_as_bounds: job.unloaded_as_bounds,
             ..OpenOptions::default()
         },
     );
