@@ -28,7 +28,7 @@ impl Face {
     }
 
     pub fn positive(self) -> bool {
-        self.0 % 2 == 0
+        self.0.is_multiple_of(2)
     }
 
     /// The face on the other side of the same axis.
