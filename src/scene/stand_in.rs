@@ -171,6 +171,40 @@ pub fn card_quad(b: &Bounds, face: Face, geometry: CardGeometry, textured: [bool
     }
 }
 
+/// A `fromTexture` card: the square (-1, -1)..(1, 1) of the texture's screen carried to the
+/// model's space by the inverse of its `worldtoscreen` matrix (`m`, as the image stores it: row
+/// by row, for row vectors), the image's top at screen y = -1 (Storm's
+/// `_GenerateCardsFromTextureGeometry`). `None` when the matrix cannot be inverted.
+pub fn card_from_texture(m: &[f32; 16], color: [f32; 3]) -> Option<Mesh> {
+    // Row-major for row vectors is column-major for column vectors: the same transform.
+    let to_screen = glam::DMat4::from_cols_array(&m.map(f64::from));
+    if to_screen.determinant().abs() < 1e-12 || !to_screen.is_finite() {
+        return None;
+    }
+    let to_model = to_screen.inverse();
+    let corners = [[-1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]];
+    let positions: Vec<[f32; 3]> = corners
+        .iter()
+        .map(|c| {
+            to_model
+                .project_point3(glam::DVec3::new(c[0], c[1], 0.0))
+                .as_vec3()
+                .to_array()
+        })
+        .collect();
+    let p = |i: usize| glam::Vec3::from(positions[i]);
+    let normal = (p(1) - p(0)).cross(p(2) - p(0)).normalize_or_zero().to_array();
+    Some(Mesh {
+        positions,
+        normals: vec![normal; 4],
+        colors: vec![[color[0], color[1], color[2], 1.0]; 4],
+        indices: vec![0, 1, 2, 0, 2, 3],
+        uvs: vec![[0.0, 1.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+        vertex_points: vec![0, 1, 2, 3],
+        ..Mesh::default()
+    })
+}
+
 /// The faces drawn for a card set whose faces have textures as `textured` says: both faces of
 /// every axis that has a texture on either, or all six when no face has one.
 pub fn card_faces(textured: [bool; 6]) -> Vec<Face> {
@@ -239,6 +273,26 @@ mod tests {
             m.uvs[hi][0] - m.uvs[lo][0]
         };
         assert!(s_of_y(&pos) > 0.0 && s_of_y(&neg) > 0.0);
+    }
+
+    #[test]
+    fn from_texture_cards_are_the_screen_square_carried_back_to_the_model() {
+        // worldtoscreen as the corpus' WoodPlanksDonut.exr stores it (row vectors).
+        let m = [
+            0.0, 0.8, -0.8, 0.0, 0.0, 0.8, 0.8, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0, -0.4, 0.3, 1.0,
+        ];
+        let q = card_from_texture(&m, [1.0; 3]).expect("invertible");
+        let to_screen = glam::Mat4::from_cols_array(&m);
+        let want = [[-1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]];
+        for (p, w) in q.positions.iter().zip(want) {
+            let s = to_screen.project_point3(Vec3::from(*p));
+            assert!(
+                (s.x - w[0]).abs() < 1e-5 && (s.y - w[1]).abs() < 1e-5 && s.z.abs() < 1e-5,
+                "{s}"
+            );
+        }
+        assert_eq!(q.uvs[0], [0.0, 1.0], "the image's top at screen y = -1");
+        assert!(card_from_texture(&[0.0; 16], [1.0; 3]).is_none());
     }
 
     #[test]

@@ -207,9 +207,10 @@ pub fn build(
         return out;
     }
     if mode == DrawMode::Cards && geometry.is_none() {
-        warnings.push(format!(
-            "{path}: model:cardGeometry \"fromTexture\" is not supported; its cards are not drawn"
-        ));
+        from_texture(stage, prim, time, color, textures, scene, &mut out, warnings);
+        for (mesh, _) in &mut out.parts {
+            mesh.path = path.clone();
+        }
         return out;
     }
     let bounds = super::bounds::model_bounds(stage, graph, cache, prim, time);
@@ -247,6 +248,50 @@ pub fn build(
         out.parts.push((named(quad), material));
     }
     out
+}
+
+/// The `fromTexture` cards of `prim`: one quad per face whose texture carries a `worldtoscreen`
+/// matrix, placed by it (see [`stand_in::card_from_texture`]), reading that texture.
+#[allow(clippy::too_many_arguments)]
+fn from_texture(
+    stage: &usd::Stage,
+    prim: &usd::Prim,
+    time: Time,
+    color: [f32; 3],
+    textures: &mut Textures,
+    scene: &mut Scene,
+    out: &mut StandIn,
+    warnings: &mut Vec<String>,
+) {
+    for face in Face::ALL {
+        let Some(asset) = card_asset(prim, face, time) else {
+            continue;
+        };
+        let anchor = prim
+            .attribute(CARD_TEXTURES[face.0])
+            .resolve_info()
+            .ok()
+            .and_then(|r| r.spec_site().map(|s| s.layer.clone()));
+        let matrix = super::assets::read_asset(stage, anchor.as_deref(), asset.asset_path())
+            .ok()
+            .and_then(|(_, bytes)| crate::texture::world_to_screen(&bytes));
+        let Some(quad) = matrix.and_then(|m| stand_in::card_from_texture(&m, color)) else {
+            warnings.push(format!(
+                "{}: @{}@ has no usable worldtoscreen matrix; its fromTexture card is not drawn",
+                prim.path(),
+                asset.asset_path()
+            ));
+            continue;
+        };
+        let material = match card_material(stage, prim, face, time, textures, Some(&mut scene.textures), warnings) {
+            Some(m) => {
+                scene.materials.push(m);
+                scene.materials.len() as u32 - 1
+            }
+            None => 0,
+        };
+        out.parts.push((quad, material));
+    }
 }
 
 /// A card face's material at `time` (per-frame evaluation: only textures loaded at extraction).
