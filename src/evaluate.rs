@@ -33,6 +33,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         &OpenOptions {
             session_layer: job.session_layer.clone(),
             max_memory: job.max_memory,
+            unloaded_as_bounds: job.unloaded_as_bounds,
             ..OpenOptions::default()
         },
     )?;

@@ -53,7 +53,7 @@ pub struct Feature {
 /// count as existing; the others come later.
 pub const FEATURES: &[Feature] = &[
     feature("aovs", false, "AOVs other than colour (`-rendererAov`)"),
-    feature("cards", false, "UsdGeomModelAPI card draw modes"),
+    feature("cards", true, "UsdGeomModelAPI draw modes: cards, bounds, origin"),
     feature(
         "clipping-planes",
         true,
@@ -91,7 +91,7 @@ pub const FEATURES: &[Feature] = &[
     feature("udims", false, "UDIM texture sets"),
     feature(
         "unloaded-as-bounds",
-        false,
+        true,
         "unloaded payloads drawn as boxes (`-unloadedAsBounds`)",
     ),
     feature("varying-topology", false, "meshes whose topology changes over time"),
@@ -811,6 +811,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         &OpenOptions {
             max_memory: job.max_memory,
             session_layer: job.session_layer.clone(),
+            unloaded_as_bounds: job.unloaded_as_bounds,
             ..OpenOptions::default()
         },
     );
@@ -1236,7 +1237,12 @@ mod tests {
         );
         assert!(suite_features("openusd/usdImagingGL/testUsdImagingGLPointInstancer", "t").is_empty());
         assert!(suite_features("x/testUsdImagingGLUsdSkel", "t").contains(&"skinning"));
-        assert!(feature_exists("materials") && !feature_exists("cards") && !feature_exists("bogus"));
+        assert!(
+            feature_exists("materials")
+                && feature_exists("cards")
+                && !feature_exists("udims")
+                && !feature_exists("bogus")
+        );
         // Every tag a suite or an argument gives is a listed feature.
         let args = HarnessArgs::parse(&[
             "-complexity",

@@ -80,6 +80,9 @@ pub struct Job {
     /// `--max-memory`: the stage's budgets (layers, time samples, textures) are shares of it;
     /// `None`: of the machine's memory.
     pub max_memory: Option<u64>,
+    /// `--unloaded-as-bounds`: open the stage with its payloads unloaded and draw each unloaded
+    /// prim as the box of its bounds (as the usdImagingGL harness's `-unloadedAsBounds`).
+    pub unloaded_as_bounds: bool,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -94,6 +97,7 @@ impl Job {
             stage: stage.into(),
             session_layer: None,
             max_memory: None,
+            unloaded_as_bounds: false,
             frames: None,
             output,
             format: Encoding::new(format),

@@ -145,6 +145,10 @@ struct RenderArgs {
     /// with K, M, G or T (1024-based), such as 8G [default: the machine's memory].
     #[arg(long, value_parser = parse_size)]
     max_memory: Option<u64>,
+    /// Open the stage with its payloads unloaded and draw each unloaded prim as the box of its
+    /// bounds (extent or extentsHint), as the usdImagingGL harness's -unloadedAsBounds.
+    #[arg(long)]
+    unloaded_as_bounds: bool,
     /// Purposes drawn besides `default`, comma-separated (render, proxy, guide) [default: render;
     /// with --harness, the harness's: proxy].
     #[arg(long, value_delimiter = ',')]
@@ -673,6 +677,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         stage,
         session_layer: args.session_layer.clone(),
         max_memory: args.max_memory,
+        unloaded_as_bounds: args.unloaded_as_bounds,
         frames,
         output,
         format,

@@ -345,6 +345,24 @@ fn png_gamma(bytes: &[u8]) -> Option<f32> {
 }
 
 /// The image's size, read from its header only.
+/// An OpenEXR image's `worldtoscreen` matrix (or, written by OpenImageIO before 2.2, its
+/// `worldToNDC`), as stored: 16 values, row by row, for row vectors (translation in the last
+/// row). What UsdGeomModelAPI's `fromTexture` cards are placed by; `None` for other files.
+pub fn world_to_screen(bytes: &[u8]) -> Option<[f32; 16]> {
+    let meta = exr::meta::MetaData::read_from_buffered(Cursor::new(bytes), false).ok()?;
+    let header = meta.headers.first()?;
+    // `worldToNDC` is a standard attribute the exr crate reads into its own field.
+    let named = [&header.own_attributes.other, &header.shared_attributes.other]
+        .into_iter()
+        .find_map(|attrs| {
+            attrs.iter().find_map(|(k, v)| match v {
+                exr::meta::attribute::AttributeValue::Matrix4x4(m) if k.eq("worldtoscreen") => Some(*m),
+                _ => None,
+            })
+        });
+    named.or(header.own_attributes.world_to_normalized_device)
+}
+
 pub fn dimensions(bytes: &[u8], name: &str) -> Result<(u32, u32), String> {
     reader(bytes, name)?.into_dimensions().map_err(|e| describe(name, e))
 }

@@ -72,7 +72,9 @@ pub struct HarnessArgs {
     /// `-clipPlane a b c d`, once per plane (at most [`MAX_CLIP_PLANES`]): clipping planes of
     /// the built-in camera, in camera space.
     pub clip_planes: Vec<[f64; 4]>,
-    /// Flags parsed but not reproduced, as written (`-idRender`, `-unloadedAsBounds`).
+    /// `-unloadedAsBounds`: the stage opens with its payloads unloaded, each drawn as a box.
+    pub unloaded_as_bounds: bool,
+    /// Flags parsed but not reproduced, as written (`-idRender`).
     pub unsupported: Vec<String>,
 }
 
@@ -116,7 +118,8 @@ impl HarnessArgs {
                 "-camlight" => out.camlight = true,
                 "-sceneLights" => out.scene_lights = true,
                 "-frameAll" => out.frame_all = true,
-                "-idRender" | "-unloadedAsBounds" => out.unsupported.push(flag.to_string()),
+                "-unloadedAsBounds" => out.unloaded_as_bounds = true,
+                "-idRender" => out.unsupported.push(flag.to_string()),
                 "-stage" | "-write" | "-camera" | "-cullStyle" | "-shading" | "-windowPolicy" | "-renderer"
                 | "-rendererAov" => {
                     let v = values(i, 1)?[0].to_string();
@@ -325,6 +328,7 @@ impl HarnessArgs {
         job.camera = self.camera.clone();
         job.purposes = self.purposes();
         job.refine_level = self.complexity.map_or(0, crate::job::refine_level_of_complexity);
+        job.unloaded_as_bounds = self.unloaded_as_bounds;
         if !keep_size {
             let (w, h) = self.widget_size.unwrap_or(WIDGET_SIZE);
             job.width = w;
@@ -376,11 +380,13 @@ impl HarnessArgs {
         if self.pixel_aspect.is_some_and(|a| a != 1.0) {
             f.push("pixel-aspect");
         }
+        if self.unloaded_as_bounds {
+            f.push("unloaded-as-bounds");
+        }
         for u in &self.unsupported {
-            f.push(match u.as_str() {
-                "-idRender" => "id-render",
-                _ => "unloaded-as-bounds",
-            });
+            if u == "-idRender" {
+                f.push("id-render");
+            }
         }
         f.sort_unstable();
         f.dedup();

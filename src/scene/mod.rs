@@ -11,6 +11,7 @@ pub mod light;
 pub mod material;
 pub mod shapes;
 pub mod skinning;
+pub mod stand_in;
 pub mod subdivision;
 
 pub use camera::{

@@ -192,15 +192,65 @@ pub fn frame_bounds(
     purposes: &[String],
     drawn: &HashMap<sdf::Path, Bounds>,
 ) -> Bounds {
+    bounds_over(stage, graph, cache, &graph.order, None, time, purposes, drawn)
+}
+
+/// A model's bounds in its own space (its transform left out) as UsdImaging's draw modes take
+/// them (`UsdGeomBBoxCache::ComputeUntransformedBound` over the default, render and proxy
+/// purposes, extentsHint used): the box its `bounds` and `cards` stand-ins are drawn on.
+pub fn model_bounds(stage: &usd::Stage, graph: &Graph, cache: &mut XformCache, root: &usd::Prim, time: Time) -> Bounds {
+    let mut paths = Vec::new();
+    let mut stack = vec![root.path().clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(kids) = graph.children.get(&p) {
+            stack.extend(kids.iter().rev().cloned());
+        }
+        paths.push(p);
+    }
+    let world = graph::world(cache, root);
+    let space = if world.determinant().abs() > 1e-300 {
+        world.inverse()
+    } else {
+        glam::DMat4::IDENTITY
+    };
+    let purposes = ["render".to_string(), "proxy".to_string()];
+    bounds_over(
+        stage,
+        graph,
+        cache,
+        &paths,
+        Some(space),
+        time,
+        &purposes,
+        &HashMap::new(),
+    )
+}
+
+/// The bounds of the prims `paths` (in depth-first order) and what is below them, in world space,
+/// or (`space`: world to a model's space) in a model's space, where prims below a
+/// PointInstancer count too and a Mesh with no authored extent counts by its points.
+#[allow(clippy::too_many_arguments)]
+fn bounds_over(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    paths: &[sdf::Path],
+    space: Option<glam::DMat4>,
+    time: Time,
+    purposes: &[String],
+    drawn: &HashMap<sdf::Path, Bounds>,
+) -> Bounds {
     let mut out = Bounds::EMPTY;
     let mut pruned: Option<&sdf::Path> = None;
-    for path in &graph.order {
+    let model = space.is_some();
+    let space = space.unwrap_or(glam::DMat4::IDENTITY);
+    for path in paths {
         if pruned.is_some_and(|p| path.has_prefix(p)) {
             continue;
         }
         pruned = None;
         let Some(node) = graph.nodes.get(path) else { continue };
-        if node.invisible || node.under_instancer {
+        if node.invisible || (node.under_instancer && !model) {
             // Invisible here means invisible below, too.
             pruned = Some(path);
             continue;
@@ -211,7 +261,7 @@ pub fn frame_bounds(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         if let Some(hint) = extents_hint(&prim, time, purposes) {
-            out.include_box(&graph::world(cache, &prim), &hint);
+            out.include_box(&(space * graph::world(cache, &prim)), &hint);
             pruned = Some(path);
             continue;
         }
@@ -223,7 +273,7 @@ pub fn frame_bounds(
                 super::skel::root_extent(stage, cache, &prim, &below, time)
             });
             if let Some(local) = extent {
-                out.include_box(&graph::world(cache, &prim), &local);
+                out.include_box(&(space * graph::world(cache, &prim)), &local);
                 pruned = Some(path);
             }
             continue;
@@ -235,9 +285,18 @@ pub fn frame_bounds(
         let local = authored_extent(&prim, time)
             .or_else(|| light_extent(&prim, &node.type_name, time))
             .or_else(|| points_extent(&prim, &node.type_name, time))
-            .or_else(|| implicit_extent(&prim, &node.type_name, time));
+            .or_else(|| implicit_extent(&prim, &node.type_name, time))
+            .or_else(|| {
+                // Nothing of a model's was drawn: a Mesh counts by its points, as pxr's.
+                (model && node.type_name == "Mesh").then(|| {
+                    let mut b = Bounds::EMPTY;
+                    let points = values::vec3_array_attr(&prim, "points", time).unwrap_or_default();
+                    b.include_points(&glam::DMat4::IDENTITY, &points);
+                    b
+                })
+            });
         match local {
-            Some(local) => out.include_box(&graph::world(cache, &prim), &local),
+            Some(local) => out.include_box(&(space * graph::world(cache, &prim)), &local),
             None => {
                 if let Some(b) = drawn.get(path) {
                     out.include_point(b.min);

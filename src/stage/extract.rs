@@ -20,7 +20,8 @@ use openusd::sdf;
 use openusd::usd::{self, TimeCode};
 use openusd_schemas::geom::XformCache;
 
-use super::graph::{is_drawable_type, purpose_drawn, visible_at, world, Graph};
+use super::draw_mode;
+use super::graph::{is_drawable_type, purpose_drawn, visible_at, world, DrawMode, Graph};
 use super::lights;
 use super::material::{self, Materials, PrimvarNeeds};
 use super::mesh;
@@ -527,6 +528,20 @@ fn collect_prototype(
     }
     // A prim's purpose hides the prim only: a descendant may author a purpose that is drawn.
     let drawn = purpose_drawn(&node.purpose, purposes);
+    if node.culled {
+        return;
+    }
+    if node.stand_in.is_some() {
+        // Drawn as its stand-in, keyed by its own path (its colour and textures are its own).
+        if drawn {
+            out.push(Expanded {
+                prim: prim.clone(),
+                key: Rc::from(path.as_str()),
+                matrix: Some(relative_to(cache, prim, anchor)),
+            });
+        }
+        return;
+    }
     if node.type_name == "PointInstancer" {
         let base = relative_to(cache, prim, anchor);
         for e in expand_instancer(stage, graph, cache, prim, time, purposes, true, depth + 1, warnings) {
@@ -597,6 +612,15 @@ struct MeshTable {
 }
 
 impl MeshTable {
+    /// Adds a mesh built elsewhere (a stand-in), drawn as it is.
+    fn push(&mut self, scene: &mut Scene, mesh: Mesh) -> u32 {
+        let b = local_bounds(&mesh);
+        self.local_bounds.push(b);
+        self.frame_bounds.push(b);
+        scene.meshes.push(mesh);
+        scene.meshes.len() as u32 - 1
+    }
+
     /// The meshes of a prim's parts: part 0 holds the faces of no subset, part `k` those of
     /// `subsets[k - 1]`; `None` for a part with no triangles.
     #[allow(clippy::too_many_arguments)]
@@ -798,6 +822,43 @@ fn draw_parts(
         .collect()
 }
 
+/// The (mesh, material) pairs a model's stand-in is drawn as (see [`draw_mode`]); its animated
+/// card materials join the scene's dynamic materials.
+#[allow(clippy::too_many_arguments)]
+fn stand_in_parts(
+    stage: &usd::Stage,
+    graph: &Graph,
+    cache: &mut XformCache,
+    prim: &usd::Prim,
+    mode: DrawMode,
+    time: Time,
+    table: &mut MeshTable,
+    materials: &mut Materials,
+    scene: &mut Scene,
+    warnings: &mut Vec<String>,
+) -> Vec<(u32, u32)> {
+    let built = draw_mode::build(
+        stage,
+        graph,
+        cache,
+        prim,
+        mode,
+        time,
+        &mut materials.textures,
+        scene,
+        warnings,
+    );
+    for (index, card) in built.animated {
+        scene.dynamic_materials.push(index);
+        materials.dynamic.push((index, material::Animated::Card(card)));
+    }
+    built
+        .parts
+        .into_iter()
+        .map(|(mesh, material)| (table.push(scene, mesh), material))
+        .collect()
+}
+
 fn to_mat4(m: &DMat4) -> glam::Mat4 {
     m.as_mat4()
 }
@@ -914,10 +975,10 @@ pub fn extract(
         } else {
             node.purpose.clone()
         };
-        if node.under_instancer || !purpose_drawn(&purpose, purposes) {
+        if node.culled || node.under_instancer || !purpose_drawn(&purpose, purposes) {
             continue;
         }
-        if !drawable && !instancer {
+        if !drawable && !instancer && node.stand_in.is_none() {
             continue;
         }
         // Statically invisible and never animated: not drawn at all.
@@ -926,7 +987,7 @@ pub fn extract(
         }
         let Ok(prim) = stage.prim(path.clone()) else { continue };
         let visible_now = !node.invisible;
-        if drawable && node.instance {
+        if drawable && node.instance && node.stand_in.is_none() {
             // Not drawn (see `NodeState::instance`), but UsdGeomBBoxCache still bounds it.
             if visible_now {
                 let needs = PrimvarNeeds::default();
@@ -940,7 +1001,45 @@ pub fn extract(
             }
             continue;
         }
-        if drawable {
+        if let Some(mode) = node.stand_in {
+            let parts = stand_in_parts(
+                stage,
+                graph,
+                cache,
+                &prim,
+                mode,
+                t,
+                &mut table,
+                &mut materials,
+                &mut scene,
+                warnings,
+            );
+            let m = world(cache, &prim);
+            let transform = if visible_now { to_mat4(&m) } else { glam::Mat4::ZERO };
+            let dynamic = node.xform_animated || node.vis_animated;
+            for &(mesh, material) in &parts {
+                if visible_now {
+                    bounds.include_box(&m, &table.local_bounds[mesh as usize]);
+                }
+                if dynamic {
+                    scene.dynamic_instances.push(scene.instances.len() as u32);
+                }
+                scene.instances.push(Instance {
+                    mesh,
+                    transform,
+                    material,
+                });
+                instance_paths.push(path.clone());
+            }
+            if dynamic && !parts.is_empty() {
+                plan.matrices += parts.len();
+                plan.groups.push(DynGroup::Prim {
+                    prim,
+                    vis_dynamic: node.vis_animated,
+                    parts: parts.len(),
+                });
+            }
+        } else if drawable {
             let skin = if node.type_name == "Mesh" || node.type_name == "Skeleton" {
                 skin_request(stage, cache, &prim, time, &mut plan, warnings)
             } else {
@@ -1012,24 +1111,36 @@ pub fn extract(
                 let parts = match parts_of.get(e.prim.path()) {
                     Some(p) => p,
                     None => {
-                        let type_name = graph
-                            .nodes
-                            .get(e.prim.path())
-                            .map(|n| n.type_name.clone())
-                            .unwrap_or_default();
-                        let p = draw_parts(
-                            stage,
-                            &e.prim,
-                            &e.key,
-                            &type_name,
-                            t,
-                            &mut table,
-                            &mut materials,
-                            &mut scene,
-                            None,
-                            &mut plan,
-                            warnings,
-                        );
+                        let node = graph.nodes.get(e.prim.path());
+                        let type_name = node.map(|n| n.type_name.clone()).unwrap_or_default();
+                        let p = if let Some(mode) = node.and_then(|n| n.stand_in) {
+                            stand_in_parts(
+                                stage,
+                                graph,
+                                cache,
+                                &e.prim,
+                                mode,
+                                t,
+                                &mut table,
+                                &mut materials,
+                                &mut scene,
+                                warnings,
+                            )
+                        } else {
+                            draw_parts(
+                                stage,
+                                &e.prim,
+                                &e.key,
+                                &type_name,
+                                t,
+                                &mut table,
+                                &mut materials,
+                                &mut scene,
+                                None,
+                                &mut plan,
+                                warnings,
+                            )
+                        };
                         parts_of.entry(e.prim.path().clone()).or_insert(p)
                     }
                 };

@@ -56,6 +56,28 @@ pub struct NodeState {
     /// descendants through it, never the prim itself, even when it is a gprim (Storm's
     /// instancedCubes2NoInstancing references a Cube into six instanceable prims and draws none).
     pub instance: bool,
+    /// `model:drawMode` as inherited here (UsdImaging's ComputeDrawMode): what a model prim at
+    /// or below this one is drawn as when its draw mode applies.
+    pub draw_mode: DrawMode,
+    /// Drawn as a stand-in for its whole subtree (see [`super::draw_mode`]).
+    pub stand_in: Option<DrawMode>,
+    /// Below a stand-in: not drawn.
+    pub culled: bool,
+}
+
+/// UsdGeomModelAPI's `model:drawMode`, resolved (`inherited` resolves to the parent's value,
+/// `default` at the root).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DrawMode {
+    /// The prim's own geometry.
+    #[default]
+    Default,
+    /// Three unit axis lines.
+    Origin,
+    /// The wireframe box of the model's bounds.
+    Bounds,
+    /// Textured quads on the model's bounds (`model:cardGeometry`).
+    Cards,
 }
 
 /// The composed namespace as traversed: prims in depth-first order with their inherited state.
@@ -86,7 +108,13 @@ pub struct TooDeep(pub String);
 /// Walks the stage once (instance proxies included) and computes inherited state.
 pub fn walk(stage: &usd::Stage, cache: &mut XformCache, mode: Walk) -> Graph {
     let predicate = match mode {
-        Walk::Draw => usd::PrimPredicate::DEFAULT_PROXIES,
+        // UsdImaging's own predicate: unloaded prims too (a stage opened with its payloads
+        // unloaded draws them as bounds; under LoadAll there are none).
+        Walk::Draw => usd::PrimPredicate::new(
+            usd::PrimStatus::ACTIVE.union(usd::PrimStatus::DEFINED),
+            usd::PrimStatus::ABSTRACT,
+        )
+        .with_instance_proxies(true),
         Walk::Count => usd::PrimPredicate::ALL,
     };
     let mut order = Vec::new();
@@ -229,7 +257,17 @@ fn visit(
                 let purpose = authored_purpose(&prim).or_else(|| parent.purpose.clone());
                 let own_animated = cache.transform_might_be_time_varying(&prim).unwrap_or(false);
                 let resets = cache.resets_xform_stack(&prim).unwrap_or(false);
+                let culled = parent.culled || parent.stand_in.is_some();
+                let draw_mode = super::draw_mode::inherited_mode(&prim, parent.draw_mode);
+                let stand_in = if culled {
+                    None
+                } else {
+                    super::draw_mode::stand_in(&prim, draw_mode)
+                };
                 NodeState {
+                    draw_mode,
+                    stand_in,
+                    culled,
                     invisible,
                     vis_animated,
                     purpose,

@@ -5,6 +5,7 @@
 pub mod assets;
 mod bounds;
 mod camera;
+mod draw_mode;
 mod extract;
 #[doc(hidden)]
 pub mod fixtures;
@@ -51,6 +52,9 @@ pub struct OpenOptions {
     /// such references are composed once and shared: [`shared_references`]). The picture is the
     /// same either way; tests use this to show it.
     pub separate_references: bool,
+    /// Open with every payload unloaded and draw each unloaded prim as the box of its bounds
+    /// (the usdImagingGL harness's `-unloadedAsBounds`).
+    pub unloaded_as_bounds: bool,
 }
 
 /// What one open stage may hold, as shares of `--max-memory` (default: the machine's memory):
@@ -172,6 +176,9 @@ impl LoadedStage {
             let mut builder = usd::Stage::builder()
                 .schema_registry(openusd_schemas::schema_registry())
                 .resolver(lenient::LenientResolver::new(false, budget.layer_bytes).with_notes(layer_notes.clone()));
+            if options.unloaded_as_bounds {
+                builder = builder.load(usd::InitialLoadSet::LoadNone);
+            }
             if let Some(session) = &options.session_layer {
                 if !session.is_file() {
                     return Err(open_err(format!("session layer {} does not exist", session.display())));
@@ -230,6 +237,9 @@ impl LoadedStage {
         let mut builder = usd::Stage::builder()
             .schema_registry(openusd_schemas::schema_registry())
             .resolver(lenient::LenientResolver::new(true, max_layer_bytes).with_notes(notes.clone()));
+        if options.unloaded_as_bounds {
+            builder = builder.load(usd::InitialLoadSet::LoadNone);
+        }
         if let Some(session) = options.session_layer.as_ref().and_then(|s| s.to_str()) {
             builder = builder.session_layer(session);
         }
@@ -392,10 +402,17 @@ impl LoadedStage {
             .materials
             .dynamic
             .iter()
-            .map(|(index, path)| {
-                material::read_at(&self.stage, path, frame, &mut textures, &mut notes)
-                    .or_else(|| scene.materials.get(*index as usize).cloned())
-                    .unwrap_or_else(crate::scene::Material::display_color)
+            .map(|(index, source)| {
+                match source {
+                    material::Animated::Prim(path) => {
+                        material::read_at(&self.stage, path, frame, &mut textures, &mut notes)
+                    }
+                    material::Animated::Card(card) => {
+                        draw_mode::card_material_at(&self.stage, card, frame, &mut textures, &mut notes)
+                    }
+                }
+                .or_else(|| scene.materials.get(*index as usize).cloned())
+                .unwrap_or_else(crate::scene::Material::display_color)
             })
             .collect();
         let lights = lights::evaluate(

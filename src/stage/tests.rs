@@ -2402,3 +2402,179 @@ def Mesh "M" {{
     let (_, polygonal) = extract(&quad(r#"uniform token subdivisionScheme = "none""#));
     assert!(polygonal.meshes[0].normals.iter().all(|n| *n == [0.0, 0.0, 1.0]));
 }
+
+/// The meshes drawn for prim `path` (by the path they are named after), with their materials.
+fn drawn_for<'a>(scene: &'a Scene, path: &str) -> Vec<(&'a crate::scene::Mesh, u32)> {
+    scene
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let m = &scene.meshes[i.mesh as usize];
+            (m.path == path).then_some((m, i.material))
+        })
+        .collect()
+}
+
+const DRAW_MODES: &str = r#"#usda 1.0
+def Xform "World" (kind = "group")
+{
+    def Xform "Boxed" (kind = "component" prepend apiSchemas = ["GeomModelAPI"])
+    {
+        uniform token model:drawMode = "bounds"
+        uniform float3 model:drawModeColor = (1, 0, 0)
+        double3 xformOp:translate = (10, 0, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"]
+        def Sphere "Ball" {
+            float3[] extent = [(-1, -1, -1), (1, 1, 1)]
+            double3 xformOp:translate = (0, 0, 3)
+            uniform token[] xformOpOrder = ["xformOp:translate"]
+        }
+    }
+    def Sphere "Crossed" (kind = "component" prepend apiSchemas = ["GeomModelAPI"])
+    {
+        float3[] extent = [(-1, -2, -3), (1, 2, 3)]
+        uniform token model:drawMode = "cards"
+    }
+    def Xform "Big" (kind = "assembly" prepend apiSchemas = ["GeomModelAPI"])
+    {
+        uniform token model:drawMode = "bounds"
+        def Sphere "Kept" (kind = "component") {
+            uniform token model:drawMode = "default"
+        }
+    }
+    def Xform "Applied" (kind = "assembly" prepend apiSchemas = ["GeomModelAPI"])
+    {
+        uniform bool model:applyDrawMode = 1
+        uniform token model:drawMode = "origin"
+        def Sphere "Hidden" {}
+    }
+    def Xform "NotAModel" (prepend apiSchemas = ["GeomModelAPI"])
+    {
+        uniform token model:drawMode = "bounds"
+        uniform bool model:applyDrawMode = 1
+        def Sphere "Drawn" {}
+    }
+}
+"#;
+
+#[test]
+fn models_with_a_draw_mode_that_applies_are_drawn_as_stand_ins() {
+    let (_, scene) = extract(DRAW_MODES);
+    // bounds: the box of the model's bounds in its own space (the child's extent moved up 3),
+    // as lines in the draw mode colour; the child is not drawn.
+    let boxed = drawn_for(&scene, "/World/Boxed");
+    assert_eq!(boxed.len(), 1);
+    let (lines, _) = boxed[0];
+    assert_eq!(lines.facing, crate::scene::Facing::PixelRibbon);
+    for p in &lines.positions {
+        assert_eq!((p[0].abs(), p[1].abs()), (1.0, 1.0), "{p:?}");
+        assert!(p[2] == 2.0 || p[2] == 4.0, "{p:?}");
+    }
+    assert_eq!(lines.colors[0], [1.0, 0.0, 0.0, 1.0]);
+    assert!(drawn_for(&scene, "/World/Boxed/Ball").is_empty());
+    // cards without textures: six quads through the centre, lit as displayColor, in the
+    // schema's grey; the sphere itself is not drawn.
+    let cards = drawn_for(&scene, "/World/Crossed");
+    assert_eq!(cards.len(), 6);
+    for (quad, material) in &cards {
+        assert_eq!((quad.positions.len(), quad.indices.len(), *material), (4, 6, 0));
+        assert_eq!(quad.colors[0], [0.18, 0.18, 0.18, 1.0]);
+        // On the extent, through its centre along the quad's own axis.
+        for p in &quad.positions {
+            assert!(p[0].abs() <= 1.0 && p[1].abs() <= 2.0 && p[2].abs() <= 3.0, "{p:?}");
+        }
+        let along = quad.normals[0].iter().position(|n| n.abs() > 0.5).expect("an axis");
+        assert!(quad.positions.iter().all(|p| p[along].abs() < 1e-3));
+    }
+    assert!(!scene
+        .meshes
+        .iter()
+        .any(|m| m.path == "/World/Crossed" && m.positions.len() > 4));
+    // An assembly applies its draw mode only when told to; its component child resets it.
+    assert!(drawn_for(&scene, "/World/Big").is_empty());
+    assert!(!drawn_for(&scene, "/World/Big/Kept").is_empty());
+    // origin: three unit lines.
+    let origin = drawn_for(&scene, "/World/Applied");
+    assert_eq!(origin.len(), 1);
+    assert!(origin[0].0.positions.iter().all(|p| p.iter().sum::<f32>() <= 1.0));
+    assert!(drawn_for(&scene, "/World/Applied/Hidden").is_empty());
+    // Only models have draw modes.
+    assert!(drawn_for(&scene, "/World/NotAModel").is_empty());
+    assert!(!drawn_for(&scene, "/World/NotAModel/Drawn").is_empty());
+}
+
+#[test]
+fn card_textures_choose_the_axes_and_become_preview_materials() {
+    let (_, scene) = extract(
+        r#"#usda 1.0
+def Xform "World" (kind = "group")
+{
+    def Cube "Card" (kind = "component" prepend apiSchemas = ["GeomModelAPI"])
+    {
+        float3[] extent = [(-1, -1, -1), (1, 1, 1)]
+        uniform token model:drawMode = "cards"
+        uniform token model:cardGeometry = "box"
+        uniform float3 model:drawModeColor = (0, 1, 0)
+        asset model:cardTextureXPos.timeSamples = { 1: @a.png@, 2: @b.png@ }
+    }
+}
+"#,
+    );
+    let cards = drawn_for(&scene, "/World/Card");
+    // Only the X axis has a texture: its two faces, at the box's sides, share the +X material.
+    assert_eq!(cards.len(), 2);
+    let xs: Vec<f32> = cards.iter().map(|(q, _)| q.positions[0][0]).collect();
+    assert!(xs.contains(&1.0) && xs.contains(&-1.0), "{xs:?}");
+    assert_eq!(cards[0].1, cards[1].1);
+    let m = &scene.materials[cards[0].1 as usize];
+    assert!(m.path.ends_with(".model:cardTextureXPos"), "{}", m.path);
+    let lookup = m.diffuse_color.texture().expect("a texture lookup");
+    assert_eq!(
+        lookup.fallback,
+        [0.0, 1.0, 0.0, 1.0],
+        "the draw mode colour where unreadable"
+    );
+    assert_eq!(m.opacity_threshold.value(), Some(0.1));
+    assert!(cards.iter().all(|(q, _)| q.uvs.len() == 4));
+    // The texture is animated: the material is re-read each frame.
+    assert_eq!(scene.dynamic_materials, vec![cards[0].1]);
+}
+
+#[test]
+fn unloaded_payloads_are_drawn_as_bounds_only_when_asked() {
+    let dir = temp_dir();
+    write(
+        &dir,
+        "ball.usda",
+        "#usda 1.0\ndef Xform \"Ball\" { def Sphere \"geo\" { float3[] extent = [(-1, -1, -1), (1, 1, 1)] } }\n",
+    );
+    let root = write(
+        &dir,
+        "root.usda",
+        r#"#usda 1.0
+def Xform "World" (kind = "group")
+{
+    def Xform "Ball" (kind = "component" prepend payload = @./ball.usda@</Ball>)
+    {
+        float3[] extentsHint = [(-2, -2, -2), (2, 2, 2)]
+    }
+}
+"#,
+    );
+    let render = |unloaded_as_bounds: bool| {
+        let options = OpenOptions {
+            unloaded_as_bounds,
+            ..OpenOptions::default()
+        };
+        let mut stage = LoadedStage::open(&root, &options).expect("open");
+        stage.extract(&ExtractOptions::default()).expect("extract")
+    };
+    let loaded = render(false);
+    assert!(!drawn_for(&loaded, "/World/Ball/geo").is_empty());
+    assert!(drawn_for(&loaded, "/World/Ball").is_empty());
+    let unloaded = render(true);
+    let boxes = drawn_for(&unloaded, "/World/Ball");
+    assert_eq!(boxes.len(), 1);
+    assert!(boxes[0].0.positions.iter().all(|p| p.iter().all(|c| c.abs() == 2.0)));
+    assert!(drawn_for(&unloaded, "/World/Ball/geo").is_empty());
+}

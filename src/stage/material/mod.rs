@@ -248,9 +248,17 @@ pub struct Materials {
     /// Material paths already warned about (unusable materials warn once).
     warned: HashSet<sdf::Path>,
     pub textures: Textures,
-    /// Animated materials: index into `Scene::materials` and the Material prim, in
+    /// Animated materials: index into `Scene::materials` and what it is read from, in
     /// `Scene::dynamic_materials` order.
-    pub dynamic: Vec<(u32, sdf::Path)>,
+    pub dynamic: Vec<(u32, Animated)>,
+}
+
+/// What an animated material is re-read from each frame.
+pub enum Animated {
+    /// A Material prim.
+    Prim(sdf::Path),
+    /// A stand-in's card face (its texture is animated).
+    Card(super::draw_mode::AnimatedCard),
 }
 
 impl Materials {
@@ -298,7 +306,7 @@ impl Materials {
                 let i = scene.materials.len() as u32 - 1;
                 if varies {
                     scene.dynamic_materials.push(i);
-                    self.dynamic.push((i, material.clone()));
+                    self.dynamic.push((i, Animated::Prim(material.clone())));
                 }
                 i
             }
