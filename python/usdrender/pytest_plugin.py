@@ -114,16 +114,20 @@ class UsdImageRegression:
                 f"look at it, and commit it.",
                 pytrace=False,
             )
-        limits: Dict[str, Any] = {"fail": 1.0, "warn": 1.0, "flip_fail": flip}
+        # FLIP decides; the warn threshold (never reached at 100%) only counts the pixels off by
+        # more than 0.1 for the message.
+        limits: Dict[str, Any] = {"fail": 1.0, "warn": 0.1, "warnpercent": 100.0, "flip_fail": flip}
         limits.update(thresholds or {})
         report = usdrender.compare(actual, reference, diff_dir=self.output_dir, **limits)
         result = report["frames"][0]
         if result["verdict"] in ("pass", "warn"):
             return result
-        pytest.fail(self._failure(name, result, reference, actual, flip), pytrace=False)
+        pytest.fail(self._failure(name, result, reference, actual, flip, limits), pytrace=False)
 
     @staticmethod
-    def _failure(name: str, result: Dict[str, Any], reference: Path, actual: Path, flip: float) -> str:
+    def _failure(
+        name: str, result: Dict[str, Any], reference: Path, actual: Path, flip: float, limits: Dict[str, Any]
+    ) -> str:
         lines = [f"usd_image_regression: {name} differs from its reference {reference}"]
         m = result.get("metrics")
         if m:
@@ -134,9 +138,11 @@ class UsdImageRegression:
             )
             lines.append(
                 f"  idiff: max difference {m['max_diff']}/255, mean {m['mean_diff']:.3f}/255, "
-                f"{m['percent_over_fail']:.3f}% of pixels over the fail threshold, PSNR {psnr}, "
-                f"alpha IoU {m['alpha_iou']:.4f}"
+                f"{m['percent_over_warn']:.3f}% of pixels off by more than {limits['warn']}, "
+                f"PSNR {psnr}, alpha IoU {m['alpha_iou']:.4f}"
             )
+            if limits["fail"] < 1.0:
+                lines.append(f"  {m['percent_over_fail']:.3f}% of pixels off by more than {limits['fail']}")
         for reason in result.get("reasons", []):
             lines.append(f"  {reason}")
         lines.append(f"  rendered: {actual}")
