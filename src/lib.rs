@@ -20,6 +20,7 @@ pub mod output;
 pub mod scene;
 pub mod schedule;
 pub mod stage;
+pub mod still;
 pub mod texture;
 
 pub use error::{Error, Result};
