@@ -271,7 +271,7 @@ impl StillRenderer {
     }
 
     fn settings(&self, options: &StillOptions) -> RenderSettings {
-        let mut settings = self.job.render_settings(self.height);
+        let mut settings = self.job.render_settings(&self.scene, self.height);
         settings.linear = options.linear;
         settings.aovs = options.aovs.clone();
         settings.aovs.dedup();
