@@ -201,7 +201,9 @@ const FACING_SPRITE: u32 = 3u;
 const FACING_PIXEL_SPRITE: u32 = 4u;
 
 struct Placed {
-    world: vec3<f32>,
+    // Homogeneous: a projective model matrix (a USD matrix op may have a last column other than
+    // 0,0,0,1) keeps its w, which the rasterizer divides by after clipping.
+    world: vec4<f32>,
     normal: vec3<f32>,
 }
 
@@ -219,10 +221,11 @@ fn world_per_pixel(world: vec3<f32>, up: vec3<f32>) -> f32 {
 // in pixels for the `PIXEL` modes. The normal is the surface's: round across a ribbon (sideways
 // at its edges, towards the camera on the curve), towards the camera on a sprite.
 fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model: mat4x4<f32>, normal_matrix: mat3x3<f32>) -> Placed {
-    let centre = (model * vec4<f32>(position, 1.0)).xyz;
+    let placed = model * vec4<f32>(position, 1.0);
     if mode == FACING_SURFACE {
-        return Placed(centre, normal_matrix * normal);
+        return Placed(placed, normal_matrix * normal);
     }
+    let centre = placed.xyz;
     let to_eye = select(globals.eye.xyz, globals.eye.xyz - centre, globals.eye.w > 0.5);
     let view = normalize(to_eye);
     let right = normalize(globals.view_x.xyz);
@@ -240,7 +243,7 @@ fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model
         if diameter > 0.0 {
             scale *= clamp(diameter, 0.45, 100.0) / diameter;
         }
-        return Placed(centre + (right * uv.x + up * uv.y) * scale, view);
+        return Placed(vec4<f32>(centre + (right * uv.x + up * uv.y) * scale, 1.0), view);
     }
     let tangent = m3 * normal;
     var side = cross(tangent, view);
@@ -251,7 +254,7 @@ fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model
     let offset = uv.x * scale;
     // Round across: a vertex on the curve faces the camera, the edges face sideways.
     let n = select(view, side * sign(uv.x), abs(uv.x) > 0.0);
-    return Placed(centre + side * offset, n);
+    return Placed(vec4<f32>(centre + side * offset, 1.0), n);
 }
 
 @vertex
@@ -259,7 +262,7 @@ fn vs_main(v: VertexIn) -> VertexOut {
     let model = mat4x4<f32>(v.model0, v.model1, v.model2, v.model3);
     let normal_matrix = mat3x3<f32>(v.normal0.xyz, v.normal1.xyz, v.normal2.xyz);
     let placed = place(v.ids.w, v.position, v.normal, v.uv, model, normal_matrix);
-    let world = vec4<f32>(placed.world, 1.0);
+    let world = placed.world;
     var out: VertexOut;
     out.clip = globals.view_proj * world;
     out.world = world.xyz;
@@ -690,7 +693,7 @@ fn vs_depth(v: VertexIn) -> @invariant @builtin(position) vec4<f32> {
     let model = mat4x4<f32>(v.model0, v.model1, v.model2, v.model3);
     let normal_matrix = mat3x3<f32>(v.normal0.xyz, v.normal1.xyz, v.normal2.xyz);
     let placed = place(v.ids.w, v.position, v.normal, v.uv, model, normal_matrix);
-    return globals.view_proj * vec4<f32>(placed.world, 1.0);
+    return globals.view_proj * placed.world;
 }
 
 // Weighted blended order-independent transparency (McGuire and Bavoil): each blended fragment

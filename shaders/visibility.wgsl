@@ -135,9 +135,9 @@ fn shade_sample(slot: u32, triangle: u32, pixel: vec2<f32>) -> vec4<f32> {
     let p0 = place(inst.ids.w, position_at(i0), normal_at(i0), vertex_uvs[i0], inst.model, normal_matrix);
     let p1 = place(inst.ids.w, position_at(i1), normal_at(i1), vertex_uvs[i1], inst.model, normal_matrix);
     let p2 = place(inst.ids.w, position_at(i2), normal_at(i2), vertex_uvs[i2], inst.model, normal_matrix);
-    let w0 = p0.world;
-    let w1 = p1.world;
-    let w2 = p2.world;
+    let w0 = p0.world.xyz;
+    let w1 = p1.world.xyz;
+    let w2 = p2.world.xyz;
     let centre = pixel + vec2<f32>(0.5);
     let ray = ray_at(centre);
     // A sample may lie off its triangle's part of the pixel centre: there the weights are taken

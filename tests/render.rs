@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use glam::{DMat4, DVec3, Mat4, Quat, Vec3};
+use glam::{DMat4, DVec3, Mat4, Quat, Vec3, Vec4};
 use usdrender::gpu::{layout, select_adapters, AdapterSelection, GpuAdapter, RenderSettings, Renderer};
 use usdrender::scene::{Camera, FrameState, Instance, Lens, Mesh, MeshVertices, Scene};
 
@@ -396,6 +396,49 @@ fn tilted_quad_follows_lambert_under_a_perspective_camera() {
     assert_rgb_near(&s.tag, "centre", img.px(48, 32), expected([1.0; 3], 0.5), 2);
     assert_eq!(img.px(48, 32)[3], 255);
     assert_eq!(img.px(0, 0), [0, 0, 0, 0]);
+}
+
+/// A USD matrix op may be projective (a last column other than 0,0,0,1, as usd-wg's
+/// weird_matrix_transform): the vertex keeps its w, so the quad lands where its points divided by w
+/// lie (a trapezoid here), not where the affine part alone puts them.
+#[test]
+fn projective_model_matrix_keeps_its_w() {
+    let white = [1.0, 1.0, 1.0, 1.0];
+    // w = 1 + x / 4: 0.75 on the quad's left edge, 1.25 on its right.
+    let projective = Mat4::from_cols(
+        Vec4::new(1.0, 0.0, 0.0, 0.25),
+        Vec4::Y,
+        Vec4::Z,
+        Vec4::W,
+    );
+    let divided = Mesh {
+        positions: quad(2.0, white)
+            .positions
+            .iter()
+            .map(|p| {
+                let w = 1.0 + p[0] / 4.0;
+                [p[0] / w, p[1] / w, p[2] / w]
+            })
+            .collect(),
+        ..quad(2.0, white)
+    };
+    let render = |mesh: Mesh, transform: Mat4| {
+        let scene = scene_of(vec![mesh], vec![(0, transform)]);
+        let mut s = setup("projective_model_matrix", &scene, 64, 64)?;
+        Some(s.render(&frame(ortho(4.0, 64, 64))))
+    };
+    let Some(projected) = render(quad(2.0, white), projective) else {
+        return;
+    };
+    let Some(expected) = render(divided, Mat4::IDENTITY) else {
+        return;
+    };
+    let (got, want) = (projected.covered() as f64, expected.covered() as f64);
+    assert!((got - want).abs() <= 0.02 * want, "covered pixels {got} vs {want}");
+    // The trapezoid leans left (its wide edge is at x = -4/3): an affine-only quad is centred.
+    let (cx, want_cx) = (projected.centroid_x(), expected.centroid_x());
+    assert!(want_cx < 31.0, "the divided quad's centroid {want_cx}");
+    assert!((cx - want_cx).abs() < 0.25, "centroid x {cx} vs {want_cx}");
 }
 
 #[test]
