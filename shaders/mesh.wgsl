@@ -216,10 +216,12 @@ fn world_per_pixel(world: vec3<f32>, up: vec3<f32>) -> f32 {
 
 // A vertex carried to world space. Surfaces are placed by their model matrix. The other modes face
 // the camera, as Storm draws curves and points: `position` is a point of the curve (or the
-// point's centre) and `uv` the offset from it, across the curve (x; `normal` is the curve's
-// tangent) or in the image plane (xy), in scene units scaled by the instance's average scale, or
-// in pixels for the `PIXEL` modes. The normal is the surface's: round across a ribbon (sideways
-// at its edges, towards the camera on the curve), towards the camera on a sprite.
+// point's centre) and the offset from it: across the curve in `uv.x` (`normal` is the curve's
+// tangent), or in the image plane in `normal.xy` for a sprite (a per-vertex stream that is
+// updated per frame, so animated `widths` follow), in scene units scaled by the instance's
+// average scale, or in pixels for the `PIXEL` modes. The normal placed is the surface's: round
+// across a ribbon (sideways at its edges, towards the camera on the curve), towards the camera
+// on a sprite.
 fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model: mat4x4<f32>, normal_matrix: mat3x3<f32>) -> Placed {
     let placed = model * vec4<f32>(position, 1.0);
     if mode == FACING_SURFACE {
@@ -239,11 +241,12 @@ fn place(mode: u32, position: vec3<f32>, normal: vec3<f32>, uv: vec2<f32>, model
     if mode == FACING_SPRITE || mode == FACING_PIXEL_SPRITE {
         // Storm clamps gl_PointSize to [0.45, 100] pixels (HD_GL_POINT_SIZE_MIN/MAX).
         let per_pixel = select(world_per_pixel(centre, up), scale, mode == FACING_PIXEL_SPRITE);
-        let diameter = 2.0 * length(uv) * scale / max(per_pixel, 1e-20);
+        let offset = normal.xy;
+        let diameter = 2.0 * length(offset) * scale / max(per_pixel, 1e-20);
         if diameter > 0.0 {
             scale *= clamp(diameter, 0.45, 100.0) / diameter;
         }
-        return Placed(vec4<f32>(centre + (right * uv.x + up * uv.y) * scale, 1.0), view);
+        return Placed(vec4<f32>(centre + (right * offset.x + up * offset.y) * scale, 1.0), view);
     }
     let tangent = m3 * normal;
     var side = cross(tangent, view);

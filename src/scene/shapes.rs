@@ -199,8 +199,9 @@ pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], faci
         let base = mesh.positions.len() as u32;
         for uv in std::iter::once([0.0, 0.0]).chain(rim.iter().map(|d| [d[0] * r, d[1] * r])) {
             mesh.positions.push(*c);
-            // Facing the camera: the shader sets the normal.
-            mesh.normals.push([0.0, 0.0, 1.0]);
+            // The offset from the centre rides in the normal stream, which animated shapes
+            // update per frame (animated widths); the shader makes the normal face the camera.
+            mesh.normals.push([uv[0], uv[1], 0.0]);
             mesh.uvs.push(uv);
             mesh.colors.push(color);
             mesh.vertex_points.push(i as u32);
@@ -286,16 +287,17 @@ mod tests {
             Facing::Sprite,
         );
         assert_eq!(m.facing, Facing::Sprite);
-        // Every vertex sits on its point; the uv offsets reach the radius.
+        // Every vertex sits on its point; the offsets (in the normal stream, which the shader
+        // reads) reach the radius.
         let reach = |point: u32, center: [f32; 3]| {
             m.positions
                 .iter()
-                .zip(&m.uvs)
+                .zip(&m.normals)
                 .zip(&m.vertex_points)
                 .filter(|(_, &p)| p == point)
-                .map(|((q, uv), _)| {
+                .map(|((q, n), _)| {
                     assert_eq!(*q, center);
-                    (uv[0] * uv[0] + uv[1] * uv[1]).sqrt()
+                    (n[0] * n[0] + n[1] * n[1]).sqrt()
                 })
                 .fold(0.0f32, f32::max)
         };

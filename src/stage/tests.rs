@@ -612,6 +612,28 @@ def Mesh "M" {
     assert!(f.mesh_vertices[0].normals.iter().all(|n| *n == [1.0, 0.0, 0.0]));
 }
 
+/// Animated `widths` of a Points prim follow the frame (testUsdImagingGLVaryingTopology's third
+/// frame: one point of width 0.8 after one of 0.5): the sprite offsets ride in the normal stream,
+/// which is evaluated per frame.
+#[test]
+fn animated_point_widths_are_re_read() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def Points "P" {
+    float3[] points.timeSamples = { 1: [(0, 0, 0)], 3: [(1, 0, 0)] }
+    float[] widths.timeSamples = { 1: [0.5], 3: [0.8] }
+}
+"#,
+    );
+    let radius = |normals: &[[f32; 3]]| normals.iter().map(|n| n[0].hypot(n[1])).fold(0.0f32, f32::max);
+    assert_eq!(scene.dynamic_meshes.len(), 1);
+    let f1 = s.evaluate(&scene, 1.0).unwrap();
+    let f3 = s.evaluate(&scene, 3.0).unwrap();
+    assert!((radius(&f1.mesh_vertices[0].normals) - 0.25).abs() < 1e-5);
+    assert!((radius(&f3.mesh_vertices[0].normals) - 0.4).abs() < 1e-5);
+    assert!(f3.mesh_vertices[0].positions.iter().all(|p| *p == [1.0, 0.0, 0.0]));
+}
+
 #[test]
 fn orientationsf_wins_over_orientations_when_authored() {
     let rotated_x = |text: &str| {
