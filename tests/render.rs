@@ -405,12 +405,7 @@ fn tilted_quad_follows_lambert_under_a_perspective_camera() {
 fn projective_model_matrix_keeps_its_w() {
     let white = [1.0, 1.0, 1.0, 1.0];
     // w = 1 + x / 4: 0.75 on the quad's left edge, 1.25 on its right.
-    let projective = Mat4::from_cols(
-        Vec4::new(1.0, 0.0, 0.0, 0.25),
-        Vec4::Y,
-        Vec4::Z,
-        Vec4::W,
-    );
+    let projective = Mat4::from_cols(Vec4::new(1.0, 0.0, 0.0, 0.25), Vec4::Y, Vec4::Z, Vec4::W);
     let divided = Mesh {
         positions: quad(2.0, white)
             .positions
