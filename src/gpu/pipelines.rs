@@ -89,6 +89,7 @@ impl MeshPipelines {
         color_format: wgpu::TextureFormat,
         sample_count: u32,
         with_aovs: bool,
+        camera_facing: bool,
     ) -> MeshPipelines {
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("mesh.wgsl"),
@@ -246,6 +247,7 @@ impl MeshPipelines {
                     let constants: &[(&str, f64)] = if textured { &[] } else { &[("TEXTURED", 0.0)] };
                     (entry, constants)
                 }),
+                camera_facing,
                 targets,
                 depth_format: DEPTH_FORMAT,
                 depth_write,

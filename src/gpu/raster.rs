@@ -53,6 +53,9 @@ pub struct MeshPipeline<'a> {
     pub vertex_entry: &'a str,
     pub buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
     pub fragment: Option<(&'a str, &'a [(&'a str, f64)])>,
+    /// Whether the scene has camera-facing meshes (curves, points): without, the vertex shader's
+    /// facing code compiles away (the `CAMERA_FACING` override).
+    pub camera_facing: bool,
     pub targets: &'a [Option<wgpu::ColorTargetState>],
     pub depth_format: wgpu::TextureFormat,
     /// `false` where the depth is already laid down (the forward pass after its prepass).
@@ -70,7 +73,14 @@ impl MeshPipeline<'_> {
             vertex: wgpu::VertexState {
                 module: self.module,
                 entry_point: Some(self.vertex_entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: if self.camera_facing {
+                        &[]
+                    } else {
+                        &[("CAMERA_FACING", 0.0)]
+                    },
+                    ..Default::default()
+                },
                 buffers: self.buffers,
             },
             primitive: wgpu::PrimitiveState {

@@ -28,7 +28,7 @@ use super::shadows::{ShadowMaps, Shadows};
 use super::targets::{Oit, Targets};
 use super::textures::{SceneTextures, TableEntry};
 use super::visibility::{ShadingPath, Visibility, VisibilityInputs};
-use crate::scene::{FrameState, Headlight, Light, Look, Scene};
+use crate::scene::{Facing, FrameState, Headlight, Light, Look, Scene};
 use crate::{Error, Result};
 
 /// Frames one renderer can have submitted and not yet finished. Each owns a readback buffer, so
@@ -149,6 +149,7 @@ impl Renderer {
         // sRGB-encoded otherwise (COLOR_FORMAT says why).
         let color_format = if settings.linear { LINEAR_FORMAT } else { COLOR_FORMAT };
         let with_aovs = !settings.aovs.is_empty();
+        let camera_facing = scene.meshes.iter().any(|m| m.facing != Facing::Surface);
         let label = adapter.summary.label();
         let gpu = adapter.slot.device()?;
         let err = |reason: String| Error::Gpu {
@@ -176,7 +177,7 @@ impl Renderer {
             opaque: opaque_pipelines,
             depth: depth_pipeline,
             translucent: translucent_pipeline,
-        } = MeshPipelines::new(device, color_format, sample_count, with_aovs);
+        } = MeshPipelines::new(device, color_format, sample_count, with_aovs, camera_facing);
 
         let globals_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("globals"),
@@ -353,6 +354,7 @@ impl Renderer {
                 vertex_buffers: &vertex_buffers,
                 table_group,
                 textured: !texture_table.is_empty(),
+                camera_facing,
                 positions: &positions,
                 normals: &normals,
                 colors: &colors,

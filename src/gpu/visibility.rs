@@ -168,6 +168,8 @@ pub struct VisibilityInputs<'a> {
     pub table_group: wgpu::BindGroup,
     /// Whether any material reads a texture (else the texture paths compile away).
     pub textured: bool,
+    /// Whether any mesh faces the camera (curves, points; else the vertex facing code compiles away).
+    pub camera_facing: bool,
     pub positions: &'a wgpu::Buffer,
     pub normals: &'a wgpu::Buffer,
     pub colors: &'a wgpu::Buffer,
@@ -228,6 +230,7 @@ impl Visibility {
                 vertex_entry: "vs_main",
                 buffers: inputs.vertex_buffers,
                 fragment: Some((entry, &[])),
+                camera_facing: inputs.camera_facing,
                 targets: &targets,
                 depth_format: inputs.depth_format,
                 depth_write: true,
