@@ -62,6 +62,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         purposes: job.purposes.clone(),
         time: first_time,
         refine_level: job.refine_level,
+        default_time_bounds: job.harness_view.is_some(),
     })?;
     let first = stage.evaluate(&scene, first_time)?;
     Ok(OpenedStage {

@@ -834,6 +834,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         purposes: job.purposes.clone(),
         time: first,
         refine_level: job.refine_level,
+        default_time_bounds: job.harness_view.is_some(),
     }) {
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),

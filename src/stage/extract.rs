@@ -930,6 +930,7 @@ pub fn extract(
     time: f64,
     purposes: &[String],
     refine_level: u32,
+    default_time_bounds: bool,
     texture_budget: u64,
     warnings: &mut Vec<String>,
 ) -> (Scene, FramePlan) {
@@ -1176,9 +1177,11 @@ pub fn extract(
     scene.ensure_fallback_material();
     scene.bounds = bounds;
     scene.frame_bounds = super::bounds::frame_bounds(stage, graph, cache, t, purposes, &drawn);
-    // A cache of its own: the shared one stays at `t` for what follows.
-    let mut at_default = openusd_schemas::geom::XformCache::new(Time::None);
-    scene.default_frame_bounds = super::bounds::frame_bounds(stage, graph, &mut at_default, None, purposes, &drawn);
+    if default_time_bounds {
+        // A cache of its own: the shared one stays at `t` for what follows.
+        let mut at_default = openusd_schemas::geom::XformCache::new(Time::None);
+        scene.default_frame_bounds = super::bounds::frame_bounds(stage, graph, &mut at_default, None, purposes, &drawn);
+    }
     log::debug!(
         "framing bounds {:?}, drawn bounds {:?}",
         scene.frame_bounds,

@@ -92,6 +92,10 @@ pub struct ExtractOptions {
     /// Subdivision levels for subdivision surfaces (`--complexity`: low 0, medium 1, high 2,
     /// veryhigh 3); 0 draws their control meshes, as Storm at its default complexity.
     pub refine_level: u32,
+    /// Also bound what is drawn at the default time code (`Scene::default_frame_bounds`), which
+    /// the usdImagingGL harness's `-frameAll` frames; a second pass over every gprim, so only
+    /// harness mode asks for it.
+    pub default_time_bounds: bool,
 }
 
 impl Default for ExtractOptions {
@@ -101,6 +105,7 @@ impl Default for ExtractOptions {
             purposes: vec!["render".into()],
             time: 0.0,
             refine_level: 0,
+            default_time_bounds: false,
         }
     }
 }
@@ -311,6 +316,7 @@ impl LoadedStage {
             options.time,
             &options.purposes,
             options.refine_level,
+            options.default_time_bounds,
             self.budget.texture_bytes,
             &mut notes,
         );

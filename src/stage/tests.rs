@@ -2356,6 +2356,7 @@ def SkelRoot "Root"
         .extract(&ExtractOptions {
             purposes: vec!["render".into(), "guide".into()],
             time: 1.0,
+            default_time_bounds: true,
             ..Default::default()
         })
         .expect("extract");
