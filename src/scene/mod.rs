@@ -179,8 +179,10 @@ pub struct Mesh {
 /// How a mesh's vertices are placed, as Storm draws curves and points: facing the camera, so each
 /// frame's view decides where they land (the vertex shader's `place` in shaders/mesh.wgsl; keep
 /// the numbers in sync there). A camera-facing mesh's `positions` are points of the curve (or
-/// point centres), its `normals` the curve's tangent, and its `uvs` each vertex's offset: across
-/// the curve (x), or in the image plane (xy); in scene units, or in pixels for the `Pixel` kinds.
+/// point centres), and each vertex's offset from it: for a ribbon across the curve in `uvs` (x),
+/// with the curve's tangent in `normals`; for a sprite in the image plane in `normals` (xy), which
+/// are updated per frame, so animated widths follow. In scene units, or in pixels for the `Pixel`
+/// kinds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Facing {
     #[default]
