@@ -69,12 +69,12 @@ impl Renderer {
         });
         let set_buffers = |pass: &mut wgpu::RenderPass<'_>| {
             pass.set_bind_group(0, &self.bind_group, &[]);
-            pass.set_vertex_buffer(0, self.positions.slice(..));
-            pass.set_vertex_buffer(1, self.normals.slice(..));
-            pass.set_vertex_buffer(2, self.colors.slice(..));
-            pass.set_vertex_buffer(3, self.instances.slice(..));
-            pass.set_vertex_buffer(4, self.uvs.slice(..));
-            pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+            pass.set_vertex_buffer(0, self.buffers.positions.slice(..));
+            pass.set_vertex_buffer(1, self.buffers.normals.slice(..));
+            pass.set_vertex_buffer(2, self.buffers.colors.slice(..));
+            pass.set_vertex_buffer(3, self.buffers.instances.slice(..));
+            pass.set_vertex_buffer(4, self.buffers.uvs.slice(..));
+            pass.set_index_buffer(self.buffers.indices.slice(..), wgpu::IndexFormat::Uint32);
             // The harness's data window: surfaces are drawn only there (shadow maps are not
             // clipped, they light what is).
             if let Some([x, y, w, h]) = self.scissor {
@@ -120,9 +120,9 @@ impl Renderer {
                 });
                 pass.set_pipeline(&shadows.pipeline);
                 pass.set_bind_group(0, &layer.bind_group, &[]);
-                pass.set_vertex_buffer(0, self.positions.slice(..));
-                pass.set_vertex_buffer(1, self.instances.slice(..));
-                pass.set_index_buffer(self.indices.slice(..), wgpu::IndexFormat::Uint32);
+                pass.set_vertex_buffer(0, self.buffers.positions.slice(..));
+                pass.set_vertex_buffer(1, self.buffers.instances.slice(..));
+                pass.set_index_buffer(self.buffers.indices.slice(..), wgpu::IndexFormat::Uint32);
                 for d in &self.draws[..first_blended] {
                     pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
                 }

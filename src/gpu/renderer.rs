@@ -100,12 +100,8 @@ pub struct Renderer {
     pub(super) dome_mips: u32,
     /// The textured dome's irradiance (SH9, divided by pi).
     pub(super) dome_sh: [[f32; 4]; 9],
-    pub(super) positions: wgpu::Buffer,
-    pub(super) normals: wgpu::Buffer,
-    pub(super) colors: wgpu::Buffer,
-    pub(super) uvs: wgpu::Buffer,
-    pub(super) indices: wgpu::Buffer,
-    pub(super) instances: wgpu::Buffer,
+    /// The vertex streams, instance buffer and indices, uploaded once.
+    pub(super) buffers: GeometryBuffers,
     pub(super) draws: Vec<MeshDraw>,
     /// CPU copy of the instance buffer, so a frame writes only the slots that changed.
     pub(super) instance_mirror: Vec<InstanceRaw>,
@@ -303,14 +299,7 @@ impl Renderer {
         // scenes it costs more than it saves (H100, 1080p: the bundled scene 2.73 -> 2.94 ms, the
         // teapot field 23.2 -> 19.2 ms, the lit teapot field 47.7 -> 30.3 ms).
         let prepass = geometry.draws.iter().any(|d| d.preview && !d.translucent && !d.cutout);
-        let GeometryBuffers {
-            positions,
-            normals,
-            colors,
-            uvs,
-            instances,
-            indices,
-        } = GeometryBuffers::upload(device, &geometry, &limits).map_err(err)?;
+        let buffers = GeometryBuffers::upload(device, &geometry, &limits).map_err(err)?;
 
         // Opaque surfaces are shaded in compute over a visibility buffer where the device and the
         // scene allow it and it pays: with UsdPreviewSurface materials (on the H100 the teapot
@@ -355,12 +344,12 @@ impl Renderer {
                 table_group,
                 textured: !texture_table.is_empty(),
                 camera_facing,
-                positions: &positions,
-                normals: &normals,
-                colors: &colors,
-                uvs: &uvs,
-                indices: &indices,
-                instances: &instances,
+                positions: &buffers.positions,
+                normals: &buffers.normals,
+                colors: &buffers.colors,
+                uvs: &buffers.uvs,
+                indices: &buffers.indices,
+                instances: &buffers.instances,
                 mesh_ranges: &geometry.mesh_ranges,
             })
         });
@@ -486,12 +475,7 @@ impl Renderer {
                 .flatten()
                 .and_then(|i| scene.textures.get(i as usize))
                 .map_or_else(uniform_sh, |t| dome_irradiance(t)),
-            positions,
-            normals,
-            colors,
-            uvs,
-            indices,
-            instances,
+            buffers,
             draws: geometry.draws,
             instance_mirror: geometry.instances,
             dynamic_slots: geometry.dynamic_slots,

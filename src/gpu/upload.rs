@@ -155,7 +155,7 @@ impl Renderer {
         if let Some((lo, hi)) = changed {
             let offset = (lo * std::mem::size_of::<InstanceRaw>()) as u64;
             queue.write_buffer(
-                &self.instances,
+                &self.buffers.instances,
                 offset,
                 bytemuck::cast_slice(&self.instance_mirror[lo..=hi]),
             );
@@ -169,8 +169,8 @@ impl Renderer {
         let mut run_start: Option<u64> = None;
         let flush = |start: &mut Option<u64>, positions: &mut Vec<[f32; 3]>, normals: &mut Vec<[f32; 3]>| {
             if let Some(first) = start.take() {
-                queue.write_buffer(&self.positions, first * 12, bytemuck::cast_slice(positions));
-                queue.write_buffer(&self.normals, first * 12, bytemuck::cast_slice(normals));
+                queue.write_buffer(&self.buffers.positions, first * 12, bytemuck::cast_slice(positions));
+                queue.write_buffer(&self.buffers.normals, first * 12, bytemuck::cast_slice(normals));
             }
             positions.clear();
             normals.clear();
