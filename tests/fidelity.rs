@@ -182,16 +182,10 @@ fn fidelity_report_on_one_small_test_has_finite_figures() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
-/// testUsdImagingGLFraming_4 draws framing.usda's camera through a display window with pixels
-/// 1.5 times as wide as high (`-pixelAspectRatio 1.5`): its silhouette must match Storm's. It
-/// scored 0.013 while the GPU fitted every window to square pixels again.
-#[test]
-fn framing_with_wide_pixels_matches_storm() {
-    let Some(corpus) = corpus() else { return };
-    if !have_adapter() {
-        return;
-    }
-    let dir = tempdir("fidelity_framing_4");
+/// Runs `usdrender fidelity` on the one test `filter` names (one image) in a fresh folder and
+/// asserts its silhouette IoU against Storm's reference is at least `min_iou`.
+fn assert_single_image_iou(corpus: &std::path::Path, folder: &str, filter: &str, min_iou: f64) {
+    let dir = tempdir(folder);
     let o = run_in(
         &dir,
         &[
@@ -201,7 +195,7 @@ fn framing_with_wide_pixels_matches_storm() {
             "--out",
             "fid",
             "--filter",
-            "testUsdImagingGLFraming_4",
+            filter,
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -210,8 +204,20 @@ fn framing_with_wide_pixels_matches_storm() {
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "one test, one image");
     let iou = rows[0]["iou"].as_f64().expect("IoU");
+    assert!(iou >= min_iou, "{}", rows[0]);
+}
+
+/// testUsdImagingGLFraming_4 draws framing.usda's camera through a display window with pixels
+/// 1.5 times as wide as high (`-pixelAspectRatio 1.5`): its silhouette must match Storm's. It
+/// scored 0.013 while the GPU fitted every window to square pixels again.
+#[test]
+fn framing_with_wide_pixels_matches_storm() {
+    let Some(corpus) = corpus() else { return };
+    if !have_adapter() {
+        return;
+    }
     // Set on Vulkan/llvmpipe, where it scores 0.9985.
-    assert!(iou >= 0.98, "{}", rows[0]);
+    assert_single_image_iou(&corpus, "fidelity_framing_4", "testUsdImagingGLFraming_4", 0.98);
 }
 
 /// testUsdImagingGLFramingEmbree_5's reference comes from HdEmbree with one unjittered ray per
@@ -223,27 +229,13 @@ fn embree_framing_matches_one_ray_per_pixel() {
     if !have_adapter() {
         return;
     }
-    let dir = tempdir("fidelity_framing_embree_5");
-    let o = run_in(
-        &dir,
-        &[
-            "fidelity",
-            "--corpus",
-            corpus.to_str().unwrap(),
-            "--out",
-            "fid",
-            "--filter",
-            "testUsdImagingGLFramingEmbree_5",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("fid/fidelity.json")).unwrap()).unwrap();
-    let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "one test, one image");
-    let iou = rows[0]["iou"].as_f64().expect("IoU");
     // Set on Vulkan/llvmpipe, where it scores 0.9940.
-    assert!(iou >= 0.98, "{}", rows[0]);
+    assert_single_image_iou(
+        &corpus,
+        "fidelity_framing_embree_5",
+        "testUsdImagingGLFramingEmbree_5",
+        0.98,
+    );
 }
 
 /// Discovery finds every usdImagingGL test and reference image listed in the corpus' TESTS.json
