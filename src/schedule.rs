@@ -254,6 +254,11 @@ pub fn run_with(job: &Job, control: Control<'_>) -> Result<Report> {
             move || stage_thread(job, prepared_tx, todo_rx, queue_cell, outcome_tx, stop)
         });
         let adapters = gpu::select_adapters(&job.adapters);
+        if let Ok(list) = &adapters {
+            for adapter in list.iter().take(MAX_WORKERS) {
+                adapter.open_device_in_background();
+            }
+        }
         let prepared = match prepared_rx.recv() {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => return Err(e),

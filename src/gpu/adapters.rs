@@ -49,6 +49,23 @@ pub struct GpuAdapter {
     pub(crate) slot: Arc<AdapterSlot>,
 }
 
+impl GpuAdapter {
+    /// Creates the adapter's device on a thread of its own, so that it is ready (or has failed,
+    /// which the renderer then reports) by the time a renderer asks for it. Creating a device
+    /// costs tens of milliseconds per adapter: `render` does it while the stage loads.
+    pub fn open_device_in_background(&self) {
+        let slot = Arc::clone(&self.slot);
+        let spawned = std::thread::Builder::new()
+            .name("usdrender-device".into())
+            .spawn(move || {
+                let _ = slot.device();
+            });
+        if let Err(e) = spawned {
+            log::debug!("{}: device made on first use ({e})", self.summary.label());
+        }
+    }
+}
+
 impl std::fmt::Debug for GpuAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuAdapter").field("summary", &self.summary).finish()
