@@ -50,10 +50,11 @@ pub fn inherited_mode(prim: &usd::Prim, parent: DrawMode) -> DrawMode {
 }
 
 /// What `prim` is drawn as in place of its subtree, if anything: an unloaded prim as its bounds
-/// (only a stage opened with payloads unloaded has any), a model as its draw mode `mode` when that
-/// applies to it (`model:applyDrawMode` where authored, else only a component).
-pub fn stand_in(prim: &usd::Prim, mode: DrawMode) -> Option<DrawMode> {
-    if !prim.is_loaded().unwrap_or(true) {
+/// (only a stage opened with payloads unloaded has any: `may_be_unloaded`), a model as its draw
+/// mode `mode` when that applies to it (`model:applyDrawMode` where authored, else only a
+/// component).
+pub fn stand_in(prim: &usd::Prim, mode: DrawMode, may_be_unloaded: bool) -> Option<DrawMode> {
+    if may_be_unloaded && !prim.is_loaded().unwrap_or(true) {
         return Some(DrawMode::Bounds);
     }
     if mode == DrawMode::Default || !prim.is_model().unwrap_or(false) {

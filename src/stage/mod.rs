@@ -134,6 +134,8 @@ pub struct LoadedStage {
     budget: Budget,
     /// What the chosen camera was warned about (its clipping planes), across frames.
     camera_warned: camera::Warned,
+    /// Opened with its payloads unloaded (`unloaded_as_bounds`): the walk asks which prims are.
+    payloads_unloaded: bool,
 }
 
 /// Runs an openusd call, turning a panic inside it into an error naming the file (a last resort:
@@ -228,6 +230,7 @@ impl LoadedStage {
             samples: Rc::new(RefCell::new(samples::SampleStore::with_budget(budget.sample_bytes))),
             budget,
             camera_warned: camera::Warned::default(),
+            payloads_unloaded: options.unloaded_as_bounds,
         })
     }
 
@@ -252,6 +255,13 @@ impl LoadedStage {
         let note = format!("{root}: read with usdrender's lenient usda reader (pxr-accepted syntax openusd rejects)");
         log::debug!("{note}");
         Ok((stage, Some(note)))
+    }
+
+    /// How drawing walks this stage.
+    fn draw_walk(&self) -> graph::Walk {
+        graph::Walk::Draw {
+            unloaded: self.payloads_unloaded,
+        }
     }
 
     /// The stage's timing, from its root layer (and session layer), never from sublayers.
@@ -305,7 +315,9 @@ impl LoadedStage {
 
     fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let started = std::time::Instant::now();
-        let graph = graph::walk(&self.stage, &mut self.cache, graph::Walk::Draw);
+        let walk = self.draw_walk();
+        let graph = graph::walk(&self.stage, &mut self.cache, walk);
+        let walked = started.elapsed();
         let choice = camera::choose(&self.stage, &graph, options.camera.as_deref())?;
         // Warnings of this extraction replace those of an earlier one.
         let mut notes = Vec::new();
@@ -337,12 +349,14 @@ impl LoadedStage {
         let camera = choice.path.as_ref().and_then(|p| self.stage.prim(p.as_str()).ok());
         scene.camera = choice;
         log::debug!(
-            "extracted {} meshes, {} instances ({} dynamic), {} animated meshes in {:.2?}",
+            "extracted {} meshes, {} instances ({} dynamic), {} animated meshes in {:.2?} (the walk of {} prims {:.2?})",
             scene.meshes.len(),
             scene.instances.len(),
             scene.dynamic_instances.len(),
             scene.dynamic_meshes.len(),
-            started.elapsed()
+            started.elapsed(),
+            graph.order.len(),
+            walked
         );
         self.extracted = Some(Extracted {
             graph,
@@ -484,7 +498,8 @@ impl LoadedStage {
     /// preview purpose (`None`: no binding, or a target that is not a Material prim), as
     /// `UsdShadeMaterialBindingAPI::ComputeBoundMaterial` answers. For checking binding against pxr.
     pub fn bound_materials(&mut self) -> Vec<(String, Option<String>)> {
-        let graph = graph::walk(&self.stage, &mut self.cache, graph::Walk::Draw);
+        let walk = self.draw_walk();
+        let graph = graph::walk(&self.stage, &mut self.cache, walk);
         let mut out = Vec::new();
         for path in &graph.order {
             let Some(node) = graph.nodes.get(path) else { continue };

@@ -274,6 +274,14 @@ pub fn cache() -> Arc<SampleCache> {
         .unwrap_or_else(|| Arc::new(SampleCache::new(0)))
 }
 
+/// Whether `prim` or an ancestor authors value clips, whose attributes may have values no layer
+/// of the stage declares; `true` (so callers ask openusd) outside a scope.
+pub fn under_clips(prim: &usd::Prim) -> bool {
+    current()
+        .and_then(|store| store.try_borrow_mut().ok().map(|mut store| store.under_clips(prim)))
+        .unwrap_or(true)
+}
+
 /// Whether `prim.name` may vary over time (more than one time sample), answered by the current
 /// store without decoding samples where it can, else by openusd.
 pub fn varies(prim: &usd::Prim, name: &str) -> bool {

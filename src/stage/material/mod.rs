@@ -298,6 +298,7 @@ impl Materials {
             warnings,
             varies: false,
             log_context: true,
+            authored: Vec::new(),
         };
         let i = match reader.material(material) {
             Ok(m) => {
@@ -338,6 +339,7 @@ pub fn read_at(
         warnings,
         varies: false,
         log_context: false,
+        authored: Vec::new(),
     };
     reader.material(material).ok()
 }
@@ -427,6 +429,9 @@ struct Reader<'a> {
     /// Whether to log which render context the material was drawn from (once per material:
     /// at extraction, not when an animated material is read again each frame).
     log_context: bool,
+    /// The property names the layers author on the prims read so far (`None`: unknown, under
+    /// value clips or unreadable).
+    authored: Vec<(sdf::Path, Option<Vec<openusd::tf::Token>>)>,
 }
 
 fn shader_id(prim: &usd::Prim) -> String {
@@ -443,9 +448,33 @@ fn type_name(prim: &usd::Prim) -> String {
 
 impl Reader<'_> {
     /// Follows `prim.name` through connections to a value or a shader output.
+    /// Whether the layers may author `prim.name` (a value or a connection): `false` only when
+    /// the prim's authored names, asked once per prim, lack it. A surface reads a dozen inputs and
+    /// authors a few; an unauthored one is answered without three value resolutions.
+    fn may_author(&mut self, prim: &usd::Prim, name: &str) -> bool {
+        let path = prim.path();
+        let names = match self.authored.iter().position(|(p, _)| p == path) {
+            Some(i) => &self.authored[i].1,
+            None => {
+                let names = prim
+                    .authored_property_names()
+                    .ok()
+                    .filter(|_| !samples::under_clips(prim));
+                self.authored.push((path.clone(), names));
+                &self.authored[self.authored.len() - 1].1
+            }
+        };
+        names
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n.as_str() == name))
+    }
+
     fn source(&mut self, prim: &usd::Prim, name: &str) -> Source {
         let (mut prim, mut name) = (prim.clone(), name.to_string());
         for _ in 0..MAX_HOPS {
+            if !self.may_author(&prim, &name) {
+                return Source::None;
+            }
             let attr = prim.attribute(name.as_str());
             let connections = attr.connections().unwrap_or_default();
             let Some(target) = connections.first() else {
