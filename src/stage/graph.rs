@@ -307,7 +307,16 @@ fn visit(
                     under_instancer: parent.under_instancer || parent.type_name == "PointInstancer",
                     // A prim is an instance proxy exactly when its parent is an instance or one:
                     // known from a visited parent, this spares asking every prim (7% of the walk).
-                    key: if proxy { proxy_key() } else { None }.unwrap_or_else(|| path.as_str().to_string()),
+                    // Below a proxy that is not itself an instance, the prim's place in the
+                    // prototype is its parent's plus its name; below an instance, openusd is asked.
+                    key: match (proxy, parent_known && parent.proxy && !parent.instance) {
+                        (true, true) => path
+                            .name()
+                            .map(|name| format!("{}/{name}", parent.key))
+                            .unwrap_or_else(|| path.as_str().to_string()),
+                        (true, false) => proxy_key().unwrap_or_else(|| path.as_str().to_string()),
+                        (false, _) => path.as_str().to_string(),
+                    },
                     proxy,
                     defined: true,
                     instance: prim.is_instance().unwrap_or(false),
