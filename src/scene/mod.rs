@@ -79,9 +79,9 @@ pub const VERTEX_POINT_PIXELS: f32 = 3.5;
 impl Scene {
     /// Draws every static surface as its points, `pixels` wide, facing the camera: Storm's
     /// points shading (`-shading points`), each mesh point once in the colour of its first
-    /// vertex. Animated meshes keep their surfaces (their frames bring new vertices). Only the
-    /// points of drawn faces are left here: extraction draws a Mesh prim's others
-    /// (`ExtractOptions::points_shading`).
+    /// vertex. Animated meshes keep their surfaces (their frames bring new vertices). A surface
+    /// keeps only the points of its drawn faces, so extraction turns Mesh prims into points
+    /// itself (`ExtractOptions::points_shading`); this converts what is left (implicit shapes).
     pub fn meshes_as_points(&mut self, pixels: f32) {
         for (i, mesh) in self.meshes.iter_mut().enumerate() {
             if mesh.facing != Facing::Surface || self.dynamic_meshes.contains(&(i as u32)) {
