@@ -63,6 +63,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         time: first_time,
         refine_level: job.refine_level,
         default_time_bounds: job.harness_view.is_some(),
+        points_shading: false,
     })?;
     let first = stage.evaluate(&scene, first_time)?;
     Ok(OpenedStage {

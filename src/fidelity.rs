@@ -829,17 +829,19 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         .and_then(|f| f.first().copied())
         .unwrap_or(0.0);
     let first = case.shots.first().and_then(|s| s.time).unwrap_or(default_time);
+    let points_shading = matches!(&case.mode, Mode::Harness(a) if a.shading.as_deref() == Some("points"));
     let mut scene = match stage.extract(&ExtractOptions {
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
         time: first,
         refine_level: job.refine_level,
         default_time_bounds: job.harness_view.is_some(),
+        points_shading,
     }) {
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),
     };
-    if matches!(&case.mode, Mode::Harness(a) if a.shading.as_deref() == Some("points")) {
+    if points_shading {
         scene.meshes_as_points(crate::scene::VERTEX_POINT_PIXELS);
     }
     let encoding = match case.mode {

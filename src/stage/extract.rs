@@ -591,6 +591,28 @@ fn local_bounds(mesh: &Mesh) -> Bounds {
     b
 }
 
+/// A Mesh prim as Storm's points shading draws it: a disc at every one of its `points`, in the
+/// colour of the first vertex of `surface` (its built mesh) made from that point, else of
+/// `surface`'s first vertex (points of hole faces or of no face).
+fn mesh_points(points: &[[f32; 3]], surface: &Mesh) -> Mesh {
+    let fallback = surface.colors.first().copied().unwrap_or([0.5, 0.5, 0.5, 1.0]);
+    let mut colors = vec![None; points.len()];
+    for (v, &p) in surface.vertex_points.iter().enumerate() {
+        if let (Some(slot @ None), Some(&c)) = (colors.get_mut(p as usize), surface.colors.get(v)) {
+            *slot = Some(c);
+        }
+    }
+    let colors: Vec<[f32; 4]> = colors.into_iter().map(|c| c.unwrap_or(fallback)).collect();
+    let mut m = shapes::points(
+        points,
+        &[crate::scene::VERTEX_POINT_PIXELS],
+        &colors,
+        crate::scene::Facing::PixelSprite,
+    );
+    m.path = surface.path.clone();
+    m
+}
+
 /// The attributes that shape an implicit gprim; any of them animated makes its mesh dynamic.
 const SHAPE_PARAMETERS: [&str; 8] = [
     "size", "radius", "height", "axis", "width", "length", "points", "widths",
@@ -609,6 +631,8 @@ struct MeshTable {
     topologies: HashSet<Arc<Topology>>,
     /// Subdivision levels for subdivision surfaces (`--complexity`; 0: drawn as authored).
     refine_level: u32,
+    /// Static Mesh prims drawn as all their points (`ExtractOptions::points_shading`).
+    points_shading: bool,
 }
 
 impl MeshTable {
@@ -643,7 +667,7 @@ impl MeshTable {
         }
         let built = build_mesh(prim, type_name, time, needs, self.refine_level, warnings)
             .filter(|b| !b.mesh.indices.is_empty());
-        let Some(b) = built else {
+        let Some(mut b) = built else {
             let none = vec![None; subsets.len() + 1];
             self.index.insert(table_key, none.clone());
             return none;
@@ -665,8 +689,18 @@ impl MeshTable {
         let animated_normals = !b.computed_normals
             && (shape_animated || points_animated)
             && (samples::varies(prim, "primvars:normals") || samples::varies(prim, "normals"));
+        // Storm's points repr draws every authored point in one colour whatever the subsets
+        // bind: one part, the subsets' parts empty.
+        let as_points = self.points_shading && type_name == "Mesh" && !animated;
+        if as_points {
+            b.mesh = mesh_points(&mesh::points_at(prim, time), &b.mesh);
+        }
         // Parts: the whole mesh, or one per subset plus the rest.
-        let parts: Vec<(Mesh, Vec<Option<u32>>)> = if subsets.is_empty() {
+        let parts: Vec<(Mesh, Vec<Option<u32>>)> = if as_points {
+            std::iter::once((b.mesh.clone(), Vec::new()))
+                .chain(subsets.iter().map(|_| (Mesh::default(), Vec::new())))
+                .collect()
+        } else if subsets.is_empty() {
             vec![(b.mesh.clone(), b.normal_of_vertex.clone())]
         } else {
             // Faces past the last drawn one draw nothing: indices there are ignored.
@@ -931,6 +965,7 @@ pub fn extract(
     purposes: &[String],
     refine_level: u32,
     default_time_bounds: bool,
+    points_shading: bool,
     texture_budget: u64,
     warnings: &mut Vec<String>,
 ) -> (Scene, FramePlan) {
@@ -948,6 +983,7 @@ pub fn extract(
     materials.textures.defer = true;
     let mut table = MeshTable {
         refine_level,
+        points_shading,
         topologies: HashSet::new(),
         index: HashMap::new(),
         local_bounds: Vec::new(),

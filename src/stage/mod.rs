@@ -96,6 +96,11 @@ pub struct ExtractOptions {
     /// the usdImagingGL harness's `-frameAll` frames; a second pass over every gprim, so only
     /// harness mode asks for it.
     pub default_time_bounds: bool,
+    /// Storm's `-shading points`: each Mesh prim is drawn as every point it authors, those of
+    /// hole faces and of no face included (HdSt's points repr draws the whole points array),
+    /// [`crate::scene::VERTEX_POINT_PIXELS`]-wide discs; animated meshes keep their surfaces.
+    /// Other shapes are left to [`crate::scene::Scene::meshes_as_points`].
+    pub points_shading: bool,
 }
 
 impl Default for ExtractOptions {
@@ -106,6 +111,7 @@ impl Default for ExtractOptions {
             time: 0.0,
             refine_level: 0,
             default_time_bounds: false,
+            points_shading: false,
         }
     }
 }
@@ -329,6 +335,7 @@ impl LoadedStage {
             &options.purposes,
             options.refine_level,
             options.default_time_bounds,
+            options.points_shading,
             self.budget.texture_bytes,
             &mut notes,
         );

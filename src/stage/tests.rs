@@ -2601,3 +2601,49 @@ def Xform "World" (kind = "group")
     assert!(boxes[0].0.positions.iter().all(|p| p.iter().all(|c| c.abs() == 2.0)));
     assert!(drawn_for(&unloaded, "/World/Ball/geo").is_empty());
 }
+
+/// Storm's `-shading points` draws a mesh's whole points array: the points of hole faces and of
+/// no face too, whatever its GeomSubsets bind (testUsdImagingGLGeomSubsets_Points, whose
+/// PolygonMeshTwoHoles lost two faces' points when only drawn faces were turned to points).
+#[test]
+fn points_shading_draws_every_authored_point() {
+    let text = r#"#usda 1.0
+def Mesh "M" (
+    prepend apiSchemas = ["MaterialBindingAPI"]
+)
+{
+    int[] faceVertexCounts = [3, 3]
+    int[] faceVertexIndices = [0, 1, 2, 3, 4, 5]
+    int[] holeIndices = [1]
+    point3f[] points = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (5, 0, 0), (6, 0, 0), (5, 1, 0), (9, 9, 0)]
+    def GeomSubset "First" (
+        prepend apiSchemas = ["MaterialBindingAPI"]
+    )
+    {
+        uniform token elementType = "face"
+        uniform token familyName = "materialBind"
+        int[] indices = [0]
+    }
+}
+"#;
+    let mut s = open(text);
+    let scene = s
+        .extract(&ExtractOptions {
+            points_shading: true,
+            ..ExtractOptions::default()
+        })
+        .unwrap();
+    let mut centres: Vec<[i32; 3]> = scene
+        .meshes
+        .iter()
+        .inspect(|m| assert_eq!(m.facing, crate::scene::Facing::PixelSprite, "{}", m.path))
+        .flat_map(|m| m.positions.iter().map(|p| p.map(|x| x.round() as i32)))
+        .collect();
+    centres.sort();
+    centres.dedup();
+    assert_eq!(centres.len(), 7, "one point per authored point: {centres:?}");
+    // Without the option the hole face and the loose point draw nothing.
+    let (_, surfaces) = extract(text);
+    let drawn: usize = surfaces.meshes.iter().map(|m| m.indices.len() / 3).sum();
+    assert_eq!(drawn, 1);
+}
