@@ -314,9 +314,7 @@ pub fn mesh(curves: &Curves, refine_level: u32) -> Mesh {
         };
         // Catmull-Rom curves pass through their control points but for the first and last, so
         // Storm's lines leave out the first and last span of an unpinned one.
-        let skip_ends = !refined
-            && curves.kind == Kind::Cubic(Basis::CatmullRom)
-            && curves.wrap != Wrap::Pinned;
+        let skip_ends = !refined && curves.kind == Kind::Cubic(Basis::CatmullRom) && curves.wrap != Wrap::Pinned;
         for seg in sample_segments(kind, wrap, &cps, refined) {
             if skip_ends && (seg[0].segment == 0 || seg[0].segment + 2 == count) {
                 continue;
