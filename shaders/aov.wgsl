@@ -12,7 +12,9 @@ struct AovParams {
     // Bit 0 depth, bit 1 normal, bit 2 primId, bit 3 instanceId: which outputs are wanted (the
     // others are bound to 16-byte placeholders).
     mask: u32,
-    _pad: u32,
+    // 1: the attachments are upside down (src/gpu/raster.rs FLIP_Y): row y is the image's
+    // height - 1 - y.
+    flip_y: u32,
 }
 
 @group(0) @binding(0) var depth_in: texture_multisampled_2d<f32>;
@@ -31,7 +33,7 @@ fn cs_aov(@builtin(global_invocation_id) id: vec3<u32>) {
     if id.x >= params.width || id.y >= params.height {
         return;
     }
-    let i = id.y * params.width + id.x;
+    let i = select(id.y, params.height - 1u - id.y, params.flip_y != 0u) * params.width + id.x;
     let p = vec2<i32>(id.xy);
     let instance = textureLoad(instance_in, p, 0).x;
     // The id attachments are cleared to u32::MAX: nothing drawn there.

@@ -18,7 +18,9 @@ struct ColorParams {
     write_linear: u32,
     // 1: sRGB-encode the 8-bit image; 0: write linear values (colour correction disabled).
     srgb: u32,
-    _pad0: u32,
+    // 1: the resolved image is upside down (src/gpu/raster.rs FLIP_Y): row y is the image's
+    // height - 1 - y.
+    flip_y: u32,
     _pad1: u32,
     _pad2: u32,
     // The drawn pixels (x0, y0, x1, y1), end exclusive: the harness's data window, or the image.
@@ -81,13 +83,15 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
     if id.x >= params.width || id.y >= params.height {
         return;
     }
-    let i = id.y * params.width + id.x;
+    // The pixel's place in the image (rows top to bottom), where the framebuffer's may be upside down.
+    let at = vec2<u32>(id.x, select(id.y, params.height - 1u - id.y, params.flip_y != 0u));
+    let i = at.y * params.width + at.x;
     var c = textureLoad(resolved, vec2<i32>(id.xy), 0);
     // Outside the data window only the clear colour: the render pass's scissor alone is not
     // enough, as lavapipe with 4x MSAA tests it half a pixel early on the left and top edges
     // (the samples right of and below the centre of the column and row before the window pass).
     let w = params.window;
-    let inside = all(id.xy >= w.xy) && all(id.xy < w.zw);
+    let inside = all(at >= w.xy) && all(at < w.zw);
     if !inside {
         c = params.outside;
     } else if background.flags.y != 0u {

@@ -51,7 +51,8 @@ struct Globals {
     // First and second rows of world to camera: xyz are the camera's right and up axes.
     view_x: vec4<f32>,
     view_y: vec4<f32>,
-    // xy = the image size in pixels.
+    // xy = the image size in pixels; z = which way one framebuffer row down runs in the image (1,
+    // or -1 where the main pass draws upside down: src/gpu/raster.rs FLIP_Y).
     viewport: vec4<f32>,
 }
 
@@ -492,8 +493,11 @@ struct Surface {
 }
 
 // Called first in every fragment entry point: the derivatives need uniform control flow.
+// Their y is one pixel down the image: the framebuffer's, turned where it is upside down
+// (globals.viewport.z), so normal maps keep their frame.
 fn derivs_of(in: VertexOut) -> Derivs {
-    return Derivs(dpdx(in.uv), dpdy(in.uv), dpdx(in.world), dpdy(in.world));
+    let down = globals.viewport.z;
+    return Derivs(dpdx(in.uv), dpdy(in.uv) * down, dpdx(in.world), dpdy(in.world) * down);
 }
 
 fn surface(in: VertexOut, front_facing: bool) -> Surface {

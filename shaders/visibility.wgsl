@@ -146,7 +146,8 @@ fn shade_sample(slot: u32, triangle: u32, pixel: vec2<f32>) -> vec4<f32> {
     let on_plane = plane_hit(ray, w0, w1, w2);
     let b = clamp_to_triangle(on_plane);
     let bx = plane_hit(ray_at(centre + vec2<f32>(1.0, 0.0)), w0, w1, w2);
-    let by = plane_hit(ray_at(centre + vec2<f32>(0.0, 1.0)), w0, w1, w2);
+    // One pixel down the image: up the framebuffer where it is upside down (globals.viewport.z).
+    let by = plane_hit(ray_at(centre + vec2<f32>(0.0, globals.viewport.z)), w0, w1, w2);
     let uv0 = vertex_uvs[i0];
     let uv1 = vertex_uvs[i1];
     let uv2 = vertex_uvs[i2];
@@ -165,7 +166,8 @@ fn shade_sample(slot: u32, triangle: u32, pixel: vec2<f32>) -> vec4<f32> {
     d.p_dy = dby.x * w0 + dby.y * w1 + dby.z * w2;
     d.uv_dx = dbx.x * uv0 + dbx.y * uv1 + dbx.z * uv2;
     d.uv_dy = dby.x * uv0 + dby.y * uv1 + dby.z * uv2;
-    // Counter-clockwise on screen is the front (FrontFace::Ccw): the side whose right-handed
+    // Counter-clockwise in the image is the front (the rasterizer's FrontFace, Cw where the
+    // framebuffer is upside down, says the same): the side whose right-handed
     // normal points back along the view ray.
     let front = dot(cross(w1 - w0, w2 - w0), ray.dir) < 0.0;
     return shade(f, surface_at(f, d, front)).color;

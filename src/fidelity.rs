@@ -819,15 +819,19 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),
     };
-    // The stage's default time: its start time code, else 0 (pxr's UsdTimeCode::Default() reads
-    // default values only, which openusd cannot ask for; for stages whose animated attributes
-    // have no default this shows the first sample instead).
-    let default_time = stage
-        .timing()
-        .default_frames()
-        .ok()
-        .and_then(|f| f.first().copied())
-        .unwrap_or(0.0);
+    // The time of a shot with none of its own. The harness without `-times` draws at
+    // UsdTimeCode::Default(): authored defaults, else schema fallbacks, never time samples (a
+    // size with samples only is the Cube's fallback 2, not its first sample). usdrecord without
+    // frames draws the stage's start time code, else 0.
+    let default_time = match &case.mode {
+        Mode::Harness(_) => crate::stage::DEFAULT_TIME,
+        Mode::Usdrecord(_) => stage
+            .timing()
+            .default_frames()
+            .ok()
+            .and_then(|f| f.first().copied())
+            .unwrap_or(0.0),
+    };
     let first = case.shots.first().and_then(|s| s.time).unwrap_or(default_time);
     let points_shading = matches!(&case.mode, Mode::Harness(a) if a.shading.as_deref() == Some("points"));
     let mut scene = match stage.extract(&ExtractOptions {

@@ -42,7 +42,9 @@ pub struct Globals {
     /// along which camera-facing curves and points are laid out.
     pub view_x: [f32; 4],
     pub view_y: [f32; 4],
-    /// xy = the image size in pixels (for curves and points sized in pixels); z, w spare.
+    /// xy = the image size in pixels (for curves and points sized in pixels); z = which way one
+    /// framebuffer row down runs in the image (1, or -1 drawn upside down: `raster::FLIP_Y`), so
+    /// screen-space y derivatives keep the image's direction; w spare.
     pub viewport: [f32; 4],
 }
 
@@ -191,7 +193,9 @@ pub struct ColorParams {
     pub write_linear: u32,
     /// 1: sRGB-encode the 8-bit image; 0: write the linear values.
     pub srgb: u32,
-    pub _pad: [u32; 3],
+    /// 1: the resolved image is upside down (`raster::FLIP_Y`): row y is written as height - 1 - y.
+    pub flip_y: u32,
+    pub _pad: [u32; 2],
     /// The drawn pixels (x0, y0, x1, y1), end exclusive: the data window, or the whole image.
     pub window: [u32; 4],
     /// What the pixels outside `window` hold: the clear colour, premultiplied linear RGBA.
@@ -234,7 +238,8 @@ pub struct AovParams {
     pub height: u32,
     /// Bit 0 depth, 1 normal, 2 primId, 3 instanceId: the outputs wanted.
     pub mask: u32,
-    pub _pad: u32,
+    /// 1: the attachments are upside down (`raster::FLIP_Y`): row y is written as height - 1 - y.
+    pub flip_y: u32,
 }
 
 /// The headlight's terms: usdrecord's (UsdAppUtils FrameRecorder's) lighting state, as Storm's
@@ -296,7 +301,8 @@ impl Globals {
 
     /// Sets the image size, in pixels.
     pub fn set_viewport(&mut self, width: u32, height: u32) {
-        self.viewport = [width as f32, height as f32, 0.0, 0.0];
+        let down = if super::raster::FLIP_Y { -1.0 } else { 1.0 };
+        self.viewport = [width as f32, height as f32, down, 0.0];
     }
 
     /// Sets the clipping planes, already in world space ([`crate::scene::Camera::world_clip_planes`]).

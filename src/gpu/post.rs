@@ -92,7 +92,8 @@ pub(super) fn color_pass(
             premultiplied: (encoding == ImageEncoding::UsdRecord) as u32,
             write_linear: settings.linear as u32,
             srgb: settings.srgb as u32,
-            _pad: [0; 3],
+            flip_y: super::raster::FLIP_Y as u32,
+            _pad: [0; 2],
             window: settings.drawn_window(),
             outside: {
                 // As the render pass clears (premultiplied).
@@ -213,7 +214,7 @@ pub(super) fn aov_stage(device: &wgpu::Device, settings: &RenderSettings, sample
             width: settings.width,
             height: settings.height,
             mask,
-            _pad: 0,
+            flip_y: super::raster::FLIP_Y as u32,
         }),
     );
     let mut entries: Vec<wgpu::BindGroupEntry> = views

@@ -2,6 +2,38 @@
 //! buffer in `visibility.rs`): how instanced triangles are rasterized and depth-tested, and the
 //! textures the size of the image.
 
+/// Whether the main pass draws the image upside down (its view-projection times diag(1, -1, 1, 1)),
+/// the gather passes (colour, AOVs) writing the rows back in order. Storm draws in OpenGL, whose
+/// framebuffer rows run bottom to top; we draw in wgpu, whose rows run top to bottom. Both rasterize
+/// with the standard 4x MSAA sample positions in their own framebuffer, so read back, Storm's
+/// sample pattern is the vertical mirror of ours, and a one-pixel line or a diagonal edge is
+/// covered as Storm covers its mirror image. Drawn upside down, ours is Storm's. Its cost: front
+/// faces turn clockwise on screen ([`front_face`]), the scissor's y is mirrored, screen-space y
+/// derivatives and the compute path's "one pixel down" point the other way (`Globals::viewport.z`),
+/// and the gather passes write row `height - 1 - y` (`flip_y` of `ColorParams`, `AovParams`).
+/// Shadow maps are not flipped. Switched on for testUsdImagingGLCurves' lines: IoU see the
+/// commit that turned it on.
+pub const FLIP_Y: bool = true;
+
+/// The winding of front faces in the main pass's framebuffer: counter-clockwise as authored, turned
+/// clockwise by the [`FLIP_Y`] mirror.
+pub fn front_face() -> wgpu::FrontFace {
+    if FLIP_Y {
+        wgpu::FrontFace::Cw
+    } else {
+        wgpu::FrontFace::Ccw
+    }
+}
+
+/// `[x, y, w, h]` of the image (rows top to bottom) in the main pass's framebuffer.
+pub fn framebuffer_rect([x, y, w, h]: [u32; 4], height: u32) -> [u32; 4] {
+    if FLIP_Y {
+        [x, height.saturating_sub(y + h), w, h]
+    } else {
+        [x, y, w, h]
+    }
+}
+
 /// What `device` can do with `format`: the adapter's own abilities where the device has
 /// adapter-specific format features, WebGPU's guarantees otherwise (R32Uint: 1x MSAA only).
 pub fn format_features(
@@ -85,7 +117,7 @@ impl MeshPipeline<'_> {
             },
             primitive: wgpu::PrimitiveState {
                 topology: wgpu::PrimitiveTopology::TriangleList,
-                front_face: wgpu::FrontFace::Ccw,
+                front_face: front_face(),
                 // No culling: single-sided meshes seen from behind still show (usdrecord draws
                 // them too); the shader lights whichever side faces the camera.
                 cull_mode: None,

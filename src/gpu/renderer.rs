@@ -418,7 +418,12 @@ impl Renderer {
             scissor: settings
                 .scissor
                 .filter(|r| r[0] < settings.width && r[1] < settings.height && r[2] > 0 && r[3] > 0)
-                .map(|[x, y, w, h]| [x, y, w.min(settings.width - x), h.min(settings.height - y)]),
+                .map(|[x, y, w, h]| {
+                    super::raster::framebuffer_rect(
+                        [x, y, w.min(settings.width - x), h.min(settings.height - y)],
+                        settings.height,
+                    )
+                }),
             height: settings.height,
             pixel_aspect: settings.pixel_aspect,
             sample_count,

@@ -14,6 +14,13 @@ impl Renderer {
         let view_proj = state
             .camera
             .view_projection_px(self.width, self.height, self.pixel_aspect);
+        // Drawn upside down (FLIP_Y): the clip-space mirror, so the compute passes' pixel -> clip
+        // (rows from the framebuffer's top) and clip_to_world below follow it unchanged.
+        let view_proj = if super::raster::FLIP_Y {
+            glam::DMat4::from_scale(glam::DVec3::new(1.0, -1.0, 1.0)) * view_proj
+        } else {
+            view_proj
+        };
         let mut globals = Globals::new(&view_proj, &state.camera.to_world, state.camera.lens.orthographic);
         // Carried to world space here, in f64, so the shaders test the position they already have.
         globals.set_clip_planes(&state.camera.world_clip_planes());

@@ -1,7 +1,8 @@
 //! UsdGeomBasisCurves (and Nurbs/Hermite curves, as polylines) as Storm draws them.
 //!
 //! Storm draws unrefined curves (complexity low, refine level 0) as one-pixel lines through their
-//! control points, cubic ones too (HdStBasisCurves downcasts them to linear). Refined, it draws
+//! control points, cubic ones too (HdStBasisCurves downcasts them to linear), but for the first
+//! and last span of an unpinned Catmull-Rom curve, which does not reach its end points. Refined, it draws
 //! each segment of the evaluated curve as a ribbon as wide as its `widths` (1 where none are
 //! authored): flat in the plane its authored `normals` give, else turned to face the camera
 //! (round-shaded at levels 2 and up, a half tube at 3 and up: the same silhouette). Camera-facing
@@ -311,7 +312,13 @@ pub fn mesh(curves: &Curves, refine_level: u32) -> Mesh {
                 curves.colors.first().copied().unwrap_or([0.5, 0.5, 0.5, 1.0])
             }
         };
+        // Catmull-Rom curves pass through their control points but for the first and last, so
+        // Storm's lines leave out the first and last span of an unpinned one.
+        let skip_ends = !refined && curves.kind == Kind::Cubic(Basis::CatmullRom) && curves.wrap != Wrap::Pinned;
         for seg in sample_segments(kind, wrap, &cps, refined) {
+            if skip_ends && (seg[0].segment == 0 || seg[0].segment + 2 == count) {
+                continue;
+            }
             let base = mesh.positions.len() as u32;
             for s in &seg {
                 let col = color(s.at);
@@ -438,6 +445,24 @@ mod tests {
             assert!(square.points.contains(p), "{p:?} is a control point");
             assert!(uv[0].abs() <= 0.5, "half a pixel either side");
         }
+    }
+
+    #[test]
+    fn unrefined_catmull_rom_lines_leave_out_the_end_spans() {
+        // Storm's lines of an unpinned Catmull-Rom curve run between the points it passes
+        // through: five points, two spans (of the four); pinned, all four.
+        let points: Vec<[f32; 3]> = (0..5).map(|i| [i as f32, 0.0, 0.0]).collect();
+        let mut c = set(Kind::Cubic(Basis::CatmullRom), Wrap::Nonperiodic, points);
+        let m = mesh(&c, 0);
+        assert_eq!(m.indices.len(), 2 * 12, "two spans of two quads");
+        let xs: Vec<f32> = m.positions.iter().map(|p| p[0]).collect();
+        assert!(xs.iter().all(|&x| (1.0..=3.0).contains(&x)), "{xs:?}");
+        c.wrap = Wrap::Pinned;
+        assert_eq!(mesh(&c, 0).indices.len(), 4 * 12);
+        // Other bases draw every span.
+        c.kind = Kind::Cubic(Basis::Bspline);
+        c.wrap = Wrap::Nonperiodic;
+        assert_eq!(mesh(&c, 0).indices.len(), 4 * 12);
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum Boundary {
     EdgeAndCorner,
     /// Boundary edges are creases; corners are smoothed along them.
     EdgeOnly,
+    /// No boundary is interpolated: every face with a point on the boundary is a hole (refined,
+    /// shaping its neighbours, but not drawn), as OpenSubdiv's `VTX_BOUNDARY_NONE` tags them for
+    /// Catmull-Clark and Loop; the rest is refined as [`Boundary::EdgeOnly`].
+    None,
 }
 
 /// The mesh to refine: polygons over points, and OpenSubdiv's tags.
@@ -162,6 +166,9 @@ impl Refinement {
         if current.holes.len() != current.counts.len() {
             current.holes.resize(current.counts.len(), false);
         }
+        if mesh.boundary == Boundary::None && scheme != Scheme::Bilinear {
+            hole_boundary_faces(&mut current);
+        }
         let mut out = Refinement {
             coarse_face: (0..mesh.counts.len() as u32).collect(),
             ..Default::default()
@@ -204,6 +211,37 @@ impl Refinement {
             values = level.corners.apply(&values);
         }
         values
+    }
+}
+
+/// Marks as holes the faces with a point on a boundary edge (an edge of one face only): what
+/// OpenSubdiv's `VTX_BOUNDARY_NONE` does to the base mesh (`Far::TopologyRefinerFactoryBase`).
+fn hole_boundary_faces(mesh: &mut Topology) {
+    let mut edge_faces: HashMap<(u32, u32), u32> = HashMap::new();
+    let faces = || {
+        mesh.counts.iter().scan(0usize, |start, &n| {
+            let face = *start..*start + n as usize;
+            *start += n as usize;
+            Some(face)
+        })
+    };
+    for face in faces() {
+        let corners = &mesh.indices[face];
+        for (i, &a) in corners.iter().enumerate() {
+            let b = corners[(i + 1) % corners.len()];
+            *edge_faces.entry((a.min(b), a.max(b))).or_default() += 1;
+        }
+    }
+    let mut on_boundary = vec![false; mesh.points];
+    for (&(a, b), _) in edge_faces.iter().filter(|(_, &n)| n == 1) {
+        on_boundary[a as usize] = true;
+        on_boundary[b as usize] = true;
+    }
+    let holes: Vec<bool> = faces()
+        .map(|face| mesh.indices[face].iter().any(|&p| on_boundary[p as usize]))
+        .collect();
+    for (hole, boundary) in mesh.holes.iter_mut().zip(holes) {
+        *hole |= boundary;
     }
 }
 
@@ -613,6 +651,55 @@ mod tests {
             gap = now;
         }
         assert!(gap < 0.01, "level 5 within a hundredth of the limit: {gap}");
+    }
+
+    #[test]
+    fn no_boundary_interpolation_holes_every_face_touching_the_boundary() {
+        // A 3x3 grid of quads over 4x4 points: only the centre face has no boundary point, so
+        // of its 9 * 4 level-1 faces only the centre face's 4 are drawn (subdivTags' plane3).
+        let mut grid = Topology {
+            points: 16,
+            boundary: Boundary::None,
+            ..Default::default()
+        };
+        for y in 0..3u32 {
+            for x in 0..3u32 {
+                let p = y * 4 + x;
+                grid.counts.push(4);
+                grid.indices.extend([p, p + 1, p + 5, p + 4]);
+            }
+        }
+        let drawn = |r: &Refinement| {
+            let mut faces: Vec<u32> = (0..r.counts.len())
+                .filter(|&f| !r.holes[f])
+                .map(|f| r.coarse_face[f])
+                .collect();
+            faces.dedup();
+            faces
+        };
+        let r = Refinement::new(&grid, Scheme::CatmullClark, 2, usize::MAX).expect("refines");
+        assert_eq!(r.holes.iter().filter(|&&h| !h).count(), 16, "the centre face's 4 * 4");
+        assert_eq!(drawn(&r), vec![4]);
+        // An authored hole stays one; bilinear has no neighbourhood and keeps every face.
+        grid.holes = vec![false; 9];
+        grid.holes[4] = true;
+        let r = Refinement::new(&grid, Scheme::CatmullClark, 1, usize::MAX).expect("refines");
+        assert!(r.holes.iter().all(|&h| h));
+        grid.holes.clear();
+        let r = Refinement::new(&grid, Scheme::Bilinear, 1, usize::MAX).expect("refines");
+        assert!(r.holes.iter().all(|&h| !h));
+        // Edge-only keeps them all, and refines the interior the same way.
+        let edge_only = Topology {
+            boundary: Boundary::EdgeOnly,
+            ..grid.clone()
+        };
+        let none = Refinement::new(&grid, Scheme::CatmullClark, 1, usize::MAX).expect("refines");
+        let edge = Refinement::new(&edge_only, Scheme::CatmullClark, 1, usize::MAX).expect("refines");
+        assert!(edge.holes.iter().all(|&h| !h));
+        let pts: Vec<[f32; 3]> = (0..16)
+            .map(|i| [(i % 4) as f32, (i / 4) as f32, (i * 7 % 5) as f32])
+            .collect();
+        assert_eq!(none.refine_points(&pts), edge.refine_points(&pts));
     }
 
     #[test]

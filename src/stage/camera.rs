@@ -182,8 +182,7 @@ impl Warned {
 }
 
 /// The camera prim at the cache's time.
-pub fn read(cache: &mut XformCache, prim: &usd::Prim, time: TimeCode, warned: &mut Warned) -> Camera {
-    let t = Some(time);
+pub fn read(cache: &mut XformCache, prim: &usd::Prim, t: values::Time, warned: &mut Warned) -> Camera {
     let f = |name: &str, fallback: f64| values::f64_attr(prim, name, t).unwrap_or(fallback);
     let defaults = Lens::default();
     let lens = Lens {

@@ -304,13 +304,5 @@ pub fn card_material_at(
     warnings: &mut Vec<String>,
 ) -> Option<Material> {
     let prim = stage.prim(card.prim.clone()).ok()?;
-    card_material(
-        stage,
-        &prim,
-        card.face,
-        Some(TimeCode::new(time)),
-        textures,
-        None,
-        warnings,
-    )
+    card_material(stage, &prim, card.face, values::at(time), textures, None, warnings)
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use glam::{DMat4, DVec3};
 use openusd::sdf;
-use openusd::usd::{self, TimeCode};
+use openusd::usd;
 use openusd_schemas::geom::XformCache;
 
 use super::draw_mode;
@@ -935,7 +935,7 @@ fn skin_request(
         let (points, joint_of, _) = skel::bones(skeleton)?;
         (points, skel::bone_parts(joint_of))
     } else {
-        let rest_points = values::vec3_array_attr(prim, "points", Some(TimeCode::new(time))).unwrap_or_default();
+        let rest_points = values::vec3_array_attr(prim, "points", values::at(time)).unwrap_or_default();
         let parts = skel::skinned_parts(stage, prim, &binding, rest_points.len(), skeleton, warnings)?;
         (rest_points, parts)
     };
@@ -969,7 +969,7 @@ pub fn extract(
     texture_budget: u64,
     warnings: &mut Vec<String>,
 ) -> (Scene, FramePlan) {
-    let t = Some(TimeCode::new(time));
+    let t = values::at(time);
     cache.set_time(t);
     let mut scene = Scene {
         materials: vec![Material::display_color()],
@@ -1291,7 +1291,7 @@ fn later_slots(
             graph,
             cache,
             pi,
-            Some(TimeCode::new(time)),
+            values::at(time),
             purposes,
             true,
             0,
@@ -1391,7 +1391,7 @@ pub fn evaluate(
     purposes: &[String],
     warnings: &mut Vec<String>,
 ) -> (Vec<glam::Mat4>, Vec<Arc<MeshVertices>>, Vec<SkinFrame>) {
-    let t = Some(TimeCode::new(frame));
+    let t = values::at(frame);
     cache.set_time(t);
     // Each skeleton posed once, shared by the prims it deforms.
     let poses = plan.skeletons.poses(frame, warnings);
@@ -1474,7 +1474,7 @@ pub fn evaluate(
         let normals = if dm.computed_normals {
             crate::scene::smooth_normals(&points, &dm.point_triangles, &dm.vertex_points)
         } else if let Some(map) = &dm.animated_normals {
-            mesh::read_normals(&dm.prim, Some(TimeCode::new(frame)))
+            mesh::read_normals(&dm.prim, values::at(frame))
                 .and_then(|pv| mesh::respread_normals(&pv.values, map))
                 .unwrap_or_else(load_time_normals)
         } else {

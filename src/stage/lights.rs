@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use openusd::sdf::{self, Value};
-use openusd::usd::{self, CollectionAPI, TimeCode};
+use openusd::usd::{self, CollectionAPI};
 use openusd_schemas::geom::XformCache;
 
 use super::graph::{visible_at, world, Graph};
@@ -106,7 +106,7 @@ pub fn evaluate(
     textures: &mut Textures,
     warnings: &mut Vec<String>,
 ) -> Vec<Light> {
-    let t = Some(TimeCode::new(frame));
+    let t = values::at(frame);
     cache.set_time(t);
     dynamic
         .iter()

@@ -547,7 +547,8 @@ fn subdivision_tags(
         .filter_map(|(&i, s)| Some((u32::try_from(i).ok()?, s)))
         .collect();
     let boundary = match values::token_attr(prim, "interpolateBoundary", None).as_deref() {
-        Some("edgeOnly") | Some("none") => Boundary::EdgeOnly,
+        Some("edgeOnly") => Boundary::EdgeOnly,
+        Some("none") => Boundary::None,
         _ => Boundary::EdgeAndCorner,
     };
     let mut holes = vec![false; counts.len()];

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use openusd::usd::{self, TimeCode};
+use openusd::usd;
 use openusd_schemas::geom::XformCache;
 
 use crate::frames::Timing;
@@ -40,6 +40,7 @@ use crate::{Error, Result};
 
 pub use camera::CameraInfo;
 pub use info::StageInfo;
+pub use values::DEFAULT_TIME;
 
 /// How to open a stage.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +88,8 @@ pub struct ExtractOptions {
     pub camera: Option<String>,
     /// Purposes drawn besides `default` (`render` unless the user asks otherwise).
     pub purposes: Vec<String>,
-    /// The time code at which static state (and the framing camera's bounds) is taken.
+    /// The time code at which static state (and the framing camera's bounds) is taken;
+    /// [`DEFAULT_TIME`] reads the stage at USD's default time, with nothing animated.
     pub time: f64,
     /// Subdivision levels for subdivision surfaces (`--complexity`: low 0, medium 1, high 2,
     /// veryhigh 3); 0 draws their control meshes, as Storm at its default complexity.
@@ -321,6 +323,7 @@ impl LoadedStage {
 
     fn extract_inner(&mut self, options: &ExtractOptions) -> Result<Scene> {
         let started = std::time::Instant::now();
+        self.samples.borrow_mut().default_time = options.time.is_nan();
         let walk = self.draw_walk();
         let graph = graph::walk(&self.stage, &mut self.cache, walk);
         let walked = started.elapsed();
@@ -452,7 +455,7 @@ impl LoadedStage {
             &mut notes,
         );
         let camera = match &ex.camera {
-            Some(prim) => camera::read(&mut self.cache, prim, TimeCode::new(frame), &mut self.camera_warned),
+            Some(prim) => camera::read(&mut self.cache, prim, values::at(frame), &mut self.camera_warned),
             None => ex.framing,
         };
         // A camera with NaN or infinite values would render a blank frame without a word.
@@ -495,7 +498,7 @@ impl LoadedStage {
     /// For checking instancing against pxr; `None` when there is no such prim.
     pub fn point_instancer_transforms(&self, path: &str, time: f64) -> Option<Vec<glam::DMat4>> {
         let prim = self.stage.prim(path).ok()?;
-        let attrs = extract::InstancerAttrs::read(&prim, Some(TimeCode::new(time)));
+        let attrs = extract::InstancerAttrs::read(&prim, values::at(time));
         let n = attrs.proto_indices.len().min(attrs.positions.len());
         Some((0..n).map(|i| attrs.matrix(i)).collect())
     }

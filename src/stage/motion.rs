@@ -13,6 +13,8 @@ use super::values;
 /// The sample a value at `time` is extrapolated from, and how many seconds past it `time` is;
 /// `None` when `rate` has no sample at that time (the value is then read as usual).
 fn motion(prim: &usd::Prim, value: &str, rate: &str, time: f64) -> Option<(f64, f64)> {
+    // Nothing moves at the default time.
+    values::at(time)?;
     if !prim.attribute(rate).has_authored_value().unwrap_or(false) {
         return None;
     }

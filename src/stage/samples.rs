@@ -51,6 +51,9 @@ pub struct SampleStore {
     crates: HashMap<String, Option<Arc<Crate>>>,
     /// Decoded samples of every track, within a byte budget.
     pub cache: Arc<SampleCache>,
+    /// The stage is drawn at the default time ([`values::DEFAULT_TIME`]): no attribute varies
+    /// and none has a track, every read is openusd's default-time read.
+    pub default_time: bool,
 }
 
 impl SampleStore {
@@ -62,6 +65,7 @@ impl SampleStore {
             clips: HashMap::new(),
             crates: HashMap::new(),
             cache: Arc::new(SampleCache::new(usize::try_from(budget).unwrap_or(usize::MAX))),
+            default_time: false,
         }
     }
 }
@@ -72,6 +76,9 @@ impl SampleStore {
     /// track can hold (a default, value clips, a block, another type), so the caller reads
     /// through openusd.
     pub fn track(&mut self, stage: &usd::Stage, prim: &usd::Prim, name: &str) -> Option<TrackRef> {
+        if self.default_time {
+            return None;
+        }
         let attr = prim.attribute(name);
         if let Some(known) = self.by_attribute.get(attr.path()) {
             return known.clone();
@@ -137,6 +144,9 @@ impl SampleStore {
     /// Whether `prim.name` has more than one time sample, counted without decoding them (the
     /// crate's sample count, or the parsed map's length); `None`: ask openusd.
     pub fn varies(&mut self, stage: &usd::Stage, prim: &usd::Prim, name: &str) -> Option<bool> {
+        if self.default_time {
+            return Some(false);
+        }
         let attr = prim.attribute(name);
         let site = match self.value_site(stage, &attr)? {
             ValueSite::TimeSamples(site) => site,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use glam::{DMat4, DQuat, DVec3};
 use openusd::sdf::{self, Value};
-use openusd::usd::{self, TimeCode};
+use openusd::usd;
 
 use super::values::{self, Time};
 use crate::scene::skinning::{joint_transform, BlendShape, Influences, Joints, SkelPose, SkinnedMesh, SkinningMethod};
@@ -214,7 +214,7 @@ impl SkeletonPlan {
     /// else the rest transform; an empty pose (meshes keep their rest points) when neither gives
     /// every joint a transform.
     pub fn pose(&self, time: f64, warnings: &mut Vec<String>) -> SkelPose {
-        let (local, blend_weights) = self.local_pose(Some(TimeCode::new(time)), warnings);
+        let (local, blend_weights) = self.local_pose(values::at(time), warnings);
         SkelPose {
             skinning: local
                 .and_then(|l| self.joints.skinning_transforms(&l))

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use glam::{Mat4, Vec3};
+use openusd::usd::TimeCode;
 
 use super::*;
 use crate::scene::{CameraRule, UpAxis};
@@ -278,6 +279,71 @@ def Camera "main_cam" {
     assert_eq!(translation(&f6.instance_transforms[0]), Vec3::new(5.0, 0.0, 0.0));
     assert_eq!(f1.camera.lens.focal_length, 20.0);
     assert_eq!(f6.camera.lens.focal_length, 30.0);
+}
+
+#[test]
+fn the_default_time_reads_defaults_and_fallbacks_never_samples() {
+    // testUsdImagingGLBasicLighting's MrCube: a size with samples only is, at
+    // UsdTimeCode::Default(), the Cube's fallback 2 (pxr), not the first sample's 12.
+    let mut s = open(
+        r#"#usda 1.0
+(
+    startTimeCode = 1
+    endTimeCode = 10
+)
+def Cube "Sampled" {
+    double size.timeSamples = { 1: 12, 5: 6 }
+}
+def Xform "Mover" {
+    double3 xformOp:translate = (0, 7, 0)
+    double3 xformOp:translate.timeSamples = { 1: (1, 0, 0), 10: (10, 0, 0) }
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def Mesh "M" {
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        point3f[] points = [(0,0,0), (3,0,0), (0,3,0)]
+        point3f[] points.timeSamples = { 1: [(0,0,0), (1,0,0), (0,1,0)], 10: [(0,0,0), (2,0,0), (0,2,0)] }
+    }
+}
+def Camera "main_cam" {
+    float focalLength = 35
+    float focalLength.timeSamples = { 1: 20, 10: 40 }
+}
+"#,
+    );
+    let scene = s
+        .extract(&ExtractOptions {
+            time: DEFAULT_TIME,
+            ..ExtractOptions::default()
+        })
+        .expect("extract");
+    assert!(
+        scene.dynamic_meshes.is_empty(),
+        "nothing is animated at the default time"
+    );
+    let f = s.evaluate(&scene, DEFAULT_TIME).expect("evaluate");
+    let widest = |mesh: &crate::scene::Mesh| mesh.positions.iter().map(|p| p[0].abs()).fold(0.0f32, f32::max);
+    assert_eq!(widest(&scene.meshes[0]), 1.0, "the Cube's fallback size 2");
+    assert_eq!(widest(&scene.meshes[1]), 3.0, "the Mesh's default points");
+    let mover = (0..scene.instances.len())
+        .map(|i| {
+            scene
+                .dynamic_instances
+                .iter()
+                .position(|&d| d as usize == i)
+                .map_or(scene.instances[i].transform, |k| f.instance_transforms[k])
+        })
+        .map(|m| translation(&m))
+        .collect::<Vec<_>>();
+    assert_eq!(mover[1], Vec3::new(0.0, 7.0, 0.0), "the translate's default");
+    assert_eq!(f.camera.lens.focal_length, 35.0);
+    // A frame still reads the samples.
+    let scene = s.extract(&ExtractOptions::default()).expect("extract");
+    assert_eq!(
+        scene.dynamic_meshes.len(),
+        2,
+        "the cube's size and the mesh's points vary"
+    );
 }
 
 #[test]

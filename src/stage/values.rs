@@ -9,6 +9,16 @@ use openusd::usd::{self, TimeCode};
 /// The time at which an attribute is read: `None` is the default time.
 pub type Time = Option<TimeCode>;
 
+/// The frame that stands for USD's default time (`UsdTimeCode::Default()`, a NaN in pxr too):
+/// extracted and evaluated at it, a stage reads authored defaults and schema fallbacks, never
+/// time samples, and nothing is animated.
+pub const DEFAULT_TIME: f64 = f64::NAN;
+
+/// The time code of `frame`: the default time for [`DEFAULT_TIME`] (any NaN).
+pub fn at(frame: f64) -> Time {
+    (!frame.is_nan()).then(|| TimeCode::new(frame))
+}
+
 /// Reads the composed raw value of `prim.name` at `time`; `None` when absent, blocked or unreadable.
 pub fn raw(prim: &usd::Prim, name: &str, time: Time) -> Option<Value> {
     let attr = prim.attribute(name);

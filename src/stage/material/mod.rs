@@ -333,7 +333,7 @@ pub fn read_at(
 ) -> Option<Material> {
     let mut reader = Reader {
         stage,
-        time: Some(TimeCode::new(time)),
+        time: values::at(time),
         textures,
         store: None,
         warnings,
