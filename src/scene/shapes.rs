@@ -47,10 +47,12 @@ const STACKS: usize = 10;
 /// Rings in each hemispherical cap of a capsule (GeomUtil's 4 cap divisions).
 const CAP_STACKS: usize = 4;
 
-/// Accumulates vertices and triangles for one shape.
+/// Accumulates vertices and triangles for one shape, and the polygons they triangulate (the
+/// shape's control cage, refined under `--complexity`).
 struct Builder {
     mesh: Mesh,
     axis: Axis,
+    polygons: Vec<Vec<u32>>,
 }
 
 impl Builder {
@@ -58,6 +60,7 @@ impl Builder {
         Builder {
             mesh: Mesh::default(),
             axis,
+            polygons: Vec::new(),
         }
     }
 
@@ -75,6 +78,7 @@ impl Builder {
     fn quad(&mut self, a: u32, b: u32, c: u32, d: u32) {
         self.tri(a, b, c);
         self.tri(a, c, d);
+        self.polygons.push(vec![a, b, c, d]);
     }
 
     /// A surface of revolution around Z from a profile of (radius, z, normal radial, normal z)
@@ -110,12 +114,53 @@ impl Builder {
             self.vertex([radius * t.cos(), radius * t.sin(), z], [0.0, 0.0, nz]);
         }
         for s in 0..SLICES as u32 {
-            if up {
-                self.tri(center, first + s, first + s + 1);
+            let (b, c) = if up {
+                (first + s, first + s + 1)
             } else {
-                self.tri(center, first + s + 1, first + s);
+                (first + s + 1, first + s)
+            };
+            self.tri(center, b, c);
+            self.polygons.push(vec![center, b, c]);
+        }
+    }
+
+    /// The polygons over welded points: the seam's and the poles' copies of a point (kept apart
+    /// in the mesh for their normals) become one, and a quad at a pole becomes a triangle, as
+    /// UsdImaging's generators (GeomUtil) build the shapes' topology.
+    fn cage(&self) -> Cage {
+        let scale = self
+            .mesh
+            .positions
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .max(f32::MIN_POSITIVE);
+        let key = |p: &[f32; 3]| p.map(|v| (v / scale * 1.0e5).round() as i64);
+        let mut welded: std::collections::HashMap<[i64; 3], i64> = std::collections::HashMap::new();
+        let mut cage = Cage::default();
+        let id: Vec<i64> = self
+            .mesh
+            .positions
+            .iter()
+            .map(|p| {
+                *welded.entry(key(p)).or_insert_with(|| {
+                    cage.points.push(*p);
+                    cage.points.len() as i64 - 1
+                })
+            })
+            .collect();
+        for polygon in &self.polygons {
+            let mut corners: Vec<i64> = polygon.iter().map(|&v| id[v as usize]).collect();
+            corners.dedup();
+            if corners.len() > 1 && corners.first() == corners.last() {
+                corners.pop();
+            }
+            if corners.len() >= 3 {
+                cage.counts.push(corners.len() as i64);
+                cage.indices.extend(corners);
             }
         }
+        cage
     }
 
     fn finish(mut self, color: [f32; 4], double_sided: bool) -> Mesh {
@@ -128,7 +173,7 @@ impl Builder {
 }
 
 /// A `size`-wide cube centred on the origin, flat-shaded (24 vertices, 12 triangles).
-pub fn cube(size: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+fn cube_builder(size: f64) -> Builder {
     let h = (size as f32) / 2.0;
     let mut b = Builder::new(Axis::Z);
     // Each face: its normal and two in-plane axes with u x v = normal (so the quad is CCW).
@@ -148,11 +193,11 @@ pub fn cube(size: f64, color: [f32; 4], double_sided: bool) -> Mesh {
         let d = b.vertex(corner(-1.0, 1.0), n);
         b.quad(a, c1, c2, d);
     }
-    b.finish(color, double_sided)
+    b
 }
 
 /// A UV sphere of `radius` centred on the origin.
-pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+fn sphere_builder(radius: f64) -> Builder {
     let r = radius as f32;
     let profile: Vec<_> = (0..=STACKS)
         .map(|i| {
@@ -165,7 +210,7 @@ pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
         .collect();
     let mut b = Builder::new(Axis::Z);
     b.revolve(&profile);
-    b.finish(color, double_sided)
+    b
 }
 
 /// UsdGeomPoints as Storm shows them: discs facing the camera, `widths` across (Storm's
@@ -215,17 +260,17 @@ pub fn points(centers: &[[f32; 3]], diameters: &[f32], colors: &[[f32; 4]], faci
 }
 
 /// A capped cylinder of `radius` and `height` along `axis`, centred on the origin.
-pub fn cylinder(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+fn cylinder_builder(radius: f64, height: f64, axis: Axis) -> Builder {
     let (r, h) = (radius as f32, height as f32 / 2.0);
     let mut b = Builder::new(axis);
     b.revolve(&[(r, -h, 1.0, 0.0), (r, h, 1.0, 0.0)]);
     b.disk(r, h, true);
     b.disk(r, -h, false);
-    b.finish(color, double_sided)
+    b
 }
 
 /// A cone with its base (of `radius`) at `-height/2` and its apex at `+height/2` along `axis`.
-pub fn cone(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+fn cone_builder(radius: f64, height: f64, axis: Axis) -> Builder {
     let (r, h) = (radius as f32, height as f32 / 2.0);
     // The side normal leans up by the cone's slope.
     let len = (r * r + (2.0 * h) * (2.0 * h)).sqrt().max(f32::MIN_POSITIVE);
@@ -233,11 +278,11 @@ pub fn cone(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided:
     let mut b = Builder::new(axis);
     b.revolve(&[(r, -h, nr, nz), (0.0, h, nr, nz)]);
     b.disk(r, -h, false);
-    b.finish(color, double_sided)
+    b
 }
 
 /// A capsule: a cylinder of `radius` and `height` (the straight part) with hemispherical caps.
-pub fn capsule(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+fn capsule_builder(radius: f64, height: f64, axis: Axis) -> Builder {
     let (r, h) = (radius as f32, height as f32 / 2.0);
     let half = CAP_STACKS;
     let mut profile = Vec::with_capacity(2 * half + 2);
@@ -255,11 +300,11 @@ pub fn capsule(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sid
     }
     let mut b = Builder::new(axis);
     b.revolve(&profile);
-    b.finish(color, double_sided)
+    b
 }
 
 /// A `width` x `length` rectangle through the origin whose normal is `axis`.
-pub fn plane(width: f64, length: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+fn plane_builder(width: f64, length: f64, axis: Axis) -> Builder {
     let (w, l) = (width as f32 / 2.0, length as f32 / 2.0);
     let n = [0.0, 0.0, 1.0];
     let mut b = Builder::new(axis);
@@ -268,7 +313,79 @@ pub fn plane(width: f64, length: f64, axis: Axis, color: [f32; 4], double_sided:
     let c2 = b.vertex([w, l, 0.0], n);
     let d = b.vertex([-w, l, 0.0], n);
     b.quad(a, c1, c2, d);
-    b.finish(color, double_sided)
+    b
+}
+
+/// An implicit gprim with its shape parameters: its mesh as Storm tessellates it, or the polygons
+/// that mesh triangulates (refined as a subdivision surface under `--complexity`, as Storm
+/// refines implicit shapes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Implicit {
+    Cube { size: f64 },
+    Sphere { radius: f64 },
+    Cylinder { radius: f64, height: f64, axis: Axis },
+    Cone { radius: f64, height: f64, axis: Axis },
+    Capsule { radius: f64, height: f64, axis: Axis },
+    Plane { width: f64, length: f64, axis: Axis },
+}
+
+/// A shape's control cage: polygons (`counts` corners each, in `indices`) over `points`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cage {
+    pub points: Vec<[f32; 3]>,
+    pub counts: Vec<i64>,
+    pub indices: Vec<i64>,
+}
+
+impl Implicit {
+    fn builder(self) -> Builder {
+        match self {
+            Implicit::Cube { size } => cube_builder(size),
+            Implicit::Sphere { radius } => sphere_builder(radius),
+            Implicit::Cylinder { radius, height, axis } => cylinder_builder(radius, height, axis),
+            Implicit::Cone { radius, height, axis } => cone_builder(radius, height, axis),
+            Implicit::Capsule { radius, height, axis } => capsule_builder(radius, height, axis),
+            Implicit::Plane { width, length, axis } => plane_builder(width, length, axis),
+        }
+    }
+
+    pub fn mesh(self, color: [f32; 4], double_sided: bool) -> Mesh {
+        self.builder().finish(color, double_sided)
+    }
+
+    pub fn cage(self) -> Cage {
+        self.builder().cage()
+    }
+}
+
+/// A `size`-wide cube centred on the origin, flat-shaded (24 vertices, 12 triangles).
+pub fn cube(size: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Cube { size }.mesh(color, double_sided)
+}
+
+/// A UV sphere of `radius` centred on the origin.
+pub fn sphere(radius: f64, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Sphere { radius }.mesh(color, double_sided)
+}
+
+/// A capped cylinder of `radius` and `height` along `axis`, centred on the origin.
+pub fn cylinder(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Cylinder { radius, height, axis }.mesh(color, double_sided)
+}
+
+/// A cone with its base (of `radius`) at `-height/2` and its apex at `+height/2` along `axis`.
+pub fn cone(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Cone { radius, height, axis }.mesh(color, double_sided)
+}
+
+/// A capsule: a cylinder of `radius` and `height` (the straight part) with hemispherical caps.
+pub fn capsule(radius: f64, height: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Capsule { radius, height, axis }.mesh(color, double_sided)
+}
+
+/// A `width` x `length` rectangle through the origin whose normal is `axis`.
+pub fn plane(width: f64, length: f64, axis: Axis, color: [f32; 4], double_sided: bool) -> Mesh {
+    Implicit::Plane { width, length, axis }.mesh(color, double_sided)
 }
 
 #[cfg(test)]
@@ -277,6 +394,31 @@ mod tests {
     use glam::Vec3;
 
     const GREY: [f32; 4] = [0.5, 0.5, 0.5, 1.0];
+
+    #[test]
+    fn cages_weld_seams_and_poles_into_geomutil_topology() {
+        // A 10 x 10 sphere: 9 rings of 10 points and two poles; 80 quads, 20 pole triangles.
+        let sphere = Implicit::Sphere { radius: 1.0 }.cage();
+        assert_eq!(sphere.points.len(), 92);
+        assert_eq!(sphere.counts.iter().filter(|&&c| c == 4).count(), 80);
+        assert_eq!(sphere.counts.iter().filter(|&&c| c == 3).count(), 20);
+        assert_eq!(sphere.indices.len(), 80 * 4 + 20 * 3);
+        // A closed surface: every edge is shared by exactly two faces.
+        let mut edges = std::collections::HashMap::new();
+        let mut at = 0;
+        for &c in &sphere.counts {
+            let face = &sphere.indices[at..at + c as usize];
+            for k in 0..face.len() {
+                let (a, b) = (face[k], face[(k + 1) % face.len()]);
+                *edges.entry((a.min(b), a.max(b))).or_insert(0) += 1;
+            }
+            at += c as usize;
+        }
+        assert!(edges.values().all(|&n| n == 2));
+        // A cube: 8 corners, 6 quads.
+        let cube = Implicit::Cube { size: 2.0 }.cage();
+        assert_eq!((cube.points.len(), cube.counts.len()), (8, 6));
+    }
 
     #[test]
     fn points_are_camera_facing_discs_of_their_widths() {

@@ -2214,6 +2214,48 @@ def PointInstancer "Spinner"
     );
 }
 
+/// Under `--complexity`, spheres and capsules are refined as Catmull-Clark surfaces of their
+/// tessellation (Storm's refined sphere is rounder and smaller than its 10 x 10 cage); cylinders
+/// and cones keep their tessellation (Storm keeps their rims sharp); level 0 draws the cage.
+#[test]
+fn refined_spheres_shrink_inside_their_cage_and_cylinders_keep_theirs() {
+    let mut stage = open(
+        r#"#usda 1.0
+def Sphere "Ball"
+{
+}
+def Cylinder "Can"
+{
+}
+"#,
+    );
+    let reach = |scene: &crate::scene::Scene, prim: &str| {
+        let m = scene.meshes.iter().find(|m| m.path == prim).expect("drawn");
+        let r = m
+            .positions
+            .iter()
+            .map(|p| (p[0] * p[0] + p[1] * p[1]).sqrt())
+            .fold(0.0f32, f32::max);
+        (m.indices.len() / 3, r)
+    };
+    let at = |stage: &mut LoadedStage, refine_level| {
+        stage
+            .extract(&ExtractOptions {
+                refine_level,
+                ..Default::default()
+            })
+            .expect("extract")
+    };
+    let (cage, refined) = (at(&mut stage, 0), at(&mut stage, 1));
+    let ((cage_tris, cage_r), (tris, r)) = (reach(&cage, "/Ball"), reach(&refined, "/Ball"));
+    // The tessellation: 10 x 10 quads of two triangles (at the poles one of them degenerate).
+    // Refined: its 80 quads and 20 pole triangles become 4 and 3 quads each.
+    assert_eq!(cage_tris, 200);
+    assert_eq!(tris, (80 * 4 + 20 * 3) * 2);
+    assert!((cage_r - 1.0).abs() < 1e-5 && r < 0.99 && r > 0.9, "{cage_r} {r}");
+    assert_eq!(reach(&cage, "/Can"), reach(&refined, "/Can"));
+}
+
 /// Bad skinning, curve and subdivision data renders what is valid and warns once, naming the
 /// prim: weights that do not fit the points, NaN weights, curve widths of the wrong length, a
 /// non-manifold subdivision surface refined at a high complexity.
