@@ -123,21 +123,13 @@ pub fn build_mesh(
     };
     let color = || mesh::constant_color(prim, time, needs);
     match type_name {
-        "Mesh" => {
-            let mut src = mesh::read(prim, time, needs);
-            let mut cage = Bounds::EMPTY;
-            if refine_level > 0 {
-                cage.include_points(&DMat4::IDENTITY, &src.points);
-            }
-            let refinement = mesh::subdivide(prim, time, &mut src, refine_level, warnings);
-            let mut built = mesh::build(&src);
-            if refinement.is_some() {
-                built.cage_bounds = Some(cage);
-            }
-            built.refinement = refinement;
-            warnings.extend(built.warnings.iter().cloned());
-            Some(built)
-        }
+        "Mesh" => Some(refined(
+            prim,
+            time,
+            mesh::read(prim, time, needs),
+            refine_level,
+            warnings,
+        )),
         "Points" => shape(points_mesh(prim, time, needs)),
         "BasisCurves" | "NurbsCurves" | "HermiteCurves" => {
             shape(curves_mesh(prim, type_name, time, needs, refine_level, warnings))
@@ -193,7 +185,7 @@ pub fn build_mesh(
                 return shape(implicit.mesh(color(), double_sided));
             }
             let cage = implicit.cage();
-            let mut src = mesh::MeshSource {
+            let src = mesh::MeshSource {
                 path: prim.path().as_str().to_string(),
                 points: cage.points,
                 face_vertex_counts: cage.counts,
@@ -202,18 +194,33 @@ pub fn build_mesh(
                 color_fallback: Some(color()),
                 ..Default::default()
             };
-            let mut bounds = Bounds::EMPTY;
-            bounds.include_points(&DMat4::IDENTITY, &src.points);
-            let refinement = mesh::subdivide(prim, time, &mut src, refine_level, warnings);
-            let mut built = mesh::build(&src);
-            if refinement.is_some() {
-                built.cage_bounds = Some(bounds);
-            }
-            built.refinement = refinement;
-            Some(built)
+            Some(refined(prim, time, src, refine_level, warnings))
         }
         _ => None,
     }
+}
+
+/// `src` refined `refine_level` times as `prim`'s subdivision scheme and tags say, then built; a
+/// refined mesh keeps its control points' bounds, which pxr frames by.
+fn refined(
+    prim: &usd::Prim,
+    time: Time,
+    mut src: mesh::MeshSource,
+    refine_level: u32,
+    warnings: &mut Vec<String>,
+) -> mesh::Built {
+    let mut cage = Bounds::EMPTY;
+    if refine_level > 0 {
+        cage.include_points(&DMat4::IDENTITY, &src.points);
+    }
+    let refinement = mesh::subdivide(prim, time, &mut src, refine_level, warnings);
+    let mut built = mesh::build(&src);
+    if refinement.is_some() {
+        built.cage_bounds = Some(cage);
+    }
+    built.refinement = refinement;
+    warnings.extend(built.warnings.iter().cloned());
+    built
 }
 
 /// A Points prim as round points: `widths` across (1 where not authored), coloured by its
