@@ -24,6 +24,10 @@ pub struct Material {
     /// the geometric normal. A constant `normal` value is ignored, as Storm does.
     pub normal: Option<TextureLookup>,
     pub occlusion: Input<f32>,
+    /// UsdPreviewSurface `displacement`, where the Material's displacement output is connected
+    /// to the surface shader: how far each vertex moves along its normal, in world units
+    /// ([`crate::scene::displacement`]). `Value(0.0)`: nothing moves.
+    pub displacement: Input<f32>,
 }
 
 /// How a material is shaded.
@@ -152,7 +156,13 @@ impl Material {
             ior: Input::Value(1.5),
             normal: None,
             occlusion: Input::Value(1.0),
+            displacement: Input::Value(0.0),
         }
+    }
+
+    /// Whether the material moves the vertices of what it is bound to.
+    pub fn displaces(&self) -> bool {
+        !matches!(self.displacement, Input::Value(d) if d == 0.0)
     }
 
     /// Every texture lookup of the material, in a fixed order (the GPU side binds them by slot).
@@ -194,6 +204,7 @@ impl Material {
             f(l);
         }
         input(&mut self.occlusion, &mut f);
+        input(&mut self.displacement, &mut f);
     }
 
     /// Whether the material can be anything but opaque (blended, not cut out).

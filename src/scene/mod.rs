@@ -7,6 +7,7 @@
 pub mod animation;
 pub mod camera;
 pub mod curves;
+pub mod displacement;
 pub mod light;
 pub mod material;
 pub mod shapes;

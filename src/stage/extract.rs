@@ -1259,6 +1259,8 @@ pub fn extract(
     materials
         .textures
         .decode_pending(&mut scene.textures, &mut scene.materials, warnings);
+    // Displacement reads texels: after the decode, before the first frame.
+    warnings.extend(crate::scene::displacement::displace(&mut scene));
     let (lights, dyn_lights) = lights::extract(
         stage,
         graph,

@@ -2755,3 +2755,43 @@ def Mesh "M" (
     let drawn: usize = surfaces.meshes.iter().map(|m| m.indices.len() / 3).sum();
     assert_eq!(drawn, 1);
 }
+
+/// UsdPreviewSurface displacement moves the vertices along their normals in world units, but
+/// only through the Material's displacement output (testUsdImagingGLPreviewSurface's
+/// Displacement test); a displacement input with the output unconnected moves nothing.
+#[test]
+fn displacement_moves_vertices_only_through_the_displacement_output() {
+    let stage = |connected: &str| {
+        format!(
+            r#"#usda 1.0
+def Material "M" {{
+    token outputs:surface.connect = </M/S.outputs:surface>
+    {connected}
+    def Shader "S" {{
+        uniform token info:id = "UsdPreviewSurface"
+        float inputs:displacement = 0.5
+        token outputs:surface
+        token outputs:displacement
+    }}
+}}
+def Mesh "Quad" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
+    rel material:binding = </M>
+    int[] faceVertexCounts = [4]
+    int[] faceVertexIndices = [0, 1, 2, 3]
+    point3f[] points = [(0,0,0), (1,0,0), (1,1,0), (0,1,0)]
+    double3 xformOp:scale = (2, 2, 2)
+    uniform token[] xformOpOrder = ["xformOp:scale"]
+}}
+"#
+        )
+    };
+    let (_, scene) = extract(&stage("token outputs:displacement.connect = </M/S.outputs:displacement>"));
+    // Half a world unit under a scale of 2: a quarter of a unit in the mesh's space.
+    assert!(
+        scene.meshes[0].positions.iter().all(|p| (p[2] - 0.25).abs() < 1e-6),
+        "{:?}",
+        scene.meshes[0].positions
+    );
+    let (_, scene) = extract(&stage(""));
+    assert!(scene.meshes[0].positions.iter().all(|p| p[2] == 0.0));
+}

@@ -565,19 +565,12 @@ impl Reader<'_> {
     /// A UsdPreviewSurface network.
     fn preview_surface(&mut self, path: &sdf::Path, prim: &usd::Prim, surface: &usd::Prim) -> Result<Material, String> {
         let surface = surface.clone();
-        // Exporters routinely connect the displacement output to the surface with nothing
-        // displacing: only a displacement that would change the surface earns the note.
-        for o in ["outputs:glslfx:displacement", "outputs:displacement"] {
+        // Storm displaces only through the Material's displacement output (exporters routinely
+        // connect it with nothing displacing; a zero displacement changes nothing).
+        let mut displacement = Input::Value(0.0);
+        for o in ["outputs:displacement", "outputs:glslfx:displacement"] {
             if let Source::Output(shader, _) = self.source(prim, o) {
-                let displaces = match self.source(&shader, "inputs:displacement") {
-                    Source::Value(v, ..) => values::as_f64(&v).is_some_and(|d| d != 0.0),
-                    Source::Output(..) => true,
-                    Source::None => false,
-                };
-                if displaces {
-                    self.warnings
-                        .push(format!("{path}: displacement is not supported; ignored"));
-                }
+                displacement = self.scalar(&shader, "displacement", displacement);
                 break;
             }
         }
@@ -598,6 +591,7 @@ impl Reader<'_> {
         m.opacity_threshold = self.scalar(&surface, "opacityThreshold", m.opacity_threshold);
         m.ior = self.scalar(&surface, "ior", m.ior);
         m.occlusion = self.scalar(&surface, "occlusion", m.occlusion);
+        m.displacement = displacement;
         // A constant normal is ignored, as Storm does: only a texture changes the normal.
         m.normal = match self.source(&surface, "inputs:normal") {
             Source::Output(shader, out) if shader_id(&shader) == "UsdUVTexture" => Some(self.texture(&shader, &out)),
@@ -892,7 +886,8 @@ impl PrimvarNeeds {
             if uv.is_none() {
                 uv = m
                     .lookups()
-                    .iter()
+                    .into_iter()
+                    .chain([m.displacement.texture()])
                     .flatten()
                     .find(|l| !l.st_primvar.is_empty())
                     .map(|l| l.st_primvar.clone());
