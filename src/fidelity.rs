@@ -94,7 +94,7 @@ pub const FEATURES: &[Feature] = &[
         true,
         "unloaded payloads drawn as boxes (`-unloadedAsBounds`)",
     ),
-    feature("varying-topology", false, "meshes whose topology changes over time"),
+    feature("varying-topology", true, "meshes whose topology changes over time"),
     feature("velocity-motion", true, "points extrapolated by velocities (issue 14)"),
     feature("window-policy", false, "`-windowPolicy dontConform`"),
     feature(

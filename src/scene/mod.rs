@@ -14,6 +14,7 @@ pub mod shapes;
 pub mod skinning;
 pub mod stand_in;
 pub mod subdivision;
+pub mod varying;
 
 pub use camera::{
     Camera, CameraChoice, CameraRule, ClipPlanes, HarnessView, Lens, UsdrecordVersion, WindowPolicy, MAX_CLIP_PLANES,

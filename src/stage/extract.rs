@@ -98,6 +98,18 @@ pub struct DynMesh {
     pub from_animation: bool,
     /// A subdivided mesh's refinement, applied to each frame's points.
     pub refine: Option<Refine>,
+    /// Its topology changes over time: rebuilt from the stage each frame into a fixed capacity.
+    pub varying: Option<Varying>,
+}
+
+/// A prim whose topology changes over time, drawn with room for the most it draws at any time
+/// ([`crate::scene::varying`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Varying {
+    /// A Mesh as a triangle soup of `triangles`, refined `refine_level` times.
+    Soup { triangles: usize, refine_level: u32 },
+    /// A Points prim with room for `points` discs.
+    Points { points: usize },
 }
 
 /// Builds the mesh of one drawable prim at `time` (Mesh or implicit shape).
@@ -226,6 +238,14 @@ fn refined(
 /// A Points prim as round points: `widths` across (1 where not authored), coloured by its
 /// display colour per point or constant.
 fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
+    let (centers, widths, colors) = points_read(prim, time, needs);
+    // Storm sizes a point by its prim's scale averaged over the axes (|M (1,1,1)| / sqrt 3), which
+    // the vertex shader applies (`Facing::Sprite`).
+    shapes::points(&centers, &widths, &colors, crate::scene::Facing::Sprite)
+}
+
+/// A Points prim's centres, widths and per-point colours at `time`.
+fn points_read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> (Vec<[f32; 3]>, Vec<f32>, Vec<[f32; 4]>) {
     let centers = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
     let widths = values::raw(prim, "widths", time)
         .as_ref()
@@ -249,9 +269,55 @@ fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
         [c[0], c[1], c[2], a.unwrap_or(fallback[3])]
     };
     let colors: Vec<[f32; 4]> = (0..centers.len()).map(per_point).collect();
-    // Storm sizes a point by its prim's scale averaged over the axes (|M (1,1,1)| / sqrt 3), which
-    // the vertex shader applies (`Facing::Sprite`).
-    shapes::points(&centers, &widths, &colors, crate::scene::Facing::Sprite)
+    (centers, widths, colors)
+}
+
+/// Whether `prim`'s topology changes over time, and the room it needs: for a Mesh whose face
+/// counts or indices have time samples, the most triangles any sample of its face counts draws
+/// at `refine_level`; for a Points prim whose point count differs between samples, the most
+/// points. Every sample of those attributes is read once, here.
+fn varying_capacity(prim: &usd::Prim, type_name: &str, refine_level: u32) -> Option<Varying> {
+    let sample_times = |name: &str| -> Vec<f64> {
+        prim.attribute(name)
+            .time_samples_in_interval(f64::NEG_INFINITY..=f64::INFINITY)
+            .unwrap_or_default()
+    };
+    match type_name {
+        "Mesh" => {
+            if !samples::varies(prim, "faceVertexCounts") && !samples::varies(prim, "faceVertexIndices") {
+                return None;
+            }
+            let subdivided = values::token_attr(prim, "subdivisionScheme", None).as_deref() != Some("none");
+            let mut times: Vec<Time> = sample_times("faceVertexCounts").into_iter().map(values::at).collect();
+            times.push(None);
+            let triangles = times
+                .into_iter()
+                .map(|t| {
+                    values::int_array_attr(prim, "faceVertexCounts", t)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|&c| crate::scene::varying::triangles_of_face(c, refine_level, subdivided))
+                        .sum::<usize>()
+                })
+                .max()?;
+            Some(Varying::Soup {
+                triangles,
+                refine_level,
+            })
+        }
+        "Points" => {
+            if !samples::varies(prim, "points") {
+                return None;
+            }
+            let counts: Vec<usize> = sample_times("points")
+                .into_iter()
+                .map(|t| values::vec3_array_attr(prim, "points", values::at(t)).map_or(0, |p| p.len()))
+                .collect();
+            let most = counts.iter().copied().max()?;
+            (counts.iter().any(|&c| c != most)).then_some(Varying::Points { points: most })
+        }
+        _ => None,
+    }
 }
 
 /// Curves as Storm draws them at `refine_level` (see `scene::curves`): BasisCurves by their type,
@@ -718,7 +784,18 @@ impl MeshTable {
             }
             !points_animated
         });
-        let animated = shape_animated || points_animated || skin.is_some();
+        // Topology that changes over time, drawn whole (not per subset, not skinned).
+        let varying = varying_capacity(prim, type_name, self.refine_level).filter(|_| {
+            let plain = subsets.is_empty() && skin.is_none() && !self.points_shading;
+            if !plain {
+                warnings.push(format!(
+                    "{}: its topology changes over time, which is drawn only for meshes without material subsets or skinning; drawn with its load-time topology",
+                    prim.path()
+                ));
+            }
+            plain
+        });
+        let animated = shape_animated || points_animated || skin.is_some() || varying.is_some();
         let animated_normals = !b.computed_normals
             && (shape_animated || points_animated)
             && (samples::varies(prim, "primvars:normals") || samples::varies(prim, "normals"));
@@ -773,7 +850,7 @@ impl MeshTable {
         // from plain data; animated shapes and animated authored normals stay with the stage.
         // Points moved by velocities are extrapolated by the stage each frame, not tracked.
         let velocities = prim.attribute("velocities").has_authored_value().unwrap_or(false);
-        let track = (points_animated && !animated_normals && !velocities)
+        let track = (points_animated && !animated_normals && !velocities && varying.is_none())
             .then(|| samples::track(prim, "points"))
             .flatten();
         let normals_from = if b.computed_normals {
@@ -788,6 +865,18 @@ impl MeshTable {
                 continue;
             }
             let id = scene.meshes.len() as u32;
+            match varying {
+                Some(Varying::Soup { triangles, .. }) => {
+                    part = crate::scene::varying::soup(&part, triangles);
+                }
+                Some(Varying::Points { points }) => {
+                    let (centers, widths, colors) = points_read(prim, time, needs);
+                    let mut room = crate::scene::varying::points_capacity(&centers, &widths, &colors, points, part.facing);
+                    room.path = std::mem::take(&mut part.path);
+                    part = room;
+                }
+                None => {}
+            }
             if animated {
                 let topology = Topology {
                     vertex_points: part.vertex_points.clone(),
@@ -833,10 +922,11 @@ impl MeshTable {
                     vertex_points: part.vertex_points.clone(),
                     point_triangles: b.point_triangles.clone(),
                     computed_normals: b.computed_normals,
-                    shape: shape_animated.then(|| (type_name.to_string(), self.refine_level)),
+                    shape: (shape_animated && varying.is_none()).then(|| (type_name.to_string(), self.refine_level)),
                     animated_normals: animated_normals.then_some(normal_of_vertex),
                     from_animation: track.is_some() || skin.is_some(),
                     refine: b.refinement.clone().map(Refine),
+                    varying,
                 });
             }
             let drawn = local_bounds(&part);
@@ -1422,6 +1512,39 @@ fn shape_vertices(
     }
 }
 
+/// A varying-topology prim's vertices at `time`, in the room its load-time mesh (`template`) has.
+fn varying_vertices(
+    prim: &usd::Prim,
+    varying: Varying,
+    template: Option<&Mesh>,
+    time: Time,
+    warnings: &mut Vec<String>,
+) -> MeshVertices {
+    let (vertices, cut) = match varying {
+        Varying::Soup {
+            triangles,
+            refine_level,
+        } => {
+            let built = build_mesh(prim, "Mesh", time, &PrimvarNeeds::default(), refine_level, warnings)
+                .map(|b| b.mesh)
+                .unwrap_or_default();
+            crate::scene::varying::soup_vertices(&built, triangles)
+        }
+        Varying::Points { points } => {
+            let (centers, widths, _) = points_read(prim, time, &PrimvarNeeds::default());
+            let slices = template.map_or(0, |m| crate::scene::varying::disc_slices(m, points));
+            crate::scene::varying::point_vertices(&centers, &widths, points, slices)
+        }
+    };
+    if cut {
+        warnings.push(format!(
+            "{}: draws more at time {time:?} than at any of its samples read at load; the rest is left out",
+            prim.path()
+        ));
+    }
+    vertices
+}
+
 /// Evaluates the plan at `frame`: one matrix per dynamic instance and new vertices per animated mesh.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
@@ -1497,6 +1620,10 @@ pub fn evaluate(
             .dynamic_meshes
             .get(slot)
             .and_then(|&m| scene.meshes.get(m as usize));
+        if let Some(varying) = dm.varying {
+            vertices.push(Arc::new(varying_vertices(&dm.prim, varying, template, t, warnings)));
+            continue;
+        }
         if let Some((type_name, refine_level)) = &dm.shape {
             vertices.push(Arc::new(shape_vertices(
                 dm,

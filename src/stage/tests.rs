@@ -2795,3 +2795,63 @@ def Mesh "Quad" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
     let (_, scene) = extract(&stage(""));
     assert!(scene.meshes[0].positions.iter().all(|p| p[2] == 0.0));
 }
+
+/// Topology that changes over time (testUsdImagingGLVaryingTopology): a mesh whose faces change
+/// and points whose count changes are rebuilt each frame within the room their samples need
+/// (a triangle soup, discs), the unused room collapsed.
+#[test]
+fn varying_topology_is_rebuilt_each_frame_in_its_load_time_room() {
+    let (mut s, scene) = extract(
+        r#"#usda 1.0
+def Points "P" {
+    float3[] points.timeSamples = { 1: [(0, 0, 0)], 2: [(0, 0, 0), (1, 0, 0)], 3: [(1, 0, 0)] }
+    float[] widths.timeSamples = { 1: [0.5], 2: [0.3, 0.3], 3: [0.8] }
+}
+def Mesh "M" {
+    int[] faceVertexCounts.timeSamples = { 1: [4], 2: [4, 3], 3: [3] }
+    int[] faceVertexIndices.timeSamples = { 1: [0, 1, 2, 3], 2: [0, 1, 2, 3, 4, 5, 6], 3: [0, 1, 2] }
+    point3f[] points.timeSamples = {
+        1: [(1, 1, 1), (-1, 1, 1), (-1, 1, -1), (1, 1, -1)],
+        2: [(1, 1, 1), (-1, 1, 1), (-1, 1, -1), (1, 1, -1), (2, 1, 1), (1, 1, 1), (1.5, 1, 0)],
+        3: [(2, 1, 1), (1, 1, 1), (1.5, 1, 0)],
+    }
+    uniform token subdivisionScheme = "none"
+}
+"#,
+    );
+    let slot = |path: &str| {
+        scene
+            .dynamic_meshes
+            .iter()
+            .position(|&m| scene.meshes[m as usize].path == path)
+            .unwrap_or_else(|| panic!("{path} is not animated"))
+    };
+    let (points, mesh) = (slot("/P"), slot("/M"));
+    // Room for the most at any sample: 3 triangles, 2 discs.
+    assert_eq!(scene.meshes[scene.dynamic_meshes[mesh] as usize].indices.len(), 9);
+    let triangles = |v: &crate::scene::MeshVertices| {
+        v.positions
+            .chunks(3)
+            .filter(|t| {
+                let (a, b, c) = (Vec3::from(t[0]), Vec3::from(t[1]), Vec3::from(t[2]));
+                (b - a).cross(c - a).length() > 1e-6
+            })
+            .count()
+    };
+    let radii = |v: &crate::scene::MeshVertices| -> Vec<f32> {
+        v.normals
+            .iter()
+            .map(|n| n[0].hypot(n[1]))
+            .filter(|r| *r > 0.0)
+            .collect()
+    };
+    for (t, tris, discs, radius) in [(1.0, 2, 1, 0.25), (2.0, 3, 2, 0.15), (3.0, 1, 1, 0.4)] {
+        let f = s.evaluate(&scene, t).unwrap();
+        assert_eq!(triangles(&f.mesh_vertices[mesh]), tris, "triangles at {t}");
+        let r = radii(&f.mesh_vertices[points]);
+        assert_eq!(r.len(), discs * 16, "disc rims at {t}");
+        assert!(r.iter().all(|x| (x - radius).abs() < 1e-5), "radii at {t}: {r:?}");
+    }
+    let f3 = s.evaluate(&scene, 3.0).unwrap();
+    assert_eq!(f3.mesh_vertices[points].positions[0], [1.0, 0.0, 0.0]);
+}
