@@ -834,7 +834,7 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
     };
     let first = case.shots.first().and_then(|s| s.time).unwrap_or(default_time);
     let points_shading = matches!(&case.mode, Mode::Harness(a) if a.shading.as_deref() == Some("points"));
-    let mut scene = match stage.extract(&ExtractOptions {
+    let scene = match stage.extract(&ExtractOptions {
         camera: job.camera.clone(),
         purposes: job.purposes.clone(),
         time: first,
@@ -845,9 +845,6 @@ fn render_shots(case: &Case, adapter: &GpuAdapter, mut each: impl FnMut(&Shot, R
         Ok(s) => s,
         Err(e) => return fail_all(e, &mut each),
     };
-    if points_shading {
-        scene.meshes_as_points(crate::scene::VERTEX_POINT_PIXELS);
-    }
     let encoding = match case.mode {
         Mode::Harness(_) => ImageEncoding::Srgb,
         Mode::Usdrecord(_) => ImageEncoding::UsdRecord,

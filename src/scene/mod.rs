@@ -79,37 +79,6 @@ pub struct Scene {
 pub const VERTEX_POINT_PIXELS: f32 = 3.5;
 
 impl Scene {
-    /// Draws every static surface as its points, `pixels` wide, facing the camera: Storm's
-    /// points shading (`-shading points`), each mesh point once in the colour of its first
-    /// vertex. Animated meshes keep their surfaces (their frames bring new vertices). A surface
-    /// keeps only the points of its drawn faces, so extraction turns Mesh prims into points
-    /// itself (`ExtractOptions::points_shading`); this converts what is left (implicit shapes).
-    pub fn meshes_as_points(&mut self, pixels: f32) {
-        for (i, mesh) in self.meshes.iter_mut().enumerate() {
-            if mesh.facing != Facing::Surface || self.dynamic_meshes.contains(&(i as u32)) {
-                continue;
-            }
-            let mut seen = std::collections::HashSet::new();
-            let (mut centers, mut colors) = (Vec::new(), Vec::new());
-            for (v, p) in mesh.positions.iter().enumerate() {
-                let point = mesh.vertex_points.get(v).copied().unwrap_or(v as u32);
-                if seen.insert(point) {
-                    centers.push(*p);
-                    colors.push(
-                        mesh.colors
-                            .get(v)
-                            .or(mesh.colors.first())
-                            .copied()
-                            .unwrap_or([0.5, 0.5, 0.5, 1.0]),
-                    );
-                }
-            }
-            let mut points = shapes::points(&centers, &[pixels], &colors, Facing::PixelSprite);
-            points.path = std::mem::take(&mut mesh.path);
-            *mesh = points;
-        }
-    }
-
     /// Makes `materials[0]` the displayColor fallback when it is not already (an empty scene or
     /// one built by hand), shifting every instance's material index to match.
     pub fn ensure_fallback_material(&mut self) {
@@ -182,6 +151,32 @@ pub struct Mesh {
     /// How its vertices are placed: surfaces by their positions, curves and points facing the
     /// camera (their vertices then sit on the curve or the point, offset by `uvs`).
     pub facing: Facing,
+}
+
+impl Mesh {
+    /// The surface as its points, `pixels`-wide discs facing the camera: each point of a drawn
+    /// vertex once, in the colour of its first vertex (Storm's points shading of a shape that
+    /// authors no points array, such as an implicit sphere).
+    pub fn as_vertex_points(&self, pixels: f32) -> Mesh {
+        let mut seen = std::collections::HashSet::new();
+        let (mut centers, mut colors) = (Vec::new(), Vec::new());
+        for (v, p) in self.positions.iter().enumerate() {
+            let point = self.vertex_points.get(v).copied().unwrap_or(v as u32);
+            if seen.insert(point) {
+                centers.push(*p);
+                colors.push(
+                    self.colors
+                        .get(v)
+                        .or(self.colors.first())
+                        .copied()
+                        .unwrap_or([0.5, 0.5, 0.5, 1.0]),
+                );
+            }
+        }
+        let mut points = shapes::points(&centers, &[pixels], &colors, Facing::PixelSprite);
+        points.path = self.path.clone();
+        points
+    }
 }
 
 /// How a mesh's vertices are placed, as Storm draws curves and points: facing the camera, so each

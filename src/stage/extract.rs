@@ -730,7 +730,7 @@ struct MeshTable {
     topologies: HashSet<Arc<Topology>>,
     /// Subdivision levels for subdivision surfaces (`--complexity`; 0: drawn as authored).
     refine_level: u32,
-    /// Static Mesh prims drawn as all their points (`ExtractOptions::points_shading`).
+    /// Static surfaces drawn as their points (`ExtractOptions::points_shading`).
     points_shading: bool,
 }
 
@@ -801,9 +801,13 @@ impl MeshTable {
             && (samples::varies(prim, "primvars:normals") || samples::varies(prim, "normals"));
         // Storm's points repr draws every authored point in one colour whatever the subsets
         // bind: one part, the subsets' parts empty.
-        let as_points = self.points_shading && type_name == "Mesh" && !animated;
+        let as_points = self.points_shading && !animated && b.mesh.facing == crate::scene::Facing::Surface;
         if as_points {
-            b.mesh = mesh_points(&mesh::points_at(prim, time), &b.mesh);
+            b.mesh = if type_name == "Mesh" {
+                mesh_points(&mesh::points_at(prim, time), &b.mesh)
+            } else {
+                b.mesh.as_vertex_points(crate::scene::VERTEX_POINT_PIXELS)
+            };
         }
         // Parts: the whole mesh, or one per subset plus the rest.
         let parts: Vec<(Mesh, Vec<Option<u32>>)> = if as_points {

@@ -98,10 +98,10 @@ pub struct ExtractOptions {
     /// the usdImagingGL harness's `-frameAll` frames; a second pass over every gprim, so only
     /// harness mode asks for it.
     pub default_time_bounds: bool,
-    /// Storm's `-shading points`: each Mesh prim is drawn as every point it authors, those of
-    /// hole faces and of no face included (HdSt's points repr draws the whole points array),
-    /// [`crate::scene::VERTEX_POINT_PIXELS`]-wide discs; animated meshes keep their surfaces.
-    /// Other shapes are left to [`crate::scene::Scene::meshes_as_points`].
+    /// Storm's `-shading points`: each static surface is drawn as
+    /// [`crate::scene::VERTEX_POINT_PIXELS`]-wide discs, a Mesh prim as every point it authors,
+    /// those of hole faces and of no face included (HdSt's points repr draws the whole points
+    /// array), other shapes as the points of their vertices; animated meshes keep their surfaces.
     pub points_shading: bool,
 }
 
