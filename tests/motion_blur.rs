@@ -145,6 +145,7 @@ fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_
     let travel = (last.0 - first.0) as f64 * samples as f64 / (samples - 1) as f64;
     assert!(travel > 8.0, "the cube moves {travel} pixels over the shutter");
     let (left, right, partial) = coverage(&middle_row_alpha(&blurred));
+    eprintln!("travel {travel:.1} px; blurred covers columns {left}..{right}, {partial} partly; sharp {sharp_partial} partly");
     assert!(
         left.abs_diff(first.0) <= 1 && right.abs_diff(last.1) <= 1,
         "blurred coverage {left}..{right}, samples cover {}..{}",
@@ -178,6 +179,7 @@ fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_
         .zip(&average)
         .flat_map(|(a, b)| (0..4).map(move |c| (a[c] - b[c]).abs()))
         .fold(0f32, f32::max);
+    eprintln!("largest difference from the average of the {samples} samples: {worst}");
     assert!(worst < 2e-3, "largest difference from the average of the samples: {worst}");
     let mean = |image: &[[f32; 4]], c: usize| image.iter().map(|p| p[c] as f64).sum::<f64>() / image.len() as f64;
     for c in 0..4 {
