@@ -208,16 +208,18 @@ fn bench_job(options: &BenchOptions) -> Result<Job> {
     Ok(job)
 }
 
-/// The stage opened as `render` opens it, its frames, and the seconds that took.
-fn open_for_bench(
-    options: &BenchOptions,
-) -> Result<(
+/// A stage opened for `bench`: the stage, its scene, its frames, the seconds opening took and how
+/// frames are sampled in time.
+type BenchStage = (
     crate::stage::LoadedStage,
     std::sync::Arc<crate::scene::Scene>,
     Vec<f64>,
     f64,
     Sampling,
-)> {
+);
+
+/// The stage opened as `render` opens it, its frames, and the seconds that took.
+fn open_for_bench(options: &BenchOptions) -> Result<BenchStage> {
     let t0 = Instant::now();
     let job = bench_job(options)?;
     let evaluate::OpenedStage {

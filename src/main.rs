@@ -169,11 +169,11 @@ struct RenderArgs {
     motion_blur: bool,
     /// With --motion-blur: renders averaged per frame, at the midpoints of equal parts of the
     /// shutter; the frame costs about this many renders [default: 8].
-    #[arg(long, value_name = "N", requires = "motion_blur")]
+    #[arg(long, value_name = "N")]
     motion_samples: Option<u32>,
     /// With --motion-blur: the shutter interval OPEN,CLOSE in time codes relative to the frame
     /// (e.g. -0.25,0.25 or 0,0.5), instead of the camera's.
-    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true, requires = "motion_blur")]
+    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true)]
     shutter: Option<String>,
     /// The camera headlight: auto (lit only when the stage has no lights, usdrecord's rule), on,
     /// off [default: auto; off with --harness, whose lights are its look's].
@@ -325,11 +325,11 @@ struct BenchArgs {
     motion_blur: bool,
     /// With --motion-blur: renders averaged per frame, at the midpoints of equal parts of the
     /// shutter; the frame costs about this many renders [default: 8].
-    #[arg(long, value_name = "N", requires = "motion_blur")]
+    #[arg(long, value_name = "N")]
     motion_samples: Option<u32>,
     /// With --motion-blur: the shutter interval OPEN,CLOSE in time codes relative to the frame
     /// (e.g. -0.25,0.25 or 0,0.5), instead of the camera's.
-    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true, requires = "motion_blur")]
+    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true)]
     shutter: Option<String>,
     /// Frames rendered before timing starts (left out of every figure).
     #[arg(long, default_value_t = 10)]
@@ -974,12 +974,19 @@ fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
 
 /// `--motion-blur`, `--motion-samples` and `--shutter` as one setting (`None`: no motion blur).
 fn motion_blur_of(on: bool, samples: Option<u32>, shutter: Option<&str>) -> anyhow::Result<Option<MotionBlur>> {
+    // Checked here rather than by clap's `requires`, so `--motion-blur` may come from a job file
+    // while `--motion-samples` is typed (the command line is parsed once before the file is read).
     if !on {
+        if samples.is_some() || shutter.is_some() {
+            anyhow::bail!("--motion-samples and --shutter need --motion-blur");
+        }
         return Ok(None);
     }
     let shutter = match shutter {
         Some(text) => Some(Shutter::parse(text).with_context(|| {
-            format!("--shutter {text:?}: expected OPEN,CLOSE, two numbers with CLOSE not before OPEN, such as -0.25,0.25")
+            format!(
+                "--shutter {text:?}: expected OPEN,CLOSE, two numbers with CLOSE not before OPEN, such as -0.25,0.25"
+            )
         })?),
         None => None,
     };

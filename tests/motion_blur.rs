@@ -119,7 +119,9 @@ fn coverage(alpha: &[f32]) -> (usize, usize, usize) {
 fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_samples() {
     let dir = util::tempdir("motion_blur_smear");
     let path = stage(&dir, "moving.usda", MOVING);
-    let Some(mut plain) = open(&job(&path, None)) else { return };
+    let Some(mut plain) = open(&job(&path, None)) else {
+        return;
+    };
     let samples = 8;
     let blur = MotionBlur { samples, shutter: None };
     let mut blurred_renderer = open(&job(&path, Some(blur))).unwrap();
@@ -145,7 +147,9 @@ fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_
     let travel = (last.0 - first.0) as f64 * samples as f64 / (samples - 1) as f64;
     assert!(travel > 8.0, "the cube moves {travel} pixels over the shutter");
     let (left, right, partial) = coverage(&middle_row_alpha(&blurred));
-    eprintln!("travel {travel:.1} px; blurred covers columns {left}..{right}, {partial} partly; sharp {sharp_partial} partly");
+    eprintln!(
+        "travel {travel:.1} px; blurred covers columns {left}..{right}, {partial} partly; sharp {sharp_partial} partly"
+    );
     assert!(
         left.abs_diff(first.0) <= 1 && right.abs_diff(last.1) <= 1,
         "blurred coverage {left}..{right}, samples cover {}..{}",
@@ -180,7 +184,10 @@ fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_
         .flat_map(|(a, b)| (0..4).map(move |c| (a[c] - b[c]).abs()))
         .fold(0f32, f32::max);
     eprintln!("largest difference from the average of the {samples} samples: {worst}");
-    assert!(worst < 2e-3, "largest difference from the average of the samples: {worst}");
+    assert!(
+        worst < 2e-3,
+        "largest difference from the average of the samples: {worst}"
+    );
     let mean = |image: &[[f32; 4]], c: usize| image.iter().map(|p| p[c] as f64).sum::<f64>() / image.len() as f64;
     for c in 0..4 {
         let (a, b) = (mean(&got, c), mean(&average, c));
@@ -188,20 +195,34 @@ fn a_fast_cube_is_smeared_over_its_travel_and_equals_the_average_of_its_shutter_
     }
     // Coverage is conserved: the blurred frame covers as much as the sharp one.
     let sharp_alpha = mean(&premultiplied(&sharp), 3);
-    assert!((mean(&got, 3) - sharp_alpha).abs() < 0.01 * sharp_alpha, "coverage changed");
+    assert!(
+        (mean(&got, 3) - sharp_alpha).abs() < 0.01 * sharp_alpha,
+        "coverage changed"
+    );
     // And the 8-bit image encodes the same average.
-    let alpha8 = |s: &Still| s.buffers.rgba.chunks_exact(4).map(|p| p[3] as f64).sum::<f64>() / (s.buffers.rgba.len() / 4) as f64;
+    let alpha8 = |s: &Still| {
+        s.buffers.rgba.chunks_exact(4).map(|p| p[3] as f64).sum::<f64>() / (s.buffers.rgba.len() / 4) as f64
+    };
     let average8 = subframes.iter().map(alpha8).sum::<f64>() / samples as f64;
-    assert!((alpha8(&blurred) - average8).abs() < 0.5, "8-bit alpha mean {} against {average8}", alpha8(&blurred));
+    assert!(
+        (alpha8(&blurred) - average8).abs() < 0.5,
+        "8-bit alpha mean {} against {average8}",
+        alpha8(&blurred)
+    );
 }
 
 #[test]
 fn aovs_of_a_blurred_frame_are_the_shutter_centres() {
     let dir = util::tempdir("motion_blur_aovs");
     let path = stage(&dir, "moving.usda", MOVING);
-    let Some(mut plain) = open(&job(&path, None)) else { return };
+    let Some(mut plain) = open(&job(&path, None)) else {
+        return;
+    };
     // An odd count has a sample at the frame itself (the centre of the default shutter).
-    let blur = MotionBlur { samples: 5, shutter: None };
+    let blur = MotionBlur {
+        samples: 5,
+        shutter: None,
+    };
     let mut blurred = open(&job(&path, Some(blur))).unwrap();
     let options = StillOptions {
         linear: false,
@@ -219,7 +240,9 @@ fn aovs_of_a_blurred_frame_are_the_shutter_centres() {
 fn a_static_stage_renders_the_same_with_and_without_motion_blur() {
     let dir = util::tempdir("motion_blur_static");
     let path = stage(&dir, "static.usda", STATIC);
-    let Some(mut plain) = open(&job(&path, None)) else { return };
+    let Some(mut plain) = open(&job(&path, None)) else {
+        return;
+    };
     let mut blurred = open(&job(&path, Some(MotionBlur::default()))).unwrap();
     let a = plain.render(1.0, &StillOptions::default()).unwrap();
     let b = blurred.render(1.0, &StillOptions::default()).unwrap();
@@ -232,7 +255,10 @@ fn a_static_stage_renders_the_same_with_and_without_motion_blur() {
         .max()
         .unwrap();
     assert!(worst <= 1, "static stage: largest difference {worst}/255");
-    assert!(a.buffers.rgba.iter().skip(3).step_by(4).any(|&alpha| alpha == 255), "the cube is drawn");
+    assert!(
+        a.buffers.rgba.iter().skip(3).step_by(4).any(|&alpha| alpha == 255),
+        "the cube is drawn"
+    );
 }
 
 #[test]
@@ -248,7 +274,15 @@ fn render_flags_blur_the_written_frame_and_bad_values_are_usage_errors() {
         return;
     }
     assert!(out.status.success(), "{}", util::text(&out));
-    let out = run(&["-o", "blur.#.png", "--motion-blur", "--motion-samples", "4", "--shutter", "-0.25,0.25"]);
+    let out = run(&[
+        "-o",
+        "blur.#.png",
+        "--motion-blur",
+        "--motion-samples",
+        "4",
+        "--shutter",
+        "-0.25,0.25",
+    ]);
     assert!(out.status.success(), "{}", util::text(&out));
     let partial = |file: &str| {
         let image = image::open(dir.join(file)).unwrap().to_rgba8();
@@ -258,7 +292,24 @@ fn render_flags_blur_the_written_frame_and_bad_values_are_usage_errors() {
             .count()
     };
     let (sharp, blurred) = (partial("sharp.1.png"), partial("blur.1.png"));
-    assert!(sharp <= 4 && blurred >= 12, "partly covered columns: {sharp} sharp, {blurred} blurred");
+    assert!(
+        sharp <= 4 && blurred >= 12,
+        "partly covered columns: {sharp} sharp, {blurred} blurred"
+    );
+    // A job file takes the same keys.
+    std::fs::write(
+        dir.join("shot.toml"),
+        format!(
+            "stage = \"{stage}\"\noutput = \"job.#.png\"\nframes = \"1\"\nwidth = 160\nmotion_blur = true\nmotion_samples = 4\nshutter = \"-0.25,0.25\"\n"
+        ),
+    )
+    .unwrap();
+    let out = util::run_in(&dir, &["render", "--job", "shot.toml"]);
+    assert!(out.status.success(), "{}", util::text(&out));
+    assert_eq!(
+        std::fs::read(dir.join("job.1.png")).unwrap(),
+        std::fs::read(dir.join("blur.1.png")).unwrap()
+    );
     // A zero shutter is no blur at all.
     let out = run(&["-o", "instant.#.png", "--motion-blur", "--shutter", "0,0"]);
     assert!(out.status.success(), "{}", util::text(&out));
@@ -267,7 +318,10 @@ fn render_flags_blur_the_written_frame_and_bad_values_are_usage_errors() {
     for (args, needle) in [
         (&["-o", "x.#.png", "--motion-samples", "4"][..], "--motion-blur"),
         (&["-o", "x.#.png", "--motion-blur", "--shutter", "0.5,0"], "--shutter"),
-        (&["-o", "x.#.png", "--motion-blur", "--motion-samples", "0"], "--motion-samples"),
+        (
+            &["-o", "x.#.png", "--motion-blur", "--motion-samples", "0"],
+            "--motion-samples",
+        ),
     ] {
         let out = run(args);
         assert!(!out.status.success(), "{args:?} should fail");

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
-use super::geometry::{canonical_materials, DynamicMesh, Geometry, GeometryBuffers, MeshDraw};
 use super::encode::SubFrame;
+use super::geometry::{canonical_materials, DynamicMesh, Geometry, GeometryBuffers, MeshDraw};
 use super::layout::{BackgroundParams, Globals, InstanceRaw, LightRaw, MaterialRaw, MotionParams};
 use super::pipelines::{MeshPipelines, OpaquePipelines, AOV_FORMATS, COLOR_FORMAT, DEPTH_FORMAT, LINEAR_FORMAT};
 use super::post::{AovStage, ComputeStage, MotionStage};

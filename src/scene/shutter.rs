@@ -29,7 +29,9 @@ impl Shutter {
 
     /// Parses `OPEN,CLOSE` (`--shutter -0.25,0.25`): two finite numbers, close not before open.
     pub fn parse(text: &str) -> Option<Shutter> {
-        let mut parts = text.split(',').map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()));
+        let mut parts = text
+            .split(',')
+            .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()));
         let (open, close) = (parts.next()??, parts.next()??);
         (parts.next().is_none() && close >= open).then_some(Shutter { open, close })
     }
@@ -163,7 +165,10 @@ mod tests {
             // One in each stratum, at its midpoint: gaps of a stratum, half a stratum at the ends.
             let stratum = 0.5 / n as f64;
             assert!((t[0] - (9.75 + stratum / 2.0)).abs() < 1e-12, "{n}: {t:?}");
-            assert!((t[n as usize - 1] - (10.25 - stratum / 2.0)).abs() < 1e-12, "{n}: {t:?}");
+            assert!(
+                (t[n as usize - 1] - (10.25 - stratum / 2.0)).abs() < 1e-12,
+                "{n}: {t:?}"
+            );
             for w in t.windows(2) {
                 assert!((w[1] - w[0] - stratum).abs() < 1e-12, "{n}: {t:?}");
             }
@@ -183,7 +188,17 @@ mod tests {
         assert_eq!(sample_times(5.0, Shutter::INSTANT, 8), vec![5.0]);
         assert_eq!(sample_times(5.0, Shutter { open: 0.5, close: 0.5 }, 8), vec![5.5]);
         assert_eq!(sample_times(5.0, Shutter { open: 1.0, close: 0.0 }, 8), vec![6.0]);
-        assert_eq!(sample_times(5.0, Shutter { open: f64::NAN, close: 1.0 }, 8), vec![5.0]);
+        assert_eq!(
+            sample_times(
+                5.0,
+                Shutter {
+                    open: f64::NAN,
+                    close: 1.0
+                },
+                8
+            ),
+            vec![5.0]
+        );
         // A forward shutter (open at the frame, as many cameras author it).
         let t = sample_times(1.0, Shutter { open: 0.0, close: 0.5 }, 2);
         assert_eq!(t, vec![1.125, 1.375]);
@@ -198,7 +213,10 @@ mod tests {
         // Half a frame in time codes: 48 time codes per second at 24 fps.
         let s2 = Sampling { frame_length: 2.0, ..s };
         assert_eq!(s2.shutter_for(Shutter::INSTANT), Shutter { open: -0.5, close: 0.5 });
-        let off = Sampling { stage_disables: true, ..s };
+        let off = Sampling {
+            stage_disables: true,
+            ..s
+        };
         assert_eq!(off.shutter_for(camera), Shutter::INSTANT);
         assert_eq!(off.times(4.0, camera), vec![4.0]);
         let flag = Shutter { open: -0.1, close: 0.1 };

@@ -2807,10 +2807,14 @@ def Xform "box"
     assert_eq!(plain.frame, 1.0);
 
     for name in ["disableMotionBlur", "instantaneousShutter"] {
-        let (s, _) = extract(&format!("{text}def RenderSettings \"rs\" {{ uniform bool {name} = true }}\n"));
+        let (s, _) = extract(&format!(
+            "{text}def RenderSettings \"rs\" {{ uniform bool {name} = true }}\n"
+        ));
         assert!(s.motion_blur_disabled(), "{name}");
     }
-    let (s, _) = extract(&format!("{text}def RenderSettings \"rs\" {{ uniform bool disableMotionBlur = false }}\n"));
+    let (s, _) = extract(&format!(
+        "{text}def RenderSettings \"rs\" {{ uniform bool disableMotionBlur = false }}\n"
+    ));
     assert!(!s.motion_blur_disabled());
     // The framing camera (no camera prim) has USD's instant shutter.
     let (s, _) = extract("#usda 1.0\ndef Cube \"c\" {}\n");
