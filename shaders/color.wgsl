@@ -5,6 +5,11 @@
 //!
 //! A compute pass because per-pixel work is cheap there and slow as fragment work on the H100
 //! (shared/GPU.md), and so the host only copies bytes.
+//!
+//! Motion blur: each shutter sample but the last runs `cs_accumulate`, which composites the same
+//! way and adds the premultiplied linear result into an f32 buffer; the last sample's `cs_color`
+//! averages that sum with its own composite before encoding, so the images are averaged in
+//! linear light at full precision and divided once.
 
 const PI: f32 = 3.14159265358979;
 
@@ -47,6 +52,20 @@ struct BackgroundParams {
 @group(0) @binding(6) var<uniform> background: BackgroundParams;
 @group(0) @binding(7) var dome_texture: texture_2d<f32>;
 @group(0) @binding(8) var dome_sampler: sampler;
+// Motion blur's running sum of premultiplied linear colour, one per output pixel (a 16-byte
+// placeholder without motion blur, never read then).
+@group(0) @binding(9) var<storage, read_write> accumulated: array<vec4<f32>>;
+
+// Keep in sync with `MotionParams` in src/gpu/layout.rs.
+struct MotionParams {
+    // Shutter samples of this frame accumulated before this one (always 0 without motion blur).
+    before: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(10) var<uniform> motion: MotionParams;
 
 fn encode_srgb(c: vec3<f32>) -> vec3<f32> {
     let l = clamp(c, vec3<f32>(0.0), vec3<f32>(1.0));
@@ -78,15 +97,15 @@ fn dome_behind(pixel: vec2<u32>) -> vec3<f32> {
     return c;
 }
 
-@compute @workgroup_size(8, 8)
-fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= params.width || id.y >= params.height {
-        return;
-    }
-    // The pixel's place in the image (rows top to bottom), where the framebuffer's may be upside down.
-    let at = vec2<u32>(id.x, select(id.y, params.height - 1u - id.y, params.flip_y != 0u));
-    let i = at.y * params.width + at.x;
-    var c = textureLoad(resolved, vec2<i32>(id.xy), 0);
+// The pixel's place in the image (rows top to bottom), where the framebuffer's may be upside down.
+fn image_pixel(id: vec2<u32>) -> vec2<u32> {
+    return vec2<u32>(id.x, select(id.y, params.height - 1u - id.y, params.flip_y != 0u));
+}
+
+// The frame's premultiplied linear colour at framebuffer pixel `id` (image pixel `at`): the
+// opaque image, the blended surfaces over it, the dome behind.
+fn composite(id: vec2<u32>, at: vec2<u32>) -> vec4<f32> {
+    var c = textureLoad(resolved, vec2<i32>(id), 0);
     // Outside the data window only the clear colour: the render pass's scissor alone is not
     // enough, as lavapipe with 4x MSAA tests it half a pixel early on the left and top edges
     // (the samples right of and below the centre of the column and row before the window pass).
@@ -97,13 +116,45 @@ fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
     } else if background.flags.y != 0u {
         // Weighted blended OIT: the weighted average colour of the blended surfaces, covering
         // 1 - reveal of what is behind.
-        let accum = textureLoad(oit_accum, vec2<i32>(id.xy), 0);
-        let reveal = clamp(textureLoad(oit_reveal, vec2<i32>(id.xy), 0).r, 0.0, 1.0);
+        let accum = textureLoad(oit_accum, vec2<i32>(id), 0);
+        let reveal = clamp(textureLoad(oit_reveal, vec2<i32>(id), 0).r, 0.0, 1.0);
         let average = accum.rgb / max(accum.a, 1e-5);
         c = vec4<f32>(average * (1.0 - reveal) + c.rgb * reveal, (1.0 - reveal) + c.a * reveal);
     }
     if background.flags.x != 0u && inside {
-        c = vec4<f32>(c.rgb + (1.0 - clamp(c.a, 0.0, 1.0)) * dome_behind(id.xy), 1.0);
+        c = vec4<f32>(c.rgb + (1.0 - clamp(c.a, 0.0, 1.0)) * dome_behind(id), 1.0);
+    }
+    return c;
+}
+
+// Motion blur: a shutter sample other than the last adds its composite into `accumulated` (the
+// first one writes it, so nothing needs clearing between frames).
+@compute @workgroup_size(8, 8)
+fn cs_accumulate(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= params.width || id.y >= params.height {
+        return;
+    }
+    let at = image_pixel(id.xy);
+    let i = at.y * params.width + at.x;
+    let c = composite(id.xy, at);
+    if motion.before == 0u {
+        accumulated[i] = c;
+    } else {
+        accumulated[i] = accumulated[i] + c;
+    }
+}
+
+@compute @workgroup_size(8, 8)
+fn cs_color(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= params.width || id.y >= params.height {
+        return;
+    }
+    let at = image_pixel(id.xy);
+    let i = at.y * params.width + at.x;
+    var c = composite(id.xy, at);
+    if motion.before > 0u {
+        // The shutter's average: the earlier samples' sum and this one, divided once.
+        c = (accumulated[i] + c) / f32(motion.before + 1u);
     }
     let a = clamp(c.a, 0.0, 1.0);
     // Nothing covers it: transparent black, whatever rounding left in the colour.

@@ -20,6 +20,7 @@ use crate::evaluate;
 use crate::gpu::{self, AdapterSelection, GpuAdapter, RenderSettings, Renderer};
 use crate::job::{Existing, Job};
 use crate::output::Format;
+use crate::scene::shutter::Sampling;
 use crate::scene::FrameState;
 use crate::schedule::{self, Control, Event};
 use crate::{Error, Result};
@@ -53,6 +54,8 @@ pub struct BenchOptions {
     pub max_memory: Option<u64>,
     /// `--complexity`, as for `render` (a refinement level).
     pub refine_level: u32,
+    /// `--motion-blur`, as for `render`: each frame renders (and evaluates) its shutter samples.
+    pub motion_blur: Option<crate::scene::shutter::MotionBlur>,
 }
 
 /// Timing of one measurement.
@@ -114,6 +117,9 @@ pub struct Settings {
     /// End-to-end files fsynced before their rename.
     #[serde(default)]
     pub fsync: bool,
+    /// Renders averaged per frame under `--motion-blur` (absent: no motion blur).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion_samples: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,27 +204,41 @@ fn bench_job(options: &BenchOptions) -> Result<Job> {
     job.frames = options.frames.clone();
     job.max_memory = options.max_memory;
     job.refine_level = options.refine_level;
+    job.motion_blur = options.motion_blur;
     Ok(job)
 }
 
-/// The stage opened as `render` opens it, its frames, and the seconds that took.
-fn open_for_bench(
-    options: &BenchOptions,
-) -> Result<(
+/// A stage opened for `bench`: the stage, its scene, its frames, the seconds opening took and how
+/// frames are sampled in time.
+type BenchStage = (
     crate::stage::LoadedStage,
     std::sync::Arc<crate::scene::Scene>,
     Vec<f64>,
     f64,
-)> {
+    Sampling,
+);
+
+/// The stage opened as `render` opens it, its frames, and the seconds that took.
+fn open_for_bench(options: &BenchOptions) -> Result<BenchStage> {
     let t0 = Instant::now();
     let job = bench_job(options)?;
     let evaluate::OpenedStage {
-        stage, scene, frames, ..
+        stage,
+        scene,
+        frames,
+        sampling,
+        ..
     } = evaluate::open(&job)?;
     if frames.is_empty() || options.count == 0 {
         return Err(Error::Option("bench needs at least one frame".into()));
     }
-    Ok((stage, std::sync::Arc::new(scene), frames, t0.elapsed().as_secs_f64()))
+    Ok((
+        stage,
+        std::sync::Arc::new(scene),
+        frames,
+        t0.elapsed().as_secs_f64(),
+        sampling,
+    ))
 }
 
 /// A line saying the timed frames repeat, when the frame list is shorter than the count.
@@ -243,16 +263,17 @@ fn measure_evaluation(
     frames: &[f64],
     count: usize,
     threads: usize,
+    sampling: &Sampling,
 ) -> Result<(f64, f64, f64)> {
-    stage.evaluate(scene, frames[0])?;
+    evaluate::frame(stage, scene, frames[0], sampling)?;
     let t = Instant::now();
     for i in 0..count {
-        std::hint::black_box(stage.evaluate(scene, cycled(frames, i))?);
+        std::hint::black_box(evaluate::frame(stage, scene, cycled(frames, i), sampling)?);
     }
     let one_thread = t.elapsed().as_secs_f64() * 1e3 / count as f64;
     let t = Instant::now();
     for i in 0..count {
-        std::hint::black_box(stage.evaluate_stage_part(scene, cycled(frames, i))?);
+        std::hint::black_box(evaluate::stage_part(stage, scene, cycled(frames, i), sampling)?);
     }
     let stage_part = t.elapsed().as_secs_f64() * 1e3 / count as f64;
     let pool = evaluate::pool(threads)?;
@@ -261,6 +282,7 @@ fn measure_evaluation(
     evaluate::frames_in_parallel(
         stage,
         scene,
+        sampling,
         (0..count).map(|i| (i as f64, cycled(frames, i))),
         &pool,
         |_| true,
@@ -284,9 +306,10 @@ const EVALUATE_FRAMES: usize = 60;
 
 /// `bench --evaluate-only`: evaluation alone, no adapter.
 pub fn run_evaluate_only(options: &BenchOptions) -> Result<EvaluateReport> {
-    let (mut stage, scene, frames, load_seconds) = open_for_bench(options)?;
+    let (mut stage, scene, frames, load_seconds, sampling) = open_for_bench(options)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (one, stage_part, parallel) = measure_evaluation(&mut stage, &scene, &frames, options.count, threads)?;
+    let (one, stage_part, parallel) =
+        measure_evaluation(&mut stage, &scene, &frames, options.count, threads, &sampling)?;
     let distinct = frames.len().min(options.count);
     Ok(EvaluateReport {
         usdrender: env!("CARGO_PKG_VERSION").to_string(),
@@ -336,19 +359,25 @@ fn machine() -> Machine {
 
 /// Runs every measurement and returns the report.
 pub fn run(options: &BenchOptions) -> Result<BenchReport> {
-    let (mut stage, scene, frames, load_seconds) = open_for_bench(options)?;
+    let (mut stage, scene, frames, load_seconds, sampling) = open_for_bench(options)?;
     if let Some(note) = repeat_note(frames.len(), options.count) {
         log::warn!("bench: {note}");
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (evaluate_ms_per_frame, _, evaluate_parallel) =
-        measure_evaluation(&mut stage, &scene, &frames, options.count.min(EVALUATE_FRAMES), threads)?;
+    let (evaluate_ms_per_frame, _, evaluate_parallel) = measure_evaluation(
+        &mut stage,
+        &scene,
+        &frames,
+        options.count.min(EVALUATE_FRAMES),
+        threads,
+        &sampling,
+    )?;
     // Render-only and render + readback measure the GPU: their frames are evaluated first, only
     // those the timed loops reach (a long animated range is not held in memory).
     let used = frames.len().min(options.warmup + options.count);
     let states: Vec<FrameState> = frames[..used]
         .iter()
-        .map(|&f| stage.evaluate(&scene, f))
+        .map(|&f| evaluate::frame(&mut stage, &scene, f, &sampling))
         .collect::<Result<_>>()?;
     let adapters = gpu::select_adapters(&options.adapters)?;
     let settings = RenderSettings {
@@ -356,6 +385,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         height: options.height,
         msaa: 4,
         shading: options.shading,
+        motion_blur: sampling.blurs(),
         ..RenderSettings::default()
     };
     log::info!(
@@ -412,6 +442,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             format: "png".into(),
             write: options.write,
             fsync: options.fsync,
+            motion_samples: sampling.blur.map(|b| b.samples),
         },
         scene: SceneStats {
             meshes: scene.meshes.len(),
@@ -539,6 +570,7 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
     job.shading = options.shading;
     job.max_memory = options.max_memory;
     job.refine_level = options.refine_level;
+    job.motion_blur = options.motion_blur;
     job.adapters = AdapterSelection {
         spec: Some(
             adapters
@@ -606,6 +638,9 @@ fn measure_end_to_end(adapters: &[&GpuAdapter], frames: &[f64], options: &BenchO
 pub fn table(report: &BenchReport) -> String {
     let mut out = String::new();
     let s = &report.scene;
+    if let Some(n) = report.settings.motion_samples {
+        out.push_str(&format!("motion blur: {n} shutter samples per frame\n"));
+    }
     out.push_str(&format!(
         "{} at {}x{}: {} meshes, {} instances, {} triangles/frame; load {:.2} s, evaluate {:.2} ms/frame on one thread, {} frames/s in parallel\n",
         report.settings.stage,

@@ -7,10 +7,14 @@
 //! value's source once. The plain-data part ([`crate::stage::complete_frame`]: animated points
 //! decoded, interpolated, spread to vertices, smooth normals) is most of the work and runs on a
 //! pool, many frames at once, finishing in any order.
+//!
+//! With motion blur ([`Sampling`]) a frame is evaluated at each of its shutter's sub-frame times,
+//! both parts, and the samples travel as one [`FrameState`] ([`FrameState::motion`]).
 
 use std::sync::Arc;
 
 use crate::job::Job;
+use crate::scene::shutter::Sampling;
 use crate::scene::{FrameState, Scene};
 use crate::stage::{self, ExtractOptions, LoadedStage, OpenOptions};
 use crate::{Error, Result};
@@ -23,6 +27,8 @@ pub struct OpenedStage {
     pub frames: Vec<f64>,
     /// The first frame, evaluated (its camera sets the image's aspect).
     pub first: FrameState,
+    /// How each frame is sampled in time (motion blur).
+    pub sampling: Sampling,
 }
 
 /// Opens `job`'s stage, chooses its frames (the job's, else the stage's range), extracts the
@@ -66,12 +72,70 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
         points_shading: false,
     })?;
     let first = stage.evaluate(&scene, first_time)?;
+    let sampling = sampling(job, &stage);
     Ok(OpenedStage {
         stage,
         scene,
         frames,
         first,
+        sampling,
     })
+}
+
+/// How `job`'s frames are sampled in time on `stage` (extracted): its `--motion-blur`, the
+/// stage's frame length in time codes and whether its RenderSettings turn motion blur off.
+pub fn sampling(job: &Job, stage: &LoadedStage) -> Sampling {
+    let Some(blur) = job.motion_blur else {
+        return Sampling::default();
+    };
+    let timing = stage.timing();
+    let sampling = Sampling {
+        blur: Some(blur),
+        frame_length: timing.tcps / timing.fps,
+        stage_disables: stage.motion_blur_disabled(),
+    };
+    if sampling.stage_disables && blur.shutter.is_none() {
+        log::info!(
+            "{}: its RenderSettings disable motion blur; frames are rendered at their time (--shutter overrides)",
+            job.stage.display()
+        );
+    }
+    sampling
+}
+
+/// The stage's part of the frame at time code `time`: one evaluation, or with motion blur one at
+/// each of its shutter's times ([`Sampling::times`]), the one nearest the shutter's centre
+/// returned with the others in [`FrameState::motion`]. Runs on the stage's thread.
+pub fn stage_part(stage: &mut LoadedStage, scene: &Scene, time: f64, sampling: &Sampling) -> Result<FrameState> {
+    if !sampling.blurs() {
+        return stage.evaluate_stage_part(scene, time);
+    }
+    let times = sampling.times(time, stage.camera_shutter(time));
+    let mut samples = Vec::with_capacity(times.len());
+    for t in times {
+        samples.push(stage.evaluate_stage_part(scene, t)?);
+    }
+    let mut state = samples.pop().ok_or_else(|| Error::Frame {
+        frame: time.to_string(),
+        reason: "no shutter sample".into(),
+    })?;
+    state.motion = samples;
+    Ok(state)
+}
+
+/// The plain-data part of a frame from [`stage_part`] (and of its shutter samples): any thread.
+pub fn complete(scene: &Scene, state: &mut FrameState) -> Result<()> {
+    for sample in &mut state.motion {
+        stage::complete_frame(scene, sample)?;
+    }
+    stage::complete_frame(scene, state)
+}
+
+/// The frame at time code `time`, both parts, on this thread.
+pub fn frame(stage: &mut LoadedStage, scene: &Scene, time: f64, sampling: &Sampling) -> Result<FrameState> {
+    let mut state = stage_part(stage, scene, time, sampling)?;
+    complete(scene, &mut state)?;
+    Ok(state)
 }
 
 /// Evaluates `frames` (frame number, time code) on two levels: the stage's part here, in order,
@@ -84,6 +148,7 @@ pub fn open(job: &Job) -> Result<OpenedStage> {
 pub fn frames_in_parallel(
     stage: &mut LoadedStage,
     scene: &Arc<Scene>,
+    sampling: &Sampling,
     frames: impl IntoIterator<Item = (f64, f64)>,
     pool: &rayon::ThreadPool,
     mut admit: impl FnMut(f64) -> bool,
@@ -92,7 +157,7 @@ pub fn frames_in_parallel(
     let done = &done;
     pool.in_place_scope(|s| {
         for (frame, time) in frames {
-            match stage.evaluate_stage_part(scene, time) {
+            match stage_part(stage, scene, time, sampling) {
                 Ok(mut state) => {
                     if !admit(frame) {
                         break;
@@ -101,7 +166,7 @@ pub fn frames_in_parallel(
                     s.spawn(move |_| {
                         // A panic here must not take the pool (and the run) down: the frame fails.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            stage::complete_frame(&scene, &mut state).map(|()| state)
+                            complete(&scene, &mut state).map(|()| state)
                         }))
                         .unwrap_or_else(|panic| {
                             Err(Error::Frame {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::frames::FrameSlice;
 use crate::gpu::{self, AdapterSelection, RenderSettings};
 use crate::output::{self, Encoding, Format, Pattern};
+use crate::scene::shutter::{MotionBlur, MAX_MOTION_SAMPLES};
 use crate::scene::{Camera, HarnessView, Headlight, Look, Scene};
 use crate::{Error, Result};
 
@@ -83,6 +84,9 @@ pub struct Job {
     /// `--unloaded-as-bounds`: open the stage with its payloads unloaded and draw each unloaded
     /// prim as the box of its bounds (as the usdImagingGL harness's `-unloadedAsBounds`).
     pub unloaded_as_bounds: bool,
+    /// `--motion-blur`: each frame averages renders at sub-frame times over its shutter
+    /// ([`crate::scene::shutter`]); `None`: one render at the frame's time (Storm's default).
+    pub motion_blur: Option<MotionBlur>,
 }
 
 /// Largest image side we accept: wgpu's default texture limit.
@@ -122,6 +126,7 @@ impl Job {
             shading: gpu::ShadingPath::Auto,
             msaa: 4,
             refine_level: 0,
+            motion_blur: None,
         })
     }
 
@@ -164,6 +169,22 @@ impl Job {
                 "--clear-color {:?} must be four finite numbers",
                 self.clear_color
             )));
+        }
+        if let Some(blur) = &self.motion_blur {
+            if !(1..=MAX_MOTION_SAMPLES).contains(&blur.samples) {
+                return Err(Error::Option(format!(
+                    "--motion-samples {} must be between 1 and {MAX_MOTION_SAMPLES}",
+                    blur.samples
+                )));
+            }
+            if let Some(s) = blur.shutter {
+                if !(s.open.is_finite() && s.close.is_finite() && s.close >= s.open) {
+                    return Err(Error::Option(format!(
+                        "--shutter {},{}: expected OPEN,CLOSE with CLOSE not before OPEN",
+                        s.open, s.close
+                    )));
+                }
+            }
         }
         for p in &self.purposes {
             if !matches!(p.as_str(), "render" | "proxy" | "guide") {
@@ -262,6 +283,7 @@ impl Job {
             shading: self.shading,
             scissor: self.harness_view.and_then(|v| v.scissor(self.width, height)),
             pixel_aspect: self.pixel_aspect,
+            motion_blur: self.motion_blur.is_some_and(|b| b.samples > 1),
             ..RenderSettings::default()
         }
     }

@@ -458,6 +458,7 @@ pub fn plan(job: &Job) -> Result<Plan> {
         scene,
         frames,
         first: state,
+        ..
     } = evaluate::open(job)?;
     job.output.check_frames(&frames)?;
     let adapters = gpu::select_adapters(&job.adapters)?
@@ -569,10 +570,14 @@ fn stage_thread(
             (None, _, _) => "framing camera (the stage has none)".to_string(),
         };
         let evaluate::OpenedStage {
-            stage, scene, frames, ..
+            stage,
+            scene,
+            frames,
+            sampling,
+            ..
         } = opened;
         (
-            stage,
+            (stage, sampling),
             Prepared {
                 scene: Arc::new(scene),
                 camera,
@@ -582,13 +587,13 @@ fn stage_thread(
             },
         )
     });
-    let (mut stage, scene) = match result {
-        Ok((stage, prepared)) => {
+    let (mut stage, sampling, scene) = match result {
+        Ok(((stage, sampling), prepared)) => {
             let scene = prepared.scene.clone();
             if prepared_tx.send(Ok(prepared)).is_err() {
                 return Ok(());
             }
-            (stage, scene)
+            (stage, sampling, scene)
         }
         Err(e) => {
             let _ = prepared_tx.send(Err(e));
@@ -604,6 +609,7 @@ fn stage_thread(
     evaluate::frames_in_parallel(
         &mut stage,
         &scene,
+        &sampling,
         frames,
         &evaluators,
         // A credit per queued frame; blocks while enough frames are in flight.
@@ -613,6 +619,9 @@ fn stage_thread(
                 // The harness's view (--harness) replaces the camera the stage's rules chose.
                 let height = job.height_for(state.camera.lens.aspect());
                 state.camera = job.frame_camera(&scene, &state.camera, job.width, height);
+                for sample in &mut state.motion {
+                    sample.camera = job.frame_camera(&scene, &sample.camera, job.width, height);
+                }
                 queue.push(Task {
                     frame,
                     state: Ok(Arc::new(state)),

@@ -19,6 +19,7 @@ use std::time::Instant;
 use crate::evaluate;
 use crate::gpu::{self, AovKind, FrameBuffers, GpuAdapter, RenderSettings, Renderer};
 use crate::job::Job;
+use crate::scene::shutter::Sampling;
 use crate::scene::Scene;
 use crate::stage::{ExtractOptions, LoadedStage, StageInfo};
 use crate::{Error, Result};
@@ -62,6 +63,7 @@ struct Opened {
     /// The first frame's camera aspect (width over height), which sets the image height.
     aspect: f64,
     warnings: Vec<String>,
+    sampling: Sampling,
 }
 
 impl StageThread {
@@ -90,6 +92,7 @@ impl StageThread {
                             frames: o.frames,
                             aspect,
                             warnings,
+                            sampling: o.sampling,
                         }));
                         if sent.is_err() {
                             return;
@@ -158,6 +161,8 @@ pub struct StillRenderer {
     frames: Vec<f64>,
     height: u32,
     warnings: Vec<String>,
+    /// How frames are sampled in time (motion blur).
+    sampling: Sampling,
     adapter: GpuAdapter,
     /// Built on first use and rebuilt when a frame asks for other [`StillOptions`].
     renderer: Option<(Renderer, StillOptions)>,
@@ -188,6 +193,7 @@ impl StillRenderer {
             scene: Arc::new(opened.scene),
             frames: opened.frames,
             warnings: opened.warnings,
+            sampling: opened.sampling,
             adapter,
             renderer: None,
         })
@@ -222,14 +228,20 @@ impl StillRenderer {
         let start = Instant::now();
         let scene = self.scene.clone();
         let time = self.job.time_of(frame);
-        let mut state = self
-            .stage
-            .call("evaluating a frame", move |stage| stage.evaluate(&scene, time))??;
+        let sampling = self.sampling;
+        let mut state = self.stage.call("evaluating a frame", move |stage| {
+            evaluate::frame(stage, &scene, time, &sampling)
+        })??;
         // The harness's view (--harness) replaces the camera the stage's rules chose, per frame.
         let frame_height = self.job.height_for(state.camera.lens.aspect());
         state.camera = self
             .job
             .frame_camera(&self.scene, &state.camera, self.job.width, frame_height);
+        for sample in &mut state.motion {
+            sample.camera = self
+                .job
+                .frame_camera(&self.scene, &sample.camera, self.job.width, frame_height);
+        }
         let settings = self.settings(options);
         let renderer = match &mut self.renderer {
             Some((r, built)) if built == options => r,

@@ -90,6 +90,7 @@ fn parallel_out_of_order_evaluation_equals_evaluation_in_order() {
         evaluate::frames_in_parallel(
             &mut opened.stage,
             &scene,
+            &opened.sampling,
             times.iter().rev().map(|&t| (t, t)),
             &pool,
             |_| true,

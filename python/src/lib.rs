@@ -16,6 +16,7 @@ use pyo3::types::{PyByteArray, PyDict, PyList, PyString};
 use usdrender::gpu::{AdapterSelection, AovKind, ShadingPath};
 use usdrender::job::{Existing, Job};
 use usdrender::output::{self, Encoding, Format, Pattern};
+use usdrender::scene::shutter::{MotionBlur, Shutter, DEFAULT_MOTION_SAMPLES};
 use usdrender::scene::Headlight;
 use usdrender::schedule::{self, Control, Event, FrameOutcome};
 use usdrender::still::{Still, StillOptions, StillRenderer};
@@ -127,6 +128,9 @@ const LOOK_KEYS: &[&str] = &[
     "color_correction",
     "purposes",
     "complexity",
+    "motion_blur",
+    "motion_samples",
+    "shutter",
     "shading_pass",
     "session_layer",
     "max_memory",
@@ -166,6 +170,8 @@ fn make_job(
         spec: adapter_spec(adapters)?,
         ..AdapterSelection::default()
     };
+    // --motion-blur, --motion-samples, --shutter: one setting, checked once all keys are read.
+    let (mut motion_blur, mut motion_samples, mut shutter) = (false, None::<u32>, None::<Shutter>);
     if let Some(look) = look {
         for (key, value) in look.iter() {
             let key: String = key.extract()?;
@@ -198,6 +204,14 @@ fn make_job(
                     let name = choice(&key, &value, &["low", "medium", "high", "veryhigh"])?;
                     job.refine_level = usdrender::job::refine_level_of(&name).unwrap_or(0);
                 }
+                "motion_blur" => motion_blur = value.extract()?,
+                "motion_samples" => motion_samples = Some(value.extract()?),
+                "shutter" => {
+                    let (open, close): (f64, f64) = value
+                        .extract()
+                        .map_err(|_| OptionError::new_err("shutter: expected (open, close), two numbers"))?;
+                    shutter = Some(Shutter { open, close });
+                }
                 "shading_pass" => {
                     let name = choice(&key, &value, &["auto", "compute", "forward"])?;
                     job.shading = ShadingPath::from_name(&name).unwrap_or_default();
@@ -215,6 +229,13 @@ fn make_job(
             }
         }
     }
+    if !motion_blur && (motion_samples.is_some() || shutter.is_some()) {
+        return Err(OptionError::new_err("motion_samples and shutter need motion_blur=True"));
+    }
+    job.motion_blur = motion_blur.then(|| MotionBlur {
+        samples: motion_samples.unwrap_or(DEFAULT_MOTION_SAMPLES),
+        shutter,
+    });
     job.validate().map_err(py_err)?;
     Ok(job)
 }
@@ -236,7 +257,8 @@ fn rgba_array<'py>(py: Python<'py>, still: &Still) -> PyResult<Bound<'py, PyAny>
 ///     `usdrender adapters` lists them, or a list of them; the first is used.
 /// **look: headlight ("auto", "on", "off"), clear_color (R, G, B, A, linear), color_correction
 ///     ("sRGB", "disabled"), enable_dome_light_visibility, purposes, complexity ("low",
-///     "medium", "high", "veryhigh"), shading_pass ("auto", "compute", "forward"),
+///     "medium", "high", "veryhigh"), motion_blur, motion_samples, shutter ((open, close) in
+///     time codes relative to the frame), shading_pass ("auto", "compute", "forward"),
 ///     session_layer, max_memory (bytes), include_cpu, all_backends: as the CLI's flags.
 ///
 /// Raises StageError, AdapterError, OptionError (all usdrender.Error) with the CLI's messages.

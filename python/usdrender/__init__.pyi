@@ -73,6 +73,7 @@ class AdapterInfo(TypedDict):
 #   enable_dome_light_visibility: bool
 #   purposes: str | Sequence[str]            ("render", "proxy", "guide")
 #   complexity: "low" | "medium" | "high" | "veryhigh"
+#   motion_blur: bool; motion_samples: int (default 8); shutter: (open, close), time codes
 #   shading_pass: "auto" | "compute" | "forward"
 #   session_layer: str | os.PathLike
 #   max_memory: int (bytes)

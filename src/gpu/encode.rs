@@ -13,17 +13,28 @@ use super::renderer::Renderer;
 use super::targets::oit_attachment;
 use super::visibility::Visibility;
 
+/// Which part of a frame one submission is: the whole frame (`first` and `last`), or one of its
+/// motion-blur shutter samples. Only the first records the frame's start timestamp; only the
+/// last runs the colour and AOV passes and the readback copies; the others end by adding their
+/// image into the accumulation buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct SubFrame {
+    pub(super) first: bool,
+    pub(super) last: bool,
+}
+
 impl Renderer {
     /// Whether this frame's camera has clipping planes (written by `write_frame_state`).
     fn clipping(&self) -> bool {
         self.last_globals.is_some_and(|g| g.clip_count[0] > 0)
     }
 
-    /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits it.
-    pub(super) fn encode_and_submit(&self, slot: usize, readback: Readback) -> wgpu::SubmissionIndex {
+    /// Records the frame (render pass, then the copies into `slot`'s readback buffer) and submits
+    /// it; or, for a shutter sample before the last (`part`), its passes and the accumulation.
+    pub(super) fn encode_and_submit(&self, slot: usize, readback: Readback, part: SubFrame) -> wgpu::SubmissionIndex {
         let device = &self.gpu.device;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        if let Some(t) = &self.timestamps {
+        if let Some(t) = self.timestamps.as_ref().filter(|_| part.first) {
             // An empty pass, for the timestamp that starts the frame.
             encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("frame start"),
@@ -263,6 +274,20 @@ impl Renderer {
             set_buffers(&mut pass);
             pass.set_pipeline(&self.translucent_pipeline);
             draw(&mut pass, &self.draws[first_blended..], None);
+        }
+        if !part.last {
+            // A shutter sample before the last: its composite joins the sum, and the next sample
+            // may draw over the targets (the queue orders its writes after these reads).
+            if let (Some(m), Some(c)) = (&self.motion, &self.color_pass) {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("motion blur accumulate"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&m.accumulate);
+                pass.set_bind_group(0, &c.bind_group, &[]);
+                pass.dispatch_workgroups(self.width.div_ceil(8), self.height.div_ceil(8), 1);
+            }
+            return self.gpu.queue.submit([encoder.finish()]);
         }
         // Per-pixel work after the pass runs as compute (cheap on the H100, unlike fragment work):
         // the linear/8-bit conversion and the AOV gather, each writing tightly packed buffers.

@@ -202,6 +202,18 @@ pub struct ColorParams {
     pub outside: [f32; 4],
 }
 
+/// Motion blur's per-submission parameter of the colour and accumulation passes. Keep in sync
+/// with `MotionParams` in `shaders/color.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct MotionParams {
+    /// Shutter samples of this frame accumulated before this one: the accumulation pass writes
+    /// (0) or adds; the colour pass averages the sum with its own sample (above 0). Always 0
+    /// without motion blur.
+    pub before: u32,
+    pub _pad: [u32; 3],
+}
+
 /// What the colour pass composites behind and over the opaque image, per frame. Keep in sync
 /// with `BackgroundParams` in `shaders/color.wgsl`.
 #[repr(C)]
@@ -329,6 +341,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<MaterialRaw>(), 192 + 48 + 16 + 12 * 96);
         assert_eq!(std::mem::size_of::<ColorParams>(), 64);
         assert_eq!(std::mem::size_of::<AovParams>(), 16);
+        assert_eq!(std::mem::size_of::<MotionParams>(), 16);
         assert_eq!(std::mem::size_of::<ShadeParams>(), 96);
     }
 

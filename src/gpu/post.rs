@@ -5,7 +5,9 @@
 
 use wgpu::util::DeviceExt;
 
-use super::layout::{AovParams, ColorParams};
+use bytemuck::Zeroable;
+
+use super::layout::{AovParams, ColorParams, MotionParams};
 use super::pipelines::AOV_FORMATS;
 use super::raster::image_texture;
 use super::settings::{AovKind, ImageEncoding, RenderSettings};
@@ -17,6 +19,14 @@ pub(super) struct ComputeStage {
     pub(super) bind_group: wgpu::BindGroup,
     /// Output buffers, in the order of their readback segments; `None` where not asked for.
     pub(super) outputs: Vec<Option<wgpu::Buffer>>,
+}
+
+/// Motion blur's accumulation pass (`cs_accumulate`, run after each shutter sample but the
+/// last; it shares the colour pass's bindings) and its per-submission parameter.
+pub(super) struct MotionStage {
+    pub(super) accumulate: wgpu::ComputePipeline,
+    /// `MotionParams`, written before each submission.
+    pub(super) params: wgpu::Buffer,
 }
 
 /// The AOV attachments (views in `AovKind` order) and their gather pass.
@@ -39,13 +49,14 @@ pub(super) struct ColorPassInputs<'a> {
     pub(super) dome_sampler: &'a wgpu::Sampler,
 }
 
-/// The colour pass: `shaders/color.wgsl` over the whole image.
+/// The colour pass: `shaders/color.wgsl` over the whole image; with `settings.motion_blur`, also
+/// its accumulation pass and the f32 buffer it sums shutter samples into (allocated here, once).
 pub(super) fn color_pass(
     device: &wgpu::Device,
     settings: &RenderSettings,
     encoding: ImageEncoding,
     inputs: ColorPassInputs<'_>,
-) -> ComputeStage {
+) -> (ComputeStage, Option<MotionStage>) {
     let pixels = settings.width as u64 * settings.height as u64;
     let unfilterable = wgpu::TextureSampleType::Float { filterable: false };
     let filterable = wgpu::TextureSampleType::Float { filterable: true };
@@ -67,15 +78,27 @@ pub(super) fn color_pass(
                 ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                 count: None,
             },
+            storage_entry(9),
+            uniform_entry(10),
         ],
     });
-    let pipeline = compute_pipeline(
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("color.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/color.wgsl").into()),
+    });
+    let pipeline = module_pipeline(device, "color.wgsl", &module, "cs_color", &bgl);
+    // Motion blur: the running sum of each pixel's premultiplied linear colour, f32 (a
+    // placeholder without it; the shader reads it only when `MotionParams::before` > 0).
+    let accumulated = storage(
         device,
-        "color.wgsl",
-        include_str!("../../shaders/color.wgsl").to_string(),
-        "cs_color",
-        &bgl,
+        "motion blur accumulation",
+        if settings.motion_blur { pixels * 16 } else { 16 },
     );
+    let motion_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("motion blur params"),
+        contents: bytemuck::bytes_of(&MotionParams::zeroed()),
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    });
     let rgba8 = storage(device, "color pass rgba8", pixels * 4);
     // Written only when linear output is asked for (else a placeholder is bound).
     let linear = storage(
@@ -143,13 +166,28 @@ pub(super) fn color_pass(
                 binding: 8,
                 resource: wgpu::BindingResource::Sampler(inputs.dome_sampler),
             },
+            wgpu::BindGroupEntry {
+                binding: 9,
+                resource: accumulated.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 10,
+                resource: motion_params.as_entire_binding(),
+            },
         ],
     });
-    ComputeStage {
-        pipeline,
-        bind_group,
-        outputs: vec![Some(rgba8), settings.linear.then_some(linear)],
-    }
+    let motion = settings.motion_blur.then(|| MotionStage {
+        accumulate: module_pipeline(device, "color.wgsl accumulate", &module, "cs_accumulate", &bgl),
+        params: motion_params,
+    });
+    (
+        ComputeStage {
+            pipeline,
+            bind_group,
+            outputs: vec![Some(rgba8), settings.linear.then_some(linear)],
+        },
+        motion,
+    )
 }
 
 /// The AOV attachments asked for by `settings` and the pass that gathers them.
@@ -317,6 +355,16 @@ fn compute_pipeline(
         label: Some(name),
         source: wgpu::ShaderSource::Wgsl(source.into()),
     });
+    module_pipeline(device, name, &module, entry, layout)
+}
+
+fn module_pipeline(
+    device: &wgpu::Device,
+    name: &str,
+    module: &wgpu::ShaderModule,
+    entry: &str,
+    layout: &wgpu::BindGroupLayout,
+) -> wgpu::ComputePipeline {
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some(name),
         bind_group_layouts: &[Some(layout)],
@@ -325,7 +373,7 @@ fn compute_pipeline(
     device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(name),
         layout: Some(&pipeline_layout),
-        module: &module,
+        module,
         entry_point: Some(entry),
         compilation_options: Default::default(),
         cache: None,

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use super::adapters::{GpuAdapter, SharedDevice};
+use super::encode::SubFrame;
 use super::geometry::{canonical_materials, DynamicMesh, Geometry, GeometryBuffers, MeshDraw};
-use super::layout::{BackgroundParams, Globals, InstanceRaw, LightRaw, MaterialRaw};
+use super::layout::{BackgroundParams, Globals, InstanceRaw, LightRaw, MaterialRaw, MotionParams};
 use super::pipelines::{MeshPipelines, OpaquePipelines, AOV_FORMATS, COLOR_FORMAT, DEPTH_FORMAT, LINEAR_FORMAT};
-use super::post::{AovStage, ComputeStage};
+use super::post::{AovStage, ComputeStage, MotionStage};
 use super::readback::{
     copy_pod, padded_bytes_per_row, strip_padding, wait_for, FrameBuffers, Readback, ReadbackLayout, Segment, Slot,
     Ticket, Timestamps, MAP_DONE, MAP_FAILED, MAP_PENDING, TS_FRAME_BEGIN, TS_PASS_BEGIN, TS_PASS_END, TS_POST_END,
@@ -51,6 +52,8 @@ pub struct Renderer {
     pub(super) encoding: ImageEncoding,
     /// Linear output: the colour target is half float and `color_pass` derives the images.
     pub(super) color_pass: Option<ComputeStage>,
+    /// Motion blur's accumulation pass, when the settings ask for motion blur.
+    pub(super) motion: Option<MotionStage>,
     /// AOV attachments and the pass that gathers them, when AOVs are asked for.
     pub(super) aov: Option<AovStage>,
     pub(super) opaque_pipelines: OpaquePipelines,
@@ -383,7 +386,7 @@ impl Renderer {
             mapped_at_creation: false,
         });
 
-        let color_pass = Some(super::post::color_pass(
+        let (color_pass, motion) = super::post::color_pass(
             device,
             settings,
             encoding,
@@ -395,7 +398,8 @@ impl Renderer {
                 dome: dome.map_or(&textures.placeholder, |d| &d.view),
                 dome_sampler: &dome_sampler,
             },
-        ));
+        );
+        let color_pass = Some(color_pass);
         let aov = with_aovs.then(|| super::post::aov_stage(device, settings, sample_count));
         let slots = Slot::ring(device, layout.size, FRAMES_IN_FLIGHT);
         scope.pop().map_err(|e| err(format!("building the renderer: {e}")))?;
@@ -429,6 +433,7 @@ impl Renderer {
             sample_count,
             encoding,
             color_pass,
+            motion,
             aov,
             opaque_pipelines,
             visibility,
@@ -595,16 +600,26 @@ impl Renderer {
         if let Some(lost) = self.gpu.lost_reason() {
             return Err(self.err(lost));
         }
-        if state.instance_transforms.len() != self.dynamic_slots.len()
-            || state.mesh_vertices.len() != self.dynamic_meshes.len()
-        {
+        // Motion blur: the shutter's other samples first, the one nearest its centre last.
+        let samples = state.motion.len() + 1;
+        for sample in state.motion.iter().chain([state]) {
+            if sample.instance_transforms.len() != self.dynamic_slots.len()
+                || sample.mesh_vertices.len() != self.dynamic_meshes.len()
+            {
+                return Err(self.err(format!(
+                    "frame {} brings {} instance transforms and {} meshes; the scene has {} and {}",
+                    sample.frame,
+                    sample.instance_transforms.len(),
+                    sample.mesh_vertices.len(),
+                    self.dynamic_slots.len(),
+                    self.dynamic_meshes.len()
+                )));
+            }
+        }
+        if samples > 1 && self.motion.is_none() {
             return Err(self.err(format!(
-                "frame {} brings {} instance transforms and {} meshes; the scene has {} and {}",
-                state.frame,
-                state.instance_transforms.len(),
-                state.mesh_vertices.len(),
-                self.dynamic_slots.len(),
-                self.dynamic_meshes.len()
+                "frame {} brings {samples} shutter samples; this renderer was built without motion blur",
+                state.frame
             )));
         }
         let n = self.slots.len();
@@ -616,8 +631,10 @@ impl Renderer {
         };
         let start = std::time::Instant::now();
         let scope = ErrorScope::push(&self.gpu.device);
-        self.write_frame_state(state);
-        let submission = self.encode_and_submit(slot, readback);
+        for (k, sample) in state.motion.iter().enumerate() {
+            self.submit_sample(sample, k, samples, slot, readback);
+        }
+        let submission = self.submit_sample(state, samples - 1, samples, slot, readback);
         let mapped = match readback {
             Readback::Frame => Some(Segment {
                 offset: 0,
@@ -659,6 +676,32 @@ impl Renderer {
             submitted: std::time::Instant::now(),
             record_ms: start.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// Writes shutter sample `k` of `samples` (the whole frame when `samples` is 1) and submits
+    /// its commands. Each sample is its own submission, so the queue's writes (this sample's
+    /// matrices and vertices) land between the previous sample's commands and this one's.
+    fn submit_sample(
+        &mut self,
+        sample: &FrameState,
+        k: usize,
+        samples: usize,
+        slot: usize,
+        readback: Readback,
+    ) -> wgpu::SubmissionIndex {
+        self.write_frame_state(sample);
+        if let Some(m) = &self.motion {
+            let params = MotionParams {
+                before: k as u32,
+                _pad: [0; 3],
+            };
+            self.gpu.queue.write_buffer(&m.params, 0, bytemuck::bytes_of(&params));
+        }
+        let part = SubFrame {
+            first: k == 0,
+            last: k + 1 == samples,
+        };
+        self.encode_and_submit(slot, readback, part)
     }
 
     /// Waits until the ticket's submission is done and its mapping (if any) complete, then copies

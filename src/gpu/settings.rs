@@ -54,6 +54,10 @@ pub struct RenderSettings {
     /// Width over height of one pixel (1: square): the camera's window is fitted to
     /// `width * pixel_aspect` by `height` ([`crate::scene::Camera::view_projection_px`]).
     pub pixel_aspect: f64,
+    /// Frames may bring shutter samples ([`crate::scene::FrameState::motion`]) to average: an
+    /// f32 accumulation buffer (16 bytes a pixel) and its pass are allocated once, with the
+    /// renderer.
+    pub motion_blur: bool,
 }
 
 impl Default for RenderSettings {
@@ -72,6 +76,7 @@ impl Default for RenderSettings {
             shading: ShadingPath::Auto,
             scissor: None,
             pixel_aspect: 1.0,
+            motion_blur: false,
         }
     }
 }

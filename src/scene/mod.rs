@@ -11,6 +11,7 @@ pub mod displacement;
 pub mod light;
 pub mod material;
 pub mod shapes;
+pub mod shutter;
 pub mod skinning;
 pub mod stand_in;
 pub mod subdivision;
@@ -228,6 +229,11 @@ pub struct FrameState {
     /// One entry per skinned mesh's `frame` index ([`animation::Animation::skinned`]): its
     /// skeleton's pose and the skeleton-to-mesh matrix at this time.
     pub skinning: Vec<skinning::SkinFrame>,
+    /// Motion blur (`--motion-blur`): the frame's other shutter samples, each evaluated at its own
+    /// sub-frame time, rendered before this one and averaged with it. This state is the sample
+    /// nearest the shutter's centre and is rendered last, so the frame's AOVs are its own
+    /// ([`shutter::sample_times`]). Empty without motion blur.
+    pub motion: Vec<FrameState>,
 }
 
 /// New vertex data for an animated mesh, laid out as its [`Mesh::positions`].

@@ -9,6 +9,7 @@ use openusd_schemas::geom::XformCache;
 use super::graph::{self, Graph};
 use super::samples;
 use super::values;
+use crate::scene::shutter::Shutter;
 use crate::scene::{Camera, CameraChoice, CameraRule, ClipPlanes, Lens, MAX_CLIP_PLANES};
 use crate::{Error, Result};
 
@@ -146,6 +147,34 @@ pub fn choose(stage: &usd::Stage, graph: &Graph, flag: Option<&str>) -> Result<C
 /// The `camera` target of the stage's RenderSettings: the one `renderSettingsPrimPath` names, else
 /// the first in traversal order.
 fn render_settings_camera(stage: &usd::Stage, graph: &Graph) -> Option<String> {
+    let prim = render_settings(stage, graph)?;
+    let targets = prim.relationship("camera").targets().ok()?;
+    targets.first().map(|t| t.as_str().to_string())
+}
+
+/// Whether the stage's RenderSettings (chosen as for its camera) turn motion blur off:
+/// `disableMotionBlur`, or the deprecated `instantaneousShutter` it replaced. UsdRender reads
+/// either as "the camera's shutter is [0, 0]".
+pub fn render_settings_disable_motion_blur(stage: &usd::Stage, graph: &Graph) -> bool {
+    render_settings(stage, graph).is_some_and(|prim| {
+        ["disableMotionBlur", "instantaneousShutter"]
+            .iter()
+            .any(|name| values::bool_attr(&prim, name, None) == Some(true))
+    })
+}
+
+/// The camera's `shutter:open` and `shutter:close` at `t`, in time codes relative to the frame
+/// (USD's fallbacks: 0 and 0).
+pub fn shutter(prim: &usd::Prim, t: values::Time) -> Shutter {
+    Shutter {
+        open: values::f64_attr(prim, "shutter:open", t).unwrap_or(0.0),
+        close: values::f64_attr(prim, "shutter:close", t).unwrap_or(0.0),
+    }
+}
+
+/// The stage's RenderSettings prim: the one `renderSettingsPrimPath` names, else the first in
+/// traversal order.
+fn render_settings(stage: &usd::Stage, graph: &Graph) -> Option<usd::Prim> {
     let settings: Vec<&sdf::Path> = graph
         .order
         .iter()
@@ -161,9 +190,7 @@ fn render_settings_camera(stage: &usd::Stage, graph: &Graph) -> Option<String> {
         .as_deref()
         .and_then(|n| settings.iter().find(|p| p.as_str() == n))
         .or_else(|| settings.first())?;
-    let prim = stage.prim((*chosen).clone()).ok()?;
-    let targets = prim.relationship("camera").targets().ok()?;
-    targets.first().map(|t| t.as_str().to_string())
+    stage.prim((*chosen).clone()).ok()
 }
 
 /// What a camera has been warned about, so a warning is logged once, not once per frame.

@@ -35,6 +35,7 @@ use openusd_schemas::geom::XformCache;
 
 use crate::frames::Timing;
 use crate::scene::animation::Animation;
+use crate::scene::shutter::Shutter;
 use crate::scene::{Camera, CameraChoice, FrameState, Scene};
 use crate::{Error, Result};
 
@@ -397,6 +398,24 @@ impl LoadedStage {
         guarded(&path, "evaluating a frame", || self.evaluate_inner(scene, frame))
     }
 
+    /// The chosen camera's `shutter:open` and `shutter:close` at `frame`, in time codes relative
+    /// to it: USD's fallback [0, 0] when unauthored, for the framing camera and before
+    /// [`LoadedStage::extract`]. Read only for motion blur, so other renders pay nothing for it.
+    pub fn camera_shutter(&self, frame: f64) -> Shutter {
+        match self.extracted.as_ref().and_then(|ex| ex.camera.as_ref()) {
+            Some(prim) => camera::shutter(prim, values::at(frame)),
+            None => Shutter::INSTANT,
+        }
+    }
+
+    /// Whether the stage's RenderSettings turn motion blur off (`disableMotionBlur` or
+    /// `instantaneousShutter`); `false` before [`LoadedStage::extract`].
+    pub fn motion_blur_disabled(&self) -> bool {
+        self.extracted
+            .as_ref()
+            .is_some_and(|ex| camera::render_settings_disable_motion_blur(&self.stage, &ex.graph))
+    }
+
     fn evaluate_inner(&mut self, scene: &Scene, frame: f64) -> Result<FrameState> {
         let Some(ex) = &self.extracted else {
             return Err(Error::Stage {
@@ -489,6 +508,7 @@ impl LoadedStage {
             materials,
             lights,
             skinning,
+            motion: Vec::new(),
         })
     }
 

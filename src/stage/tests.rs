@@ -2855,3 +2855,68 @@ def Mesh "M" {
     let f3 = s.evaluate(&scene, 3.0).unwrap();
     assert_eq!(f3.mesh_vertices[points].positions[0], [1.0, 0.0, 0.0]);
 }
+
+/// `--motion-blur`: the camera's `shutter:open`/`close` and RenderSettings' `disableMotionBlur`
+/// are read, and a frame is evaluated at each shutter sample (transforms and the camera move).
+#[test]
+fn motion_blur_reads_the_shutter_and_evaluates_each_sample() {
+    use crate::scene::shutter::{MotionBlur, Sampling, Shutter};
+    let text = r#"#usda 1.0
+(
+    startTimeCode = 0
+    endTimeCode = 2
+)
+def Camera "cam"
+{
+    double shutter:open = -0.5
+    double shutter:close = 0.5
+    double3 xformOp:translate.timeSamples = { 0: (0, 0, 10), 2: (2, 0, 10) }
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+}
+def Xform "box"
+{
+    double3 xformOp:translate.timeSamples = { 0: (0, 0, 0), 2: (4, 0, 0) }
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def Cube "c" {}
+}
+"#;
+    let (mut s, scene) = extract(text);
+    assert_eq!(s.camera_shutter(1.0), Shutter { open: -0.5, close: 0.5 });
+    assert!(!s.motion_blur_disabled());
+    let sampling = Sampling {
+        blur: Some(MotionBlur {
+            samples: 4,
+            shutter: None,
+        }),
+        frame_length: 1.0,
+        stage_disables: false,
+    };
+    let state = crate::evaluate::frame(&mut s, &scene, 1.0, &sampling).unwrap();
+    // Strata midpoints of [0.5, 1.5]: 0.625, 0.875, 1.375, then 1.125 (nearest the centre) last.
+    let times = [0.625, 0.875, 1.375, 1.125];
+    let samples: Vec<&FrameState> = state.motion.iter().chain([&state]).collect();
+    assert_eq!(samples.len(), 4);
+    for (sample, t) in samples.iter().zip(times) {
+        assert_eq!(sample.frame, t);
+        assert!((translation(&sample.instance_transforms[0]).x - 2.0 * t as f32).abs() < 1e-5);
+        assert!((sample.camera.to_world.w_axis.x - t).abs() < 1e-9);
+    }
+    // Without motion blur: one sample, the frame's.
+    let plain = crate::evaluate::frame(&mut s, &scene, 1.0, &Sampling::default()).unwrap();
+    assert!(plain.motion.is_empty());
+    assert_eq!(plain.frame, 1.0);
+
+    for name in ["disableMotionBlur", "instantaneousShutter"] {
+        let (s, _) = extract(&format!(
+            "{text}def RenderSettings \"rs\" {{ uniform bool {name} = true }}\n"
+        ));
+        assert!(s.motion_blur_disabled(), "{name}");
+    }
+    let (s, _) = extract(&format!(
+        "{text}def RenderSettings \"rs\" {{ uniform bool disableMotionBlur = false }}\n"
+    ));
+    assert!(!s.motion_blur_disabled());
+    // The framing camera (no camera prim) has USD's instant shutter.
+    let (s, _) = extract("#usda 1.0\ndef Cube \"c\" {}\n");
+    assert_eq!(s.camera_shutter(1.0), Shutter::INSTANT);
+}
