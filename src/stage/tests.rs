@@ -2497,7 +2497,9 @@ def SkelRoot "Root"
         .iter()
         .position(|&m| m as usize == bones)
         .expect("animated");
-    let frame = stage.evaluate(&scene, 1.0).expect("frame 1");
+    let mut frame = stage.evaluate(&scene, 1.0).expect("frame 1");
+    // The CPU reference path (the renderer poses the bones on the GPU).
+    crate::scene::skinning::skin_pending(&scene, &mut frame);
     let at = |point: u32| {
         let v = scene.meshes[bones]
             .vertex_points
