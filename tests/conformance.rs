@@ -601,7 +601,11 @@ fn gpu_skinned_points_match_cpu_and_pxr() {
             },
         )
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert!(renderer.skins_on_gpu(), "{file}: not skinned on {}", adapter.summary.label());
+        assert!(
+            renderer.skins_on_gpu(),
+            "{file}: not skinned on {}",
+            adapter.summary.label()
+        );
         for v in lines {
             let (prim, time) = (v["prim"].as_str().expect("prim"), time_of(v));
             let state = stage
@@ -673,7 +677,11 @@ fn gpu_skinned_points_match_cpu_and_pxr() {
                     wrong.push(format!(
                         "{file} {prim} @{time}: GPU point {i} is {:?}, {what} {:?} ({:.2e} of the extent)",
                         ours[i],
-                        if what == "pxr" { theirs.get(i).copied() } else { reference[i] },
+                        if what == "pxr" {
+                            theirs.get(i).copied()
+                        } else {
+                            reference[i]
+                        },
                         d / extent
                     ));
                 }
@@ -685,7 +693,9 @@ fn gpu_skinned_points_match_cpu_and_pxr() {
                 .map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max))
                 .fold(0.0f32, f32::max);
             if normal_error > 1e-3 || gpu.mesh_vertices[slot].normals.len() != cpu.mesh_vertices[slot].normals.len() {
-                wrong.push(format!("{file} {prim} @{time}: GPU normals off the CPU's by {normal_error}"));
+                wrong.push(format!(
+                    "{file} {prim} @{time}: GPU normals off the CPU's by {normal_error}"
+                ));
             }
         }
     }

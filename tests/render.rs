@@ -2068,7 +2068,9 @@ fn gpu_skinning_matches_the_cpu_path() {
     ];
     let mut scene = scene_of(
         (0..4).map(|i| mesh(&format!("/Strip{i}"))).collect(),
-        (0..4).map(|i| (i, Mat4::from_translation(Vec3::X * i as f32 * 1.5))).collect(),
+        (0..4)
+            .map(|i| (i, Mat4::from_translation(Vec3::X * i as f32 * 1.5)))
+            .collect(),
     );
     scene.dynamic_meshes = vec![0, 1, 2, 3];
     scene.animation = Arc::new(Animation {
@@ -2093,7 +2095,8 @@ fn gpu_skinning_matches_the_cpu_path() {
     let skinning = joints.skinning_transforms(&local).expect("counts agree");
     for weight in [0.25f32, 0.4, 0.9, 1.6] {
         let mut state = frame(ortho(8.0, 64, 64));
-        state.mesh_vertices = vec![Arc::new(Default::default()); 4];
+        // Pending (empty) slots: the frame leaves the points to the GPU.
+        state.mesh_vertices = (0..4).map(|_| Arc::new(Default::default())).collect();
         state.skinning = vec![SkinFrame {
             pose: Arc::new(SkelPose {
                 skinning: skinning.clone(),
@@ -2110,15 +2113,28 @@ fn gpu_skinning_matches_the_cpu_path() {
             // The rest strip is 4 units tall: 1e-4 of it.
             for (v, (a, b)) in got.positions.iter().zip(&cpu.positions).enumerate() {
                 let d = Vec3::from(*a).distance(Vec3::from(*b));
-                assert!(d < 4e-4, "{}: weight {weight}, {} vertex {v}: GPU {a:?}, CPU {b:?}", s.tag, m.prim);
+                assert!(
+                    d < 4e-4,
+                    "{}: weight {weight}, {} vertex {v}: GPU {a:?}, CPU {b:?}",
+                    s.tag,
+                    m.prim
+                );
             }
             for (v, (a, b)) in got.normals.iter().zip(&cpu.normals).enumerate() {
                 let d = Vec3::from(*a).distance(Vec3::from(*b));
-                assert!(d < 1e-3, "{}: weight {weight}, {} normal {v}: GPU {a:?}, CPU {b:?}", s.tag, m.prim);
+                assert!(
+                    d < 1e-3,
+                    "{}: weight {weight}, {} normal {v}: GPU {a:?}, CPU {b:?}",
+                    s.tag,
+                    m.prim
+                );
             }
             // The pose moved it: a pass that wrote nothing would still hold the rest points.
             assert!(
-                got.positions.iter().zip(&scene.meshes[slot].positions).any(|(a, b)| Vec3::from(*a).distance(Vec3::from(*b)) > 0.1),
+                got.positions
+                    .iter()
+                    .zip(&scene.meshes[slot].positions)
+                    .any(|(a, b)| Vec3::from(*a).distance(Vec3::from(*b)) > 0.1),
                 "{}: {} did not move",
                 s.tag,
                 m.prim

@@ -349,12 +349,15 @@ impl GpuSkinning {
         let points = packed.params.points;
         let sizes = [
             ("skinning words", std::mem::size_of_val(packed.words.as_slice()) as u64),
-            ("skinning floats", std::mem::size_of_val(packed.floats.as_slice()) as u64),
+            (
+                "skinning floats",
+                std::mem::size_of_val(packed.floats.as_slice()) as u64,
+            ),
             ("skinning scratch", points as u64 * 32),
         ];
         if let Some((what, bytes)) = sizes
             .iter()
-            .find(|(_, b)| *b > limits.max_storage_buffer_binding_size as u64 || *b > limits.max_buffer_size)
+            .find(|(_, b)| *b > limits.max_storage_buffer_binding_size || *b > limits.max_buffer_size)
         {
             return Err(format!("its {what} take {} MiB, over this device's limit", bytes >> 20));
         }
@@ -537,10 +540,13 @@ impl GpuSkinning {
             let posed = !pose.skinning.is_empty();
             let (joint_base, scaled) = if posed {
                 let joint_data = &mut self.joint_data;
-                *self.poses.entry(std::sync::Arc::as_ptr(pose) as usize).or_insert_with(|| {
-                    let base = joint_data.len() as u32;
-                    (base, pack_pose(pose, dq, joint_data))
-                })
+                *self
+                    .poses
+                    .entry(std::sync::Arc::as_ptr(pose) as usize)
+                    .or_insert_with(|| {
+                        let base = joint_data.len() as u32;
+                        (base, pack_pose(pose, dq, joint_data))
+                    })
             } else {
                 (0, false)
             };
@@ -553,7 +559,9 @@ impl GpuSkinning {
             };
             let first = self.packed.meshes[k].first_weight as usize;
             for (shape, base) in m.blend_shapes.iter().zip(&self.packed.shape_weights[k]) {
-                let (Some(i), Some(base)) = (shape.weight, base) else { continue };
+                let (Some(i), Some(base)) = (shape.weight, base) else {
+                    continue;
+                };
                 let Some(&w) = pose.blend_weights.get(i) else { continue };
                 for (sub, weight) in shape.sub_shape_weights(w).into_iter().flatten() {
                     if let Some(slot) = self.weight_data.get_mut(first + *base as usize + sub) {

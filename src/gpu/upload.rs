@@ -199,7 +199,9 @@ impl Renderer {
                         continue;
                     }
                     let m = &self.animation.skinned[k];
-                    let Some(frame) = state.skinning.get(m.frame) else { continue };
+                    let Some(frame) = state.skinning.get(m.frame) else {
+                        continue;
+                    };
                     cpu_skinned = m.vertices(frame, None);
                     &cpu_skinned
                 }

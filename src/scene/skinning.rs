@@ -148,7 +148,12 @@ impl BlendShape {
         // By weight: sub-shape `None` is the rest shape.
         let mut subs: Vec<(f32, Option<usize>)> = Vec::with_capacity(self.inbetweens.len() + 2);
         subs.push((0.0, None));
-        subs.extend(self.inbetweens.iter().enumerate().map(|(k, (iw, _))| (*iw, Some(k + 1))));
+        subs.extend(
+            self.inbetweens
+                .iter()
+                .enumerate()
+                .map(|(k, (iw, _))| (*iw, Some(k + 1))),
+        );
         subs.push((1.0, Some(0)));
         subs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let n = subs.len();
