@@ -486,9 +486,11 @@ fn skinned_points_match_pxr() {
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let state = stage
+        let mut state = stage
             .evaluate(&scene, time)
             .unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
+        // The CPU reference path (the renderer poses these meshes on the GPU).
+        usdrender::scene::skinning::skin_pending(&scene, &mut state);
         let Some(ours) = world_points(&scene, &state, prim) else {
             wrong.push(format!("{file} {prim} @{time}: usdrender draws no such mesh"));
             continue;
@@ -535,6 +537,181 @@ fn skinned_points_match_pxr() {
     }
     assert!(files.len() >= 15, "only {} skinned stages compared", files.len());
     assert!(wrong.is_empty(), "{} skinning mismatches; see above", wrong.len());
+}
+
+/// The skinning compute pass (issue 14): every skinned Mesh of `skinned_points_match_pxr`,
+/// posed on the GPU (lavapipe here) from the rest data the renderer uploaded once and the poses
+/// the frame carries, read back from the vertex buffers, against the CPU reference path
+/// (positions within 1e-4 of the mesh's extent, normals within 1e-3) and against pxr's
+/// `BakeSkinning` (1e-4 of the extent). Linear, dual-quaternion and blend-shape stages are all
+/// required to be among them, and the evaluation must leave those meshes to the GPU.
+#[test]
+fn gpu_skinned_points_match_cpu_and_pxr() {
+    let Some(corpus) = corpus_dir() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "corpus not found; required under CI=true");
+        eprintln!("corpus not found, skipping the GPU skinning check");
+        return;
+    };
+    std::env::set_var(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
+    let adapter = match usdrender::gpu::select_adapters(&usdrender::gpu::AdapterSelection::default()) {
+        Ok(mut list) => list.remove(0),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and {e}");
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
+    };
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/skinned_points.jsonl");
+    let text = std::fs::read_to_string(&data).expect("read tests/data/skinned_points.jsonl");
+    // By file, in the order of the data: one stage, one extraction, one renderer each.
+    let mut by_file: Vec<(String, Vec<Value>)> = Vec::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("a JSON line");
+        let file = v["file"].as_str().expect("file").to_string();
+        match by_file.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, lines)) => lines.push(v),
+            None => by_file.push((file, vec![v])),
+        }
+    }
+    let (mut compared, mut wrong) = (0usize, Vec::new());
+    let (mut linear, mut dual_quaternion, mut blend_shapes) = (0usize, 0usize, 0usize);
+    for (file, lines) in &by_file {
+        let mut stage = usdrender::stage::LoadedStage::open(&corpus.join(file), &Default::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let default_time = stage.timing().default_frames().expect("frames")[0];
+        let time_of = |v: &Value| v["time"].as_f64().unwrap_or(default_time);
+        let scene = stage
+            .extract(&usdrender::stage::ExtractOptions {
+                time: time_of(&lines[0]),
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut renderer = usdrender::gpu::Renderer::new(
+            &adapter,
+            &scene,
+            &usdrender::gpu::RenderSettings {
+                width: 32,
+                height: 32,
+                msaa: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            renderer.skins_on_gpu(),
+            "{file}: not skinned on {}",
+            adapter.summary.label()
+        );
+        for v in lines {
+            let (prim, time) = (v["prim"].as_str().expect("prim"), time_of(v));
+            let state = stage
+                .evaluate(&scene, time)
+                .unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
+            let mut cpu = state.clone();
+            usdrender::scene::skinning::skin_pending(&scene, &mut cpu);
+            renderer
+                .render_only(&state)
+                .unwrap_or_else(|e| panic!("{file} @{time}: {e}"));
+            let mut gpu = state.clone();
+            gpu.mesh_vertices = renderer
+                .read_dynamic_vertices()
+                .unwrap_or_else(|e| panic!("{file} @{time}: {e}"))
+                .into_iter()
+                .map(std::sync::Arc::new)
+                .collect();
+            let Some(mesh_index) = scene.meshes.iter().position(|m| m.path == prim) else {
+                wrong.push(format!("{file} {prim}: usdrender draws no such mesh"));
+                continue;
+            };
+            let slot = scene.dynamic_meshes.iter().position(|&m| m as usize == mesh_index);
+            let Some(skinned) = scene.animation.skinned.iter().find(|m| Some(m.slot) == slot) else {
+                wrong.push(format!("{file} {prim}: not a skinned mesh"));
+                continue;
+            };
+            let slot = skinned.slot;
+            if !state.mesh_vertices[slot].positions.is_empty() {
+                wrong.push(format!("{file} {prim} @{time}: skinned on the CPU during evaluation"));
+            }
+            match skinned.method {
+                usdrender::scene::skinning::SkinningMethod::ClassicLinear => linear += 1,
+                usdrender::scene::skinning::SkinningMethod::DualQuaternion => dual_quaternion += 1,
+            }
+            let shaped = skinned.blend_shapes.iter().any(|b| {
+                b.weight
+                    .and_then(|i| state.skinning[skinned.frame].pose.blend_weights.get(i))
+                    .is_some_and(|w| *w != 0.0)
+            });
+            blend_shapes += shaped as usize;
+            let theirs: Vec<[f64; 3]> = v["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| [0, 1, 2].map(|k| p[k].as_f64().expect("a number")))
+                .collect();
+            let (lo, hi) = theirs.iter().fold(([f64::MAX; 3], [f64::MIN; 3]), |(lo, hi), p| {
+                ([0, 1, 2].map(|k| lo[k].min(p[k])), [0, 1, 2].map(|k| hi[k].max(p[k])))
+            });
+            let extent = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f64>().sqrt().max(1e-9);
+            let (Some(ours), Some(reference)) = (world_points(&scene, &gpu, prim), world_points(&scene, &cpu, prim))
+            else {
+                wrong.push(format!("{file} {prim}: no points"));
+                continue;
+            };
+            compared += 1;
+            let distance = |a: [f64; 3], b: [f64; 3]| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt();
+            let worst = |other: &dyn Fn(usize) -> Option<[f64; 3]>| {
+                ours.iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| Some((distance((*p)?, other(i)?), i)))
+                    .fold((0.0f64, 0usize), |a, b| if b.0 > a.0 { b } else { a })
+            };
+            for (what, (d, i)) in [
+                ("the CPU path", worst(&|i| reference.get(i).copied().flatten())),
+                ("pxr", worst(&|i| theirs.get(i).copied())),
+            ] {
+                if d > 1e-4 * extent {
+                    wrong.push(format!(
+                        "{file} {prim} @{time}: GPU point {i} is {:?}, {what} {:?} ({:.2e} of the extent)",
+                        ours[i],
+                        if what == "pxr" {
+                            theirs.get(i).copied()
+                        } else {
+                            reference[i]
+                        },
+                        d / extent
+                    ));
+                }
+            }
+            let normal_error = gpu.mesh_vertices[slot]
+                .normals
+                .iter()
+                .zip(&cpu.mesh_vertices[slot].normals)
+                .map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max))
+                .fold(0.0f32, f32::max);
+            if normal_error > 1e-3 || gpu.mesh_vertices[slot].normals.len() != cpu.mesh_vertices[slot].normals.len() {
+                wrong.push(format!(
+                    "{file} {prim} @{time}: GPU normals off the CPU's by {normal_error}"
+                ));
+            }
+        }
+    }
+    println!(
+        "GPU skinning compared: {compared} mesh-times over {} stages ({linear} linear, {dual_quaternion} dual \
+         quaternion, {blend_shapes} with blend shapes)",
+        by_file.len()
+    );
+    for w in &wrong {
+        println!("GPU skinning mismatch: {w}");
+    }
+    assert!(
+        linear > 0 && dual_quaternion > 0 && blend_shapes > 0,
+        "every kind must be compared"
+    );
+    assert!(wrong.is_empty(), "{} GPU skinning mismatches; see above", wrong.len());
 }
 
 /// The world-space position of each USD point of the mesh drawn for `prim` (the first instance

@@ -29,7 +29,9 @@ fn extract_refined(file: &Path, refine_level: u32) -> Result<(usize, u64), Strin
         })
         .map_err(|e| e.to_string())?;
     for frame in [first, timing.end.unwrap_or(first)] {
-        let state = stage.evaluate(&scene, frame).map_err(|e| e.to_string())?;
+        let mut state = stage.evaluate(&scene, frame).map_err(|e| e.to_string())?;
+        // Skinned meshes the renderer poses on the GPU arrive empty; the CPU path fills them.
+        usdrender::scene::skinning::skin_pending(&scene, &mut state);
         if state.instance_transforms.len() != scene.dynamic_instances.len()
             || state.mesh_vertices.len() != scene.dynamic_meshes.len()
         {

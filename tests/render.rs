@@ -1986,3 +1986,159 @@ fn refined_curves_and_points_face_the_camera() {
     let column = (0..64).filter(|&y| img.px(32, y)[3] > 127).count();
     assert!(column >= 8 + 14, "{}: {column} pixels down the middle", s.tag);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Skinning in a compute pass (issue 14)
+
+/// A hand-built skinned strip posed on the GPU (the renderer's skinning pass, from rest data
+/// uploaded once and the pose the frame carries), read back from the vertex buffers, against the
+/// CPU reference path: linear and dual-quaternion blending (a scaled joint, so the stretch path
+/// runs), per-point and rigid influences, a joint the pose lacks, a `geomBindTransform`, a sparse
+/// blend shape with an in-between at weights below, on, between and past it, split vertices.
+#[test]
+fn gpu_skinning_matches_the_cpu_path() {
+    use std::sync::Arc;
+    use usdrender::scene::animation::{Animation, Topology};
+    use usdrender::scene::skinning::{
+        BlendShape, Influences, Joints, SkelPose, SkinFrame, SkinnedMesh, SkinningMethod,
+    };
+    // 9 rows of two points up Y, wavy in Z so normals differ; points 4 and 5 drawn twice.
+    let rest: Vec<[f32; 3]> = (0..18)
+        .map(|i| {
+            let y = (i / 2) as f32 * 0.5;
+            [if i % 2 == 0 { -0.5 } else { 0.5 }, y, 0.1 * (y * 2.0).sin()]
+        })
+        .collect();
+    let point_triangles: Vec<u32> = (0..8u32)
+        .flat_map(|r| [2 * r, 2 * r + 1, 2 * r + 3, 2 * r, 2 * r + 3, 2 * r + 2])
+        .collect();
+    let vertex_points: Vec<u32> = (0..18).chain([4, 5]).collect();
+    let mesh = |path: &str| Mesh {
+        path: path.into(),
+        positions: vertex_points.iter().map(|&p| rest[p as usize]).collect(),
+        normals: vec![[0.0, 0.0, 1.0]; vertex_points.len()],
+        colors: vec![ORANGE],
+        indices: point_triangles.clone(),
+        vertex_points: vertex_points.clone(),
+        ..Mesh::default()
+    };
+    let per_point = Influences {
+        per_point: 2,
+        joints: (0..18).flat_map(|i| if i == 17 { [7, 1] } else { [0, 1] }).collect(),
+        weights: (0..18)
+            .flat_map(|i| {
+                let w = (i / 2) as f32 / 8.0;
+                [1.0 - w, w]
+            })
+            .collect(),
+    };
+    let shape = BlendShape {
+        weight: Some(0),
+        offsets: vec![[0.2, 0.0, 0.1]; 3],
+        point_indices: Some(vec![3, 9, 16]),
+        inbetweens: vec![(0.4, vec![[0.05, 0.1, 0.0]; 3])],
+    };
+    let topology = Arc::new(Topology {
+        vertex_points: vertex_points.clone(),
+        point_triangles: point_triangles.clone(),
+        refine: None,
+    });
+    let skinned = |slot: usize, method, influences: Influences, geom_bind| SkinnedMesh {
+        slot,
+        prim: format!("/Strip{slot}"),
+        frame: 0,
+        rest_points: Arc::from(rest.clone()),
+        influences,
+        geom_bind,
+        method,
+        blend_shapes: vec![shape.clone()],
+        topology: topology.clone(),
+    };
+    let rigid = Influences {
+        per_point: 1,
+        joints: vec![1],
+        weights: vec![1.0],
+    };
+    let bind = DMat4::from_translation(DVec3::new(0.0, -0.5, 0.0));
+    let meshes = vec![
+        skinned(0, SkinningMethod::ClassicLinear, per_point.clone(), DMat4::IDENTITY),
+        skinned(1, SkinningMethod::DualQuaternion, per_point, DMat4::IDENTITY),
+        skinned(2, SkinningMethod::DualQuaternion, rigid.clone(), bind),
+        skinned(3, SkinningMethod::ClassicLinear, rigid, bind),
+    ];
+    let mut scene = scene_of(
+        (0..4).map(|i| mesh(&format!("/Strip{i}"))).collect(),
+        (0..4)
+            .map(|i| (i, Mat4::from_translation(Vec3::X * i as f32 * 1.5)))
+            .collect(),
+    );
+    scene.dynamic_meshes = vec![0, 1, 2, 3];
+    scene.animation = Arc::new(Animation {
+        skinned: meshes,
+        ..Animation::default()
+    });
+    let Some(mut s) = setup("gpu_skinning", &scene, 64, 64) else {
+        return;
+    };
+    assert!(s.renderer.skins_on_gpu(), "{}: no skinning pass", s.tag);
+    let joints = Joints {
+        parents: vec![None, Some(0)],
+        inverse_bind: vec![DMat4::IDENTITY, DMat4::from_translation(DVec3::new(0.0, -2.0, 0.0))],
+        rest: Vec::new(),
+    };
+    let local = [
+        DMat4::from_rotation_z(0.3),
+        DMat4::from_translation(DVec3::new(0.0, 2.0, 0.0))
+            * DMat4::from_rotation_x(0.8)
+            * DMat4::from_scale(DVec3::new(1.2, 0.9, 1.0)),
+    ];
+    let skinning = joints.skinning_transforms(&local).expect("counts agree");
+    for weight in [0.25f32, 0.4, 0.9, 1.6] {
+        let mut state = frame(ortho(8.0, 64, 64));
+        // Pending (empty) slots: the frame leaves the points to the GPU.
+        state.mesh_vertices = (0..4).map(|_| Arc::new(Default::default())).collect();
+        state.skinning = vec![SkinFrame {
+            pose: Arc::new(SkelPose {
+                skinning: skinning.clone(),
+                blend_weights: vec![weight],
+            }),
+            skel_to_mesh: DMat4::from_translation(DVec3::new(0.3, 0.0, -0.2)) * DMat4::from_rotation_y(0.2),
+        }];
+        s.renderer.render_only(&state).expect("render");
+        let gpu = s.renderer.read_dynamic_vertices().expect("read back");
+        for (slot, m) in scene.animation.skinned.iter().enumerate() {
+            let cpu = m.vertices(&state.skinning[0], Some(&scene.meshes[slot]));
+            let got = &gpu[slot];
+            assert_eq!(got.positions.len(), cpu.positions.len());
+            // The rest strip is 4 units tall: 1e-4 of it.
+            for (v, (a, b)) in got.positions.iter().zip(&cpu.positions).enumerate() {
+                let d = Vec3::from(*a).distance(Vec3::from(*b));
+                assert!(
+                    d < 4e-4,
+                    "{}: weight {weight}, {} vertex {v}: GPU {a:?}, CPU {b:?}",
+                    s.tag,
+                    m.prim
+                );
+            }
+            for (v, (a, b)) in got.normals.iter().zip(&cpu.normals).enumerate() {
+                let d = Vec3::from(*a).distance(Vec3::from(*b));
+                assert!(
+                    d < 1e-3,
+                    "{}: weight {weight}, {} normal {v}: GPU {a:?}, CPU {b:?}",
+                    s.tag,
+                    m.prim
+                );
+            }
+            // The pose moved it: a pass that wrote nothing would still hold the rest points.
+            assert!(
+                got.positions
+                    .iter()
+                    .zip(&scene.meshes[slot].positions)
+                    .any(|(a, b)| Vec3::from(*a).distance(Vec3::from(*b)) > 0.1),
+                "{}: {} did not move",
+                s.tag,
+                m.prim
+            );
+        }
+    }
+}

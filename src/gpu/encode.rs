@@ -111,6 +111,10 @@ impl Renderer {
                 pass.draw_indexed(d.indices.clone(), d.base_vertex, d.instances.clone());
             }
         };
+        // Skinned points first: everything after reads the vertex buffers they write.
+        if let Some(skinning) = &self.skinning {
+            skinning.encode(&mut encoder);
+        }
         if let Some(shadows) = &self.shadows {
             // Maps whose light and geometry did not move keep last frame's depth.
             for layer in shadows.layers[..shadows.active].iter().filter(|l| l.redraw) {

@@ -296,8 +296,12 @@ impl GeometryBuffers {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(name),
                 contents: bytes,
-                // The compute shading pass reads them as storage.
-                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                // The compute shading pass reads them as storage, the skinning pass writes
+                // positions and normals; COPY_SRC reads them back (`read_dynamic_vertices`).
+                usage: wgpu::BufferUsages::VERTEX
+                    | wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
             })
         };
         let positions = vertex_buffer("positions", bytemuck::cast_slice(&geometry.positions));

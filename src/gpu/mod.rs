@@ -17,6 +17,7 @@ mod renderer;
 mod settings;
 pub mod shading;
 mod shadows;
+mod skinning;
 mod targets;
 mod textures;
 mod upload;

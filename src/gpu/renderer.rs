@@ -106,6 +106,12 @@ pub struct Renderer {
     /// The vertex streams, instance buffer and indices, uploaded once.
     pub(super) buffers: GeometryBuffers,
     pub(super) draws: Vec<MeshDraw>,
+    /// The skinning compute pass, where the scene has skinned meshes and the device runs it.
+    pub(super) skinning: Option<super::skinning::GpuSkinning>,
+    /// The scene's skinned meshes (for the CPU fallback) and, per `Scene::dynamic_meshes`
+    /// entry, which of them it is.
+    pub(super) animation: Arc<crate::scene::animation::Animation>,
+    pub(super) skinned_slots: Vec<Option<usize>>,
     /// CPU copy of the instance buffer, so a frame writes only the slots that changed.
     pub(super) instance_mirror: Vec<InstanceRaw>,
     /// Buffer slot of each `Scene::dynamic_instances` entry (`None`: its mesh draws nothing).
@@ -303,6 +309,28 @@ impl Renderer {
         // teapot field 23.2 -> 19.2 ms, the lit teapot field 47.7 -> 30.3 ms).
         let prepass = geometry.draws.iter().any(|d| d.preview && !d.translucent && !d.cutout);
         let buffers = GeometryBuffers::upload(device, &geometry, &limits).map_err(err)?;
+        // Skinned meshes are posed in a compute pass from rest data uploaded here; where the
+        // device cannot run it, `write_frame_state` skins them on the CPU.
+        let skinning = match super::skinning::GpuSkinning::new(
+            device,
+            adapter.slot.adapter.get_info().backend,
+            &scene.animation.skinned,
+            &geometry.dynamic_meshes,
+            &buffers.positions,
+            &buffers.normals,
+        ) {
+            Ok(s) => s,
+            Err(why) => {
+                log::info!("{label}: skinned meshes are posed on the CPU: {why}");
+                None
+            }
+        };
+        let mut skinned_slots = vec![None; scene.dynamic_meshes.len()];
+        for (i, m) in scene.animation.skinned.iter().enumerate() {
+            if let Some(s) = skinned_slots.get_mut(m.slot) {
+                *s = Some(i);
+            }
+        }
 
         // Opaque surfaces are shaded in compute over a visibility buffer where the device and the
         // scene allow it and it pays: with UsdPreviewSurface materials (on the H100 the teapot
@@ -486,6 +514,9 @@ impl Renderer {
                 .and_then(|i| scene.textures.get(i as usize))
                 .map_or_else(uniform_sh, |t| dome_irradiance(t)),
             buffers,
+            skinning,
+            animation: scene.animation.clone(),
+            skinned_slots,
             draws: geometry.draws,
             instance_mirror: geometry.instances,
             dynamic_slots: geometry.dynamic_slots,
@@ -507,6 +538,58 @@ impl Renderer {
     /// Whether opaque surfaces are shaded in the compute pass (else forward).
     pub fn shades_in_compute(&self) -> bool {
         self.visibility.is_some()
+    }
+
+    /// Whether skinned meshes are posed in the skinning compute pass (else on the CPU).
+    pub fn skins_on_gpu(&self) -> bool {
+        self.skinning.is_some()
+    }
+
+    /// The animated meshes' vertices as the device holds them after the frames submitted so far
+    /// (one entry per `Scene::dynamic_meshes` entry, empty where the mesh draws nothing): what the
+    /// skinning pass wrote, for tests and debugging. Waits for the GPU.
+    pub fn read_dynamic_vertices(&self) -> Result<Vec<crate::scene::MeshVertices>> {
+        let device = &self.gpu.device;
+        let size = self.buffers.positions.size();
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("vertex readback"),
+            size: size * 2,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("vertex readback"),
+        });
+        encoder.copy_buffer_to_buffer(&self.buffers.positions, 0, &staging, 0, size);
+        encoder.copy_buffer_to_buffer(&self.buffers.normals, 0, &staging, size, size);
+        let submission = self.gpu.queue.submit([encoder.finish()]);
+        let flag = Arc::new(std::sync::atomic::AtomicU8::new(MAP_PENDING));
+        let done = Arc::clone(&flag);
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            done.store(if r.is_ok() { MAP_DONE } else { MAP_FAILED }, Ordering::Release);
+        });
+        wait_for(&self.gpu, &self.label, &submission, Some(&flag)).map_err(|e| self.err(e))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| self.err(format!("reading back the vertices: {e}")))?;
+        let floats: &[[f32; 3]] = bytemuck::cast_slice(&view);
+        let (positions, normals) = floats.split_at(floats.len() / 2);
+        let out = self
+            .dynamic_meshes
+            .iter()
+            .map(|dm| {
+                dm.as_ref().map_or_else(Default::default, |dm| {
+                    let range = dm.first_vertex as usize..dm.first_vertex as usize + dm.vertex_count;
+                    crate::scene::MeshVertices {
+                        positions: positions[range.clone()].to_vec(),
+                        normals: normals[range].to_vec(),
+                    }
+                })
+            })
+            .collect();
+        drop(view);
+        staging.unmap();
+        Ok(out)
     }
 
     /// The adapter's name, as wgpu reports it.

@@ -168,6 +168,12 @@ impl Renderer {
             );
         }
 
+        // Skinned meshes left pending by the evaluation are posed by the skinning pass: only
+        // their poses are written here.
+        if let Some(skinning) = &mut self.skinning {
+            moved |= skinning.write(&self.gpu.device, queue, &self.animation.skinned, state);
+        }
+
         // Runs of animated meshes adjacent in the vertex buffers go in one write each: the
         // scratch vectors keep their capacity from frame to frame.
         let (positions, normals) = &mut self.vertex_scratch;
@@ -182,8 +188,25 @@ impl Renderer {
             positions.clear();
             normals.clear();
         };
-        for (dm, new) in self.dynamic_meshes.iter_mut().zip(&state.mesh_vertices) {
+        for (i, (dm, new)) in self.dynamic_meshes.iter_mut().zip(&state.mesh_vertices).enumerate() {
             let Some(dm) = dm else { continue };
+            // A pending skinned mesh the pass does not pose (a device without it, influences it
+            // cannot read) is skinned here, on this thread: the CPU reference path.
+            let cpu_skinned;
+            let new = match self.skinned_slots.get(i).copied().flatten() {
+                Some(k) if new.positions.is_empty() => {
+                    if self.skinning.as_ref().is_some_and(|s| s.handles(i)) {
+                        continue;
+                    }
+                    let m = &self.animation.skinned[k];
+                    let Some(frame) = state.skinning.get(m.frame) else {
+                        continue;
+                    };
+                    cpu_skinned = m.vertices(frame, None);
+                    &cpu_skinned
+                }
+                _ => &**new,
+            };
             if new.positions.len() != dm.vertex_count {
                 if !dm.warned {
                     log::warn!(

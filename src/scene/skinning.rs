@@ -6,8 +6,10 @@
 //! joint-local transforms and blend-shape weights, turned here into a [`SkelPose`] (one skinning
 //! matrix per joint), and the matrix from the skeleton's space to each mesh's space
 //! ([`SkinFrame`]). Skinning the points (blend shapes, then linear or dual-quaternion blending,
-//! then smooth normals) is the heavy part and runs in [`crate::stage::complete_frame`], many
-//! frames at once, like the other animated points.
+//! then smooth normals) is the heavy part: the renderer does it in a compute pass
+//! (`gpu/skinning.rs`, `shaders/skinning.wgsl`) from rest data uploaded once, and the code here is
+//! the reference and the fallback (subdivided meshes, devices without the pass, readers of the
+//! points: [`skin_pending`]).
 //!
 //! Conventions: glam's column vectors, so USD's row-vector `p * geomBind * invBind * skel`
 //! is `skel * invBind * geomBind * p` here.
@@ -105,9 +107,6 @@ pub struct Influences {
     pub weights: Vec<f32>,
 }
 
-/// Offsets of a blend shape's sub-shape and the weight it is added at.
-type SubShape<'a> = (&'a [[f32; 3]], f32);
-
 /// One blend shape of a mesh.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BlendShape {
@@ -122,20 +121,40 @@ pub struct BlendShape {
 }
 
 impl BlendShape {
+    /// The sub-shape `i`'s offsets: 0 is the shape itself, `k + 1` its in-between `k`.
+    pub fn sub_offsets(&self, i: usize) -> &[[f32; 3]] {
+        match i {
+            0 => &self.offsets,
+            k => self.inbetweens.get(k - 1).map_or(&[], |(_, o)| o.as_slice()),
+        }
+    }
+
     /// The sub-shapes a weight `w` blends, as `UsdSkelBlendShapeQuery` resolves them: the rest
     /// shape at weight 0, the in-betweens at theirs and the shape itself at 1; `w` falls between
     /// two of them (or past the first or last pair: extrapolated) and is split between the two.
-    /// Returns up to two (offsets, weight) pairs; the rest shape adds nothing and is left out.
-    fn sub_shapes(&self, w: f32) -> [Option<SubShape<'_>>; 2] {
+    /// Returns up to two (sub-shape, weight) pairs, sub-shapes numbered as
+    /// [`BlendShape::sub_offsets`]; the rest shape adds nothing and is left out, and so is a
+    /// weight of 0, not finite, or within 1e-6 of 0. The CPU path adds these sub-shapes; the GPU
+    /// path gets these weights per frame (in-betweens are resolved here, per shape, not per point).
+    pub fn sub_shape_weights(&self, w: f32) -> [Option<(usize, f32)>; 2] {
         const EPS: f32 = 1e-6;
-        if self.inbetweens.is_empty() {
-            return [Some((&self.offsets, w)), None];
+        if w == 0.0 || !w.is_finite() {
+            return [None, None];
         }
-        // By weight: `None` offsets is the rest shape.
-        let mut subs: Vec<(f32, Option<&[[f32; 3]]>)> = Vec::with_capacity(self.inbetweens.len() + 2);
+        let keep = |s: Option<(usize, f32)>| s.filter(|(_, weight)| weight.abs() > EPS);
+        if self.inbetweens.is_empty() {
+            return [keep(Some((0, w))), None];
+        }
+        // By weight: sub-shape `None` is the rest shape.
+        let mut subs: Vec<(f32, Option<usize>)> = Vec::with_capacity(self.inbetweens.len() + 2);
         subs.push((0.0, None));
-        subs.extend(self.inbetweens.iter().map(|(iw, o)| (*iw, Some(o.as_slice()))));
-        subs.push((1.0, Some(self.offsets.as_slice())));
+        subs.extend(
+            self.inbetweens
+                .iter()
+                .enumerate()
+                .map(|(k, (iw, _))| (*iw, Some(k + 1))),
+        );
+        subs.push((1.0, Some(0)));
         subs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let n = subs.len();
         let (lo, hi) = match subs.iter().position(|s| s.0 > w) {
@@ -149,21 +168,15 @@ impl BlendShape {
         }
         let a = (w - lo.0) / d;
         [
-            lo.1.filter(|_| (a - 1.0).abs() > EPS).map(|o| (o, 1.0 - a)),
-            hi.1.filter(|_| a.abs() > EPS).map(|o| (o, a)),
+            keep(lo.1.filter(|_| (a - 1.0).abs() > EPS).map(|i| (i, 1.0 - a))),
+            keep(hi.1.filter(|_| a.abs() > EPS).map(|i| (i, a))),
         ]
     }
 
     /// Adds this shape at weight `w` to `points`.
     fn apply(&self, w: f32, points: &mut [[f32; 3]]) {
-        if w == 0.0 || !w.is_finite() {
-            return;
-        }
-        for (offsets, weight) in self.sub_shapes(w).into_iter().flatten() {
-            if weight.abs() <= 1e-6 {
-                continue;
-            }
-            for (i, o) in offsets.iter().enumerate() {
+        for (sub, weight) in self.sub_shape_weights(w).into_iter().flatten() {
+            for (i, o) in self.sub_offsets(sub).iter().enumerate() {
                 let p = match &self.point_indices {
                     Some(ix) => ix.get(i).map(|&p| p as usize),
                     None => Some(i),
@@ -200,6 +213,13 @@ pub struct SkinnedMesh {
 }
 
 impl SkinnedMesh {
+    /// Whether the renderer skins it in a compute pass (from rest data it uploaded once, posed by
+    /// the frame's [`SkinFrame`]): every mesh drawn as authored. A subdivided one is skinned and
+    /// refined here, on the CPU (the GPU pass has no refinement stencils).
+    pub fn on_gpu(&self) -> bool {
+        self.topology.refine.is_none()
+    }
+
     /// The mesh's points at `frame`, in its own space: blend shapes, then skinning, then the
     /// skeleton's space to the mesh's. The rest points when the pose is empty.
     pub fn points(&self, frame: &SkinFrame) -> Vec<[f32; 3]> {
@@ -227,7 +247,7 @@ impl SkinnedMesh {
             }
             SkinningMethod::DualQuaternion => {
                 let parts: Vec<DualQuatPart> = frame.pose.skinning.iter().map(DualQuatPart::of).collect();
-                let scaled = parts.iter().any(|p| !p.scale.abs_diff_eq(DMat3::IDENTITY, 1e-6));
+                let scaled = DualQuatPart::any_scaled(&parts);
                 for (i, p) in points.iter_mut().enumerate() {
                     let skel = bind.transform_point3(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64));
                     let skinned = self.dual_quaternion(i, &parts, scaled, skel);
@@ -332,14 +352,15 @@ impl SkinnedMesh {
 /// of the polar decomposition) as a matrix applied before it. A singular matrix gives a zero
 /// dual quaternion (it then adds nothing).
 #[derive(Debug, Clone, Copy)]
-struct DualQuatPart {
-    real: DQuat,
-    dual: DQuat,
-    scale: DMat3,
+pub struct DualQuatPart {
+    pub real: DQuat,
+    pub dual: DQuat,
+    /// Scale and shear, applied before the rigid part.
+    pub scale: DMat3,
 }
 
 impl DualQuatPart {
-    fn of(m: &DMat4) -> DualQuatPart {
+    pub fn of(m: &DMat4) -> DualQuatPart {
         let zero = DQuat::from_xyzw(0.0, 0.0, 0.0, 0.0);
         let linear = DMat3::from_mat4(*m);
         let det = linear.determinant();
@@ -373,20 +394,66 @@ impl DualQuatPart {
             scale: u.transpose() * linear,
         }
     }
+
+    /// Whether any joint scales or shears: only then is the stretch blended and applied.
+    pub fn any_scaled(parts: &[DualQuatPart]) -> bool {
+        parts.iter().any(|p| !p.scale.abs_diff_eq(DMat3::IDENTITY, 1e-6))
+    }
 }
 
-/// Every skinned mesh of a scene, evaluated from [`SkinFrame`]s.
-pub fn evaluate(scene: &Scene, meshes: &[SkinnedMesh], frames: &[SkinFrame], vertices: &mut [Arc<MeshVertices>]) {
+/// Which skinned meshes [`evaluate`] skins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Every one (the CPU reference path).
+    All,
+    /// Only those the renderer cannot skin in its compute pass ([`SkinnedMesh::on_gpu`] false):
+    /// what [`crate::stage::complete_frame`] does; the others' slots stay empty ("pending").
+    NotOnGpu,
+    /// Only the pending ones (slots left empty): for readers of the points and for a device
+    /// that cannot run the compute pass.
+    Pending,
+}
+
+/// The skinned meshes of a scene, chosen by `which`, evaluated from [`SkinFrame`]s into their
+/// `vertices` slots. `template(slot)` is the mesh drawn for a slot at load time (its positions
+/// stand in for vertices whose point is missing; `None`: the origin).
+pub fn evaluate<'a>(
+    meshes: &[SkinnedMesh],
+    frames: &[SkinFrame],
+    vertices: &mut [Arc<MeshVertices>],
+    which: Which,
+    template: impl Fn(usize) -> Option<&'a super::Mesh>,
+) {
     for m in meshes {
         let (Some(frame), Some(slot)) = (frames.get(m.frame), vertices.get_mut(m.slot)) else {
             continue;
         };
-        let template = scene
-            .dynamic_meshes
-            .get(m.slot)
-            .and_then(|&i| scene.meshes.get(i as usize));
-        *slot = Arc::new(m.vertices(frame, template));
+        let chosen = match which {
+            Which::All => true,
+            Which::NotOnGpu => !m.on_gpu(),
+            Which::Pending => m.on_gpu() && slot.positions.is_empty(),
+        };
+        if chosen {
+            *slot = Arc::new(m.vertices(frame, template(m.slot)));
+        }
     }
+}
+
+/// Skins on the CPU the meshes a frame leaves to the GPU ([`Which::Pending`]), so the frame's
+/// `mesh_vertices` hold every point: for tests and tools that read them.
+pub fn skin_pending(scene: &Scene, state: &mut super::FrameState) {
+    evaluate(
+        &scene.animation.skinned,
+        &state.skinning,
+        &mut state.mesh_vertices,
+        Which::Pending,
+        |slot| {
+            scene
+                .dynamic_meshes
+                .get(slot)
+                .and_then(|&i| scene.meshes.get(i as usize))
+        },
+    );
 }
 
 #[cfg(test)]

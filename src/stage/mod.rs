@@ -617,7 +617,9 @@ pub fn write_usdc(src: &Path, dst: &Path) -> Result<()> {
 
 /// Fills the animated meshes' slots of a frame evaluated by
 /// [`LoadedStage::evaluate_stage_part`]: plain data, any thread. A sample that cannot be read is
-/// an error naming the prim and the frame.
+/// an error naming the prim and the frame. Skinned meshes the renderer skins on the GPU
+/// ([`crate::scene::skinning::SkinnedMesh::on_gpu`]) are left empty: readers of their points call
+/// [`crate::scene::skinning::skin_pending`].
 pub fn complete_frame(scene: &Scene, state: &mut FrameState) -> Result<()> {
     scene
         .animation
@@ -626,11 +628,19 @@ pub fn complete_frame(scene: &Scene, state: &mut FrameState) -> Result<()> {
             frame: e.frame.to_string(),
             reason: format!("{}: cannot read its points: {}", e.prim, e.reason),
         })?;
+    // Skinned meshes the renderer skins in its compute pass keep their slots empty (pending):
+    // only their pose travels with the frame. The rest (subdivided ones) are skinned here.
     crate::scene::skinning::evaluate(
-        scene,
         &scene.animation.skinned,
         &state.skinning,
         &mut state.mesh_vertices,
+        crate::scene::skinning::Which::NotOnGpu,
+        |slot| {
+            scene
+                .dynamic_meshes
+                .get(slot)
+                .and_then(|&i| scene.meshes.get(i as usize))
+        },
     );
     Ok(())
 }

@@ -2027,8 +2027,13 @@ def SkelRoot "Root" (
             .expect("animated")
     };
     let (bone_slot, tip_slot) = (slot(bones), slot(tip));
-    let at0 = stage.evaluate(&scene, 0.0).expect("frame 0");
-    let at1 = stage.evaluate(&scene, 1.0).expect("frame 1");
+    // Skinned on the CPU, the reference path (the renderer poses them on the GPU).
+    let skinned = |mut state: FrameState| {
+        crate::scene::skinning::skin_pending(&scene, &mut state);
+        state
+    };
+    let at0 = skinned(stage.evaluate(&scene, 0.0).expect("frame 0"));
+    let at1 = skinned(stage.evaluate(&scene, 1.0).expect("frame 1"));
     let close = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
     // The bone's tip (point 0) sits on joint B, which does not move when B turns in place.
     let tip_of = |f: &FrameState| {
@@ -2133,8 +2138,12 @@ def "B" (
             .expect("vertex");
         state.mesh_vertices[slot].positions[v][0]
     };
-    let at3 = stage.evaluate(&scene, 3.0).expect("frame 3");
-    let at8 = stage.evaluate(&scene, 8.0).expect("frame 8");
+    let skinned = |mut state: FrameState| {
+        crate::scene::skinning::skin_pending(&scene, &mut state);
+        state
+    };
+    let at3 = skinned(stage.evaluate(&scene, 3.0).expect("frame 3"));
+    let at8 = skinned(stage.evaluate(&scene, 8.0).expect("frame 8"));
     assert!((x_of(&at3, "/A/Body") - 3.0).abs() < 1e-5);
     assert!((x_of(&at8, "/A/Body") - 8.0).abs() < 1e-5);
     // B plays 5 frames late: at stage time 8 it is where A is at 3.
@@ -2488,7 +2497,9 @@ def SkelRoot "Root"
         .iter()
         .position(|&m| m as usize == bones)
         .expect("animated");
-    let frame = stage.evaluate(&scene, 1.0).expect("frame 1");
+    let mut frame = stage.evaluate(&scene, 1.0).expect("frame 1");
+    // The CPU reference path (the renderer poses the bones on the GPU).
+    crate::scene::skinning::skin_pending(&scene, &mut frame);
     let at = |point: u32| {
         let v = scene.meshes[bones]
             .vertex_points
