@@ -159,22 +159,8 @@ struct RenderArgs {
     /// [default: low; with --harness, its -complexity].
     #[arg(long, value_parser = ["low", "medium", "high", "veryhigh"])]
     complexity: Option<String>,
-    /// True motion blur: average renders at sub-frame times spread over the shutter, with
-    /// transforms, deforming and skinned points, cameras and velocities evaluated at each
-    /// (off by default, as in Storm and usdrecord). The shutter is the camera's shutter:open and
-    /// shutter:close (time codes relative to the frame); where both are 0 (USD's fallback) half a
-    /// frame centred on it, [-0.25, 0.25] of a frame (a 180-degree shutter). A stage whose
-    /// RenderSettings set disableMotionBlur renders without blur unless --shutter is given.
-    #[arg(long)]
-    motion_blur: bool,
-    /// With --motion-blur: renders averaged per frame, at the midpoints of equal parts of the
-    /// shutter; the frame costs about this many renders [default: 8].
-    #[arg(long, value_name = "N")]
-    motion_samples: Option<u32>,
-    /// With --motion-blur: the shutter interval OPEN,CLOSE in time codes relative to the frame
-    /// (e.g. -0.25,0.25 or 0,0.5), instead of the camera's.
-    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true)]
-    shutter: Option<String>,
+    #[command(flatten)]
+    motion: MotionBlurArgs,
     /// The camera headlight: auto (lit only when the stage has no lights, usdrecord's rule), on,
     /// off [default: auto; off with --harness, whose lights are its look's].
     #[arg(long, value_parser = ["auto", "on", "off"])]
@@ -315,22 +301,9 @@ struct BenchArgs {
     /// Subdivision surfaces refined as for `render --complexity`.
     #[arg(long, value_parser = ["low", "medium", "high", "veryhigh"])]
     complexity: Option<String>,
-    /// As `render --motion-blur`. True motion blur: average renders at sub-frame times spread over the shutter, with
-    /// transforms, deforming and skinned points, cameras and velocities evaluated at each
-    /// (off by default, as in Storm and usdrecord). The shutter is the camera's shutter:open and
-    /// shutter:close (time codes relative to the frame); where both are 0 (USD's fallback) half a
-    /// frame centred on it, [-0.25, 0.25] of a frame (a 180-degree shutter). A stage whose
-    /// RenderSettings set disableMotionBlur renders without blur unless --shutter is given.
-    #[arg(long)]
-    motion_blur: bool,
-    /// With --motion-blur: renders averaged per frame, at the midpoints of equal parts of the
-    /// shutter; the frame costs about this many renders [default: 8].
-    #[arg(long, value_name = "N")]
-    motion_samples: Option<u32>,
-    /// With --motion-blur: the shutter interval OPEN,CLOSE in time codes relative to the frame
-    /// (e.g. -0.25,0.25 or 0,0.5), instead of the camera's.
-    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true)]
-    shutter: Option<String>,
+    /// As `render`'s.
+    #[command(flatten)]
+    motion: MotionBlurArgs,
     /// Frames rendered before timing starts (left out of every figure).
     #[arg(long, default_value_t = 10)]
     warmup: usize,
@@ -749,7 +722,7 @@ fn render(args: RenderArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             .and_then(usdrender::gpu::ShadingPath::from_name)
             .unwrap_or_default(),
         msaa: 4,
-        motion_blur: motion_blur_of(args.motion_blur, args.motion_samples, args.shutter.as_deref())?,
+        motion_blur: args.motion.setting()?,
     };
     apply_look_flags(&mut job, &args)?;
     if args.dry_run {
@@ -972,6 +945,34 @@ fn apply_look_flags(job: &mut Job, args: &RenderArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--motion-blur`, `--motion-samples` and `--shutter`, as `render` and `bench` take them.
+#[derive(Args)]
+struct MotionBlurArgs {
+    /// True motion blur: average renders at sub-frame times spread over the shutter, with
+    /// transforms, deforming and skinned points, cameras and velocities evaluated at each
+    /// (off by default, as in Storm and usdrecord). The shutter is the camera's shutter:open and
+    /// shutter:close (time codes relative to the frame); where both are 0 (USD's fallback) half a
+    /// frame centred on it, [-0.25, 0.25] of a frame (a 180-degree shutter). A stage whose
+    /// RenderSettings set disableMotionBlur renders without blur unless --shutter is given.
+    #[arg(long)]
+    motion_blur: bool,
+    /// With --motion-blur: renders averaged per frame, at the midpoints of equal parts of the
+    /// shutter; the frame costs about this many renders [default: 8].
+    #[arg(long, value_name = "N")]
+    motion_samples: Option<u32>,
+    /// With --motion-blur: the shutter interval OPEN,CLOSE in time codes relative to the frame
+    /// (e.g. -0.25,0.25 or 0,0.5), instead of the camera's.
+    #[arg(long, value_name = "OPEN,CLOSE", allow_hyphen_values = true)]
+    shutter: Option<String>,
+}
+
+impl MotionBlurArgs {
+    /// The three flags as one setting (`None`: no motion blur).
+    fn setting(&self) -> anyhow::Result<Option<MotionBlur>> {
+        motion_blur_of(self.motion_blur, self.motion_samples, self.shutter.as_deref())
+    }
+}
+
 /// `--motion-blur`, `--motion-samples` and `--shutter` as one setting (`None`: no motion blur).
 fn motion_blur_of(on: bool, samples: Option<u32>, shutter: Option<&str>) -> anyhow::Result<Option<MotionBlur>> {
     // Checked here rather than by clap's `requires`, so `--motion-blur` may come from a job file
@@ -1164,7 +1165,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .and_then(usdrender::job::refine_level_of)
             .unwrap_or(0),
-        motion_blur: motion_blur_of(args.motion_blur, args.motion_samples, args.shutter.as_deref())?,
+        motion_blur: args.motion.setting()?,
     };
     if let Some(blur) = &options.motion_blur {
         if !(1..=usdrender::scene::shutter::MAX_MOTION_SAMPLES).contains(&blur.samples) {
