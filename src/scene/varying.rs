@@ -39,7 +39,8 @@ pub fn soup(mesh: &Mesh, capacity: usize) -> Mesh {
                 .chain(std::iter::repeat_n([0.0; 2], corners - used))
                 .collect()
         },
-        vertex_points: Vec::new(),
+        // Each corner is a point of its own.
+        vertex_points: (0..corners as u32).collect(),
         double_sided: mesh.double_sided,
         facing: mesh.facing,
     }
@@ -157,6 +158,7 @@ mod tests {
         assert_eq!(s.indices, (0..9).collect::<Vec<u32>>());
         assert_eq!(s.positions.len(), 9);
         assert_eq!(s.colors.len(), 9);
+        assert_eq!(s.vertex_points, (0..9).collect::<Vec<u32>>());
         assert_eq!(&s.positions[..6], &[
             [0.0, 0.0, 0.0],
             [1.0, 0.0, 0.0],
