@@ -23,7 +23,9 @@ pub fn displace(scene: &mut Scene) -> Vec<String> {
     // invertible transform.
     let mut used: Vec<Option<(Option<u32>, Option<Mat3>)>> = vec![None; scene.meshes.len()];
     for inst in &scene.instances {
-        let Some(entry) = used.get_mut(inst.mesh as usize) else { continue };
+        let Some(entry) = used.get_mut(inst.mesh as usize) else {
+            continue;
+        };
         let m3 = Mat3::from_mat4(inst.transform);
         let invertible = (m3.determinant().abs() > 1e-20).then_some(m3);
         match entry {
@@ -63,10 +65,7 @@ pub fn displace(scene: &mut Scene) -> Vec<String> {
             continue;
         }
         if scene.dynamic_meshes.contains(&(index as u32)) {
-            warnings.push(format!(
-                "{}: displacement of animated points is not applied",
-                mesh.path
-            ));
+            warnings.push(format!("{}: displacement of animated points is not applied", mesh.path));
             continue;
         }
         let input = scene.materials[material as usize].displacement.clone();
@@ -90,7 +89,9 @@ fn displace_mesh<'a>(
     let inverse = transform.inverse();
     let normal_matrix = inverse.transpose();
     for v in 0..mesh.positions.len() {
-        let Some(n) = mesh.normals.get(v).map(|n| Vec3::from(*n)) else { break };
+        let Some(n) = mesh.normals.get(v).map(|n| Vec3::from(*n)) else {
+            break;
+        };
         let world_normal = (normal_matrix * n).normalize_or_zero();
         if world_normal == Vec3::ZERO {
             continue;
@@ -104,11 +105,9 @@ fn displace_mesh<'a>(
                     None => channel(lookup, lookup.fallback),
                 }
             }
-            Input::VertexColor { fallback, .. } => mesh
-                .colors
-                .get(v)
-                .or(mesh.colors.first())
-                .map_or(*fallback, |c| c[3]),
+            Input::VertexColor { fallback, .. } => {
+                mesh.colors.get(v).or(mesh.colors.first()).map_or(*fallback, |c| c[3])
+            }
         };
         if distance == 0.0 || !distance.is_finite() {
             continue;

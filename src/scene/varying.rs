@@ -73,7 +73,13 @@ pub fn points_capacity(
     facing: super::Facing,
 ) -> Mesh {
     let colors: Vec<[f32; 4]> = (0..capacity)
-        .map(|i| colors.get(i).or(colors.first()).copied().unwrap_or([0.5, 0.5, 0.5, 1.0]))
+        .map(|i| {
+            colors
+                .get(i)
+                .or(colors.first())
+                .copied()
+                .unwrap_or([0.5, 0.5, 0.5, 1.0])
+        })
         .collect();
     let mut mesh = super::shapes::points(&vec![[0.0; 3]; capacity], &[1.0], &colors, facing);
     let slices = disc_slices(&mesh, capacity);
@@ -92,12 +98,7 @@ pub fn disc_slices(mesh: &Mesh, capacity: usize) -> u32 {
 /// each disc's centre and rim offsets, `diameters` across (one for all, or one per point; a
 /// point with no positive finite width draws nothing), then collapsed discs. Also whether there
 /// were more points than `capacity` (those are left out).
-pub fn point_vertices(
-    centers: &[[f32; 3]],
-    diameters: &[f32],
-    capacity: usize,
-    slices: u32,
-) -> (MeshVertices, bool) {
+pub fn point_vertices(centers: &[[f32; 3]], diameters: &[f32], capacity: usize, slices: u32) -> (MeshVertices, bool) {
     let per_point = slices as usize + 1;
     let rim: Vec<[f32; 2]> = (0..slices)
         .map(|k| {
@@ -159,14 +160,17 @@ mod tests {
         assert_eq!(s.positions.len(), 9);
         assert_eq!(s.colors.len(), 9);
         assert_eq!(s.vertex_points, (0..9).collect::<Vec<u32>>());
-        assert_eq!(&s.positions[..6], &[
-            [0.0, 0.0, 0.0],
-            [1.0, 0.0, 0.0],
-            [1.0, 1.0, 0.0],
-            [0.0, 0.0, 0.0],
-            [1.0, 1.0, 0.0],
-            [0.0, 1.0, 0.0]
-        ]);
+        assert_eq!(
+            &s.positions[..6],
+            &[
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [1.0, 1.0, 0.0],
+                [0.0, 0.0, 0.0],
+                [1.0, 1.0, 0.0],
+                [0.0, 1.0, 0.0]
+            ]
+        );
         // The third triangle is a point: no area, nothing drawn.
         assert!(s.positions[6..].iter().all(|p| *p == [0.0; 3]));
         assert!(s.normals[6..].iter().all(|n| *n == [0.0; 3]));

@@ -2796,7 +2796,9 @@ def Mesh "Quad" (prepend apiSchemas = ["MaterialBindingAPI"]) {{
 "#
         )
     };
-    let (_, scene) = extract(&stage("token outputs:displacement.connect = </M/S.outputs:displacement>"));
+    let (_, scene) = extract(&stage(
+        "token outputs:displacement.connect = </M/S.outputs:displacement>",
+    ));
     // Half a world unit under a scale of 2: a quarter of a unit in the mesh's space.
     assert!(
         scene.meshes[0].positions.iter().all(|p| (p[2] - 0.25).abs() < 1e-6),
