@@ -244,13 +244,19 @@ fn points_mesh(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> Mesh {
     shapes::points(&centers, &widths, &colors, crate::scene::Facing::Sprite)
 }
 
-/// A Points prim's centres, widths and per-point colours at `time`.
-fn points_read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> (Vec<[f32; 3]>, Vec<f32>, Vec<[f32; 4]>) {
+/// A Points prim's centres and widths at `time` (what a frame of a varying Points prim reads).
+fn points_and_widths(prim: &usd::Prim, time: Time) -> (Vec<[f32; 3]>, Vec<f32>) {
     let centers = values::vec3_array_attr(prim, "points", time).unwrap_or_default();
     let widths = values::raw(prim, "widths", time)
         .as_ref()
         .and_then(values::as_float_array)
         .unwrap_or_default();
+    (centers, widths)
+}
+
+/// A Points prim's centres, widths and per-point colours at `time`.
+fn points_read(prim: &usd::Prim, time: Time, needs: &PrimvarNeeds) -> (Vec<[f32; 3]>, Vec<f32>, Vec<[f32; 4]>) {
+    let (centers, widths) = points_and_widths(prim, time);
     let (rgb, alpha) = mesh::read_colors(prim, time, &needs.rgb, &needs.alpha);
     let fallback = needs.fallback();
     let per_point = |i: usize| {
@@ -875,7 +881,8 @@ impl MeshTable {
                 }
                 Some(Varying::Points { points }) => {
                     let (centers, widths, colors) = points_read(prim, time, needs);
-                    let mut room = crate::scene::varying::points_capacity(&centers, &widths, &colors, points, part.facing);
+                    let mut room =
+                        crate::scene::varying::points_capacity(&centers, &widths, &colors, points, part.facing);
                     room.path = std::mem::take(&mut part.path);
                     part = room;
                 }
@@ -1535,7 +1542,8 @@ fn varying_vertices(
             crate::scene::varying::soup_vertices(&built, triangles)
         }
         Varying::Points { points } => {
-            let (centers, widths, _) = points_read(prim, time, &PrimvarNeeds::default());
+            // Colours stay at their load-time values: only centres and widths are read.
+            let (centers, widths) = points_and_widths(prim, time);
             let slices = template.map_or(0, |m| crate::scene::varying::disc_slices(m, points));
             crate::scene::varying::point_vertices(&centers, &widths, points, slices)
         }
